@@ -1,0 +1,82 @@
+"""``docker compose`` for one project: the only module that runs the compose CLI."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from . import process
+from .errors import CommandFailed, ComposeError
+
+log = logging.getLogger(__name__)
+
+COMPOSE_FIX = "install Docker's compose plugin (docker compose version must say v2) or run scripts/install.sh"
+
+
+def version(*, runner=process.run) -> str:
+    """Return the compose version (e.g. '2.40.3'); raise ComposeError unless it is v2 or newer."""
+    try:
+        out = runner(["docker", "compose", "version", "--short"], timeout=30).stdout.strip()
+    except CommandFailed as exc:
+        raise ComposeError("docker compose is not available", returncode=exc.returncode, fix=COMPOSE_FIX) from None
+    match = re.match(r"v?(\d+)\.", out)
+    if not match or int(match.group(1)) < 2:
+        raise ComposeError(f"docker compose {out or '?'} is too old; v2 is needed", returncode=0, fix=COMPOSE_FIX)
+    return out.lstrip("v")
+
+
+@dataclass
+class Compose:
+    """Given a project name, compose files and the variables they read, drive that project."""
+
+    project: str
+    files: Sequence[Path]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    runner: object = process.run
+
+    def _argv(self, *args: str) -> list[str]:
+        argv = ["docker", "compose", "--project-name", self.project]
+        for path in self.files:
+            argv += ["--file", str(path)]
+        return argv + list(args)
+
+    def _run(self, *args: str, timeout: float, check: bool = True):
+        try:
+            return self.runner(self._argv(*args), timeout=timeout, env=dict(self.env),
+                               cwd=str(self.cwd) if self.cwd else None, check=check)
+        except CommandFailed as exc:
+            raise ComposeError(f"compose project {self.project}: {exc.message}", returncode=exc.returncode,
+                               output=exc.output, fix=exc.fix) from None
+
+    def up(self, services: Sequence[str] = (), *, wait: bool = True, timeout: float = 300) -> None:
+        """Create and start ``services`` (all unprofiled ones by default); with ``wait``, until healthy."""
+        args = ["up", "--detach", "--remove-orphans"]
+        if wait:
+            args += ["--wait", "--wait-timeout", str(int(timeout))]
+        self._run(*args, *services, timeout=timeout + 60)
+
+    def down(self, *, volumes: bool = False, timeout: float = 300, stop_grace: int | None = None) -> None:
+        """Remove every container of the project, profiled ones too, and its networks (volumes if asked)."""
+        args = ["--profile", "*", "down", "--remove-orphans"]
+        if volumes:
+            args.append("--volumes")
+        if stop_grace is not None:
+            args += ["--timeout", str(stop_grace)]
+        self._run(*args, timeout=timeout)
+
+    def ps(self) -> list[dict]:
+        """Return one dict per container of the project (compose's JSON), stopped ones included."""
+        out = self._run("ps", "--all", "--format", "json", timeout=60).stdout.strip()
+        if not out:
+            return []
+        if out.startswith("["):
+            return json.loads(out)
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def logs(self, service: str, *, tail: int = 20) -> str:
+        """Return the last ``tail`` log lines of ``service``."""
+        return self._run("logs", "--no-color", "--tail", str(tail), service, timeout=60, check=False).stdout

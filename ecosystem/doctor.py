@@ -1,0 +1,219 @@
+"""Preflight checks: each turns the settings and the host into verdicts with a fix.
+
+A check is a function of ``DoctorInputs`` returning one or more ``CheckResult``.
+``CHECKS`` is the table ``invoke doctor`` runs; later capabilities append theirs.
+A check that raises becomes a ``fail`` row instead of stopping the others.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import shutil
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import compose, engine, gitremote, process, smb
+from .errors import EcosystemError, SettingsError
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+VERDICTS = ("ok", "warn", "fail", "skip")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the doctor's table."""
+
+    check: str
+    verdict: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class DoctorInputs:
+    """What the checks look at: the settings (or why they failed) and how to reach the engine."""
+
+    settings: Settings | None
+    settings_error: SettingsError | None = None
+    connect: Callable[[], object] = engine.connect
+    runner: Callable = process.run
+    _client: object = field(default=None, repr=False)
+    _client_error: EcosystemError | None = field(default=None, repr=False)
+
+    def client(self):
+        """Return the engine client, connecting once; raise the same EngineUnavailable every time."""
+        if self._client is None and self._client_error is None:
+            try:
+                self._client = self.connect()
+            except EcosystemError as exc:
+                self._client_error = exc
+        if self._client_error is not None:
+            raise self._client_error
+        return self._client
+
+
+Check = Callable[[DoctorInputs], "list[CheckResult]"]
+
+
+def _needs_settings(name: str, inputs: DoctorInputs) -> CheckResult | None:
+    if inputs.settings is None:
+        return CheckResult(name, "skip", "settings did not load", "fix the settings first")
+    return None
+
+
+def check_settings(inputs: DoctorInputs) -> list[CheckResult]:
+    if inputs.settings_error is not None:
+        problems = "; ".join(str(p) for p in inputs.settings_error.problems)
+        return [CheckResult("settings", "fail", problems, inputs.settings_error.fix)]
+    settings = inputs.settings
+    where = str(settings.env_file) if settings.env_file else "built-in defaults"
+    results = [CheckResult("settings", "ok", f"loaded ({where})")]
+    results += [CheckResult("settings", "warn", warning) for warning in settings.warnings]
+    return results
+
+
+def check_engine(inputs: DoctorInputs) -> list[CheckResult]:
+    try:
+        client = inputs.client()
+    except EcosystemError as exc:
+        return [CheckResult("docker engine", "fail", exc.message, exc.fix)]
+    server, api = engine.api_version(client)
+    return [CheckResult("docker engine", "ok", f"Docker {server}, API {api}")]
+
+
+def check_compose(inputs: DoctorInputs) -> list[CheckResult]:
+    try:
+        found = compose.version(runner=inputs.runner)
+    except EcosystemError as exc:
+        return [CheckResult("docker compose", "fail", exc.message, exc.fix)]
+    return [CheckResult("docker compose", "ok", f"v{found}")]
+
+
+def port_is_free(address: str, port: int) -> tuple[bool, str]:
+    """Say whether ``address:port`` can be bound now, and if not, why."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return False, f"{address} is not an address of this host"
+            if exc.errno == errno.EACCES:
+                return False, f"this user may not bind port {port}"
+            return False, "in use"
+    return True, ""
+
+
+def check_ports(inputs: DoctorInputs) -> list[CheckResult]:
+    skipped = _needs_settings("host ports", inputs)
+    if skipped:
+        return [skipped]
+    settings = inputs.settings
+    results = []
+    for variable, port in settings.host_ports.items():
+        name = f"port {settings.bind_address}:{port}"
+        free, why = port_is_free(settings.bind_address, port)
+        if free:
+            results.append(CheckResult(name, "ok", f"free ({variable})"))
+            continue
+        if why != "in use":
+            results.append(CheckResult(name, "fail", why, "set BIND_ADDRESS to an address of this host"))
+            continue
+        try:
+            holders = engine.containers_publishing(inputs.client(), port)
+        except EcosystemError:
+            holders = []
+        ours = [n for n, project in holders if project == settings.compose_project]
+        if ours:
+            results.append(CheckResult(name, "ok", f"held by this ecosystem ({', '.join(ours)})"))
+        elif holders:
+            who = ", ".join(f"{n} (project {p or 'none'})" for n, p in holders)
+            results.append(CheckResult(name, "fail", f"{variable} is published by another container: {who}",
+                                       f"stop that container or set {variable} to a free port in .env"))
+        else:
+            results.append(CheckResult(name, "fail", f"{variable} is in use by another program",
+                                       f"stop that program or set {variable} to a free port in .env"))
+    return results
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_disk(inputs: DoctorInputs) -> list[CheckResult]:
+    skipped = _needs_settings("backup disk", inputs)
+    if skipped:
+        return [skipped]
+    settings = inputs.settings
+    where = _existing_ancestor(settings.backup_dir)
+    free_gb = shutil.disk_usage(where).free / 1e9
+    need = settings.backup_min_free_gb
+    detail = f"{free_gb:.1f} GB free at {where} (BACKUP_MIN_FREE_GB={need:g})"
+    if free_gb < need:
+        return [CheckResult("backup disk", "fail", detail, "free disk space, or point BACKUP_DIR at a larger disk")]
+    if free_gb < 2 * need:
+        return [CheckResult("backup disk", "warn", detail, "free disk space soon")]
+    return [CheckResult("backup disk", "ok", detail)]
+
+
+def check_smb(inputs: DoctorInputs) -> list[CheckResult]:
+    skipped = _needs_settings("smb share", inputs)
+    if skipped:
+        return [skipped]
+    settings = inputs.settings
+    if not settings.smb_configured:
+        return [CheckResult("smb share", "skip", "SMB_SERVER not set: offload is off")]
+    address = smb.ShareAddress.from_settings(settings)
+    try:
+        with smb.session(address, timeout=15) as share:
+            entries = share.listdir()
+    except EcosystemError as exc:
+        return [CheckResult("smb share", "fail", exc.message, exc.fix)]
+    return [CheckResult("smb share", "ok", f"logged in to {address.unc()} as {address.username}; "
+                                          f"{len(entries)} entries in the folder")]
+
+
+def check_reports_remote(inputs: DoctorInputs) -> list[CheckResult]:
+    skipped = _needs_settings("reports remote", inputs)
+    if skipped:
+        return [skipped]
+    settings = inputs.settings
+    if not settings.reports_remote:
+        return [CheckResult("reports remote", "skip", "REPORTS_REMOTE not set: reports stay local")]
+    try:
+        refs = gitremote.ls_remote(settings.reports_remote, token=settings.git_token,
+                                   username=settings.git_username, timeout=30, runner=inputs.runner)
+    except EcosystemError as exc:
+        return [CheckResult("reports remote", "fail", exc.message, exc.fix)]
+    branch = f"refs/heads/{settings.reports_branch}"
+    note = "present" if branch in refs else "not there yet (the first push creates it)"
+    return [CheckResult("reports remote", "ok", f"answers; branch {settings.reports_branch} {note}")]
+
+
+CHECKS: list[Check] = [check_settings, check_engine, check_compose, check_ports, check_disk, check_smb,
+                       check_reports_remote]
+
+
+def run_checks(inputs: DoctorInputs, checks: list[Check] | None = None) -> list[CheckResult]:
+    """Run every check in order; a check that raises becomes a ``fail`` row naming the error."""
+    results: list[CheckResult] = []
+    for check in checks if checks is not None else CHECKS:
+        try:
+            results += check(inputs)
+        except Exception as exc:  # a broken check must not hide the others
+            log.exception("doctor check %s raised", check.__name__)
+            name = check.__name__.removeprefix("check_").replace("_", " ")
+            results.append(CheckResult(name, "fail", f"the check itself failed: {type(exc).__name__}: {exc}",
+                                       "report this as a bug"))
+    return results
+
+
+def healthy(results: list[CheckResult]) -> bool:
+    return not any(r.verdict == "fail" for r in results)

@@ -1,0 +1,54 @@
+"""The Docker engine seam: one client made here and passed to whatever needs it."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from .errors import EngineUnavailable
+
+if TYPE_CHECKING:
+    import docker
+
+log = logging.getLogger(__name__)
+
+ENGINE_FIX = ("start the Docker engine (sudo systemctl start docker) or run scripts/install.sh; "
+              "DOCKER_HOST selects another engine")
+
+
+def connect(*, timeout: float = 30) -> "docker.DockerClient":
+    """Return a client for the engine that DOCKER_HOST (or the default socket) names.
+
+    Raise EngineUnavailable if it does not answer a ping.
+    """
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except (DockerException, OSError) as exc:
+        raise EngineUnavailable(f"the Docker engine does not answer ({type(exc).__name__})", fix=ENGINE_FIX) from None
+    return client
+
+
+def api_version(client: "docker.DockerClient") -> tuple[str, str]:
+    """Return the engine's (server version, API version)."""
+    info = client.version()
+    return info.get("Version", "?"), info.get("ApiVersion", "?")
+
+
+def project_containers(client: "docker.DockerClient", project: str) -> list:
+    """Return every container (running or not) of compose project ``project``."""
+    return client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+
+
+def containers_publishing(client: "docker.DockerClient", port: int) -> list[tuple[str, str]]:
+    """Return (container name, compose project) of each running container publishing host ``port``."""
+    found = []
+    for container in client.containers.list():
+        ports = container.attrs.get("NetworkSettings", {}).get("Ports") or {}
+        for bindings in ports.values():
+            if any(str(b.get("HostPort")) == str(port) for b in bindings or []):
+                found.append((container.name, container.labels.get("com.docker.compose.project", "")))
+                break
+    return found

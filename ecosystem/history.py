@@ -1,0 +1,277 @@
+"""The run history: one append-only JSON-lines file that every task writes to.
+
+Each run (and each step of a run) writes a ``start`` line when it begins and an
+``end`` line when it finishes; readers fold the two by run id. A line is written
+with one ``write`` under an exclusive ``flock`` and fsynced, so concurrent
+writers never interleave. A writer killed mid-line leaves a torn line: the next
+writer starts on a fresh line and readers skip what does not parse, so a crash
+never makes the history unreadable. A run with a start and no end is
+``running`` while its process lives and ``interrupted`` after.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import socket
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import EcosystemError, HistoryError
+from .events import FAILURE_OUTCOMES, EventBus, FailureEvent
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("ok", "failed", "declined", "timed_out", "skipped", "suspect", "missed")
+FORMAT_VERSION = 1
+MAX_DETAIL = 500
+HOST = socket.gethostname()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds") if moment else None
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run or step as the history knows it; ``outcome`` is None until it has ended."""
+
+    id: str
+    job: str
+    start: datetime
+    step: str | None = None
+    slot: str | None = None
+    parent: str | None = None
+    end: datetime | None = None
+    outcome: str | None = None
+    detail: str = ""
+    pid: int = 0
+    host: str = ""
+
+    @property
+    def state(self) -> str:
+        """The outcome, or ``running`` / ``interrupted`` for a run that has not ended."""
+        if self.outcome:
+            return self.outcome
+        if self.host == HOST and self.pid and _pid_alive(self.pid):
+            return "running"
+        return "interrupted"
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.end - self.start if self.end else None
+
+
+class RunTimedOut(EcosystemError):
+    """Raise inside a recorded run to end it as ``timed_out``."""
+
+
+class RunHandle:
+    """What a running job holds: set its outcome and detail, open steps inside it."""
+
+    def __init__(self, history: "History", run: Run) -> None:
+        self._history = history
+        self.run = run
+        self.outcome = "ok"
+        self.detail = ""
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    def set(self, outcome: str, detail: str = "") -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
+        self.outcome, self.detail = outcome, detail
+
+    def step(self, name: str) -> "contextmanager[RunHandle]":
+        return self._history.run(self.run.job, step=name, slot=self.run.slot, parent=self.run.id)
+
+
+class History:
+    """Given the history file, append runs to it and answer questions about them."""
+
+    def __init__(self, path: Path, *, bus: EventBus | None = None,
+                 redact: Callable[[str], str] | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+        self.path = Path(path)
+        self.bus = bus
+        self._redact = redact or (lambda text: text)
+        self._clock = clock
+        self.damaged_lines = 0
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _write(self, entry: dict) -> None:
+        data = (json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise HistoryError(f"cannot write the run history at {self.path}: {exc.strerror}",
+                               fix="check STATE_DIR and that this user may write there") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # a writer died mid-line: start ours on a fresh one
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _entry(self, run: Run, phase: str) -> dict:
+        return {"v": FORMAT_VERSION, "phase": phase, "id": run.id, "parent": run.parent, "job": run.job,
+                "step": run.step, "slot": run.slot, "start": _iso(run.start), "end": _iso(run.end),
+                "outcome": run.outcome, "detail": run.detail, "pid": run.pid, "host": run.host}
+
+    def _clean(self, detail: str) -> str:
+        text = self._redact(" ".join(str(detail).split()))
+        return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 1] + "…"
+
+    def begin(self, job: str, *, step: str | None = None, slot: str | None = None,
+              parent: str | None = None) -> Run:
+        """Write the start of a run and return it."""
+        run = Run(id=uuid.uuid4().hex, job=job, step=step, slot=slot, parent=parent, start=self._clock(),
+                  pid=os.getpid(), host=HOST)
+        self._write(self._entry(run, "start"))
+        return run
+
+    def finish(self, run: Run, outcome: str, detail: str = "", *, hint: str = "",
+               log_tail: tuple[str, ...] = ()) -> Run:
+        """Write the end of ``run`` with its outcome; emit a failure event when it failed."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
+        ended = replace(run, end=self._clock(), outcome=outcome, detail=self._clean(detail))
+        self._write(self._entry(ended, "end"))
+        if outcome in FAILURE_OUTCOMES and self.bus is not None:
+            self.bus.emit(FailureEvent(job=run.job, step=run.step, slot=run.slot, outcome=outcome,
+                                       at=ended.end, detail=ended.detail, run_id=run.id, hint=hint,
+                                       log_tail=tuple(self._redact(line) for line in log_tail)))
+        return ended
+
+    def record(self, job: str, outcome: str, detail: str = "", *, step: str | None = None,
+               slot: str | None = None, parent: str | None = None) -> Run:
+        """Write a run that begins and ends at once (``skipped``, ``missed``, a check's verdict)."""
+        return self.finish(self.begin(job, step=step, slot=slot, parent=parent), outcome, detail)
+
+    @contextmanager
+    def run(self, job: str, *, step: str | None = None, slot: str | None = None,
+            parent: str | None = None) -> Iterator[RunHandle]:
+        """Record a run around a block: ``ok`` unless the block sets another outcome or raises.
+
+        An exception is recorded as ``failed`` (``timed_out`` for RunTimedOut) and re-raised unchanged.
+        """
+        handle = RunHandle(self, self.begin(job, step=step, slot=slot, parent=parent))
+        try:
+            yield handle
+        except RunTimedOut as exc:
+            self._finish_quietly(handle.run, "timed_out", str(exc))
+            raise
+        except BaseException as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not isinstance(exc, Exception):
+                reason = f"interrupted ({type(exc).__name__})"
+            self._finish_quietly(handle.run, "failed", reason)
+            raise
+        else:
+            self.finish(handle.run, handle.outcome, handle.detail)
+
+    def _finish_quietly(self, run: Run, outcome: str, detail: str) -> None:
+        try:
+            self.finish(run, outcome, detail)
+        except Exception:  # never hide the run's own error behind a history error
+            log.exception("could not record the end of %s", run.job)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def runs(self, *, job: str | None = None, since: datetime | None = None,
+             include_steps: bool = True) -> list[Run]:
+        """Return the runs in start order, folded from their start and end lines."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise HistoryError(f"cannot read the run history at {self.path}: {exc.strerror}") from exc
+        folded: dict[str, Run] = {}
+        damaged = 0
+        for line in data.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                run = Run(id=entry["id"], job=entry["job"], step=entry.get("step"), slot=entry.get("slot"),
+                          parent=entry.get("parent"), start=_parse_iso(entry["start"]),
+                          end=_parse_iso(entry.get("end")), outcome=entry.get("outcome"),
+                          detail=entry.get("detail") or "", pid=entry.get("pid") or 0, host=entry.get("host") or "")
+            except (ValueError, KeyError, TypeError):
+                damaged += 1
+                continue
+            if run.id not in folded or run.outcome:
+                folded[run.id] = run
+        self.damaged_lines = damaged
+        result = sorted(folded.values(), key=lambda r: r.start)
+        if job is not None:
+            result = [r for r in result if r.job == job]
+        if since is not None:
+            result = [r for r in result if r.start >= since]
+        if not include_steps:
+            result = [r for r in result if r.step is None]
+        return result
+
+    def last(self, job: str, *, step: str | None = None) -> Run | None:
+        """Return the most recent finished run of ``job`` (or of its ``step``), or None."""
+        for run in reversed(self.runs(job=job)):
+            if run.step == step and run.outcome:
+                return run
+        return None
+
+    def succeeded(self, job: str, slot: str, *, step: str | None = None) -> bool:
+        """Say whether ``job`` (or its ``step``) ended ``ok`` for ``slot``."""
+        return any(r.outcome == "ok" and r.slot == slot and r.step == step for r in self.runs(job=job))
+
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, *, now: datetime, tz: tzinfo) -> datetime:
+    """Given '3d', '12h', '30m', '2w', a date or a date and time (in ``tz``), return the instant it means.
+
+    Raise ValueError naming the accepted forms otherwise.
+    """
+    match = _RELATIVE.match(text)
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--since {text!r}: use a span like 30m, 12h, 3d, 2w, or a date like 2026-11-28 "
+                         "or 2026-11-28T09:30") from None
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment

@@ -1,0 +1,524 @@
+"""One validated, immutable settings object, read from .env, the environment and secret files.
+
+Precedence for every variable: the process environment, then ``.env``, then the
+built-in default. Every secret ``X`` can instead be given as ``X_FILE``, a path
+whose content is the value. All problems are collected and raised together in
+one ``SettingsError``; secret values never appear in it.
+"""
+from __future__ import annotations
+
+import difflib
+import io
+import ipaddress
+import logging
+import os
+import re
+import stat
+import string
+from dataclasses import dataclass, field, fields
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+
+from .errors import SettingProblem, SettingsError
+from .secrets import MASK, Redactor, Secret
+
+log = logging.getLogger(__name__)
+
+ENV_FILE_VARIABLE = "ECOSYSTEM_ENV_FILE"
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+# --- parsers: text in, value out, ValueError with the problem otherwise -----------------
+
+def _int_in(lo: int, hi: int, problem: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError(problem) from None
+        if not lo <= value <= hi:
+            raise ValueError(problem)
+        return value
+    return parse
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError("must be a number of 0 or more") from None
+    if value < 0 or value != value:
+        raise ValueError("must be a number of 0 or more")
+    return value
+
+
+def _name_suffix(text: str) -> str:
+    if not re.fullmatch(r"[a-z0-9_-]{0,32}", text):
+        raise ValueError(
+            "may only hold lowercase letters, digits, '_' and '-' (up to 32), "
+            "because Docker and compose refuse other characters in names")
+    return text
+
+
+def _network_part(text: str) -> str:
+    parts = text.strip().split(".")
+    if len(parts) != 3 or not all(p.isdigit() and 0 <= int(p) <= 255 and str(int(p)) == p for p in parts):
+        raise ValueError("must be the first three numbers of an IPv4 /24 network")
+    network = ipaddress.ip_network(f"{text.strip()}.0/24")
+    if not network.is_private:
+        raise ValueError("must be a private network (10.x.x, 172.16-31.x or 192.168.x)")
+    return text.strip()
+
+
+def _timezone(text: str) -> str:
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError("is not a known IANA timezone name") from None
+    return name
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of: {', '.join(choices)}")
+        return value
+    return parse
+
+
+def _ip_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise ValueError("must be an IP address of this host") from None
+
+
+def _container_path(text: str) -> str:
+    path = text.strip()
+    if not path.startswith("/") or any(c.isspace() for c in path) or ".." in PurePosixPath(path).parts:
+        raise ValueError("must be an absolute path inside the containers, without spaces or '..'")
+    return path.rstrip("/") or "/"
+
+
+def _host_path(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text.strip()
+
+
+def _git_url(text: str) -> str:
+    url = text.strip()
+    if not url:
+        return ""
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.password is not None or (parts.username and parts.scheme in ("http", "https")):
+            raise ValueError(
+                "holds credentials; use the plain URL and put the token in GIT_TOKEN or GIT_TOKEN_FILE")
+        if parts.scheme not in ("https", "http", "ssh", "git", "file"):
+            raise ValueError("must be an https://, ssh://, git://, file:// URL, user@host:path or a local path")
+    elif any(c.isspace() for c in url):
+        raise ValueError("must not contain spaces")
+    return url
+
+
+def _branch(text: str) -> str:
+    name = text.strip()
+    if (not name or name.startswith(("-", "/")) or name.endswith((".", "/", ".lock")) or ".." in name
+            or "//" in name or "@{" in name or re.search(r"[\s~^:?*\[\\\x00-\x1f\x7f]", name)):
+        raise ValueError("is not a valid git branch name")
+    return name
+
+
+def _optional_text(text: str) -> str:
+    return text.strip()
+
+
+def _smb_server(text: str) -> str:
+    server = text.strip()
+    if server and (re.search(r"[\\/\s]", server)):
+        raise ValueError("must be a host name or IP address only, without \\\\ or the share")
+    return server
+
+
+def _smb_share(text: str) -> str:
+    share = text.strip()
+    if share and re.search(r"[\\/]", share):
+        raise ValueError("must be the share's name only; put sub-folders in SMB_FOLDER")
+    return share
+
+
+def _smb_folder(text: str) -> str:
+    parts = [p for p in re.split(r"[\\/]+", text.strip()) if p]
+    if ".." in parts or "." in parts:
+        raise ValueError("must be a folder inside the share, without '.' or '..'")
+    return "\\".join(parts)
+
+
+def _secret(text: str) -> Secret | None:
+    return Secret(text) if text else None
+
+
+# --- the variables ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Variable:
+    """One setting: its environment name, attribute, default text, parser, example and help."""
+
+    name: str
+    attr: str
+    default: str
+    parse: Callable[[str], Any]
+    example: str
+    help: str
+    secret: bool = False
+    group: str = ""
+
+
+def _v(group: str, name: str, attr: str, default: str, parse: Callable[[str], Any], example: str,
+       help: str, secret: bool = False) -> Variable:
+    example = example if "=" in example else f"{name}={example}"
+    return Variable(name, attr, default, parse, example, help, secret, group)
+
+
+VARIABLES: tuple[Variable, ...] = (
+    _v("Ecosystem", "NAME_SUFFIX", "name_suffix", "", _name_suffix, "_prod",
+       "appended to every container, network and volume name, so several ecosystems share one host"),
+    _v("Ecosystem", "IPV4_NETWORK_PART", "ipv4_network_part", "172.28.0", _network_part, "172.28.0",
+       "first three numbers of the ecosystem network's /24 subnet"),
+    _v("Ecosystem", "TIMEZONE", "timezone", "Europe/London", _timezone, "Europe/London",
+       "the one timezone for the trading window, every container's clock and the gateway"),
+    _v("Ecosystem", "STATE_DIR", "state_dir", ".state", _host_path, ".state",
+       "where run history and scheduler state live (relative to the project folder, or absolute)"),
+    _v("pysystemtrade", "PYSYSTEMTRADE_REPO_URL", "pysystemtrade_repo_url", "", _git_url,
+       "https://github.com/you/pysystemtrade.git", "your private pysystemtrade repository (no credentials in it)"),
+    _v("pysystemtrade", "PYSYSTEMTRADE_BRANCH", "pysystemtrade_branch", "master", _branch, "master",
+       "the branch of that repository to build"),
+    _v("pysystemtrade", "GIT_TOKEN", "git_token", "", _secret, "GIT_TOKEN_FILE=/run/secrets/git_token",
+       "token for the private repository and the reports remote; never stored in a clone or image", secret=True),
+    _v("pysystemtrade", "GIT_USERNAME", "git_username", "x-access-token", _optional_text, "x-access-token",
+       "user name git sends with GIT_TOKEN (GitHub: x-access-token, GitLab: oauth2)"),
+    _v("pysystemtrade", "PYSYS_CODE", "pysys_code", "/opt/pysystemtrade", _container_path, "/opt/pysystemtrade",
+       "where the pysystemtrade code lives inside its containers"),
+    _v("pysystemtrade", "SCRIPT_PATH", "script_path", "${PYSYS_CODE}/sysproduction/linux/scripts", _container_path,
+       "/opt/pysystemtrade/sysproduction/linux/scripts", "pysystemtrade's launcher scripts inside its containers"),
+    _v("pysystemtrade", "ECHO_PATH", "echo_path", "/data/echos", _container_path, "/data/echos",
+       "where the processes' echo files go inside their containers"),
+    _v("Trading week", "WORKFLOW_WEEKDAY_START", "workflow_weekday_start", "1",
+       _int_in(1, 7, "must be 1 (Monday) to 7 (Sunday)"), "WORKFLOW_WEEKDAY_START=1",
+       "first day of the trading week, 1 (Monday) to 7 (Sunday)"),
+    _v("Trading week", "WORKFLOW_WEEKDAY_END", "workflow_weekday_end", "5",
+       _int_in(1, 7, "must be 1 (Monday) to 7 (Sunday)"), "WORKFLOW_WEEKDAY_END=5",
+       "last day of the trading week, 1 (Monday) to 7 (Sunday)"),
+    _v("Trading week", "HOUR_TO_STOP_WORKFLOW_ON_END_WEEKDAY", "hour_to_stop_workflow_on_end_weekday", "24",
+       _int_in(0, 24, "must be a whole hour from 0 to 24 (24 means the end of that day)"),
+       "HOUR_TO_STOP_WORKFLOW_ON_END_WEEKDAY=24", "hour the window closes on its last day; 24 is midnight at its end"),
+    _v("Gateway", "TRADING_MODE", "trading_mode", "paper", _choice("paper", "live"), "TRADING_MODE=paper",
+       "paper or live"),
+    _v("Gateway", "TWSUSERID", "twsuserid", "", _secret, "TWSUSERID_FILE=/run/secrets/tws_user",
+       "IB user name for the gateway", secret=True),
+    _v("Gateway", "TWSPASSWORD", "twspassword", "", _secret, "TWSPASSWORD_FILE=/run/secrets/tws_password",
+       "IB password for the gateway", secret=True),
+    _v("Host ports", "BIND_ADDRESS", "bind_address", "127.0.0.1", _ip_address, "BIND_ADDRESS=127.0.0.1",
+       "the host address every published port binds to; anyone reaching the IB API port can trade"),
+    _v("Host ports", "IB_API_PORT", "ib_api_port", "4001",
+       _int_in(1, 65535, "must be a port number from 1 to 65535"), "IB_API_PORT=4001", "host port of the IB API"),
+    _v("Host ports", "VNC_PORT", "vnc_port", "5900",
+       _int_in(1, 65535, "must be a port number from 1 to 65535"), "VNC_PORT=5900", "host port of the gateway's VNC"),
+    _v("Host ports", "JUPYTER_PORT", "jupyter_port", "8888",
+       _int_in(1, 65535, "must be a port number from 1 to 65535"), "JUPYTER_PORT=8888", "host port of Jupyter"),
+    _v("Backups", "BACKUP_DIR", "backup_dir", "backup", _host_path, "backup",
+       "where backup sets are written (relative to the project folder, or absolute)"),
+    _v("Backups", "BACKUP_KEEP_LAST", "backup_keep_last", "7",
+       _int_in(0, 100000, "must be a whole number of 0 or more"), "BACKUP_KEEP_LAST=7", "newest sets always kept"),
+    _v("Backups", "BACKUP_KEEP_DAILY", "backup_keep_daily", "14",
+       _int_in(0, 100000, "must be a whole number of 0 or more"), "BACKUP_KEEP_DAILY=14", "days that keep their last set"),
+    _v("Backups", "BACKUP_KEEP_WEEKLY", "backup_keep_weekly", "8",
+       _int_in(0, 100000, "must be a whole number of 0 or more"), "BACKUP_KEEP_WEEKLY=8", "weeks that keep their last set"),
+    _v("Backups", "BACKUP_MIN_FREE_GB", "backup_min_free_gb", "10", _non_negative_float, "BACKUP_MIN_FREE_GB=10",
+       "free disk space below which doctor fails"),
+    _v("SMB offload", "SMB_SERVER", "smb_server", "", _smb_server, "SMB_SERVER=nas.local",
+       "host name or address of the SMB server; empty turns offload off"),
+    _v("SMB offload", "SMB_PORT", "smb_port", "445",
+       _int_in(1, 65535, "must be a port number from 1 to 65535"), "SMB_PORT=445", "SMB server port"),
+    _v("SMB offload", "SMB_SHARE", "smb_share", "", _smb_share, "SMB_SHARE=backups", "share name"),
+    _v("SMB offload", "SMB_FOLDER", "smb_folder", "", _smb_folder, "SMB_FOLDER=pysystemtrade",
+       "folder inside the share"),
+    _v("SMB offload", "SMB_USER", "smb_user", "", _optional_text, "SMB_USER=trader", "SMB user name"),
+    _v("SMB offload", "SMB_PASSWORD", "smb_password", "", _secret, "SMB_PASSWORD_FILE=/run/secrets/smb_password",
+       "SMB password", secret=True),
+    _v("Reports", "REPORTS_DIR", "reports_dir", "reports", _host_path, "reports",
+       "where pysystemtrade writes its reports (relative to the project folder, or absolute)"),
+    _v("Reports", "REPORTS_REMOTE", "reports_remote", "", _git_url, "REPORTS_REMOTE=https://github.com/you/reports.git",
+       "git remote the daily reports are pushed to; empty turns it off"),
+    _v("Reports", "REPORTS_BRANCH", "reports_branch", "main", _branch, "REPORTS_BRANCH=main",
+       "branch of the reports remote"),
+)
+
+SECRET_NAMES = frozenset(v.name for v in VARIABLES if v.secret)
+KNOWN_NAMES = frozenset(v.name for v in VARIABLES) | {f"{n}_FILE" for n in SECRET_NAMES} | {ENV_FILE_VARIABLE}
+FOREIGN_PREFIXES = ("COMPOSE_", "DOCKER_", "BUILDKIT_")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings. Build with ``load_settings``; never mutate."""
+
+    root: Path
+    env_file: Path | None
+    name_suffix: str
+    ipv4_network_part: str
+    timezone: str
+    state_dir: Path
+    pysystemtrade_repo_url: str
+    pysystemtrade_branch: str
+    git_token: Secret | None
+    git_username: str
+    pysys_code: str
+    script_path: str
+    echo_path: str
+    workflow_weekday_start: int
+    workflow_weekday_end: int
+    hour_to_stop_workflow_on_end_weekday: int
+    trading_mode: str
+    twsuserid: Secret | None
+    twspassword: Secret | None
+    bind_address: str
+    ib_api_port: int
+    vnc_port: int
+    jupyter_port: int
+    backup_dir: Path
+    backup_keep_last: int
+    backup_keep_daily: int
+    backup_keep_weekly: int
+    backup_min_free_gb: float
+    smb_server: str
+    smb_port: int
+    smb_share: str
+    smb_folder: str
+    smb_user: str
+    smb_password: Secret | None
+    reports_dir: Path
+    reports_remote: str
+    reports_branch: str
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def compose_project(self) -> str:
+        return f"pysystemtrade{self.name_suffix}"
+
+    @property
+    def subnet(self) -> str:
+        return f"{self.ipv4_network_part}.0/24"
+
+    @property
+    def history_path(self) -> Path:
+        return self.state_dir / "history.jsonl"
+
+    @property
+    def smb_configured(self) -> bool:
+        return bool(self.smb_server)
+
+    @property
+    def host_ports(self) -> dict[str, int]:
+        return {"IB_API_PORT": self.ib_api_port, "VNC_PORT": self.vnc_port, "JUPYTER_PORT": self.jupyter_port}
+
+    def secret_values(self) -> list[str]:
+        return [s.reveal() for v in VARIABLES if v.secret and (s := getattr(self, v.attr))]
+
+    def redactor(self) -> Redactor:
+        return Redactor(self.secret_values())
+
+    def shown(self) -> list[tuple[str, str, str]]:
+        """Return (variable, value as shown, source) for every setting, secrets masked."""
+        rows = []
+        for var in VARIABLES:
+            value = getattr(self, var.attr)
+            if var.secret:
+                text = MASK if value else "(not set)"
+            elif isinstance(value, Path):
+                text = str(value)
+            else:
+                text = str(value) if value != "" else "(empty)"
+            rows.append((var.name, text, self.sources.get(var.name, "default")))
+        return rows
+
+
+# --- loading ------------------------------------------------------------------------------
+
+def _read_env_file(path: Path, problems: list[SettingProblem], warnings: list[str]) -> dict[str, str]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        warnings.append(f"no .env at {path}: built-in defaults apply (copy .env.example to .env to configure)")
+        return {}
+    except OSError as exc:
+        problems.append(SettingProblem("", "", f"cannot read {path}: {exc.strerror}; check its permissions"))
+        return {}
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        problems.append(SettingProblem("", "", f"{path} is not UTF-8 text; save it as UTF-8"))
+        return {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            problems.append(SettingProblem(
+                "", "", f"{path.name} line {binding.original.line}: cannot be read as NAME=value",
+                "WORKFLOW_WEEKDAY_START=1 or GIT_TOKEN='value with spaces'"))
+    dotenv_logger = logging.getLogger("dotenv.main")
+    previous = dotenv_logger.disabled
+    dotenv_logger.disabled = True
+    try:
+        values = {k: (v if v is not None else "") for k, v in dotenv_values(stream=io.StringIO(text)).items()}
+    finally:
+        dotenv_logger.disabled = previous
+    return values
+
+
+def _unknown_names(names: list[str]) -> list[str]:
+    notes = []
+    for name in names:
+        if name in KNOWN_NAMES or name.startswith(FOREIGN_PREFIXES):
+            continue
+        guess = difflib.get_close_matches(name, sorted(KNOWN_NAMES), n=1)
+        hint = f"; did you mean {guess[0]}?" if guess else "; it is ignored"
+        notes.append(f".env sets {name}, which is not a setting{hint}")
+    return notes
+
+
+def _read_secret_file(var: Variable, path_text: str, root: Path, problems: list[SettingProblem]) -> str | None:
+    path = Path(path_text).expanduser()
+    if not path.is_absolute():
+        path = root / path
+    shown = str(path)
+    try:
+        content = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        problems.append(SettingProblem(f"{var.name}_FILE", shown, "file does not exist; create it or unset the variable",
+                                       var.example))
+        return None
+    except IsADirectoryError:
+        problems.append(SettingProblem(f"{var.name}_FILE", shown, "is a folder, not a file", var.example))
+        return None
+    except PermissionError:
+        problems.append(SettingProblem(f"{var.name}_FILE", shown, "cannot be read by this user; check its permissions"))
+        return None
+    except UnicodeDecodeError:
+        problems.append(SettingProblem(f"{var.name}_FILE", shown, "is not UTF-8 text"))
+        return None
+    value = content.rstrip("\r\n")
+    if not value:
+        problems.append(SettingProblem(f"{var.name}_FILE", shown, "file is empty; write the secret into it"))
+        return None
+    return value
+
+
+def load_settings(root: Path, *, env_file: Path | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Given the project folder, read .env, the environment and secret files into one Settings.
+
+    Raise SettingsError listing every problem if any value is bad.
+    """
+    environ = os.environ if environ is None else environ
+    root = Path(root).resolve()
+    if env_file is None:
+        env_file = Path(environ[ENV_FILE_VARIABLE]) if environ.get(ENV_FILE_VARIABLE) else root / ".env"
+    env_file = env_file if env_file.is_absolute() else root / env_file
+
+    problems: list[SettingProblem] = []
+    warnings: list[str] = []
+    from_file = _read_env_file(env_file, problems, warnings)
+    warnings += _unknown_names(list(from_file))
+
+    raw: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for var in VARIABLES:
+        if environ.get(var.name, "") != "":
+            raw[var.name], sources[var.name] = environ[var.name], "environment"
+        elif from_file.get(var.name, "") != "":
+            raw[var.name], sources[var.name] = from_file[var.name], ".env"
+
+    values: dict[str, Any] = {}
+    for var in VARIABLES:
+        if var.secret:
+            values[var.attr] = _resolve_secret(var, environ, from_file, root, raw, sources, problems)
+            continue
+        text = raw.get(var.name)
+        if text is None:
+            text = string.Template(var.default).safe_substitute(raw | {
+                v.name: v.default for v in VARIABLES if v.name not in raw})
+        try:
+            values[var.attr] = var.parse(text)
+        except ValueError as exc:
+            problems.append(SettingProblem(var.name, _shown_bad_value(var, text), str(exc), var.example))
+
+    if not problems:
+        _cross_checks(values, problems, warnings)
+    if not problems and from_file and any(n in from_file and from_file[n] for n in SECRET_NAMES):
+        mode = env_file.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(f"{env_file} holds secrets and other users can read it; run: chmod 600 {env_file}")
+    if problems:
+        raise SettingsError(problems, source=str(env_file))
+
+    for attr in ("state_dir", "backup_dir", "reports_dir"):
+        path = Path(values[attr]).expanduser()
+        values[attr] = path if path.is_absolute() else root / path
+    if not ipaddress.ip_address(values["bind_address"]).is_loopback:
+        warnings.append(f"BIND_ADDRESS={values['bind_address']} publishes the IB API, VNC and Jupyter beyond this "
+                        "host; anyone who reaches the IB API port can trade the account")
+    return Settings(root=root, env_file=env_file if env_file.exists() else None,
+                    sources=MappingProxyType(sources), warnings=tuple(warnings), **values)
+
+
+def _shown_bad_value(var: Variable, text: str) -> str:
+    if var.parse is _git_url and "@" in text:
+        return "<hidden: holds credentials>"
+    return repr(text) if (not text or any(c.isspace() for c in text)) else text
+
+
+def _resolve_secret(var: Variable, environ: Mapping[str, str], from_file: Mapping[str, str], root: Path,
+                    raw: dict[str, str], sources: dict[str, str], problems: list[SettingProblem]) -> Secret | None:
+    file_name = f"{var.name}_FILE"
+    file_path = environ.get(file_name) or from_file.get(file_name) or ""
+    direct = raw.get(var.name, "")
+    if direct and file_path:
+        problems.append(SettingProblem(var.name, "<hidden>", f"is set both directly and as {file_name}; keep one",
+                                       f"{file_name}=/run/secrets/{var.name.lower()} alone"))
+        return None
+    if file_path:
+        value = _read_secret_file(var, file_path, root, problems)
+        sources[var.name] = f"file ({file_name})"
+        return Secret(value) if value else None
+    return _secret(direct)
+
+
+def _cross_checks(values: dict[str, Any], problems: list[SettingProblem], warnings: list[str]) -> None:
+    ports = {"IB_API_PORT": values["ib_api_port"], "VNC_PORT": values["vnc_port"],
+             "JUPYTER_PORT": values["jupyter_port"]}
+    seen: dict[int, str] = {}
+    for name, port in ports.items():
+        if port in seen:
+            problems.append(SettingProblem(name, str(port), f"is the same port as {seen[port]}; each needs its own",
+                                           f"{name}={port + 1}"))
+        seen.setdefault(port, name)
+    if values["smb_server"]:
+        for name, attr in (("SMB_SHARE", "smb_share"), ("SMB_USER", "smb_user"), ("SMB_PASSWORD", "smb_password")):
+            if not values[attr]:
+                problems.append(SettingProblem(name, "''", "is required when SMB_SERVER is set",
+                                               next(v.example for v in VARIABLES if v.name == name)))
+    elif values["smb_share"] or values["smb_user"] or values["smb_password"]:
+        warnings.append("SMB_SHARE, SMB_USER or SMB_PASSWORD is set but SMB_SERVER is empty: offload stays off")

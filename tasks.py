@@ -1,0 +1,20 @@
+"""The task tree: the one place that assembles every collection into invoke's namespace.
+
+``tasks.py`` and the ``tasks/`` folder share a name. Invoke loads this file as
+the module ``tasks``; plain ``import tasks`` finds this file too, because
+``tasks/`` has no ``__init__.py``. Setting ``__path__`` below makes this module
+the package of the task modules in ``tasks/``, so both see one namespace.
+"""
+import os
+
+__path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
+
+from invoke import Collection  # noqa: E402
+
+from tasks import config, doctor, history, pending  # noqa: E402
+
+ns = Collection()
+ns.add_task(config.config)
+ns.add_task(doctor.doctor)
+ns.add_task(history.history)
+pending.add_pending(ns)

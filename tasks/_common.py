@@ -1,0 +1,68 @@
+"""What every task module shares: the settings, the run history and plain-text tables.
+
+Settings are read once per invoke config (so the scheduler and the command line
+see the same), secrets are masked in every log line from then on.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from invoke import Context, Exit
+
+from ecosystem.errors import SettingsError
+from ecosystem.events import EventBus
+from ecosystem.history import History
+from ecosystem.secrets import install_log_redaction
+from ecosystem.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+_CACHE_KEY = "_ecosystem"
+
+
+def _state(c: Context) -> dict:
+    state = c.config.get(_CACHE_KEY)
+    if state is None:
+        state = {}
+        c.config[_CACHE_KEY] = state
+    return state
+
+
+def settings(c: Context) -> Settings:
+    """Return the settings for this invocation, loading them once; exit with every problem if bad."""
+    state = _state(c)
+    if "settings" not in state:
+        try:
+            loaded = load_settings(ROOT)
+        except SettingsError as exc:
+            raise Exit(str(exc), code=2) from None
+        install_log_redaction(loaded.redactor())
+        for warning in loaded.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        state["settings"] = loaded
+    return state["settings"]
+
+
+def bus(c: Context) -> EventBus:
+    """Return the event bus of this invocation (the scheduler subscribes its alerts here)."""
+    return _state(c).setdefault("bus", EventBus())
+
+
+def history(c: Context) -> History:
+    """Return the run history named by the settings, wired to this invocation's event bus."""
+    s = settings(c)
+    return History(s.history_path, bus=bus(c), redact=s.redactor())
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Given headers and rows, return an aligned plain-text table."""
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+logging.getLogger("ecosystem").addHandler(logging.NullHandler())

@@ -1,0 +1,12 @@
+"""`invoke config`: the effective settings, secrets masked."""
+from invoke import task
+
+from ._common import settings, table
+
+
+@task
+def config(c):
+    """Show the effective settings and where each came from (secrets masked)."""
+    s = settings(c)
+    print(table(("variable", "value", "source"), s.shown()))
+    print(f"\ncompose project {s.compose_project}, subnet {s.subnet}, run history {s.history_path}")

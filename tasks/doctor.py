@@ -1,0 +1,32 @@
+"""`invoke doctor`: the preflight table."""
+from invoke import Exit, task
+
+from ecosystem import doctor as checks
+from ecosystem.errors import SettingsError
+from ecosystem.secrets import Redactor
+from ecosystem.settings import load_settings
+
+from ._common import ROOT, table
+
+
+@task
+def doctor(c):
+    """Check the host and settings are ready: engine, compose, ports, disk, SMB, reports remote."""
+    try:
+        loaded, error = load_settings(ROOT), None
+    except SettingsError as exc:
+        loaded, error = None, exc
+    results = checks.run_checks(checks.DoctorInputs(settings=loaded, settings_error=error))
+    redact = loaded.redactor() if loaded else Redactor([])
+    rows = [(r.verdict.upper(), r.check, redact(r.detail)) for r in results]
+    print(table(("verdict", "check", "detail"), rows))
+    fixes = [(r.check, redact(r.fix)) for r in results if r.fix and r.verdict in ("fail", "warn")]
+    if fixes:
+        print("\nHow to fix:")
+        for name, fix in fixes:
+            print(f"  {name}: {fix}")
+    failed = sum(r.verdict == "fail" for r in results)
+    warned = sum(r.verdict == "warn" for r in results)
+    if failed:
+        raise Exit(f"\ndoctor: {failed} check(s) failed, {warned} warning(s)", code=1)
+    print(f"\ndoctor: ready ({warned} warning(s))")

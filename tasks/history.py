@@ -1,0 +1,35 @@
+"""`invoke history`: what ran, when, and how it ended."""
+from invoke import Exit, task
+
+from ecosystem.history import parse_since, utcnow
+
+from ._common import history as open_history, settings, table
+
+
+def _duration(run) -> str:
+    if run.duration is None:
+        return ""
+    seconds = int(run.duration.total_seconds())
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+@task(help={"job": "only this job", "since": "only runs since: 30m, 12h, 3d, 2w, 2026-11-28 or 2026-11-28T09:30",
+            "limit": "show at most this many of the newest runs (default 50)"})
+def history(c, job=None, since=None, limit=50):
+    """Show the run history as a table (times in the ecosystem's timezone)."""
+    s = settings(c)
+    try:
+        start = parse_since(since, now=utcnow(), tz=s.tz) if since else None
+    except ValueError as exc:
+        raise Exit(str(exc), code=2) from None
+    record = open_history(c)
+    runs = record.runs(job=job, since=start)[-int(limit):]
+    rows = [(r.start.astimezone(s.tz).strftime("%a %Y-%m-%d %H:%M:%S"), r.job, r.step or "", r.slot or "",
+             r.state, _duration(r), r.detail) for r in runs]
+    if not rows:
+        print(f"no runs recorded in {record.path}" + (f" for {job}" if job else ""))
+    else:
+        print(table(("start", "job", "step", "slot", "outcome", "took", "detail"), rows))
+    if record.damaged_lines:
+        print(f"\nnote: {record.damaged_lines} damaged line(s) in {record.path} were skipped "
+              "(a writer was killed mid-line)")
