@@ -452,17 +452,21 @@ def load_settings(root: Path, *, env_file: Path | None = None,
             raw[var.name], sources[var.name] = from_file[var.name], ".env"
 
     values: dict[str, Any] = {}
+    bad: set[str] = set()
     for var in VARIABLES:
         if var.secret:
             values[var.attr] = _resolve_secret(var, environ, from_file, root, raw, sources, problems)
             continue
         text = raw.get(var.name)
         if text is None:
-            text = string.Template(var.default).safe_substitute(raw | {
-                v.name: v.default for v in VARIABLES if v.name not in raw})
+            template = string.Template(var.default)
+            if set(template.get_identifiers()) & bad:
+                continue  # derived from a bad value: that value's problem is already listed
+            text = template.safe_substitute(raw | {v.name: v.default for v in VARIABLES if v.name not in raw})
         try:
             values[var.attr] = var.parse(text)
         except ValueError as exc:
+            bad.add(var.name)
             problems.append(SettingProblem(var.name, _shown_bad_value(var, text), str(exc), var.example))
 
     if not problems:

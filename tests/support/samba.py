@@ -1,0 +1,109 @@
+"""A real ``smbd`` on loopback, on a port of its own, from a private smb.conf.
+
+Started by the tests (``.ci/run`` only installs Samba). It serves one writable
+share, ``backups``, to one user whose password the test chooses.
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SMB_USER = "pstsmb"
+
+CONF = """[global]
+   server role = standalone server
+   smb ports = {port}
+   interfaces = 127.0.0.1
+   bind interfaces only = yes
+   disable netbios = yes
+   server min protocol = SMB2_10
+   map to guest = never
+   passdb backend = tdbsam:{root}/private/passdb.tdb
+   pid directory = {root}/run
+   lock directory = {root}/lock
+   state directory = {root}/state
+   cache directory = {root}/cache
+   private dir = {root}/private
+   ncalrpc dir = {root}/ncalrpc
+   log file = {root}/log.%m
+   log level = 1
+   load printers = no
+   printing = bsd
+   printcap name = /dev/null
+   disable spoolss = yes
+
+[backups]
+   path = {root}/share
+   read only = no
+   valid users = {user}
+"""
+
+
+@dataclass
+class SambaServer:
+    root: Path
+    port: int
+    user: str
+    password: str
+    share: str = "backups"
+    process: subprocess.Popen | None = None
+
+    @property
+    def share_path(self) -> Path:
+        return self.root / "share"
+
+    @property
+    def conf(self) -> Path:
+        return self.root / "smb.conf"
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ensure_unix_user(name: str) -> None:
+    if subprocess.run(["id", name], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                       check=True, capture_output=True)
+
+
+def start_samba(root: Path, password: str) -> SambaServer:
+    """Configure and start smbd under ``root``; return once it accepts connections."""
+    smbd = shutil.which("smbd") or "/usr/sbin/smbd"
+    _ensure_unix_user(SMB_USER)
+    server = SambaServer(root=root, port=free_port(), user=SMB_USER, password=password)
+    for sub in ("run", "lock", "state", "cache", "private", "ncalrpc", "share"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    shutil.chown(server.share_path, user=SMB_USER)
+    server.conf.write_text(CONF.format(port=server.port, root=root, user=SMB_USER))
+    subprocess.run(["smbpasswd", "-c", str(server.conf), "-a", "-s", SMB_USER],
+                   input=f"{password}\n{password}\n", text=True, check=True, capture_output=True)
+    log = open(root / "smbd.out", "w")
+    server.process = subprocess.Popen([smbd, "--foreground", "--no-process-group", "--debug-stdout",
+                                       f"--configfile={server.conf}"], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"smbd exited: {(root / 'smbd.out').read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError("smbd did not accept connections within 30 s")

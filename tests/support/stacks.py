@@ -1,0 +1,81 @@
+"""Unique, self-cleaning compose projects for integration tests.
+
+Every test stack gets its own project name, name suffix and /24 subnet, and
+``remove_everything`` deletes whatever carries its project label or suffix,
+even when the test failed half-way.
+"""
+from __future__ import annotations
+
+import ipaddress
+import random
+import uuid
+from dataclasses import dataclass
+
+from ecosystem.compose import Compose
+from ecosystem.errors import ComposeError
+
+
+@dataclass(frozen=True)
+class TestStack:
+    project: str
+    suffix: str
+    network_part: str
+
+    @property
+    def label(self) -> str:
+        return f"com.docker.compose.project={self.project}"
+
+
+def used_subnets(client) -> list[ipaddress.IPv4Network]:
+    subnets = []
+    for network in client.networks.list():
+        for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
+            if config.get("Subnet") and ":" not in config["Subnet"]:
+                subnets.append(ipaddress.ip_network(config["Subnet"], strict=False))
+    return subnets
+
+
+def unique_stack(client) -> TestStack:
+    """Return a project name, suffix and network part no other stack on this engine uses."""
+    token = uuid.uuid4().hex[:8]
+    used = used_subnets(client)
+    for _ in range(200):
+        part = f"10.{random.randint(100, 250)}.{random.randint(0, 255)}"
+        candidate = ipaddress.ip_network(f"{part}.0/24")
+        if not any(candidate.overlaps(net) for net in used):
+            return TestStack(project=f"psttest{token}", suffix=f"_t{token}", network_part=part)
+    raise RuntimeError("no free /24 subnet found for a test stack")
+
+
+def leftovers(client, stack: TestStack) -> list[str]:
+    """Name every container, network and volume that still belongs to ``stack``."""
+    found = [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": stack.label})]
+    found += [f"network {n.name}" for n in client.networks.list(filters={"label": stack.label})]
+    found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": stack.label})]
+    found += [f"container {c.name}" for c in client.containers.list(all=True) if stack.suffix in c.name
+              and f"container {c.name}" not in found]
+    found += [f"network {n.name}" for n in client.networks.list() if stack.suffix in n.name
+              and f"network {n.name}" not in found]
+    found += [f"volume {v.name}" for v in client.volumes.list() if stack.suffix in v.name
+              and f"volume {v.name}" not in found]
+    return found
+
+
+def remove_everything(client, stack: TestStack, compose: Compose | None = None) -> None:
+    """Remove every resource of ``stack``: compose down first, then a sweep of what is left."""
+    if compose is not None:
+        try:
+            compose.down(volumes=True, stop_grace=1)
+        except ComposeError:
+            pass
+    for container in client.containers.list(all=True, filters={"label": stack.label}):
+        container.remove(force=True, v=True)
+    for container in client.containers.list(all=True):
+        if stack.suffix in container.name:
+            container.remove(force=True, v=True)
+    for network in client.networks.list():
+        if network.attrs.get("Labels", {}).get("com.docker.compose.project") == stack.project or stack.suffix in network.name:
+            network.remove()
+    for volume in client.volumes.list():
+        if (volume.attrs.get("Labels") or {}).get("com.docker.compose.project") == stack.project or stack.suffix in volume.name:
+            volume.remove(force=True)

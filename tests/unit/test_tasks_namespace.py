@@ -1,0 +1,54 @@
+"""One namespace, whoever loads it: invoke's loader, plain import and pytest see the same tasks."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import tasks
+
+ROOT = Path(__file__).resolve().parents[2]
+
+EXPECTED = {"backup", "build", "config", "doctor", "eod", "history", "offload", "reports", "restore", "setup",
+            "up", "weekly.sync"}
+
+
+def _run(*argv: str) -> str:
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def test_pytest_imports_tasks_py_not_the_folder():
+    assert Path(tasks.__file__) == ROOT / "tasks.py"
+    assert not (ROOT / "tasks" / "__init__.py").exists(), "an __init__.py would make plain import take the folder"
+
+
+def test_the_namespace_is_pinned():
+    assert set(tasks.ns.task_names) == EXPECTED
+
+
+def test_invoke_list_shows_the_same_namespace():
+    out = _run(sys.executable, "-m", "invoke", "--list", "--list-format", "flat")
+    listed = {line.split()[0] for line in out.splitlines()[1:] if line.startswith("  ") and not line.startswith("   ")}
+    assert listed == set(tasks.ns.task_names)
+
+
+def test_plain_python_import_sees_the_same_file_and_namespace():
+    out = _run(sys.executable, "-c", "import tasks; print(tasks.__file__); print(' '.join(sorted(tasks.ns.task_names)))")
+    path, names = out.splitlines()
+    assert Path(path) == ROOT / "tasks.py"
+    assert set(names.split()) == set(tasks.ns.task_names)
+
+
+def test_not_yet_built_tasks_say_so_and_fail():
+    result = subprocess.run([sys.executable, "-m", "invoke", "backup"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert "not built yet" in result.stderr and "issue #6" in result.stderr
+
+
+def test_task_modules_do_not_touch_docker_smb_or_git_directly():
+    for module in (ROOT / "tasks").glob("*.py"):
+        text = module.read_text()
+        for forbidden in ("import docker", "import smbclient", "import git", "import subprocess", "from docker",
+                          "from git ", "from smbclient"):
+            assert forbidden not in text, f"{module.name} imports {forbidden.split()[-1]}: move it to ecosystem/"
