@@ -58,6 +58,34 @@ class Compose:
         if wait:
             args += ["--wait", "--wait-timeout", str(int(timeout))]
         self._run(*args, *services, timeout=timeout + 60)
+        if wait:
+            self._check_up(services)
+
+    def _check_up(self, services: Sequence[str]) -> None:
+        """Raise ComposeError naming the first service that is not running and healthy.
+
+        ``up --wait`` can exit 0 when a dependency turned unhealthy (compose 2.40 does),
+        so the containers' own state is the verdict, not compose's exit code.
+        """
+        containers = [c for c in self.ps() if not services or c.get("Service") in services]
+        if not containers:
+            raise ComposeError(f"compose project {self.project}: no container is running after up",
+                               returncode=0, fix="run `docker compose config` to check the file")
+        def cause_first(container: dict) -> int:  # the unhealthy or dead one explains the others
+            if container.get("Health") == "unhealthy":
+                return 0
+            return 1 if container.get("State") in ("exited", "dead", "restarting") else 2
+
+        for container in sorted(containers, key=cause_first):
+            state, health = container.get("State", ""), container.get("Health", "")
+            if state != "running" or health not in ("", "healthy"):
+                service = container.get("Service", "?")
+                shown = f"{state}, {health}" if health else state
+                raise ComposeError(
+                    f"compose project {self.project}: service {service} is {shown}; its last log lines:\n"
+                    + self.logs(service, tail=15).rstrip(),
+                    returncode=0, service=service,
+                    fix=f"read `docker compose logs {service}` and fix what it reports, then run up again")
 
     def down(self, *, volumes: bool = False, timeout: float = 300, stop_grace: int | None = None) -> None:
         """Remove every container of the project, profiled ones too, and its networks (volumes if asked)."""

@@ -1,0 +1,123 @@
+"""Doctor checks that need no Docker engine, and the doctor task's exit code and masking."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecosystem import doctor
+from ecosystem.errors import EngineUnavailable, SettingsError
+from ecosystem.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SENTINEL = "sentinel-doctor-7d2e"
+
+
+def no_engine():
+    raise EngineUnavailable("the Docker engine does not answer (test)", fix="start it")
+
+
+def inputs_for(tmp_path, **environ):
+    return doctor.DoctorInputs(settings=load_settings(tmp_path, environ=environ), connect=no_engine)
+
+
+def verdicts(results, name):
+    return [(r.verdict, r.detail) for r in results if r.check.startswith(name)]
+
+
+def test_a_check_that_raises_becomes_a_fail_row_and_the_rest_still_run(tmp_path):
+    def broken(inputs):
+        raise KeyError("boom")
+
+    results = doctor.run_checks(inputs_for(tmp_path), [broken, doctor.check_disk])
+    assert results[0].verdict == "fail" and "KeyError" in results[0].detail
+    assert results[1].check == "backup disk"
+    assert not doctor.healthy(results)
+
+
+def test_settings_problems_fail_and_skip_the_checks_that_need_them(tmp_path):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path, environ={"WORKFLOW_WEEKDAY_END": "9"})
+    results = doctor.run_checks(doctor.DoctorInputs(settings=None, settings_error=caught.value, connect=no_engine),
+                                [doctor.check_settings, doctor.check_ports, doctor.check_smb])
+    assert results[0].verdict == "fail" and "WORKFLOW_WEEKDAY_END=9" in results[0].detail
+    assert [r.verdict for r in results[1:]] == ["skip", "skip"]
+
+
+def test_settings_warnings_are_warn_rows(tmp_path):
+    results = doctor.check_settings(inputs_for(tmp_path))
+    assert results[0].verdict == "ok" and results[1].verdict == "warn" and "no .env" in results[1].detail
+
+
+def test_engine_missing_is_a_fail_with_a_fix(tmp_path):
+    [result] = doctor.check_engine(inputs_for(tmp_path))
+    assert result.verdict == "fail" and result.fix == "start it"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_ports_free_in_use_and_foreign_address(tmp_path):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        port = busy.getsockname()[1]
+        results = doctor.check_ports(inputs_for(tmp_path, IB_API_PORT=str(port), VNC_PORT=str(free_port()),
+                                                JUPYTER_PORT=str(free_port())))
+        assert results[0].verdict == "fail" and "IB_API_PORT is in use by another program" in results[0].detail
+        assert "IB_API_PORT" in results[0].fix
+        assert [r.verdict for r in results[1:]] == ["ok", "ok"]
+    finally:
+        busy.close()
+    results = doctor.check_ports(inputs_for(tmp_path, BIND_ADDRESS="192.0.2.77"))
+    assert all(r.verdict == "fail" and "not an address of this host" in r.detail for r in results)
+
+
+def test_disk_space_against_the_minimum(tmp_path):
+    [low] = doctor.check_disk(inputs_for(tmp_path, BACKUP_MIN_FREE_GB="1000000", BACKUP_DIR=str(tmp_path / "a" / "b")))
+    assert low.verdict == "fail" and "BACKUP_DIR" in low.fix
+    [fine] = doctor.check_disk(inputs_for(tmp_path, BACKUP_MIN_FREE_GB="0"))
+    assert fine.verdict == "ok"
+
+
+def test_unconfigured_smb_and_remote_are_skipped(tmp_path):
+    inputs = inputs_for(tmp_path)
+    assert doctor.check_smb(inputs)[0].verdict == "skip"
+    assert doctor.check_reports_remote(inputs)[0].verdict == "skip"
+
+
+def test_doctor_task_exits_non_zero_on_fail_and_never_prints_a_secret(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"GIT_TOKEN={SENTINEL}\nSMB_PASSWORD={SENTINEL}x\nTWSPASSWORD={SENTINEL}y\n"
+                        f"STATE_DIR={tmp_path}/state\nBACKUP_DIR={tmp_path}/backup\n")
+    env_file.chmod(0o600)
+    environ = {**os.environ, "ECOSYSTEM_ENV_FILE": str(env_file), "DOCKER_HOST": f"unix://{tmp_path}/no.sock"}
+    result = subprocess.run([sys.executable, "-m", "invoke", "doctor"], cwd=ROOT, env=environ, capture_output=True,
+                            text=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "FAIL     docker engine" in output and "How to fix:" in output
+    assert SENTINEL not in output
+    config = subprocess.run([sys.executable, "-m", "invoke", "config"], cwd=ROOT, env=environ, capture_output=True,
+                            text=True, timeout=120)
+    assert config.returncode == 0 and "********" in config.stdout
+    assert SENTINEL not in config.stdout + config.stderr
+
+
+def test_bad_settings_make_tasks_exit_2_with_every_problem(tmp_path):
+    environ = {**os.environ, "ECOSYSTEM_ENV_FILE": str(tmp_path / ".env"), "WORKFLOW_WEEKDAY_START": "8",
+               "TIMEZONE": "Nowhere/Land", "GIT_TOKEN": SENTINEL, "GIT_TOKEN_FILE": "/nonexistent"}
+    result = subprocess.run([sys.executable, "-m", "invoke", "config"], cwd=ROOT, env=environ, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert "WORKFLOW_WEEKDAY_START=8: must be 1 (Monday) to 7 (Sunday)" in result.stderr
+    assert "TIMEZONE=Nowhere/Land" in result.stderr and "GIT_TOKEN=<hidden>" in result.stderr
+    assert SENTINEL not in result.stdout + result.stderr
