@@ -27,7 +27,9 @@ as_root() {
 apt_updated=0
 apt_install() {  # install the Debian packages of "$@" that are missing
   local missing=() pkg
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  for pkg in "$@"; do
+    [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] || missing+=("$pkg")
+  done
   [ ${#missing[@]} -eq 0 ] && return 0
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "please install these packages with your system's package manager: ${missing[*]}" >&2
@@ -47,11 +49,12 @@ fi
 requirements=requirements.txt
 [ $for_tests = 1 ] && requirements=requirements-dev.txt
 say "installing Python packages ($requirements)"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" 2> >(grep -v "^WARNING: Location" >&2)
 
 # --- Docker engine ------------------------------------------------------------------------
-command -v docker >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1 || \
-  { docker info >/dev/null 2>&1 || apt_install docker.io; }
+if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then
+  apt_install docker.io
+fi
 if ! docker info >/dev/null 2>&1; then
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     say "starting the Docker engine (systemctl)"
