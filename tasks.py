@@ -11,10 +11,15 @@ __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
 from invoke import Collection  # noqa: E402
 
-from tasks import config, doctor, history, pending  # noqa: E402
+from tasks import build, config, doctor, history, pending, setup, stack  # noqa: E402
 
 ns = Collection()
 ns.add_task(config.config)
 ns.add_task(doctor.doctor)
 ns.add_task(history.history)
+ns.add_task(build.build)
+ns.add_task(build.rollback)
+ns.add_task(setup.setup)
+for verb in (stack.up, stack.down, stack.status, stack.logs):
+    ns.add_task(verb)
 pending.add_pending(ns)

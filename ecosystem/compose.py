@@ -87,6 +87,10 @@ class Compose:
                     returncode=0, service=service,
                     fix=f"read `docker compose logs {service}` and fix what it reports, then run up again")
 
+    def create(self, services: Sequence[str] = ()) -> None:
+        """Create the containers of ``services`` (all unprofiled ones by default) without starting them."""
+        self._run("create", "--remove-orphans", *services, timeout=300)
+
     def down(self, *, volumes: bool = False, timeout: float = 300, stop_grace: int | None = None) -> None:
         """Remove every container of the project, profiled ones too, and its networks (volumes if asked)."""
         args = ["--profile", "*", "down", "--remove-orphans"]
@@ -105,6 +109,10 @@ class Compose:
             return json.loads(out)
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
-    def logs(self, service: str, *, tail: int = 20) -> str:
-        """Return the last ``tail`` log lines of ``service``."""
-        return self._run("logs", "--no-color", "--tail", str(tail), service, timeout=60, check=False).stdout
+    def logs(self, service: str, *, tail: int = 20, since: str | None = None) -> str:
+        """Return the last ``tail`` log lines of ``service`` (since a time or span like 2h, if given)."""
+        args = ["logs", "--no-color", "--timestamps", "--tail", str(tail)]
+        if since:
+            args += ["--since", since]
+        result = self._run(*args, service, timeout=60, check=False)
+        return result.stdout + result.stderr

@@ -138,6 +138,20 @@ def _branch(text: str) -> str:
     return name
 
 
+def _clock_12h(text: str) -> str:
+    value = " ".join(text.strip().upper().split())
+    if not re.fullmatch(r"(0?[1-9]|1[0-2]):[0-5][0-9] (AM|PM)", value):
+        raise ValueError("must be a 12-hour time as IBC writes it, like 11:55 PM")
+    return value
+
+
+def _image_ref(text: str) -> str:
+    ref = text.strip()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._/:@-]*", ref) or ref.endswith((":", "/", "@")):
+        raise ValueError("must be an image reference like name:tag or registry/name:tag")
+    return ref
+
+
 def _optional_text(text: str) -> str:
     return text.strip()
 
@@ -200,6 +214,10 @@ VARIABLES: tuple[Variable, ...] = (
        "where run history and scheduler state live (relative to the project folder, or absolute)"),
     _v("pysystemtrade", "PYSYSTEMTRADE_REPO_URL", "pysystemtrade_repo_url", "", _git_url,
        "https://github.com/you/pysystemtrade.git", "your private pysystemtrade repository (no credentials in it)"),
+    _v("pysystemtrade", "PYSYSTEMTRADE_CLONE_DIR", "pysystemtrade_clone_dir", "${STATE_DIR}/pysystemtrade", _host_path,
+       ".state/pysystemtrade", "where `invoke build` keeps the clone of your repository on this host"),
+    _v("pysystemtrade", "PRIVATE_CONFIG_DIR", "private_config_dir", "${PYSYSTEMTRADE_CLONE_DIR}/private", _host_path,
+       "/srv/pysystemtrade-private", "host folder with private_config.yaml, mounted read-only into the containers"),
     _v("pysystemtrade", "PYSYSTEMTRADE_BRANCH", "pysystemtrade_branch", "master", _branch, "master",
        "the branch of that repository to build"),
     _v("pysystemtrade", "GIT_TOKEN", "git_token", "", _secret, "GIT_TOKEN_FILE=/run/secrets/git_token",
@@ -210,8 +228,19 @@ VARIABLES: tuple[Variable, ...] = (
        "where the pysystemtrade code lives inside its containers"),
     _v("pysystemtrade", "SCRIPT_PATH", "script_path", "${PYSYS_CODE}/sysproduction/linux/scripts", _container_path,
        "/opt/pysystemtrade/sysproduction/linux/scripts", "pysystemtrade's launcher scripts inside its containers"),
-    _v("pysystemtrade", "ECHO_PATH", "echo_path", "/data/echos", _container_path, "/data/echos",
-       "where the processes' echo files go inside their containers"),
+    _v("pysystemtrade", "ECHO_PATH", "echo_path", "/data/logs/echos", _container_path, "/data/logs/echos",
+       "where the processes' echo files go inside their containers (on the logs volume)"),
+    _v("Images", "PYTHON_BASE_IMAGE", "python_base_image", "python:3.10-slim-bookworm", _image_ref,
+       "python:3.10-slim-bookworm", "base of the pysystemtrade, Jupyter and stand-in images"),
+    _v("Images", "MONGO_IMAGE", "mongo_image", "mongo:7.0", _image_ref, "mongo:7.0",
+       "the MongoDB image (pinned major version)"),
+    _v("Images", "GATEWAY_BASE_IMAGE", "gateway_base_image", "ghcr.io/gnzsnz/ib-gateway:stable", _image_ref,
+       "ghcr.io/gnzsnz/ib-gateway:stable", "the IB Gateway image ib_gateway/Dockerfile builds on"),
+    _v("Images", "CONTAINER_UID", "container_uid", "1000",
+       _int_in(1, 65534, "must be a non-root user id from 1 to 65534"), "CONTAINER_UID=1000",
+       "user id the pysystemtrade, Jupyter and gateway processes run as; owns their secret files"),
+    _v("Images", "JUPYTERLAB_VERSION", "jupyterlab_version", "4.4.9", _optional_text, "4.4.9",
+       "JupyterLab version installed in the Jupyter image"),
     _v("Trading week", "WORKFLOW_WEEKDAY_START", "workflow_weekday_start", "1",
        _int_in(1, 7, "must be 1 (Monday) to 7 (Sunday)"), "WORKFLOW_WEEKDAY_START=1",
        "first day of the trading week, 1 (Monday) to 7 (Sunday)"),
@@ -227,6 +256,16 @@ VARIABLES: tuple[Variable, ...] = (
        "IB user name for the gateway", secret=True),
     _v("Gateway", "TWSPASSWORD", "twspassword", "", _secret, "TWSPASSWORD_FILE=/run/secrets/tws_password",
        "IB password for the gateway", secret=True),
+    _v("Gateway", "GATEWAY_AUTO_RESTART_TIME", "gateway_auto_restart_time", "11:55 PM", _clock_12h, "11:55 PM",
+       "the gateway's daily restart (IBC), in TIMEZONE; must fall in pysystemtrade's dead time"),
+    _v("Gateway", "VNC_PASSWORD", "vnc_password", "", _secret, "VNC_PASSWORD_FILE=/run/secrets/vnc_password",
+       "password of the gateway's VNC; without one the gateway runs no VNC server", secret=True),
+    _v("MongoDB", "MONGO_ROOT_USER", "mongo_root_user", "", _optional_text, "MONGO_ROOT_USER=admin",
+       "MongoDB root user; with MONGO_ROOT_PASSWORD it turns authentication on"),
+    _v("MongoDB", "MONGO_ROOT_PASSWORD", "mongo_root_password", "", _secret,
+       "MONGO_ROOT_PASSWORD_FILE=/run/secrets/mongo_root_password", "MongoDB root password", secret=True),
+    _v("Jupyter", "JUPYTER_TOKEN", "jupyter_token", "", _secret, "JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token",
+       "token Jupyter asks for; when unset, `invoke setup` generates one under STATE_DIR", secret=True),
     _v("Host ports", "BIND_ADDRESS", "bind_address", "127.0.0.1", _ip_address, "BIND_ADDRESS=127.0.0.1",
        "the host address every published port binds to; anyone reaching the IB API port can trade"),
     _v("Host ports", "IB_API_PORT", "ib_api_port", "4001",
@@ -279,18 +318,30 @@ class Settings:
     timezone: str
     state_dir: Path
     pysystemtrade_repo_url: str
+    pysystemtrade_clone_dir: Path
+    private_config_dir: Path
     pysystemtrade_branch: str
     git_token: Secret | None
     git_username: str
     pysys_code: str
     script_path: str
     echo_path: str
+    python_base_image: str
+    mongo_image: str
+    gateway_base_image: str
+    container_uid: int
+    jupyterlab_version: str
     workflow_weekday_start: int
     workflow_weekday_end: int
     hour_to_stop_workflow_on_end_weekday: int
     trading_mode: str
     twsuserid: Secret | None
     twspassword: Secret | None
+    gateway_auto_restart_time: str
+    vnc_password: Secret | None
+    mongo_root_user: str
+    mongo_root_password: Secret | None
+    jupyter_token: Secret | None
     bind_address: str
     ib_api_port: int
     vnc_port: int
@@ -453,6 +504,7 @@ def load_settings(root: Path, *, env_file: Path | None = None,
 
     values: dict[str, Any] = {}
     bad: set[str] = set()
+    texts: dict[str, str] = {}  # each variable's text once resolved, for defaults that name it
     for var in VARIABLES:
         if var.secret:
             values[var.attr] = _resolve_secret(var, environ, from_file, root, raw, sources, problems)
@@ -462,7 +514,8 @@ def load_settings(root: Path, *, env_file: Path | None = None,
             template = string.Template(var.default)
             if set(template.get_identifiers()) & bad:
                 continue  # derived from a bad value: that value's problem is already listed
-            text = template.safe_substitute(raw | {v.name: v.default for v in VARIABLES if v.name not in raw})
+            text = template.safe_substitute(raw | texts)
+        texts[var.name] = text
         try:
             values[var.attr] = var.parse(text)
         except ValueError as exc:
@@ -478,7 +531,7 @@ def load_settings(root: Path, *, env_file: Path | None = None,
     if problems:
         raise SettingsError(problems, source=str(env_file))
 
-    for attr in ("state_dir", "backup_dir", "reports_dir"):
+    for attr in ("state_dir", "backup_dir", "reports_dir", "pysystemtrade_clone_dir", "private_config_dir"):
         path = Path(values[attr]).expanduser()
         values[attr] = path if path.is_absolute() else root / path
     if not ipaddress.ip_address(values["bind_address"]).is_loopback:
@@ -519,6 +572,10 @@ def _cross_checks(values: dict[str, Any], problems: list[SettingProblem], warnin
             problems.append(SettingProblem(name, str(port), f"is the same port as {seen[port]}; each needs its own",
                                            f"{name}={port + 1}"))
         seen.setdefault(port, name)
+    if bool(values["mongo_root_user"]) != bool(values["mongo_root_password"]):
+        problems.append(SettingProblem("MONGO_ROOT_USER", values["mongo_root_user"] or "''",
+                                       "and MONGO_ROOT_PASSWORD go together: set both (authentication on) or neither",
+                                       "MONGO_ROOT_USER=admin with MONGO_ROOT_PASSWORD_FILE=/run/secrets/mongo"))
     if values["smb_server"]:
         for name, attr in (("SMB_SHARE", "smb_share"), ("SMB_USER", "smb_user"), ("SMB_PASSWORD", "smb_password")):
             if not values[attr]:
@@ -526,3 +583,30 @@ def _cross_checks(values: dict[str, Any], problems: list[SettingProblem], warnin
                                                next(v.example for v in VARIABLES if v.name == name)))
     elif values["smb_share"] or values["smb_user"] or values["smb_password"]:
         warnings.append("SMB_SHARE, SMB_USER or SMB_PASSWORD is set but SMB_SERVER is empty: offload stays off")
+
+
+ENV_EXAMPLE_HEADER = """\
+# Settings of the pysystemtrade ecosystem. Copy to .env (which git ignores), chmod 600 it, and edit.
+# Every line shows the built-in default. The process environment wins over this file.
+# Any secret X can instead be given as X_FILE=/path/to/file (the file's content is the value);
+# set one or the other, never both. Quote values with spaces; single quotes keep '$' literal.
+# `invoke config` shows the effective values (secrets masked); `invoke doctor` checks them.
+# This file is generated from ecosystem/settings.py: `python -m ecosystem.settings > .env.example`.
+"""
+
+
+def render_env_example() -> str:
+    """Return the text of .env.example: every variable, grouped, with its help and default."""
+    lines = [ENV_EXAMPLE_HEADER.rstrip("\n")]
+    group = None
+    for var in VARIABLES:
+        if var.group != group:
+            group = var.group
+            lines += ["", f"# --- {group} " + "-" * (60 - len(group))]
+        lines.append(f"# {var.help}" + (" [secret]" if var.secret else ""))
+        lines.append(f"{var.name}={var.default}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_env_example(), end="")

@@ -6,9 +6,6 @@ says plainly that it is not built yet and which issue brings it, and exits 1.
 from invoke import Collection, Exit, Task
 
 PENDING = {
-    "build": ("build the pysystemtrade and Jupyter images", 3),
-    "setup": ("create the backup/ and reports/ layout and the containers", 3),
-    "up": ("start MongoDB, the gateway and Jupyter and wait until healthy", 3),
     "backup": ("write a verified backup set", 6),
     "restore": ("restore a backup set", 6),
     "offload": ("copy backup sets to the SMB share", 7),

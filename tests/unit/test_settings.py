@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ecosystem.errors import SettingsError
-from ecosystem.settings import SECRET_NAMES, VARIABLES, Settings, load_settings
+from ecosystem.settings import SECRET_NAMES, VARIABLES, Settings, load_settings, render_env_example
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTINEL = "sentinel-Secret-9f3a1c"
@@ -266,6 +266,7 @@ def test_earlier_setups_variables_keep_their_names():
 
 def test_env_example_documents_every_variable_with_its_default_and_loads_cleanly(tmp_path):
     text = (ROOT / ".env.example").read_text()
+    assert text == render_env_example(), "regenerate it: python -m ecosystem.settings > .env.example"
     for var in VARIABLES:
         assert f"\n{var.name}={var.default}\n" in text, var.name
     (tmp_path / ".env").write_text(text)

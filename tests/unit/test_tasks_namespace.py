@@ -9,8 +9,8 @@ import tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 
-EXPECTED = {"backup", "build", "config", "doctor", "eod", "history", "offload", "reports", "restore", "setup",
-            "up", "weekly.sync"}
+EXPECTED = {"backup", "build", "config", "doctor", "down", "eod", "history", "logs", "offload", "reports", "restore",
+            "rollback", "setup", "status", "up", "weekly.sync"}
 
 
 def _run(*argv: str) -> str:

@@ -1,0 +1,194 @@
+"""The ecosystem's compose project: its variables, its secret files, its services and their state.
+
+``docker-compose.yml`` reads only variables; this module derives them from the settings, so
+the command line, the scheduler and plain ``docker compose`` (given the same variables) run
+the same stack. Secrets reach containers as files under ``$STATE_DIR/secrets`` (a folder only
+its owner can enter), each owned by the user of the one container that reads it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets as random_secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import images
+from .compose import Compose
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+
+GATEWAY_UID = 1000   # fixed by the gateway image (gnzsnz/ib-gateway-docker and the stand-in)
+MONGO_UID = 999      # the official mongo image's mongodb user (and the stand-in's)
+RELAY_PORTS = {"live": 4003, "paper": 4004}
+
+# every service of docker-compose.yml; a unit test pins this against `docker compose config`
+SERVICES = ("mongo_db", "ib_gateway", "jupyter", "stack_handler", "capital_update", "daily_processes",
+            "db_backup", "csv_backup", "db_restore")
+ALWAYS_ON = ("mongo_db", "ib_gateway", "jupyter")
+TRADING = ("stack_handler", "capital_update", "daily_processes")
+ONE_SHOT = ("db_backup", "csv_backup", "db_restore")
+
+
+def secrets_dir(settings: Settings) -> Path:
+    return settings.state_dir / "secrets"
+
+
+def compose_env(settings: Settings) -> dict[str, str]:
+    """Return every variable docker-compose.yml reads, derived from the settings (no secret values)."""
+    names = images.image_names(settings)
+    return {
+        "NAME_SUFFIX": settings.name_suffix,
+        "IPV4_NETWORK_PART": settings.ipv4_network_part,
+        "TIMEZONE": settings.timezone,
+        "BIND_ADDRESS": settings.bind_address,
+        "IB_API_PORT": str(settings.ib_api_port),
+        "VNC_PORT": str(settings.vnc_port),
+        "JUPYTER_PORT": str(settings.jupyter_port),
+        "TRADING_MODE": settings.trading_mode,
+        "IB_RELAY_PORT": str(RELAY_PORTS[settings.trading_mode]),
+        "GATEWAY_AUTO_RESTART_TIME": settings.gateway_auto_restart_time,
+        "MONGO_IMAGE": settings.mongo_image,
+        "MONGO_ROOT_USER": settings.mongo_root_user,
+        "PYSYSTEMTRADE_IMAGE": names["pysystemtrade"],
+        "JUPYTER_IMAGE": names["jupyter"],
+        "GATEWAY_IMAGE": names["ib_gateway"],
+        "PYSYS_CODE": settings.pysys_code,
+        "SCRIPT_PATH": settings.script_path,
+        "ECHO_PATH": settings.echo_path,
+        "PRIVATE_CONFIG_DIR": str(settings.private_config_dir),
+        "BACKUP_DIR": str(settings.backup_dir),
+        "REPORTS_DIR": str(settings.reports_dir),
+        "SECRETS_DIR": str(secrets_dir(settings)),
+    }
+
+
+def compose(settings: Settings) -> Compose:
+    """Return the compose project of these settings."""
+    return Compose(project=settings.compose_project, files=[COMPOSE_FILE], env=compose_env(settings), cwd=ROOT)
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    name: str
+    attr: str
+    owner: str  # "gateway" | "mongo" | "container"
+
+
+SECRET_FILES = (SecretFile("tws_userid", "twsuserid", "gateway"), SecretFile("tws_password", "twspassword", "gateway"),
+                SecretFile("vnc_password", "vnc_password", "gateway"),
+                SecretFile("mongo_root_password", "mongo_root_password", "mongo"),
+                SecretFile("jupyter_token", "jupyter_token", "container"))
+
+
+def _owner_uid(settings: Settings, owner: str) -> int:
+    return {"gateway": GATEWAY_UID, "mongo": MONGO_UID}.get(owner, settings.container_uid)
+
+
+def write_secret_files(settings: Settings) -> dict[str, str]:
+    """Write each secret the containers read into its own file; return {name: how it was written}.
+
+    An unset secret is an empty file (the service then runs without it: no VNC, no MongoDB
+    auth). An unset Jupyter token is generated once and kept. Files are rewritten atomically.
+    """
+    folder = secrets_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    written = {}
+    for item in SECRET_FILES:
+        path = folder / item.name
+        secret = getattr(settings, item.attr)
+        value = secret.reveal() if secret else ""
+        note = "set" if value else "empty"
+        if item.name == "jupyter_token" and not value:
+            value = path.read_text().strip() if path.exists() and path.stat().st_size else ""
+            note = "generated earlier"
+            if not value:
+                value, note = random_secrets.token_urlsafe(32), "generated"
+        temporary = folder / f".{item.name}.{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+        try:
+            os.chown(temporary, _owner_uid(settings, item.owner), -1)
+            os.chmod(temporary, 0o400)
+        except PermissionError:  # not root: the 0700 folder keeps other host users out
+            os.chmod(temporary, 0o444)
+        os.replace(temporary, path)
+        written[item.name] = note
+    return written
+
+
+def secure_private_config(settings: Settings) -> str:
+    """Make the private config folder readable by the containers' user and by nobody else; say what was done."""
+    folder = settings.private_config_dir
+    if not folder.is_dir():
+        return f"{folder} does not exist yet (it comes with the clone, or set PRIVATE_CONFIG_DIR)"
+    try:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            os.chown(dirpath, settings.container_uid, -1)
+            os.chmod(dirpath, 0o700)
+            for name in filenames:
+                os.chown(os.path.join(dirpath, name), settings.container_uid, -1)
+                os.chmod(os.path.join(dirpath, name), 0o600)
+    except PermissionError:
+        return f"{folder}: not root, left as it is; make it readable by uid {settings.container_uid} only"
+    return f"{folder}: owned by uid {settings.container_uid}, no access for others"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """One row of `invoke status`."""
+
+    service: str
+    container: str
+    state: str
+    health: str
+    since: datetime | None
+    exit_code: int | None
+    image_created: datetime | None
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text or text.startswith("0001-"):
+        return None
+    text = text.rstrip("Z")
+    head, _, fraction = text.partition(".")
+    return datetime.fromisoformat(head + ("." + fraction[:6] if fraction else "")).replace(tzinfo=timezone.utc)
+
+
+def service_states(client, settings: Settings) -> list[ServiceState]:
+    """Return the state of every service of the stack, from the engine's view of its containers."""
+    from .engine import project_containers
+
+    by_service = {}
+    for container in project_containers(client, settings.compose_project):
+        by_service.setdefault(container.labels.get("com.docker.compose.service", "?"), []).append(container)
+    image_times: dict[str, datetime | None] = {}
+    rows = []
+    for service in SERVICES + tuple(sorted(set(by_service) - set(SERVICES))):
+        containers = by_service.get(service, [])
+        if not containers:
+            rows.append(ServiceState(service, "", "not created", "", None, None, None))
+            continue
+        for container in containers:
+            attrs = container.attrs
+            state = attrs.get("State", {})
+            running = state.get("Status") == "running"
+            image_id = attrs.get("Image", "")
+            if image_id not in image_times:
+                try:
+                    image_times[image_id] = _parse_time(client.images.get(image_id).attrs.get("Created"))
+                except Exception:  # image removed under a stopped container
+                    image_times[image_id] = None
+            rows.append(ServiceState(
+                service=service, container=container.name, state=state.get("Status", "?"),
+                health=(state.get("Health") or {}).get("Status", ""),
+                since=_parse_time(state.get("StartedAt") if running else state.get("FinishedAt")),
+                exit_code=None if running else state.get("ExitCode"), image_created=image_times[image_id]))
+    return rows

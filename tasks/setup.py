@@ -1,0 +1,50 @@
+"""`invoke setup`: folders, secret files, the reports clone and the containers."""
+import os
+
+from invoke import Exit, task
+
+from ecosystem import repository, stack
+from ecosystem.errors import EcosystemError
+
+from ._common import history, settings
+
+
+def _own(path, uid):
+    try:
+        os.chown(path, uid, -1)
+    except PermissionError:
+        return False
+    return True
+
+
+@task(help={"dry_run": "print what would be done, change nothing"})
+def setup(c, dry_run=False):
+    """Create backup/ and reports/, the secret files, the reports clone and the containers."""
+    s = settings(c)
+    steps = [f"create {s.backup_dir} and {s.reports_dir}, writable by uid {s.container_uid}, readable by you",
+             f"write the secret files into {stack.secrets_dir(s)} (folder 0700, each file owned by its reader)",
+             f"restrict {s.private_config_dir} to uid {s.container_uid}"]
+    if s.reports_remote:
+        steps.append(f"make {s.reports_dir} a clone of {s.reports_remote} ({s.reports_branch})")
+    steps.append(f"create the containers of {', '.join(stack.ALWAYS_ON)} (project {s.compose_project})")
+    if dry_run:
+        print("\n".join(f"would {step}" for step in steps))
+        return
+    with history(c).run("setup") as run:
+        try:
+            for folder in (s.backup_dir, s.reports_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+                owned = _own(folder, s.container_uid)
+                os.chmod(folder, 0o755)
+                print(f"{folder}: ready" + ("" if owned else f" (not root: make it writable by uid {s.container_uid})"))
+            written = stack.write_secret_files(s)
+            print(f"secret files in {stack.secrets_dir(s)}: " + ", ".join(f"{k} {v}" for k, v in written.items()))
+            print(stack.secure_private_config(s))
+            if s.reports_remote:
+                print(f"{s.reports_dir}: " + repository.attach(s.reports_remote, s.reports_branch, s.reports_dir,
+                                                               token=s.git_token, username=s.git_username))
+            stack.compose(s).create(list(stack.ALWAYS_ON))
+            print(f"containers created: {', '.join(stack.ALWAYS_ON)}")
+            run.detail = "ok"
+        except EcosystemError as exc:
+            raise Exit(s.redactor()(str(exc)), code=1) from None

@@ -1,0 +1,103 @@
+"""`invoke up`, `down`, `status`, `logs`: the running ecosystem."""
+from datetime import datetime, timezone
+
+from invoke import Exit, task
+
+from ecosystem import engine, stack
+from ecosystem.errors import EcosystemError
+
+from ._common import history, settings, table
+
+
+def _services(text):
+    names = [n.strip() for n in (text or "").split(",") if n.strip()]
+    unknown = [n for n in names if n not in stack.SERVICES]
+    if unknown:
+        raise Exit(f"unknown service {', '.join(unknown)}; the services are: {', '.join(stack.SERVICES)}", code=2)
+    trading = [n for n in names if n not in stack.ALWAYS_ON]
+    if trading:
+        raise Exit(f"{', '.join(trading)} is not started by `up`: trading processes are launched by the "
+                   "trading-day tasks and one-shot jobs by backup/restore", code=2)
+    return names or list(stack.ALWAYS_ON)
+
+
+@task(help={"services": "comma-separated services (default: mongo_db, ib_gateway, jupyter)",
+            "timeout": "seconds to wait for health (default 600)", "dry_run": "print the plan, change nothing"})
+def up(c, services=None, timeout=600, dry_run=False):
+    """Start MongoDB, the gateway and Jupyter and wait until they are healthy."""
+    s = settings(c)
+    names = _services(services)
+    if dry_run:
+        print(f"would write the secret files into {stack.secrets_dir(s)}")
+        print(f"would start {', '.join(names)} (project {s.compose_project}) and wait up to {timeout}s for health")
+        return
+    with history(c).run("up") as run:
+        try:
+            stack.write_secret_files(s)
+            stack.compose(s).up(names, wait=True, timeout=int(timeout))
+        except EcosystemError as exc:
+            raise Exit(s.redactor()(str(exc)), code=1) from None
+        run.detail = ", ".join(names)
+    print(f"up and healthy: {', '.join(names)}")
+
+
+@task(help={"dry_run": "print the plan, change nothing"})
+def down(c, dry_run=False):
+    """Stop and remove every container of the ecosystem (volumes and data are kept)."""
+    s = settings(c)
+    if dry_run:
+        print(f"would stop and remove every container of {s.compose_project}, profiled ones too, each within its "
+              "stop grace period (pysystemtrade processes: 5 min); volumes are kept")
+        return
+    with history(c).run("down"):
+        try:
+            stack.compose(s).down()
+        except EcosystemError as exc:
+            raise Exit(s.redactor()(str(exc)), code=1) from None
+    print(f"{s.compose_project}: no container left (volumes kept)")
+
+
+def _ago(moment, now):
+    if moment is None:
+        return ""
+    seconds = int((now - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+@task
+def status(c):
+    """Show each service's state, health, since, last exit code and image age, and the last runs."""
+    s = settings(c)
+    try:
+        rows = stack.service_states(engine.connect(), s)
+    except EcosystemError as exc:
+        raise Exit(str(exc), code=1) from None
+    now = datetime.now(timezone.utc)
+    print(table(("service", "container", "state", "health", "since", "exit", "image built"),
+                [(r.service, r.container, r.state, r.health, _ago(r.since, now),
+                  "" if r.exit_code is None else r.exit_code, _ago(r.image_created, now)) for r in rows]))
+    last = {}
+    for run in history(c).runs(include_steps=False):
+        if run.outcome:
+            last[run.job] = run
+    if last:
+        print()
+        print(table(("job", "last run", "outcome", "detail"),
+                    [(job, r.start.astimezone(s.tz).strftime("%a %d %b %H:%M"), r.outcome, r.detail)
+                     for job, r in sorted(last.items())]))
+
+
+@task(help={"service": "the service whose container logs to show", "since": "e.g. 2h, 30m or 2026-11-28T09:00",
+            "tail": "at most this many lines (default 200)"})
+def logs(c, service, since=None, tail=200):
+    """Show a service's container logs."""
+    s = settings(c)
+    if service not in stack.SERVICES:
+        raise Exit(f"unknown service {service}; the services are: {', '.join(stack.SERVICES)}", code=2)
+    try:
+        print(s.redactor()(stack.compose(s).logs(service, tail=int(tail), since=since)), end="")
+    except EcosystemError as exc:
+        raise Exit(str(exc), code=1) from None
