@@ -14,6 +14,7 @@ STANDIN_SERVER_VERSION (default 176).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import struct
 import sys
@@ -81,6 +82,8 @@ def serve_client(conn: socket.socket, accounts: str, version: str, ready_at: flo
 
 
 def main() -> None:
+    # as PID 1 a process ignores SIGTERM unless it handles it; the real one shuts down cleanly
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     mode = os.environ.get("TRADING_MODE", "paper")
     if mode not in MODE_PORTS:
         fail(f"invalid TRADING_MODE {mode!r}")

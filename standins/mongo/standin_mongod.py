@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -52,6 +53,8 @@ def serve(conn: socket.socket) -> None:
 
 
 def main() -> None:
+    # as PID 1 a process ignores SIGTERM unless it handles it; the real one shuts down cleanly
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         DATA.mkdir(parents=True, exist_ok=True)
         (DATA / ".standin-writable").write_text("ok")

@@ -58,6 +58,7 @@ def leftovers(client, stack: TestStack) -> list[str]:
               and f"network {n.name}" not in found]
     found += [f"volume {v.name}" for v in client.volumes.list() if stack.suffix in v.name
               and f"volume {v.name}" not in found]
+    found += [f"image {tag}" for image in client.images.list() for tag in image.tags if stack.suffix in tag]
     return found
 
 
@@ -76,6 +77,10 @@ def remove_everything(client, stack: TestStack, compose: Compose | None = None) 
     for network in client.networks.list():
         if network.attrs.get("Labels", {}).get("com.docker.compose.project") == stack.project or stack.suffix in network.name:
             network.remove()
+    for image in client.images.list():
+        for tag in image.tags:
+            if stack.suffix in tag:
+                client.images.remove(tag, force=True, noprune=False)
     for volume in client.volumes.list():
         if (volume.attrs.get("Labels") or {}).get("com.docker.compose.project") == stack.project or stack.suffix in volume.name:
             volume.remove(force=True)

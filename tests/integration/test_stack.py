@@ -1,0 +1,267 @@
+"""The ecosystem stack on the real engine: build, setup, up, status, down, rollback, two side by side.
+
+Built from a locally made Debian base and a generated stand-in private repository served
+from a local path, with sentinel secrets that must not leak anywhere.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ecosystem import images, stack as stack_module
+from ecosystem.settings import Settings, load_settings
+from standins.pysystemtrade_repo import make_repo
+from tests.support import images as test_images
+from tests.support.scan import find_in_folder, find_in_image
+from tests.support.stacks import leftovers, remove_everything, unique_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+GIT_TOKEN = "sentinel-GIT-token-a1b2c3"
+PRIVATE = "sentinel-PRIVATE-config-d4e5f6"
+TWS_PASSWORD = "sentinel-TWS-password-778899"
+TWS_USER = "sentinel-TWS-user-112233"
+SENTINELS = [GIT_TOKEN, PRIVATE, TWS_PASSWORD, TWS_USER]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Ecosystem:
+    """One ecosystem under test: its folder, .env, settings and a way to run its tasks."""
+
+    folder: Path
+    test_stack: object
+    values: dict
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def env_file(self) -> Path:
+        return self.folder / ".env"
+
+    def write_env(self) -> None:
+        self.env_file.write_text("".join(f"{k}='{v}'\n" for k, v in self.values.items()))
+        self.env_file.chmod(0o600)
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(ROOT, env_file=self.env_file, environ={})
+
+    def run(self, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+        environ = {k: v for k, v in os.environ.items() if k not in self.values}
+        environ |= {"ECOSYSTEM_ENV_FILE": str(self.env_file), "HEALTH_INTERVAL": "1s", "GATEWAY_START_PERIOD": "5s"}
+        result = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=environ, capture_output=True,
+                                text=True, timeout=timeout)
+        self.output.append(result.stdout + result.stderr)
+        if check and result.returncode != 0:
+            raise AssertionError(f"invoke {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+
+def make_ecosystem(client, folder: Path, base: str, shared_standins: Settings | None = None) -> Ecosystem:
+    test_stack = unique_stack(client)
+    test_stack = dataclasses.replace(test_stack, project=f"pysystemtrade{test_stack.suffix}")
+    origin = make_repo(folder / "origin", private_sentinel=PRIVATE)
+    values = {"NAME_SUFFIX": test_stack.suffix, "IPV4_NETWORK_PART": test_stack.network_part,
+              "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
+              "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
+              "GIT_TOKEN": GIT_TOKEN, "TWSUSERID": TWS_USER, "TWSPASSWORD": TWS_PASSWORD,
+              "PYTHON_BASE_IMAGE": base, "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()),
+              "JUPYTER_PORT": str(free_port())}
+    eco = Ecosystem(folder, test_stack, values)
+    eco.write_env()
+    standin_source = shared_standins or eco.settings
+    plans = {p.key: p for p in images.standin_plans(standin_source)}
+    if shared_standins is None:
+        for plan in plans.values():
+            images.build(client, plan)
+    eco.values |= {"MONGO_IMAGE": plans["standin-mongo"].current, "GATEWAY_BASE_IMAGE": plans["standin-gateway"].current}
+    eco.write_env()
+    return eco
+
+
+@pytest.fixture(scope="module")
+def base_image(docker_client, debian_python):
+    return debian_python
+
+
+class CreatedContainers:
+    """Watch the engine's events live (it keeps only its last 256) and collect the services created."""
+
+    def __init__(self, label: str) -> None:
+        import docker
+
+        self._client = docker.from_env()
+        self._stream = self._client.events(decode=True, filters={"type": "container", "event": "create",
+                                                                 "label": label})
+        self.services: list[str] = []
+        self._thread = threading.Thread(target=self._collect, daemon=True)
+        self._thread.start()
+
+    def _collect(self) -> None:
+        try:
+            for event in self._stream:
+                self.services.append(event["Actor"]["Attributes"].get("com.docker.compose.service", "?"))
+        except Exception:  # the stream is closed at the end
+            pass
+
+    def close(self) -> None:
+        self._stream.close()
+        self._client.close()
+
+
+@pytest.fixture(scope="module")
+def eco(docker_client, base_image, tmp_path_factory):
+    made = make_ecosystem(docker_client, tmp_path_factory.mktemp("eco"), base_image)
+    made.created = CreatedContainers(made.test_stack.label)
+    try:
+        made.run("build")
+        yield made
+    finally:
+        made.created.close()
+        made.run("down", check=False)
+        remove_everything(docker_client, made.test_stack)
+        assert leftovers(docker_client, made.test_stack) == []
+
+
+def test_build_keeps_every_secret_out_of_images_history_clone_and_logs(docker_client, eco):
+    names = images.image_names(eco.settings)
+    for tag in names.values():
+        assert find_in_image(docker_client, tag, SENTINELS) == []
+    clone = eco.settings.pysystemtrade_clone_dir
+    assert (clone / "private" / "private_config.yaml").read_text().count(PRIVATE) == 1, "the clone keeps private/"
+    assert find_in_folder(clone / ".git", [GIT_TOKEN]) == []
+    listed = subprocess.run(["docker", "run", "--rm", names["pysystemtrade"], "ls", "-a", eco.settings.pysys_code],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert "private" not in listed and ".git" not in listed and "sysproduction" in listed
+    assert not any(s in text for s in SENTINELS for text in eco.output)
+
+
+def test_up_brings_the_stack_to_healthy_and_status_shows_it(docker_client, eco):
+    eco.run("setup")
+    eco.run("up", "--timeout", "180")
+    rows = {r.service: r for r in stack_module.service_states(docker_client, eco.settings)}
+    for service in stack_module.ALWAYS_ON:
+        assert (rows[service].state, rows[service].health) == ("running", "healthy"), service
+    for service in stack_module.TRADING + stack_module.ONE_SHOT:
+        assert rows[service].state == "not created", service
+    status = eco.run("status").stdout
+    assert all(line.split()[2:4] == ["running", "healthy"] for line in status.splitlines()
+               if line.split()[:1] in (["mongo_db"], ["ib_gateway"], ["jupyter"]))
+    assert "up" in status.split("job")[1]
+
+
+def test_ports_are_published_only_on_the_bind_address(docker_client, eco):
+    published = []
+    for container in docker_client.containers.list(filters={"label": eco.test_stack.label}):
+        for bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).values():
+            published += [(container.name, b["HostIp"], b["HostPort"]) for b in bindings or []]
+    assert published, "the gateway and Jupyter publish ports"
+    assert {ip for _, ip, _ in published} == {"127.0.0.1"}
+    assert {int(port) for _, _, port in published} == {eco.settings.ib_api_port, eco.settings.vnc_port,
+                                                        eco.settings.jupyter_port}
+
+
+def test_jupyter_refuses_a_request_without_its_token(eco):
+    url = f"http://127.0.0.1:{eco.settings.jupyter_port}/api/contents"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 403
+    token = (stack_module.secrets_dir(eco.settings) / "jupyter_token").read_text()
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    assert urllib.request.urlopen(request, timeout=10).status == 200
+
+
+def _in(container, command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "exec", container, "sh", "-c", command], capture_output=True, text=True)
+
+
+def test_each_container_reads_the_secrets_it_needs_and_no_other(eco):
+    suffix = eco.test_stack.suffix
+    expected = {f"ib_gateway{suffix}": {"tws_userid", "tws_password", "vnc_password"},
+                f"mongo_db{suffix}": {"mongo_root_password"}, f"jupyter{suffix}": {"jupyter_token"}}
+    for container, secrets in expected.items():
+        assert _in(container, "id -u").stdout.strip() != "0", f"{container} runs as root"
+        assert set(_in(container, "ls /run/secrets").stdout.split()) == secrets
+        for name in secrets:
+            assert _in(container, f"cat /run/secrets/{name} >/dev/null").returncode == 0, (container, name)
+    assert _in(f"ib_gateway{suffix}", "cat /run/secrets/tws_password").stdout == TWS_PASSWORD
+    assert _in(f"jupyter{suffix}", f"cat /opt/private/private_config.yaml").stdout.count(PRIVATE) == 1
+    folder = stack_module.secrets_dir(eco.settings)
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o400"}
+
+
+def test_no_secret_in_container_inspect_or_logs(docker_client, eco):
+    for container in docker_client.containers.list(all=True, filters={"label": eco.test_stack.label}):
+        assert not any(s in str(container.attrs) for s in SENTINELS), container.name
+        assert not any(s in container.logs().decode(errors="replace") for s in SENTINELS), container.name
+    logs = eco.run("logs", "ib_gateway").stdout
+    assert "stand-in gateway" in logs and not any(s in logs for s in SENTINELS)
+
+
+def test_two_ecosystems_run_side_by_side_without_touching_each_other(docker_client, eco, base_image,
+                                                                    tmp_path_factory):
+    other = make_ecosystem(docker_client, tmp_path_factory.mktemp("other"), base_image, shared_standins=eco.settings)
+    try:
+        other.run("build")
+        other.run("setup")
+        other.run("up", "--timeout", "180")
+        mine = {c.name for c in docker_client.containers.list(filters={"label": eco.test_stack.label})}
+        theirs = {c.name for c in docker_client.containers.list(filters={"label": other.test_stack.label})}
+        assert len(mine) == len(theirs) == 3 and not mine & theirs
+        other.run("down")
+        assert {c.name for c in docker_client.containers.list(filters={"label": eco.test_stack.label})} == mine
+        assert docker_client.containers.list(all=True, filters={"label": other.test_stack.label}) == []
+        assert docker_client.volumes.get(f"mongo_data{eco.test_stack.suffix}")
+    finally:
+        other.run("down", check=False)
+        remove_everything(docker_client, other.test_stack)
+        assert leftovers(docker_client, other.test_stack) == []
+
+
+def test_rollback_after_a_second_build_runs_the_previous_image(docker_client, eco):
+    origin = Path(eco.values["PYSYSTEMTRADE_REPO_URL"].removeprefix("file://"))
+    (origin / "SECOND_BUILD").write_text("second\n")
+    git = ["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "add", "SECOND_BUILD"], check=True)
+    subprocess.run([*git, "commit", "-qm", "second"], check=True)
+    repository = images.plan_build(eco.settings, "stack_handler")[0].repository
+    first = docker_client.images.get(f"{repository}:current").id
+    eco.run("build", "--service", "stack_handler")
+    second = docker_client.images.get(f"{repository}:current").id
+    assert second != first and docker_client.images.get(f"{repository}:previous").id == first
+
+    def has_second_build() -> bool:
+        out = docker_client.containers.run(f"{repository}:current", ["ls", eco.settings.pysys_code], remove=True)
+        return "SECOND_BUILD" in out.decode()
+
+    assert has_second_build()
+    eco.run("rollback")
+    assert docker_client.images.get(f"{repository}:current").id == first
+    assert not has_second_build()
+    rows = {r.service: r for r in stack_module.service_states(docker_client, eco.settings)}
+    assert all(rows[s].state == "running" for s in stack_module.ALWAYS_ON)
+
+
+def test_down_leaves_no_container_and_no_trading_or_one_shot_container_ever_started(docker_client, eco):
+    eco.run("down")
+    assert docker_client.containers.list(all=True, filters={"label": eco.test_stack.label}) == []
+    time.sleep(1)  # let the event stream catch up
+    created = set(eco.created.services)
+    assert created and created <= set(stack_module.ALWAYS_ON), created
+    assert docker_client.volumes.get(f"mongo_data{eco.test_stack.suffix}"), "down keeps the data volumes"
