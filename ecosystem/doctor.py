@@ -197,8 +197,38 @@ def check_reports_remote(inputs: DoctorInputs) -> list[CheckResult]:
     return [CheckResult("reports remote", "ok", f"answers; branch {settings.reports_branch} {note}")]
 
 
+def check_images(inputs: DoctorInputs) -> list[CheckResult]:
+    skipped = _needs_settings("images", inputs)
+    if skipped:
+        return [skipped]
+    try:
+        client = inputs.client()
+    except EcosystemError:
+        return [CheckResult("images", "skip", "the Docker engine does not answer")]
+    from . import images
+
+    missing = [tag for tag in images.image_names(inputs.settings).values() if not images.image_created(client, tag)]
+    mongo = inputs.settings.mongo_image
+    if not images.image_created(client, mongo):
+        missing.append(f"{mongo} (pulled on first `invoke up`)")
+    if missing:
+        return [CheckResult("images", "warn", "not here yet: " + ", ".join(missing), "run `invoke build`")]
+    return [CheckResult("images", "ok", "pysystemtrade, Jupyter, gateway and MongoDB images are here")]
+
+
+def check_mongo_auth(inputs: DoctorInputs) -> list[CheckResult]:
+    skipped = _needs_settings("mongodb auth", inputs)
+    if skipped:
+        return [skipped]
+    if inputs.settings.mongo_root_user:
+        return [CheckResult("mongodb auth", "ok", f"on (user {inputs.settings.mongo_root_user})")]
+    return [CheckResult("mongodb auth", "warn", "off: anything on the ecosystem's network can change orders",
+                        "set MONGO_ROOT_USER and MONGO_ROOT_PASSWORD_FILE, and the same credentials in "
+                        "mongo_host of private_config.yaml (README: MongoDB authentication)")]
+
+
 CHECKS: list[Check] = [check_settings, check_engine, check_compose, check_ports, check_disk, check_smb,
-                       check_reports_remote]
+                       check_reports_remote, check_images, check_mongo_auth]
 
 
 def run_checks(inputs: DoctorInputs, checks: list[Check] | None = None) -> list[CheckResult]:

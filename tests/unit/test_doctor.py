@@ -121,3 +121,14 @@ def test_bad_settings_make_tasks_exit_2_with_every_problem(tmp_path):
     assert "WORKFLOW_WEEKDAY_START=8: must be 1 (Monday) to 7 (Sunday)" in result.stderr
     assert "TIMEZONE=Nowhere/Land" in result.stderr and "GIT_TOKEN=<hidden>" in result.stderr
     assert SENTINEL not in result.stdout + result.stderr
+
+
+def test_mongo_without_auth_warns_with_the_fix(tmp_path):
+    [result] = doctor.check_mongo_auth(inputs_for(tmp_path))
+    assert result.verdict == "warn" and "MONGO_ROOT_USER" in result.fix
+    [result] = doctor.check_mongo_auth(inputs_for(tmp_path, MONGO_ROOT_USER="admin", MONGO_ROOT_PASSWORD="pw-123456"))
+    assert result.verdict == "ok" and "pw-123456" not in result.detail
+
+
+def test_images_check_is_skipped_without_an_engine(tmp_path):
+    assert doctor.check_images(inputs_for(tmp_path))[0].verdict == "skip"
