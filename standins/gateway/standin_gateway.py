@@ -93,8 +93,9 @@ def main() -> None:
     accounts = os.environ.get("STANDIN_ACCOUNTS", "DU1234567")
     version = os.environ.get("STANDIN_SERVER_VERSION", "176")
     ready_at = time.monotonic() + float(os.environ.get("STANDIN_LOGIN_DELAY", "0"))
-    server = socket.create_server(("0.0.0.0", MODE_PORTS[mode]), reuse_port=False)
-    print(f"stand-in gateway: {mode} API on port {MODE_PORTS[mode]}", flush=True)
+    port = int(os.environ.get("STANDIN_PORT", MODE_PORTS[mode]))  # tests outside a container pick a free one
+    server = socket.create_server(("0.0.0.0", port), reuse_port=False)
+    print(f"stand-in gateway: {mode} API on port {port}", flush=True)
     while True:
         conn, _ = server.accept()
         threading.Thread(target=serve_client, args=(conn, accounts, version, ready_at), daemon=True).start()

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from ecosystem import images, stack as stack_module
+from ecosystem.gateway import handshake
 from ecosystem.settings import Settings, load_settings
 from standins.pysystemtrade_repo import make_repo
 from tests.support import images as test_images
@@ -175,6 +176,11 @@ def test_ports_are_published_only_on_the_bind_address(docker_client, eco):
     assert {ip for _, ip, _ in published} == {"127.0.0.1"}
     assert {int(port) for _, _, port in published} == {eco.settings.ib_api_port, eco.settings.vnc_port,
                                                         eco.settings.jupyter_port}
+
+
+def test_the_gateway_answers_the_ib_api_handshake_on_its_published_port(eco):
+    answer = handshake("127.0.0.1", eco.settings.ib_api_port, timeout=15)
+    assert answer.server_version >= 100 and answer.accounts == ("DU1234567",)
 
 
 def test_jupyter_refuses_a_request_without_its_token(eco):

@@ -1,0 +1,77 @@
+"""The IB API handshake client against the shipped stand-in gateway, run as a plain process."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ecosystem.gateway import GatewayError, handshake
+
+ROOT = Path(__file__).resolve().parents[2]
+STANDIN = ROOT / "standins" / "gateway" / "standin_gateway.py"
+PASSWORD = "sentinel-gw-pw-31337"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(tmp_path, **env):
+    port = free_port()
+    secret = tmp_path / "pw"
+    secret.write_text(PASSWORD)
+    environ = {**os.environ, "STANDIN_PORT": str(port), "TWS_USERID": "u", "TWS_PASSWORD_FILE": str(secret), **env}
+    process = subprocess.Popen([sys.executable, str(STANDIN)], env=environ, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("stand-in gateway did not start")
+
+
+@pytest.fixture
+def gateway(tmp_path, request):
+    process, port = start(tmp_path, **getattr(request, "param", {}))
+    yield port
+    process.terminate()
+    output = process.communicate(timeout=10)[0]
+    assert PASSWORD not in output
+
+
+def test_handshake_returns_version_and_managed_accounts(gateway):
+    answer = handshake("127.0.0.1", gateway)
+    assert answer.server_version == 176 and answer.accounts == ("DU1234567",)
+
+
+@pytest.mark.parametrize("gateway", [{"STANDIN_ACCOUNTS": "U111,U222"}], indirect=True)
+def test_several_accounts(gateway):
+    assert handshake("127.0.0.1", gateway).accounts == ("U111", "U222")
+
+
+@pytest.mark.parametrize("gateway", [{"STANDIN_LOGIN_DELAY": "30"}], indirect=True)
+def test_a_gateway_waiting_for_2fa_times_out_with_a_clear_message(gateway):
+    with pytest.raises(GatewayError, match="not logged in"):
+        handshake("127.0.0.1", gateway, timeout=1)
+
+
+def test_a_closed_port_is_refused():
+    with pytest.raises(GatewayError, match="refuses connections"):
+        handshake("127.0.0.1", free_port(), timeout=2)
+
+
+def test_stand_in_exits_on_sigterm(tmp_path):
+    process, _ = start(tmp_path)
+    process.terminate()
+    assert process.wait(timeout=10) == 0
