@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import logging
 import re
 from dataclasses import dataclass, field
@@ -37,9 +38,12 @@ class Compose:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     runner: object = process.run
+    ignore_env_file: bool = False
 
     def _argv(self, *args: str) -> list[str]:
         argv = ["docker", "compose", "--project-name", self.project]
+        if self.ignore_env_file:  # the variables come from the settings; .env may hold secrets
+            argv += ["--env-file", os.devnull]
         for path in self.files:
             argv += ["--file", str(path)]
         return argv + list(args)
@@ -52,16 +56,23 @@ class Compose:
             raise ComposeError(f"compose project {self.project}: {exc.message}", returncode=exc.returncode,
                                output=exc.output, fix=exc.fix) from None
 
-    def up(self, services: Sequence[str] = (), *, wait: bool = True, timeout: float = 300) -> None:
+    def up(self, services: Sequence[str] = (), *, wait: bool = True, timeout: float = 300,
+           force_recreate: bool = False) -> None:
         """Create and start ``services`` (all unprofiled ones by default); with ``wait``, until healthy."""
-        args = ["up", "--detach", "--remove-orphans"]
+        args = ["up", "--detach", "--remove-orphans"] + (["--force-recreate"] if force_recreate else [])
         if wait:
             args += ["--wait", "--wait-timeout", str(int(timeout))]
         try:
             self._run(*args, *services, timeout=timeout + 60)
         except ComposeError as failure:
             # name the service that failed, with its last log lines, when the containers tell
-            raise (self._check_up(services, require_some=False) if wait else None) or failure from None
+            named = self._check_up(services, require_some=False) if wait else None
+            if named is None:
+                raise failure from None
+            said = failure.output.strip().splitlines()[-1:] if failure.output.strip() else []
+            raise ComposeError(named.message + ("\ncompose said: " + said[0] if said else ""),
+                               returncode=failure.returncode, output=failure.output, fix=named.fix,
+                               service=named.service) from None
         if wait:
             problem = self._check_up(services)
             if problem:
@@ -74,8 +85,11 @@ class Compose:
         whatever compose returned), so the containers' own state is the verdict as well.
         """
         containers = self.ps()
-        if require_some:  # after a failure any container may be the cause (a dependency, say)
+        if require_some:
             containers = [c for c in containers if not services or c.get("Service") in services]
+        else:  # after a failure a dependency may be the cause; a one-shot that ended well is not
+            containers = [c for c in containers
+                          if not (c.get("State") == "exited" and c.get("ExitCode") == 0)]
         if not containers:
             if not require_some:
                 return None
@@ -100,9 +114,9 @@ class Compose:
 
     def create(self, services: Sequence[str] = ()) -> None:
         """Create the containers of ``services`` (all unprofiled ones by default) without starting them."""
-        self._run("create", "--remove-orphans", *services, timeout=300)
+        self._run("create", "--no-recreate", *services, timeout=300)
 
-    def down(self, *, volumes: bool = False, timeout: float = 300, stop_grace: int | None = None) -> None:
+    def down(self, *, volumes: bool = False, timeout: float = 1200, stop_grace: int | None = None) -> None:
         """Remove every container of the project, profiled ones too, and its networks (volumes if asked)."""
         args = ["--profile", "*", "down", "--remove-orphans"]
         if volumes:

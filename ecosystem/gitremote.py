@@ -24,10 +24,19 @@ esac
 
 
 @contextmanager
-def git_environment(token: Secret | None, username: str) -> Iterator[dict[str, str]]:
-    """Yield environment variables for a git process: no prompts, the token through askpass."""
+def git_environment(token: Secret | None, username: str, *, trusted: str | None = None) -> Iterator[dict[str, str]]:
+    """Yield environment variables for a git process: no prompts, the token through askpass.
+
+    ``trusted`` names a work tree git may use although another user owns it (reports/ belongs
+    to the containers' user, which git would otherwise call dubious ownership).
+    """
+    # no prompt, and no credential helper: a helper would be asked first (an old login) and
+    # would store the token in plain text (credential.helper=store) after it worked
     env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never",
-           "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=15"}
+           "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=15",
+           "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": ""}
+    if trusted:
+        env |= {"GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_1": "safe.directory", "GIT_CONFIG_VALUE_1": trusted}
     if not token:
         yield env
         return

@@ -195,12 +195,27 @@ def build(client, plan: ImagePlan, *, redact: Callable[[str], str] = lambda t: t
     return new.id
 
 
+def record_build(state_dir: Path, repositories: list[str]) -> None:
+    """Remember which images the last build replaced, for ``rollback``."""
+    path = Path(state_dir) / "last_build.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"repositories": repositories}))
+
+
+def last_build(state_dir: Path) -> list[str] | None:
+    """Return the images the last build replaced, or None if no build was recorded."""
+    try:
+        return list(json.loads((Path(state_dir) / "last_build.json").read_text())["repositories"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def rollback(client, repository: str) -> tuple[str, str]:
     """Swap ``current`` and ``previous`` of ``repository``; return (new current id, new previous id).
 
     Raise EcosystemError if there is no previous image.
     """
-    if not _exists(client, f"{repository}:previous"):
+    if not _exists(client, f"{repository}:previous") or not _exists(client, f"{repository}:current"):
         raise EcosystemError(f"{repository} has no previous image to roll back to",
                              fix="rollback needs two builds; run `invoke build` first")
     current = client.images.get(f"{repository}:current")

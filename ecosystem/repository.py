@@ -7,6 +7,7 @@ with local changes (a private config edited in place) is never silently reset.
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,14 +30,15 @@ class RepositoryState:
     action: str  # cloned | updated | unchanged | used as is
 
 
-def _errors(token: Secret | None, url: str, exc: Exception) -> GitRemoteError:
+def _errors(token: Secret | None, url: str, exc: Exception,
+            fix: str = "check PYSYSTEMTRADE_REPO_URL, PYSYSTEMTRADE_BRANCH and GIT_TOKEN (or GIT_TOKEN_FILE)"
+            ) -> GitRemoteError:
     redact = Redactor([token.reveal()] if token else [])
     stderr = getattr(exc, "stderr", "") or str(exc)
     last = [line.strip() for line in str(stderr).splitlines() if line.strip()]
     reason = redact(last[-1]) if last else type(exc).__name__
     reason = reason.removeprefix("stderr: ").strip("'")
-    return GitRemoteError(f"git could not fetch {url}: {reason}",
-                          fix="check PYSYSTEMTRADE_REPO_URL, PYSYSTEMTRADE_BRANCH and GIT_TOKEN (or GIT_TOKEN_FILE)")
+    return GitRemoteError(f"git could not fetch {url}: {reason}", fix=fix)
 
 
 def sync(url: str, branch: str, path: Path, *, token: Secret | None, username: str,
@@ -73,7 +75,7 @@ def sync(url: str, branch: str, path: Path, *, token: Secret | None, username: s
         try:
             with repo.git.custom_environment(**env):
                 repo.git.fetch("origin", branch, kill_after_timeout=GIT_TIMEOUT)
-                if repo.active_branch.name != branch:
+                if repo.head.is_detached or repo.active_branch.name != branch:
                     repo.git.checkout(branch)
                 repo.git.merge("--ff-only", "FETCH_HEAD")
         except git.GitCommandError as exc:
@@ -96,8 +98,9 @@ def attach(url: str, branch: str, path: Path, *, token: Secret | None, username:
     path.mkdir(parents=True, exist_ok=True)
     if (path / ".git").exists():
         return "already a clone"
-    with git_environment(token, username) as env:
-        repo = git.Repo.init(path, initial_branch=branch)
+    with git_environment(token, username, trusted=str(path)) as env:
+        with git.Git().custom_environment(**env):
+            repo = git.Repo.init(path, initial_branch=branch)
         try:
             with repo.git.custom_environment(**env):
                 repo.create_remote("origin", url)
@@ -108,5 +111,6 @@ def attach(url: str, branch: str, path: Path, *, token: Secret | None, username:
                     repo.git.branch("--set-upstream-to", f"origin/{branch}")
                     return f"cloned {branch} of the reports remote"
         except git.GitCommandError as exc:
-            raise _errors(token, url, exc) from None
+            shutil.rmtree(path / ".git", ignore_errors=True)  # no half-made clone for the next run to trust
+            raise _errors(token, url, exc, fix="check REPORTS_REMOTE, REPORTS_BRANCH and GIT_TOKEN") from None
     return f"new repository for the reports (the remote has no {branch} yet)"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import images
 from .compose import Compose
+from .errors import EcosystemError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def compose_env(settings: Settings) -> dict[str, str]:
 
 def compose(settings: Settings) -> Compose:
     """Return the compose project of these settings."""
-    return Compose(project=settings.compose_project, files=[COMPOSE_FILE], env=compose_env(settings), cwd=ROOT)
+    return Compose(project=settings.compose_project, files=[COMPOSE_FILE], env=compose_env(settings), cwd=ROOT,
+                   ignore_env_file=True)
 
 
 @dataclass(frozen=True)
@@ -90,16 +92,41 @@ def _owner_uid(settings: Settings, owner: str) -> int:
     return {"gateway": GATEWAY_UID, "mongo": MONGO_UID}.get(owner, settings.container_uid)
 
 
-def write_secret_files(settings: Settings) -> dict[str, str]:
-    """Write each secret the containers read into its own file; return {name: how it was written}.
+@dataclass(frozen=True)
+class SecretsWritten:
+    """What ``write_secret_files`` did: a note per file, and the files whose content changed."""
+
+    notes: dict
+    changed: frozenset
+
+    def services_to_recreate(self) -> set[str]:
+        """The services whose mounted secret changed: a running container keeps the old file."""
+        return {SECRET_SERVICES[name] for name in self.changed}
+
+
+SECRET_SERVICES = {"tws_userid": "ib_gateway", "tws_password": "ib_gateway", "vnc_password": "ib_gateway",
+                   "mongo_root_password": "mongo_db", "jupyter_token": "jupyter"}
+
+
+def write_secret_files(settings: Settings) -> SecretsWritten:
+    """Write each secret the containers read into its own file; say what was written and what changed.
 
     An unset secret is an empty file (the service then runs without it: no VNC, no MongoDB
-    auth). An unset Jupyter token is generated once and kept. Files are rewritten atomically.
+    auth). An unset Jupyter token is generated once and kept. A file is replaced (atomically)
+    only when its content changes. Raise EcosystemError naming the folder if it cannot be written.
     """
+    try:
+        return _write_secret_files(settings)
+    except OSError as exc:
+        raise EcosystemError(f"cannot write the secret files in {secrets_dir(settings)}: {exc.strerror}",
+                             fix="run the task as the user that ran `invoke setup` (or root), or fix STATE_DIR") from None
+
+
+def _write_secret_files(settings: Settings) -> SecretsWritten:
     folder = secrets_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    written = {}
+    written, changed = {}, set()
     for item in SECRET_FILES:
         path = folder / item.name
         secret = getattr(settings, item.attr)
@@ -110,6 +137,10 @@ def write_secret_files(settings: Settings) -> dict[str, str]:
             note = "generated earlier"
             if not value:
                 value, note = random_secrets.token_urlsafe(32), "generated"
+        if path.exists() and path.read_text() == value:
+            written[item.name] = note
+            continue
+        changed.add(item.name)
         temporary = folder / f".{item.name}.{os.getpid()}"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -121,7 +152,7 @@ def write_secret_files(settings: Settings) -> dict[str, str]:
             os.chmod(temporary, 0o444)
         os.replace(temporary, path)
         written[item.name] = note
-    return written
+    return SecretsWritten(written, frozenset(changed))
 
 
 def secure_private_config(settings: Settings) -> str:

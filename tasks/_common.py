@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from invoke import Context, Exit
 
-from ecosystem.errors import SettingsError
+from ecosystem.errors import EcosystemError, SettingsError
 from ecosystem.events import EventBus
-from ecosystem.history import History
+from ecosystem.history import History, RunHandle
 from ecosystem.secrets import install_log_redaction
 from ecosystem.settings import Settings, load_settings
 
@@ -54,6 +55,20 @@ def history(c: Context) -> History:
     """Return the run history named by the settings, wired to this invocation's event bus."""
     s = settings(c)
     return History(s.history_path, bus=bus(c), redact=s.redactor())
+
+
+@contextmanager
+def recorded(c: Context, job: str, **kwargs) -> Iterator[RunHandle]:
+    """Record a run of ``job`` in the history; turn an EcosystemError into a clean exit (code 1).
+
+    The history records the failure first; the trader sees the message and its fix, no traceback.
+    """
+    s = settings(c)
+    try:
+        with history(c).run(job, **kwargs) as run:
+            yield run
+    except EcosystemError as exc:
+        raise Exit(s.redactor()(str(exc)), code=1) from None
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

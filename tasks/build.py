@@ -6,7 +6,7 @@ from invoke import Exit, task
 from ecosystem import engine, images, repository, stack
 from ecosystem.errors import EcosystemError
 
-from ._common import history, settings
+from ._common import recorded, settings
 
 
 @task(help={"service": "build only the image this service runs (e.g. jupyter, ib_gateway, stack_handler)",
@@ -29,51 +29,49 @@ def build(c, service=None, no_pull_repo=False, dry_run=False):
             print(f"would {images.describe(plan)}; keep the old one as {plan.previous}")
         return
     redact = s.redactor()
-    with history(c).run("build") as run:
-        try:
-            if needs_repo:
-                with run.step("repository"):
-                    state = repository.sync(s.pysystemtrade_repo_url, s.pysystemtrade_branch,
-                                            s.pysystemtrade_clone_dir, token=s.git_token, username=s.git_username,
-                                            pull=not no_pull_repo)
-                print(f"repository: {state.action} at {state.commit[:12]} ({state.branch})")
-            client = engine.connect()
-            for plan in plans:
-                with run.step(plan.key):
-                    print(f"building {plan.current} ...", flush=True)
-                    show = (lambda line: print("   ", line)) if sys.stdout.isatty() else None
-                    image_id = images.build(client, plan, redact=redact, progress=show)
-                print(f"built {plan.current} ({image_id[7:19]})")
-            run.detail = ", ".join(p.key for p in plans)
-        except EcosystemError as exc:
-            raise Exit(redact(str(exc)), code=1) from None
+    with recorded(c, "build") as run:
+        if needs_repo:
+            with run.step("repository"):
+                state = repository.sync(s.pysystemtrade_repo_url, s.pysystemtrade_branch, s.pysystemtrade_clone_dir,
+                                        token=s.git_token, username=s.git_username, pull=not no_pull_repo)
+            print(f"repository: {state.action} at {state.commit[:12]} ({state.branch})")
+        client = engine.connect()
+        for plan in plans:
+            with run.step(plan.key):
+                print(f"building {plan.current} ...", flush=True)
+                show = (lambda line: print("   ", line)) if sys.stdout.isatty() else None
+                image_id = images.build(client, plan, redact=redact, progress=show)
+            print(f"built {plan.current} ({image_id[7:19]})")
+        images.record_build(s.state_dir, [p.repository for p in plans])
+        run.detail = ", ".join(p.key for p in plans)
 
 
 @task(help={"dry_run": "print what would be swapped, change nothing"})
 def rollback(c, dry_run=False):
-    """Put back the images of the build before the last one and recreate the running services."""
+    """Put back the images the last build replaced and recreate the running services."""
     s = settings(c)
-    plans = images.plan_build(s)
+    repositories = images.last_build(s.state_dir) or [p.repository for p in images.plan_build(s)]
     if dry_run:
-        for plan in plans:
-            print(f"would swap {plan.current} and {plan.previous}")
+        for repository in repositories:
+            print(f"would swap {repository}:current and {repository}:previous")
         print("would recreate the running services among: " + ", ".join(stack.ALWAYS_ON))
         return
-    with history(c).run("rollback") as run:
-        try:
-            client = engine.connect()
-            for plan in plans:
-                try:
-                    current, previous = images.rollback(client, plan.repository)
-                except EcosystemError as exc:
-                    print(f"{plan.repository}: {exc.message}")
-                    continue
-                print(f"{plan.current} is now {current[7:19]} (was {previous[7:19]}, kept as {plan.previous})")
-            running = [r.service for r in stack.service_states(client, s)
-                       if r.service in stack.ALWAYS_ON and r.state == "running"]
-            if running:
-                stack.compose(s).up(running, wait=True)
-                print("recreated: " + ", ".join(running))
-            run.detail = f"recreated {', '.join(running) or 'nothing'}"
-        except EcosystemError as exc:
-            raise Exit(s.redactor()(str(exc)), code=1) from None
+    with recorded(c, "rollback") as run:
+        client = engine.connect()
+        swapped = []
+        for repository in repositories:
+            try:
+                current, previous = images.rollback(client, repository)
+            except EcosystemError as exc:
+                print(f"{repository}: {exc.message}")
+                continue
+            swapped.append(repository)
+            print(f"{repository}:current is now {current[7:19]} (was {previous[7:19]}, kept as :previous)")
+        if not swapped:
+            raise EcosystemError("nothing was rolled back", fix="rollback needs two builds of an image")
+        running = [r.service for r in stack.service_states(client, s)
+                   if r.service in stack.ALWAYS_ON and r.state == "running"]
+        if running:
+            stack.compose(s).up(running, wait=True)
+            print("recreated: " + ", ".join(running))
+        run.detail = f"swapped {', '.join(swapped)}; recreated {', '.join(running) or 'nothing'}"

@@ -4,9 +4,8 @@ import os
 from invoke import Exit, task
 
 from ecosystem import repository, stack
-from ecosystem.errors import EcosystemError
 
-from ._common import history, settings
+from ._common import recorded, settings
 
 
 def _own(path, uid):
@@ -21,7 +20,7 @@ def _own(path, uid):
 def setup(c, dry_run=False):
     """Create backup/ and reports/, the secret files, the reports clone and the containers."""
     s = settings(c)
-    steps = [f"create {s.backup_dir} and {s.reports_dir}, writable by uid {s.container_uid}, readable by you",
+    steps = [f"create {s.backup_dir} and {s.reports_dir} (0750), owned by uid {s.container_uid}",
              f"write the secret files into {stack.secrets_dir(s)} (folder 0700, each file owned by its reader)",
              f"restrict {s.private_config_dir} to uid {s.container_uid}"]
     if s.reports_remote:
@@ -30,21 +29,18 @@ def setup(c, dry_run=False):
     if dry_run:
         print("\n".join(f"would {step}" for step in steps))
         return
-    with history(c).run("setup") as run:
-        try:
-            for folder in (s.backup_dir, s.reports_dir):
-                folder.mkdir(parents=True, exist_ok=True)
-                owned = _own(folder, s.container_uid)
-                os.chmod(folder, 0o755)
-                print(f"{folder}: ready" + ("" if owned else f" (not root: make it writable by uid {s.container_uid})"))
-            written = stack.write_secret_files(s)
-            print(f"secret files in {stack.secrets_dir(s)}: " + ", ".join(f"{k} {v}" for k, v in written.items()))
-            print(stack.secure_private_config(s))
-            if s.reports_remote:
-                print(f"{s.reports_dir}: " + repository.attach(s.reports_remote, s.reports_branch, s.reports_dir,
-                                                               token=s.git_token, username=s.git_username))
-            stack.compose(s).create(list(stack.ALWAYS_ON))
-            print(f"containers created: {', '.join(stack.ALWAYS_ON)}")
-            run.detail = "ok"
-        except EcosystemError as exc:
-            raise Exit(s.redactor()(str(exc)), code=1) from None
+    with recorded(c, "setup") as run:
+        if s.reports_remote:  # before the ownership change below, which git would call dubious
+            print(f"{s.reports_dir}: " + repository.attach(s.reports_remote, s.reports_branch, s.reports_dir,
+                                                           token=s.git_token, username=s.git_username))
+        for folder in (s.backup_dir, s.reports_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            owned = _own(folder, s.container_uid)
+            os.chmod(folder, 0o750)  # backups and reports are nobody else's business
+            print(f"{folder}: ready" + ("" if owned else f" (not root: make it writable by uid {s.container_uid})"))
+        written = stack.write_secret_files(s)
+        print(f"secret files in {stack.secrets_dir(s)}: " + ", ".join(f"{k} {v}" for k, v in written.notes.items()))
+        print(stack.secure_private_config(s))
+        stack.compose(s).create(list(stack.ALWAYS_ON))
+        print(f"containers created: {', '.join(stack.ALWAYS_ON)}")
+        run.detail = "ok"

@@ -6,7 +6,7 @@ from invoke import Exit, task
 from ecosystem import engine, stack
 from ecosystem.errors import EcosystemError
 
-from ._common import history, settings, table
+from ._common import history, recorded, settings, table
 
 
 def _services(text):
@@ -31,13 +31,16 @@ def up(c, services=None, timeout=600, dry_run=False):
         print(f"would write the secret files into {stack.secrets_dir(s)}")
         print(f"would start {', '.join(names)} (project {s.compose_project}) and wait up to {timeout}s for health")
         return
-    with history(c).run("up") as run:
-        try:
-            stack.write_secret_files(s)
-            stack.compose(s).up(names, wait=True, timeout=int(timeout))
-        except EcosystemError as exc:
-            raise Exit(s.redactor()(str(exc)), code=1) from None
-        run.detail = ", ".join(names)
+    if "ib_gateway" in names and not (s.twsuserid and s.twspassword):
+        raise Exit("the gateway cannot log in without TWSUSERID and TWSPASSWORD", code=2)
+    with recorded(c, "up") as run:
+        written = stack.write_secret_files(s)
+        project = stack.compose(s)
+        recreate = sorted(written.services_to_recreate() & set(names))
+        if recreate:  # a running container keeps the secret file it was started with
+            project.up(recreate, wait=False, force_recreate=True)
+        project.up(names, wait=True, timeout=int(timeout))
+        run.detail = ", ".join(names) + (f" (recreated {', '.join(recreate)}: secrets changed)" if recreate else "")
     print(f"up and healthy: {', '.join(names)}")
 
 
@@ -49,11 +52,8 @@ def down(c, dry_run=False):
         print(f"would stop and remove every container of {s.compose_project}, profiled ones too, each within its "
               "stop grace period (pysystemtrade processes: 5 min); volumes are kept")
         return
-    with history(c).run("down"):
-        try:
-            stack.compose(s).down()
-        except EcosystemError as exc:
-            raise Exit(s.redactor()(str(exc)), code=1) from None
+    with recorded(c, "down"):
+        stack.compose(s).down()
     print(f"{s.compose_project}: no container left (volumes kept)")
 
 

@@ -213,6 +213,50 @@ def test_each_container_reads_the_secrets_it_needs_and_no_other(eco):
     assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o400"}
 
 
+def test_a_changed_secret_reaches_its_container_on_the_next_up(docker_client, eco):
+    gateway = f"ib_gateway{eco.test_stack.suffix}"
+    before = docker_client.containers.get(gateway).id
+    eco.values["TWSPASSWORD"] = TWS_PASSWORD + "-rotated"
+    eco.write_env()
+    try:
+        result = eco.run("up", "--timeout", "180")
+        assert "recreated ib_gateway" in eco.run("history", "--job", "up").stdout
+        assert docker_client.containers.get(gateway).id != before
+        assert _in(gateway, "cat /run/secrets/tws_password").stdout == TWS_PASSWORD + "-rotated"
+        assert TWS_PASSWORD not in result.stdout + result.stderr
+    finally:
+        eco.values["TWSPASSWORD"] = TWS_PASSWORD
+        eco.write_env()
+        eco.run("up", "--timeout", "180")
+
+
+def test_setup_makes_reports_a_clone_of_the_remote_and_can_run_again(eco, tmp_path):
+    remote = tmp_path / "reports.git"
+    seed = tmp_path / "seed"
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True)
+    subprocess.run(["git", "clone", "-q", str(remote), str(seed)], check=True, capture_output=True)
+    (seed / "Status_report").write_text("yesterday\n")
+    git = ["git", "-C", str(seed), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "seed"], check=True)
+    subprocess.run([*git, "push", "-q", "origin", "main"], check=True, capture_output=True)
+    eco.values["REPORTS_REMOTE"] = f"file://{remote}"
+    eco.write_env()
+    try:
+        first = eco.run("setup").stdout
+        assert "cloned main of the reports remote" in first
+        assert "already a clone" in eco.run("setup").stdout
+        reports = eco.settings.reports_dir
+        assert (reports / "Status_report").read_text() == "yesterday\n"
+        status = subprocess.run(["git", "-c", f"safe.directory={reports}", "-C", str(reports), "status", "--porcelain"],
+                                capture_output=True, text=True)  # reports/ belongs to the containers' user
+        assert status.returncode == 0, status.stderr
+        assert find_in_folder(reports / ".git", [GIT_TOKEN]) == []
+    finally:
+        del eco.values["REPORTS_REMOTE"]
+        eco.write_env()
+
+
 def test_no_secret_in_container_inspect_or_logs(docker_client, eco):
     for container in docker_client.containers.list(all=True, filters={"label": eco.test_stack.label}):
         assert not any(s in str(container.attrs) for s in SENTINELS), container.name
@@ -282,6 +326,7 @@ def test_up_that_fails_names_the_service_and_shows_its_last_log_lines(docker_cli
         assert result.returncode == 1
         assert re.search(r"service mongo_db is (exited|restarting)", result.stderr) and "fix:" in result.stderr
         assert not any(s in result.stdout + result.stderr for s in SENTINELS)
-        assert eco.run("history", "--job", "up").stdout.count("failed") == 1
+        rows = [line.split() for line in eco.run("history", "--job", "up").stdout.splitlines()[2:]]
+        assert [row[4] for row in rows].count("failed") == 1  # start (3 words), job, outcome
     finally:
         eco.run("down", check=False)

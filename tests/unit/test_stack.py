@@ -31,7 +31,7 @@ def test_paper_mode_relays_4004(tmp_path):
 
 
 def test_secret_files_are_written_private_with_the_values(settings):
-    written = stack.write_secret_files(settings)
+    written = stack.write_secret_files(settings).notes
     folder = stack.secrets_dir(settings)
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     assert (folder / "tws_password").read_text() == SENTINEL
@@ -45,16 +45,18 @@ def test_secret_files_are_written_private_with_the_values(settings):
 
 
 def test_jupyter_token_is_generated_once_and_kept(settings):
-    assert stack.write_secret_files(settings)["jupyter_token"] == "generated"
+    first = stack.write_secret_files(settings)
+    assert first.notes["jupyter_token"] == "generated" and "jupyter_token" in first.changed
     token = (stack.secrets_dir(settings) / "jupyter_token").read_text()
     assert len(token) >= 32
-    assert stack.write_secret_files(settings)["jupyter_token"] == "generated earlier"
+    again = stack.write_secret_files(settings)
+    assert again.notes["jupyter_token"] == "generated earlier" and again.changed == frozenset()
     assert (stack.secrets_dir(settings) / "jupyter_token").read_text() == token
 
 
 def test_a_configured_jupyter_token_wins(tmp_path):
     settings = load_settings(tmp_path, environ={"STATE_DIR": str(tmp_path / "s"), "JUPYTER_TOKEN": "my-token-xyz"})
-    assert stack.write_secret_files(settings)["jupyter_token"] == "set"
+    assert stack.write_secret_files(settings).notes["jupyter_token"] == "set"
     assert (stack.secrets_dir(settings) / "jupyter_token").read_text() == "my-token-xyz"
 
 
@@ -75,3 +77,21 @@ def test_private_config_is_restricted_to_the_container_user(tmp_path):
 def test_service_groups_cover_every_service_once():
     groups = stack.ALWAYS_ON + stack.TRADING + stack.ONE_SHOT
     assert sorted(groups) == sorted(stack.SERVICES) and len(set(groups)) == len(groups)
+
+
+def test_a_changed_secret_names_the_service_to_recreate(tmp_path):
+    environ = {"STATE_DIR": str(tmp_path / "s"), "TWSPASSWORD": "first-pw-1"}
+    stack.write_secret_files(load_settings(tmp_path, environ=environ))
+    inode = (tmp_path / "s" / "secrets" / "tws_password").stat().st_ino
+    unchanged = stack.write_secret_files(load_settings(tmp_path, environ=environ))
+    assert unchanged.changed == frozenset() and unchanged.services_to_recreate() == set()
+    assert (tmp_path / "s" / "secrets" / "tws_password").stat().st_ino == inode, "unchanged files are left alone"
+    changed = stack.write_secret_files(load_settings(tmp_path, environ=environ | {"TWSPASSWORD": "second-pw-2"}))
+    assert changed.changed == {"tws_password"} and changed.services_to_recreate() == {"ib_gateway"}
+
+
+def test_an_unwritable_state_dir_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    from ecosystem.errors import EcosystemError
+    with pytest.raises(EcosystemError, match="cannot write the secret files"):
+        stack.write_secret_files(load_settings(tmp_path, environ={"STATE_DIR": str(tmp_path / "file")}))
