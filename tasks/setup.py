@@ -1,7 +1,7 @@
 """`invoke setup`: folders, secret files, the reports clone and the containers."""
 import os
 
-from invoke import Exit, task
+from invoke import task
 
 from ecosystem import repository, stack
 

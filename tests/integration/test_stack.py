@@ -24,7 +24,6 @@ from ecosystem import images, stack as stack_module
 from ecosystem.gateway import handshake
 from ecosystem.settings import Settings, load_settings
 from standins.pysystemtrade_repo import make_repo
-from tests.support import images as test_images
 from tests.support.scan import find_in_folder, find_in_image
 from tests.support.stacks import leftovers, remove_everything, unique_stack
 
@@ -207,7 +206,7 @@ def test_each_container_reads_the_secrets_it_needs_and_no_other(eco):
         for name in secrets:
             assert _in(container, f"cat /run/secrets/{name} >/dev/null").returncode == 0, (container, name)
     assert _in(f"ib_gateway{suffix}", "cat /run/secrets/tws_password").stdout == TWS_PASSWORD
-    assert _in(f"jupyter{suffix}", f"cat /opt/private/private_config.yaml").stdout.count(PRIVATE) == 1
+    assert _in(f"jupyter{suffix}", "cat /opt/private/private_config.yaml").stdout.count(PRIVATE) == 1
     folder = stack_module.secrets_dir(eco.settings)
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o400"}
