@@ -7,7 +7,8 @@ Layout (as upstream): ``sysproduction/linux/scripts/run_*`` launchers ending in
 windows, ``private/private_config.yaml`` (secrets live here in a real one), ``requirements.txt``.
 
 Each stand-in process reads ``STANDIN_BEHAVIOUR`` (``name=behaviour;...``, or ``*=behaviour``):
-``run`` (default: runs ``STANDIN_SECONDS``, 1 by default, then exit 0), ``fail`` (exit 1),
+``run`` (default: runs ``STANDIN_SECONDS``, 1 by default, then exit 0), ``wait:N`` (waits N
+seconds, as before its start time, then runs), ``fail`` (exit 1),
 ``hang`` (never ends), ``ignore_sigterm`` (never ends, ignores SIGTERM), ``report`` (writes a
 report file into ``reporting_directory`` or /data/reports, then exit 0).
 
@@ -87,6 +88,8 @@ def run(name):
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         while True:
             time.sleep(3600)
+    if behaviour.startswith("wait:"):  # launched before its start time: waits, then runs
+        time.sleep(float(behaviour.partition(":")[2]))
     if behaviour == "report":
         folder = reporting_directory()
         folder.mkdir(parents=True, exist_ok=True)
