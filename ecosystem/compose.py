@@ -125,6 +125,13 @@ class Compose:
             args += ["--timeout", str(stop_grace)]
         self._run(*args, timeout=timeout)
 
+    def run_once(self, service: str, argv: Sequence[str], *, timeout: float = 120) -> str:
+        """Run ``argv`` in a one-off container of ``service`` (removed afterwards); return its output.
+
+        Raise ComposeError if it exits non-zero or runs past ``timeout``.
+        """
+        return self._run("run", "--rm", "--no-deps", "-T", service, *argv, timeout=timeout).stdout
+
     def ps(self) -> list[dict]:
         """Return one dict per container of the project (compose's JSON), stopped ones included."""
         out = self._run("ps", "--all", "--format", "json", timeout=60).stdout.strip()

@@ -22,6 +22,7 @@ import pytest
 
 from ecosystem import images, stack as stack_module
 from ecosystem.gateway import handshake
+from ecosystem.process_control import ProcessControl, compose_runner
 from ecosystem.settings import Settings, load_settings
 from standins.pysystemtrade_repo import make_repo
 from tests.support.scan import find_in_folder, find_in_image
@@ -110,13 +111,18 @@ class CreatedContainers:
         self._stream = self._client.events(decode=True, filters={"type": "container", "event": "create",
                                                                  "label": label})
         self.services: list[str] = []
+        self.one_offs: list[str] = []  # `docker compose run` containers (process control), not services
         self._thread = threading.Thread(target=self._collect, daemon=True)
         self._thread.start()
 
     def _collect(self) -> None:
         try:
             for event in self._stream:
-                self.services.append(event["Actor"]["Attributes"].get("com.docker.compose.service", "?"))
+                attributes = event["Actor"]["Attributes"]
+                if attributes.get("com.docker.compose.oneoff") == "True":
+                    self.one_offs.append(attributes.get("com.docker.compose.service", "?"))
+                else:
+                    self.services.append(attributes.get("com.docker.compose.service", "?"))
         except Exception:  # the stream is closed at the end
             pass
 
@@ -306,6 +312,22 @@ def test_rollback_after_a_second_build_runs_the_previous_image(docker_client, ec
     assert not has_second_build()
     rows = {r.service: r for r in stack_module.service_states(docker_client, eco.settings)}
     assert all(rows[s].state == "running" for s in stack_module.ALWAYS_ON)
+
+
+def test_process_control_runs_pysystemtrades_api_in_a_one_off_container(docker_client, eco):
+    settings = eco.settings
+    project = stack_module.compose(settings)
+    control = ProcessControl(compose_runner(project))
+    assert control.record("run_systems").status == "GO"
+    assert control.stop("run_systems").status == "STOP"
+    declined = project.run_once("daily_processes", ["run_systems"])
+    assert "not starting: process_stop" in declined
+    assert control.record("run_systems").status == "STOP", "STOP persists"
+    control.go("run_systems")
+    ran = project.run_once("daily_processes", ["run_systems"])
+    assert "finished" in ran and control.record("run_systems").last_end is not None
+    assert docker_client.containers.list(all=True, filters={"label": "com.docker.compose.oneoff=True",
+                                                            "name": eco.test_stack.suffix}) == []
 
 
 def test_down_leaves_no_container_and_no_trading_or_one_shot_container_ever_started(docker_client, eco):

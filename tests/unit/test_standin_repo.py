@@ -18,7 +18,8 @@ def repo(tmp_path_factory):
 
 
 def launch(repo, name, behaviour, tmp_path=None, **env):
-    environ = {**os.environ, "STANDIN_BEHAVIOUR": behaviour, "STANDIN_SECONDS": "0", "PATH":
+    environ = {**os.environ, "STANDIN_BEHAVIOUR": behaviour, "STANDIN_SECONDS": "0",
+               "STANDIN_PROCESS_STORE": str(repo.parent / f"store-{name}-{time.monotonic_ns()}.json"), "PATH":
                f"{repo}/sysproduction/linux/scripts:{os.environ['PATH']}", **env}
     return subprocess.Popen([name], cwd=repo, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

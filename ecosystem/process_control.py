@@ -1,0 +1,136 @@
+"""pysystemtrade's process control, driven through pysystemtrade's own Python API.
+
+Every operation runs a short Python program in the pysystemtrade environment (a one-off
+container of the pysystemtrade image, never the container of the process it acts on, which
+may have exited) that calls ``sysproduction.data.control_process``:
+``dataControlProcess().change_status_to_stop / _go / _no_run(name)``, ``finish_process(name)``,
+``diagControlProcess().get_control_for_process_name(name)``, and ``sysproduction.startup.startup()``.
+The program prints one JSON line; this module parses it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .errors import EcosystemError
+
+log = logging.getLogger(__name__)
+
+PROGRAM = r"""
+import datetime, json, sys
+operation, name = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "")
+if operation == "startup":
+    from sysproduction.startup import startup
+    startup()
+    print(json.dumps({"ok": True}))
+    sys.exit(0)
+from sysproduction.data.control_process import dataControlProcess, diagControlProcess
+control = dataControlProcess()
+if operation in ("stop", "go", "no_run"):
+    getattr(control, "change_status_to_" + operation)(name)
+elif operation == "finish":
+    control.finish_process(name)
+elif operation != "record":
+    raise SystemExit("unknown operation " + operation)
+
+def plain(value):
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    return str(value)
+
+record = diagControlProcess().get_control_for_process_name(name)
+fields = record.as_dict() if hasattr(record, "as_dict") else vars(record)
+print(json.dumps({"ok": True, "record": plain(fields)}))
+"""
+
+# names as they appear in the record dict across pysystemtrade versions
+_RUNNING_KEYS = ("currently_running", "running")
+
+
+class ProcessControlError(EcosystemError):
+    """pysystemtrade's process control could not be read or changed; ``process`` names it."""
+
+    def __init__(self, message: str, *, process: str = "", fix: str = "") -> None:
+        super().__init__(message, fix=fix)
+        self.process = process
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """A process's record in pysystemtrade's process control."""
+
+    name: str
+    status: str
+    running: bool
+    last_start: str | None
+    last_end: str | None
+    process_id: int | None
+    running_methods: dict
+
+    @classmethod
+    def from_fields(cls, name: str, fields: dict) -> "ProcessRecord":
+        running = next((bool(fields[k]) for k in _RUNNING_KEYS if k in fields), False)
+        pid = fields.get("process_id") or fields.get("pid")
+        return cls(name=name, status=str(fields.get("status", "?")).upper(), running=running,
+                   last_start=fields.get("last_start_time"), last_end=fields.get("last_end_time"),
+                   process_id=int(pid) if str(pid or "").isdigit() else None,
+                   running_methods=dict(fields.get("running_methods") or {}))
+
+
+Runner = Callable[[Sequence[str]], str]  # runs argv in the pysystemtrade environment, returns stdout
+
+
+class ProcessControl:
+    """Given a way to run Python in the pysystemtrade environment, read and change process records."""
+
+    def __init__(self, run: Runner) -> None:
+        self._run = run
+
+    def _call(self, operation: str, name: str = "") -> dict:
+        argv = ["python3", "-c", PROGRAM, operation] + ([name] if name else [])
+        try:
+            out = self._run(argv)
+        except EcosystemError as exc:
+            raise ProcessControlError(f"process control ({operation} {name}) failed: {exc.message}",
+                                      process=name, fix=exc.fix or "check that the pysystemtrade image is built "
+                                      "and MongoDB is up (invoke status)") from None
+        lines = [line for line in out.strip().splitlines() if line.startswith("{")]
+        try:
+            answer = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            raise ProcessControlError(f"process control ({operation} {name}) gave no answer", process=name,
+                                      fix="run `invoke shell` and check sysproduction imports") from None
+        return answer
+
+    def record(self, name: str) -> ProcessRecord:
+        return ProcessRecord.from_fields(name, self._call("record", name)["record"])
+
+    def stop(self, name: str) -> ProcessRecord:
+        return ProcessRecord.from_fields(name, self._call("stop", name)["record"])
+
+    def go(self, name: str) -> ProcessRecord:
+        return ProcessRecord.from_fields(name, self._call("go", name)["record"])
+
+    def no_run(self, name: str) -> ProcessRecord:
+        return ProcessRecord.from_fields(name, self._call("no_run", name)["record"])
+
+    def finish(self, name: str) -> ProcessRecord:
+        """Mark ``name`` finished (after a crash), leaving every other record alone."""
+        return ProcessRecord.from_fields(name, self._call("finish", name)["record"])
+
+    def startup(self) -> None:
+        """Run pysystemtrade's cold start: every process marked finished, IB client ids cleared."""
+        self._call("startup")
+
+
+def compose_runner(project, service: str = "daily_processes", *, timeout: float = 120) -> Runner:
+    """Return a runner that executes argv in a one-off container of ``service`` (same image, volumes, network)."""
+    def run(argv: Sequence[str]) -> str:
+        return project.run_once(service, argv, timeout=timeout)
+    return run

@@ -1,0 +1,71 @@
+"""STAND-IN process behaviour shared by every sysproduction.run_* module of this repository.
+
+Like the real processes: a process whose record says STOP, NO-RUN or already running
+declines and exits 0; a running process that sees its status turn STOP finishes cleanly;
+a crash (``fail``) exits non-zero and leaves its record "running", as upstream's does.
+"""
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from sysproduction.data.control_process import SUCCESS, dataControlProcess
+
+# module name -> pysystemtrade process name, where they differ
+PROCESS_NAMES = {"run_daily_price_updates": "run_daily_prices_updates"}
+
+
+def behaviour_for(name):
+    chosen = "run"
+    for item in os.environ.get("STANDIN_BEHAVIOUR", "").split(";"):
+        key, _, value = item.partition("=")
+        if key.strip() in (name, "*") and value.strip():
+            chosen = value.strip()
+            if key.strip() == name:
+                break
+    return chosen
+
+
+def reporting_directory():
+    config = Path(os.environ.get("PYSYS_PRIVATE_CONFIG_DIR", "private")) / "private_config.yaml"
+    try:
+        for line in config.read_text().splitlines():
+            if line.startswith("reporting_directory:"):
+                return Path(line.partition(":")[2].strip().strip("'\""))
+    except OSError:
+        pass
+    return Path("/data/reports")
+
+
+def _until_stopped(control, process, ignore_sigterm):
+    if ignore_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while not control.check_if_process_status_stopped(process):
+        time.sleep(float(os.environ.get("STANDIN_POLL_SECONDS", "1")))
+    print(f"{process} (stand-in) status is STOP: finishing cleanly", flush=True)
+
+
+def run(name):
+    process = PROCESS_NAMES.get(name, name)
+    behaviour = behaviour_for(name)
+    control = dataControlProcess()
+    okay = control.start_process(process)
+    if okay != SUCCESS:
+        print(f"{process} (stand-in) not starting: {okay}", flush=True)
+        sys.exit(0)  # pysystemtrade declines with exit code 0
+    print(f"{process} (stand-in) starting: {behaviour}", flush=True)
+    if behaviour == "fail":
+        print(f"{process} (stand-in) failed on purpose", file=sys.stderr, flush=True)
+        sys.exit(1)  # the record stays "running", as after a real crash
+    if behaviour in ("hang", "ignore_sigterm"):
+        _until_stopped(control, process, behaviour == "ignore_sigterm")
+    if behaviour.startswith("wait:"):  # launched before its start time: waits, then runs
+        time.sleep(float(behaviour.partition(":")[2]))
+    if behaviour == "report":
+        folder = reporting_directory()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}_report.txt").write_text(f"stand-in report from {name} at {time.ctime()}\n")
+    time.sleep(float(os.environ.get("STANDIN_SECONDS", "1")))
+    control.finish_process(process)
+    print(f"{process} (stand-in) finished", flush=True)
