@@ -132,6 +132,22 @@ class Compose:
         """
         return self._run("run", "--rm", "--no-deps", "-T", service, *argv, timeout=timeout).stdout
 
+    def run_detached(self, service: str, argv: Sequence[str] = (), *, name: str,
+                     environment: dict[str, str] | None = None) -> str:
+        """Start a one-off container ``name`` of ``service`` in the background; return its name.
+
+        ``environment`` goes on the compose command line: never put a secret in it.
+        """
+        args = ["run", "--detach", "--no-deps", "--name", name]
+        for key, value in (environment or {}).items():
+            args += ["--env", f"{key}={value}"]
+        self._run(*args, service, *argv, timeout=120)
+        return name
+
+    def exec(self, service: str, argv: Sequence[str], *, timeout: float = 60) -> str:
+        """Run ``argv`` in the running container of ``service``; return its output."""
+        return self._run("exec", "-T", service, *argv, timeout=timeout).stdout
+
     def ps(self) -> list[dict]:
         """Return one dict per container of the project (compose's JSON), stopped ones included."""
         out = self._run("ps", "--all", "--format", "json", timeout=60).stdout.strip()

@@ -65,7 +65,7 @@ def image_names(settings) -> dict[str, str]:
 
 
 # services of docker-compose.yml -> the image they run (mongo_db runs MONGO_IMAGE, not built here)
-SERVICE_IMAGES = {"stack_handler": "pysystemtrade", "capital_update": "pysystemtrade",
+SERVICE_IMAGES = {"pysys_runtime": "pysystemtrade", "stack_handler": "pysystemtrade", "capital_update": "pysystemtrade",
                   "daily_processes": "pysystemtrade", "csv_backup": "pysystemtrade",
                   "jupyter": "jupyter", "ib_gateway": "ib_gateway"}
 BUILD_ORDER = ("pysystemtrade", "jupyter", "ib_gateway")

@@ -230,6 +230,9 @@ VARIABLES: tuple[Variable, ...] = (
        "/opt/pysystemtrade/sysproduction/linux/scripts", "pysystemtrade's launcher scripts inside its containers"),
     _v("pysystemtrade", "ECHO_PATH", "echo_path", "/data/logs/echos", _container_path, "/data/logs/echos",
        "where the processes' echo files go inside their containers (on the logs volume)"),
+    _v("pysystemtrade", "LOG_SERVER_PORT", "log_server_port", "6020",
+       _int_in(1024, 65535, "must be a port number from 1024 to 65535"), "LOG_SERVER_PORT=6020",
+       "port of pysystemtrade's socket log server, on the processes' shared localhost"),
     _v("Images", "PYTHON_BASE_IMAGE", "python_base_image", "python:3.10-slim-bookworm", _image_ref,
        "python:3.10-slim-bookworm", "base of the pysystemtrade, Jupyter and stand-in images"),
     _v("Images", "MONGO_IMAGE", "mongo_image", "mongo:7.0", _image_ref, "mongo:7.0",
@@ -326,6 +329,7 @@ class Settings:
     pysys_code: str
     script_path: str
     echo_path: str
+    log_server_port: int
     python_base_image: str
     mongo_image: str
     gateway_base_image: str

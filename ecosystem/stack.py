@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets as random_secrets
+import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,9 +30,9 @@ MONGO_UID = 999      # the official mongo image's mongodb user (and the stand-in
 RELAY_PORTS = {"live": 4003, "paper": 4004}
 
 # every service of docker-compose.yml; a unit test pins this against `docker compose config`
-SERVICES = ("mongo_db", "ib_gateway", "jupyter", "stack_handler", "capital_update", "daily_processes",
-            "db_backup", "csv_backup", "db_restore")
-ALWAYS_ON = ("mongo_db", "ib_gateway", "jupyter")
+SERVICES = ("mongo_db", "ib_gateway", "pysys_runtime", "jupyter", "stack_handler", "capital_update",
+            "daily_processes", "db_backup", "csv_backup", "db_restore")
+ALWAYS_ON = ("mongo_db", "ib_gateway", "pysys_runtime", "jupyter")
 TRADING = ("stack_handler", "capital_update", "daily_processes")
 ONE_SHOT = ("db_backup", "csv_backup", "db_restore")
 
@@ -62,6 +63,7 @@ def compose_env(settings: Settings) -> dict[str, str]:
         "PYSYS_CODE": settings.pysys_code,
         "SCRIPT_PATH": settings.script_path,
         "ECHO_PATH": settings.echo_path,
+        "LOG_SERVER_PORT": str(settings.log_server_port),
         "PRIVATE_CONFIG_DIR": str(settings.private_config_dir),
         "BACKUP_DIR": str(settings.backup_dir),
         "REPORTS_DIR": str(settings.reports_dir),
@@ -170,6 +172,17 @@ def secure_private_config(settings: Settings) -> str:
     except PermissionError:
         return f"{folder}: not root, left as it is; make it readable by uid {settings.container_uid} only"
     return f"{folder}: owned by uid {settings.container_uid}, no access for others"
+
+
+LOG_FILE = "/data/logs/pysystemtrade.log"
+
+
+def process_log(settings: Settings, process: str, *, tail: int = 200) -> str:
+    """Return the last ``tail`` records of ``process`` in the log server's files (read in pysys_runtime)."""
+    pattern = f" {process} "
+    script = (f"cat $(ls -tr {LOG_FILE}* 2>/dev/null) 2>/dev/null | grep -F -- {shlex.quote(pattern)} "
+              f"| tail -n {int(tail)}")
+    return compose(settings).exec("pysys_runtime", ["sh", "-c", script])
 
 
 @dataclass(frozen=True)

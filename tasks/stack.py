@@ -90,14 +90,20 @@ def status(c):
                      for job, r in sorted(last.items())]))
 
 
-@task(help={"service": "the service whose container logs to show", "since": "e.g. 2h, 30m or 2026-11-28T09:00",
-            "tail": "at most this many lines (default 200)"})
+@task(help={"service": "a service (its container logs) or a pysystemtrade process like run_stack_handler "
+                       "(its records in the log server's file)",
+            "since": "for a service: e.g. 2h, 30m or 2026-11-28T09:00", "tail": "at most this many lines (default 200)"})
 def logs(c, service, since=None, tail=200):
-    """Show a service's container logs."""
+    """Show a service's container logs, or a pysystemtrade process's log records."""
     s = settings(c)
-    if service not in stack.SERVICES:
-        raise Exit(f"unknown service {service}; the services are: {', '.join(stack.SERVICES)}", code=2)
     try:
+        if service.startswith("run_") or service == "startup":
+            text = stack.process_log(s, service, tail=int(tail))
+            print(s.redactor()(text) if text else f"no log records of {service} in the log server's file")
+            return
+        if service not in stack.SERVICES:
+            raise Exit(f"unknown service {service}; the services are: {', '.join(stack.SERVICES)}, "
+                       "or give a process name like run_stack_handler", code=2)
         print(s.redactor()(stack.compose(s).logs(service, tail=int(tail), since=since)), end="")
     except EcosystemError as exc:
         raise Exit(str(exc), code=1) from None

@@ -40,7 +40,7 @@ def test_only_the_always_on_services_start_with_a_plain_up(rendered):
 
 def test_every_published_port_binds_to_the_configured_address(rendered):
     ports = [(name, p) for name, s in rendered["services"].items() for p in s.get("ports", [])]
-    assert {name for name, _ in ports} == {"ib_gateway", "jupyter"}
+    assert {name for name, _ in ports} == {"ib_gateway", "pysys_runtime"}  # pysys_runtime publishes Jupyter's
     assert all(p["host_ip"] == "127.0.0.2" for _, p in ports)
 
 
@@ -48,7 +48,22 @@ def test_every_service_rotates_its_logs_and_runs_in_the_one_timezone(rendered):
     for name, service in rendered["services"].items():
         assert service["logging"]["driver"] == "json-file" and service["logging"]["options"]["max-size"], name
         assert service["environment"]["TZ"] == "Europe/London", name
-        assert list(service["networks"]) == ["ecosystem"], name
+        if name in SHARED:
+            assert service["network_mode"] == "service:pysys_runtime" and service["pid"] == "service:pysys_runtime"
+        else:
+            assert list(service["networks"]) == ["ecosystem"], name
+
+
+SHARED = ("jupyter", "stack_handler", "capital_update", "daily_processes", "csv_backup")
+
+
+def test_pysystemtrade_processes_share_the_runtimes_namespaces(rendered):
+    for name in SHARED:
+        service = rendered["services"][name]
+        assert service["network_mode"] == "service:pysys_runtime", name
+        assert service["pid"] == "service:pysys_runtime", name
+    runtime = rendered["services"]["pysys_runtime"]
+    assert runtime["command"][:3] == ["python3", "-m", "syslogging.server"] and "6020" in runtime["command"]
 
 
 def test_names_carry_the_suffix_and_the_subnet_comes_from_the_setting(rendered):
@@ -68,7 +83,7 @@ def test_credentials_reach_the_gateway_as_files_only(rendered):
 
 
 def test_the_private_config_is_mounted_read_only(rendered):
-    for name in stack.TRADING + ("jupyter",):
+    for name in stack.TRADING + ("jupyter", "pysys_runtime"):
         mounts = [v for v in rendered["services"][name]["volumes"] if v["target"] == "/opt/private"]
         assert mounts and mounts[0]["read_only"] is True, name
 

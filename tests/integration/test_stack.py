@@ -279,7 +279,7 @@ def test_two_ecosystems_run_side_by_side_without_touching_each_other(docker_clie
         other.run("up", "--timeout", "180")
         mine = {c.name for c in docker_client.containers.list(filters={"label": eco.test_stack.label})}
         theirs = {c.name for c in docker_client.containers.list(filters={"label": other.test_stack.label})}
-        assert len(mine) == len(theirs) == 3 and not mine & theirs
+        assert len(mine) == len(theirs) == len(stack_module.ALWAYS_ON) and not mine & theirs
         other.run("down")
         assert {c.name for c in docker_client.containers.list(filters={"label": eco.test_stack.label})} == mine
         assert docker_client.containers.list(all=True, filters={"label": other.test_stack.label}) == []
@@ -330,12 +330,46 @@ def test_process_control_runs_pysystemtrades_api_in_a_one_off_container(docker_c
                                                             "name": eco.test_stack.suffix}) == []
 
 
+PID_CHECK = "import os, sys\ntry:\n    os.kill(int(sys.argv[1]), 0)\n    print('alive')\nexcept ProcessLookupError:\n    print('dead')\n"
+
+
+def test_processes_in_separate_containers_share_one_log_server_and_see_each_others_pids(docker_client, eco):
+    project = stack_module.compose(eco.settings)
+    control = ProcessControl(compose_runner(project))
+    handler = project.run_detached("stack_handler", name=f"stack_handler_test{eco.test_stack.suffix}",
+                                   environment={"STANDIN_BEHAVIOUR": "*=hang"})
+    try:
+        for _ in range(60):
+            record = control.record("run_stack_handler")
+            if record.running and record.process_id:
+                break
+            time.sleep(0.5)
+        assert record.running and record.process_id
+        check = ["python3", "-c", PID_CHECK, str(record.process_id)]
+        assert project.run_once("daily_processes", check).strip() == "alive", "one PID namespace"
+        assert "finished" in project.run_once("capital_update", ["run_capital_update"])
+        log = project.run_once("daily_processes", ["cat", stack_module.LOG_FILE])
+        assert " run_stack_handler starting (stand-in" in log and " run_capital_update finished" in log
+        shown = eco.run("logs", "run_capital_update").stdout
+        assert "run_capital_update" in shown and "run_stack_handler" not in shown
+        docker_client.containers.get(handler).kill()
+        assert project.run_once("daily_processes", check).strip() == "dead"
+        assert control.record("run_stack_handler").running, "a killed process leaves its record running"
+        assert control.finish("run_stack_handler").running is False
+    finally:
+        try:
+            docker_client.containers.get(handler).remove(force=True)
+        except Exception:
+            pass
+
+
 def test_down_leaves_no_container_and_no_trading_or_one_shot_container_ever_started(docker_client, eco):
     eco.run("down")
     assert docker_client.containers.list(all=True, filters={"label": eco.test_stack.label}) == []
     time.sleep(1)  # let the event stream catch up
     created = set(eco.created.services)
     assert created and created <= set(stack_module.ALWAYS_ON), created
+    assert set(eco.created.one_offs) <= {"daily_processes", "stack_handler", "capital_update"}
     assert docker_client.volumes.get(f"mongo_data{eco.test_stack.suffix}"), "down keeps the data volumes"
 
 

@@ -4,8 +4,11 @@ Like the real processes: a process whose record says STOP, NO-RUN or already run
 declines and exits 0; a running process that sees its status turn STOP finishes cleanly;
 a crash (``fail``) exits non-zero and leaves its record "running", as upstream's does.
 """
+import logging
+import logging.handlers
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -46,15 +49,32 @@ def _until_stopped(control, process, ignore_sigterm):
     print(f"{process} (stand-in) status is STOP: finishing cleanly", flush=True)
 
 
+def _logger(process):
+    """Log to the socket log server on localhost, as pysystemtrade's production logging does."""
+    logger = logging.getLogger(process)
+    logger.setLevel(logging.INFO)
+    port = int(os.environ.get("LOG_SERVER_PORT", "6020"))
+    try:
+        socket.create_connection(("localhost", port), timeout=2).close()
+        logger.addHandler(logging.handlers.SocketHandler("localhost", port))
+    except OSError:
+        print(f"{process} (stand-in): no log server on localhost:{port}, reverting to sim (console only)",
+              flush=True)
+    return logger
+
+
 def run(name):
     process = PROCESS_NAMES.get(name, name)
     behaviour = behaviour_for(name)
+    log = _logger(process)
     control = dataControlProcess()
     okay = control.start_process(process)
     if okay != SUCCESS:
         print(f"{process} (stand-in) not starting: {okay}", flush=True)
+        log.warning("not starting: %s", okay)
         sys.exit(0)  # pysystemtrade declines with exit code 0
     print(f"{process} (stand-in) starting: {behaviour}", flush=True)
+    log.info("starting (stand-in, pid %s): %s", os.getpid(), behaviour)
     if behaviour == "fail":
         print(f"{process} (stand-in) failed on purpose", file=sys.stderr, flush=True)
         sys.exit(1)  # the record stays "running", as after a real crash
@@ -68,4 +88,5 @@ def run(name):
         (folder / f"{name}_report.txt").write_text(f"stand-in report from {name} at {time.ctime()}\n")
     time.sleep(float(os.environ.get("STANDIN_SECONDS", "1")))
     control.finish_process(process)
+    log.info("finished (stand-in)")
     print(f"{process} (stand-in) finished", flush=True)
