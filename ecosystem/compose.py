@@ -48,6 +48,10 @@ class Compose:
             argv += ["--file", str(path)]
         return argv + list(args)
 
+    def run_interactive(self, service: str, argv: Sequence[str]) -> int:
+        """Run ``argv`` in a one-off container of ``service`` attached to this terminal; return its exit code."""
+        return process.run_attached(self._argv("run", "--rm", "--no-deps", service, *argv), env=dict(self.env))
+
     def _run(self, *args: str, timeout: float, check: bool = True):
         try:
             return self.runner(self._argv(*args), timeout=timeout, env=dict(self.env),

@@ -48,3 +48,12 @@ def run(argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = 
         raise CommandFailed(f"{redact(shown)} exited with code {result.returncode}: {detail}",
                             returncode=result.returncode, output=detail)
     return result
+
+
+def run_attached(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:
+    """Run an interactive command on this terminal (no capture, no timeout: a person drives it); return its exit code."""
+    full_env = {**os.environ, **env} if env else None
+    try:
+        return subprocess.run(list(argv), env=full_env).returncode
+    except FileNotFoundError:
+        raise CommandFailed(f"{argv[0]} is not installed or not on PATH", returncode=None) from None

@@ -233,6 +233,12 @@ VARIABLES: tuple[Variable, ...] = (
     _v("pysystemtrade", "LOG_SERVER_PORT", "log_server_port", "6020",
        _int_in(1024, 65535, "must be a port number from 1024 to 65535"), "LOG_SERVER_PORT=6020",
        "port of pysystemtrade's socket log server, on the processes' shared localhost"),
+    _v("pysystemtrade", "STOP_GRACE_SECONDS", "stop_grace_seconds", "300",
+       _int_in(0, 86400, "must be a whole number of seconds from 0 to 86400"), "STOP_GRACE_SECONDS=300",
+       "how long a process may take to finish after its status is set to STOP, before SIGTERM"),
+    _v("pysystemtrade", "STOP_TERM_SECONDS", "stop_term_seconds", "120",
+       _int_in(0, 86400, "must be a whole number of seconds from 0 to 86400"), "STOP_TERM_SECONDS=120",
+       "how long after SIGTERM before SIGKILL, the last resort"),
     _v("Images", "PYTHON_BASE_IMAGE", "python_base_image", "python:3.10-slim-bookworm", _image_ref,
        "python:3.10-slim-bookworm", "base of the pysystemtrade, Jupyter and stand-in images"),
     _v("Images", "MONGO_IMAGE", "mongo_image", "mongo:7.0", _image_ref, "mongo:7.0",
@@ -330,6 +336,8 @@ class Settings:
     script_path: str
     echo_path: str
     log_server_port: int
+    stop_grace_seconds: int
+    stop_term_seconds: int
     python_base_image: str
     mongo_image: str
     gateway_base_image: str

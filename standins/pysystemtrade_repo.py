@@ -14,7 +14,8 @@ a hanging one finishes cleanly when its status turns STOP.
 Each stand-in process reads ``STANDIN_BEHAVIOUR`` (``name=behaviour;...``, or ``*=behaviour``):
 ``run`` (default: runs ``STANDIN_SECONDS``, 1 by default, then exit 0), ``wait:N`` (waits N
 seconds, as before its start time, then runs), ``fail`` (exit 1),
-``hang`` (never ends), ``ignore_sigterm`` (never ends, ignores SIGTERM), ``report`` (writes a
+``hang`` (runs until its status is STOP), ``ignore_sigterm`` (the same, ignoring SIGTERM), ``stuck``
+(ends on nothing but SIGKILL), ``report`` (writes a
 report file into ``reporting_directory`` or /data/reports, then exit 0).
 
 Usage: ``python -m standins.pysystemtrade_repo DIR [--private-sentinel TEXT]``.

@@ -3,10 +3,12 @@ from datetime import datetime, timezone
 
 from invoke import Exit, task
 
-from ecosystem import engine, stack
+from ecosystem import engine, processes, stack
+from ecosystem.process_control import ProcessControl, compose_runner
 from ecosystem.errors import EcosystemError
 
 from ._common import history, recorded, settings, table
+from .processes import stop_processes
 
 
 def _services(text):
@@ -36,12 +38,28 @@ def up(c, services=None, timeout=600, dry_run=False):
     with recorded(c, "up") as run:
         written = stack.write_secret_files(s)
         project = stack.compose(s)
+        client = engine.connect()
+        was_running = {r.service for r in stack.service_states(client, s) if r.state == "running"}
         recreate = sorted(written.services_to_recreate() & set(names))
         if recreate:  # a running container keeps the secret file it was started with
             project.up(recreate, wait=False, force_recreate=True)
         project.up(names, wait=True, timeout=int(timeout))
         run.detail = ", ".join(names) + (f" (recreated {', '.join(recreate)}: secrets changed)" if recreate else "")
+        if "pysys_runtime" in names and "pysys_runtime" not in was_running:
+            cold_start(c, s, client)
     print(f"up and healthy: {', '.join(names)}")
+
+
+def cold_start(c, s, client):
+    """Run pysystemtrade's startup once when the runtime comes up cold, never while a process runs."""
+    running = processes.running_processes(client, s)
+    with history(c).run("startup") as run:
+        if running:
+            run.set("skipped", "processes are running: " + ", ".join(r.process for r in running))
+            return
+        ProcessControl(compose_runner(stack.compose(s))).startup()
+        run.detail = "cold start: every process marked finished, IB client ids cleared"
+    print("cold start: pysystemtrade's startup ran (process records and IB client ids cleared)")
 
 
 @task(help={"dry_run": "print the plan, change nothing"})
@@ -49,10 +67,13 @@ def down(c, dry_run=False):
     """Stop and remove every container of the ecosystem (volumes and data are kept)."""
     s = settings(c)
     if dry_run:
-        print(f"would stop and remove every container of {s.compose_project}, profiled ones too, each within its "
-              "stop grace period (pysystemtrade processes: 5 min); volumes are kept")
+        print(f"would stop each running pysystemtrade process through its STOP status (grace {s.stop_grace_seconds}s, "
+              f"then SIGTERM, then SIGKILL), then remove every container of {s.compose_project}; volumes are kept")
         return
-    with recorded(c, "down"):
+    with recorded(c, "down") as run:
+        running = processes.running_processes(engine.connect(), s)
+        if running:  # never compose's kill: each process through its STOP status first
+            stop_processes(c, s, running, run)
         stack.compose(s).down()
     print(f"{s.compose_project}: no container left (volumes kept)")
 

@@ -83,7 +83,7 @@ def make_ecosystem(client, folder: Path, base: str, shared_standins: Settings | 
               "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
               "GIT_TOKEN": GIT_TOKEN, "TWSUSERID": TWS_USER, "TWSPASSWORD": TWS_PASSWORD,
               "PYTHON_BASE_IMAGE": base, "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()),
-              "JUPYTER_PORT": str(free_port())}
+              "JUPYTER_PORT": str(free_port()), "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3"}
     eco = Ecosystem(folder, test_stack, values)
     eco.write_env()
     standin_source = shared_standins or eco.settings
@@ -361,6 +361,69 @@ def test_processes_in_separate_containers_share_one_log_server_and_see_each_othe
             docker_client.containers.get(handler).remove(force=True)
         except Exception:
             pass
+
+
+def _launch(eco, service, behaviour, tag):
+    project = stack_module.compose(eco.settings)
+    name = project.run_detached(service, name=f"{service}_{tag}{eco.test_stack.suffix}",
+                                environment={"STANDIN_BEHAVIOUR": f"*={behaviour}"})
+    control = ProcessControl(compose_runner(project))
+    process = "run_" + service
+    for _ in range(60):
+        if control.record(process).running:
+            return name, control
+        time.sleep(0.5)
+    raise AssertionError(f"{process} did not start")
+
+
+def test_graceful_stop_ends_a_process_through_stop_and_sets_go_again(docker_client, eco):
+    name, control = _launch(eco, "stack_handler", "hang", "graceful")
+    result = eco.run("stop", "--process", "run_stack_handler")
+    assert "ended by STOP" in result.stdout
+    state = docker_client.api.inspect_container(name)["State"] if name in {c.name for c in
+                                                                              docker_client.containers.list(all=True)} else None
+    assert state is None or state["ExitCode"] == 0, "no signal: it exited by itself"
+    assert control.record("run_stack_handler").status == "GO", "STOP must not persist"
+    again = stack_module.compose(eco.settings).run_once("stack_handler", ["run_stack_handler"])
+    assert "not starting" not in again and "finished" in again
+    docker_client.containers.get(name).remove(force=True)
+
+
+def test_a_process_deaf_to_stop_and_sigterm_ends_by_sigkill_and_the_history_says_so(docker_client, eco):
+    name, control = _launch(eco, "capital_update", "stuck", "stuck")
+    eco.values["STOP_GRACE_SECONDS"] = "2"
+    eco.write_env()
+    try:
+        result = eco.run("stop", "--all", check=False)
+        assert "run_capital_update" in result.stdout and "ended by SIGKILL" in result.stdout
+        assert docker_client.api.inspect_container(name)["State"]["Running"] is False
+        record = control.record("run_capital_update")
+        assert record.status == "GO" and not record.running
+        history = eco.run("history", "--job", "stop").stdout
+        assert "ended by SIGKILL" in history and "did not run" in history
+    finally:
+        eco.values["STOP_GRACE_SECONDS"] = "20"
+        eco.write_env()
+        docker_client.containers.get(name).remove(force=True)
+
+
+def test_startup_ran_once_on_the_cold_up_only(eco):
+    eco.run("up", "--timeout", "180")  # warm: the runtime is already running
+    rows = [line.split() for line in eco.run("history", "--job", "startup").stdout.splitlines()[2:]]
+    assert [row[4] for row in rows] == ["ok"], rows
+
+
+def test_shell_runs_in_the_shared_namespaces_and_sees_the_running_processes(docker_client, eco):
+    name, control = _launch(eco, "stack_handler", "hang", "shell")
+    try:
+        out = eco.run("shell", "--command", "ps -eo args; echo PRIVATE=$PYSYS_PRIVATE_CONFIG_DIR").stdout
+        assert "sysproduction.run_stack_handler" in out and "syslogging.server" in out
+        assert "PRIVATE=/opt/private" in out
+    finally:
+        control.stop("run_stack_handler")
+        docker_client.api.wait(name, timeout=60)
+        control.go("run_stack_handler")
+        docker_client.containers.get(name).remove(force=True)
 
 
 def test_down_leaves_no_container_and_no_trading_or_one_shot_container_ever_started(docker_client, eco):

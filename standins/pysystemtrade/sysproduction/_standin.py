@@ -80,6 +80,10 @@ def run(name):
         sys.exit(1)  # the record stays "running", as after a real crash
     if behaviour in ("hang", "ignore_sigterm"):
         _until_stopped(control, process, behaviour == "ignore_sigterm")
+    if behaviour == "stuck":  # a hung process: deaf to its STOP status and to SIGTERM
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        while True:
+            time.sleep(3600)
     if behaviour.startswith("wait:"):  # launched before its start time: waits, then runs
         time.sleep(float(behaviour.partition(":")[2]))
     if behaviour == "report":

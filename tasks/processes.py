@@ -1,0 +1,71 @@
+"""`invoke stop` and `invoke shell`: the pysystemtrade processes, as pysystemtrade expects them handled."""
+from invoke import Exit, task
+
+from ecosystem import engine, processes, stack
+from ecosystem.errors import EcosystemError
+from ecosystem.process_control import ProcessControl, compose_runner
+
+from ._common import history, recorded, settings
+
+INTERACTIVE_TOOLS = ("interactive_controls", "interactive_diagnostics", "interactive_order_stack",
+                     "interactive_update_roll_status", "interactive_manual_check_historical_prices",
+                     "interactive_manual_check_fx_prices", "interactive_update_capital_manual")
+
+
+def stop_processes(c, s, targets, run):
+    """Stop each running process gracefully, recording each in the run history; return the results."""
+    client = engine.connect()
+    control = ProcessControl(compose_runner(stack.compose(s)))
+    results = []
+    for target in targets:
+        with run.step(target.process) as step:
+            result = processes.graceful_stop(client, control, target, grace=s.stop_grace_seconds,
+                                             term_timeout=s.stop_term_seconds)
+            step.detail = f"ended by {result.ended_by} after {result.seconds:.0f}s (status was {result.status_before})"
+            if not result.graceful:
+                step.set("failed", step.detail + ": its on-completion clean-up did not run")
+        print(f"{target.process} ({target.container}): {step.detail}")
+        results.append(result)
+    return results
+
+
+@task(help={"process": "the process to stop, e.g. run_stack_handler", "all_": "stop every running process",
+            "dry_run": "print the plan, change nothing"})
+def stop(c, process=None, all_=False, dry_run=False):
+    """Stop pysystemtrade processes cleanly: STOP status, a grace, then SIGTERM, SIGKILL last."""
+    s = settings(c)
+    if bool(process) == bool(all_):
+        raise Exit("name one process (--process run_stack_handler) or give --all", code=2)
+    with recorded(c, "stop") as run:
+        running = processes.running_processes(engine.connect(), s)
+        targets = running if all_ else [r for r in running if r.process == process]
+        if not targets:
+            run.detail = "nothing running" if all_ else f"{process} is not running"
+            print(run.detail)
+            return
+        if dry_run:
+            for target in targets:
+                print(f"would set {target.process} to STOP, wait {s.stop_grace_seconds}s for {target.container} to "
+                      f"end, put its status back, then SIGTERM (wait {s.stop_term_seconds}s), then SIGKILL")
+            return
+        results = stop_processes(c, s, targets, run)
+        run.detail = ", ".join(f"{r.process} by {r.ended_by}" for r in results)
+
+
+@task(help={"tool": "an interactive tool (e.g. interactive_controls) or empty for bash",
+            "command": "run this command line instead, without a terminal (for scripts)"})
+def shell(c, tool=None, command=None):
+    """Open a terminal in the pysystemtrade environment (shared namespaces, private config, volumes)."""
+    s = settings(c)
+    if tool and tool not in INTERACTIVE_TOOLS and not tool.startswith("run_"):
+        raise Exit(f"unknown tool {tool}; the interactive tools are: {', '.join(INTERACTIVE_TOOLS)}", code=2)
+    project = stack.compose(s)
+    if command:
+        try:
+            print(project.run_once("daily_processes", ["bash", "-c", command], timeout=3600), end="")
+        except EcosystemError as exc:
+            raise Exit(s.redactor()(str(exc)), code=1) from None
+        return
+    code = project.run_interactive("daily_processes", [tool] if tool else ["bash"])
+    if code:
+        raise Exit(code=code)
