@@ -5,7 +5,7 @@ from ecosystem import engine, processes, stack
 from ecosystem.errors import EcosystemError
 from ecosystem.process_control import ProcessControl, compose_runner
 
-from ._common import history, recorded, settings
+from ._common import recorded, settings
 
 INTERACTIVE_TOOLS = ("interactive_controls", "interactive_diagnostics", "interactive_order_stack",
                      "interactive_update_roll_status", "interactive_manual_check_historical_prices",
