@@ -11,7 +11,7 @@ __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
 from invoke import Collection  # noqa: E402
 
-from tasks import build, config, doctor, history, pending, processes, setup, stack  # noqa: E402
+from tasks import build, config, doctor, gateway, history, pending, processes, setup, stack  # noqa: E402
 
 ns = Collection()
 ns.add_task(config.config)
@@ -22,4 +22,5 @@ ns.add_task(build.rollback)
 ns.add_task(setup.setup)
 for verb in (stack.up, stack.down, stack.status, stack.logs, processes.stop, processes.shell):
     ns.add_task(verb)
+ns.add_collection(Collection("gateway", gateway.status, gateway.login))
 pending.add_pending(ns)

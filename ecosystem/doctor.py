@@ -227,8 +227,64 @@ def check_mongo_auth(inputs: DoctorInputs) -> list[CheckResult]:
                         "mongo_host of private_config.yaml (README: MongoDB authentication)")]
 
 
+def check_gateway_restart(inputs: DoctorInputs) -> list[CheckResult]:
+    skipped = _needs_settings("gateway restart", inputs)
+    if skipped:
+        return [skipped]
+    from datetime import datetime
+
+    from . import pysys_config
+
+    settings = inputs.settings
+    windows = pysys_config.process_windows(settings)
+    restart = datetime.strptime(settings.gateway_auto_restart_time, "%I:%M %p").time()
+    begin, end = pysys_config.dead_time(windows)
+    where = f"the dead time {begin:%H:%M}-{end:%H:%M} (in {settings.timezone})"
+    if pysys_config.in_dead_time(restart, windows):
+        return [CheckResult("gateway restart", "ok", f"{restart:%H:%M} falls in {where}")]
+    inside = [w.process for w in windows.values() if w.start <= restart < w.stop]
+    return [CheckResult("gateway restart", "fail",
+                        f"{restart:%H:%M} is outside {where}; it would cut off {', '.join(inside) or 'a process'}",
+                        f"set GATEWAY_AUTO_RESTART_TIME to a time in the dead time, e.g. {_suggest(begin, end)}")]
+
+
+def _suggest(begin, end) -> str:
+    from datetime import datetime
+
+    start = datetime.combine(datetime(2000, 1, 1), begin)
+    stop = datetime.combine(datetime(2000, 1, 2) if end <= begin else datetime(2000, 1, 1), end)
+    middle = start + (stop - start) / 2
+    return middle.strftime("%I:%M %p").lstrip("0")
+
+
+def check_ib_settings(inputs: DoctorInputs) -> list[CheckResult]:
+    skipped = _needs_settings("pysystemtrade IB settings", inputs)
+    if skipped:
+        return [skipped]
+    from . import pysys_config
+    from .stack import RELAY_PORTS
+
+    settings = inputs.settings
+    config = pysys_config.private_config(settings)
+    if not config:
+        return [CheckResult("pysystemtrade IB settings", "skip", "no private_config.yaml yet (comes with the clone)")]
+    results = []
+    address = str(config.get("ib_ipaddress", "127.0.0.1"))
+    if address != "ib_gateway":
+        results.append(CheckResult("pysystemtrade IB settings", "fail", f"ib_ipaddress is {address}, not the gateway",
+                                   "set ib_ipaddress: ib_gateway in private_config.yaml"))
+    port, want = config.get("ib_port", 4001), RELAY_PORTS[settings.trading_mode]
+    if str(port) != str(want):
+        results.append(CheckResult("pysystemtrade IB settings", "fail",
+                                   f"ib_port is {port}; the gateway relays the {settings.trading_mode} API on {want}",
+                                   f"set ib_port: {want} in private_config.yaml (or change TRADING_MODE)"))
+    return results or [CheckResult("pysystemtrade IB settings", "ok",
+                                   f"ib_gateway:{want} ({settings.trading_mode})")]
+
+
 CHECKS: list[Check] = [check_settings, check_engine, check_compose, check_ports, check_disk, check_smb,
-                       check_reports_remote, check_images, check_mongo_auth]
+                       check_reports_remote, check_images, check_mongo_auth, check_gateway_restart,
+                       check_ib_settings]
 
 
 def run_checks(inputs: DoctorInputs, checks: list[Check] | None = None) -> list[CheckResult]:

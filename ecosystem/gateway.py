@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from dataclasses import dataclass
 
 from .errors import EcosystemError
@@ -70,3 +71,48 @@ def handshake(host: str, port: int, *, client_id: int = 999, timeout: float = 10
         except ConnectionError as exc:
             raise GatewayError(f"the IB API at {host}:{port} closed the connection: {exc}") from None
     return GatewayAnswer(int(version), connection_time.decode(errors="replace"), accounts)
+
+
+def mask_account(account: str) -> str:
+    """Show enough of an account id to recognise it, not enough to use it (DU*****67)."""
+    return account[:2] + "*" * max(len(account) - 4, 1) + account[-2:] if len(account) > 4 else "****"
+
+
+def is_paper(account: str) -> bool:
+    return account.upper().startswith("D")  # IB paper accounts are DU..., DF...
+
+
+def judge_login(answer: GatewayAnswer, *, broker_account: str | None, trading_mode: str) -> list[str]:
+    """Given a completed handshake, return what is wrong with it for these settings ([] when all is right)."""
+    problems = []
+    if not answer.accounts:
+        problems.append("the gateway reported no managed account")
+    elif broker_account and str(broker_account) not in answer.accounts:
+        problems.append(f"the gateway is logged in to {', '.join(mask_account(a) for a in answer.accounts)}, "
+                        f"not to broker_account {mask_account(str(broker_account))} of private_config.yaml")
+    if answer.accounts and all(is_paper(a) != (trading_mode == "paper") for a in answer.accounts):
+        kind = "paper" if is_paper(answer.accounts[0]) else "live"
+        problems.append(f"the gateway is logged in to a {kind} account but TRADING_MODE={trading_mode}")
+    return problems
+
+
+def wait_for_login(host: str, port: int, *, timeout: float, every: float = 5,
+                   on_wait=lambda remaining, reason: None, clock=time.monotonic, sleep=time.sleep) -> GatewayAnswer:
+    """Try the handshake until it completes or ``timeout`` passes, calling ``on_wait`` between tries.
+
+    Raise GatewayError saying the gateway never completed the login (2FA not approved?).
+    """
+    deadline = clock() + timeout
+    last = "no answer yet"
+    while True:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise GatewayError(f"the gateway did not complete its login within {timeout:g}s ({last})",
+                               fix="approve the 2FA request in the IBKR Mobile app, or log in through VNC, "
+                                   "then run `invoke gateway login` again")
+        try:
+            return handshake(host, port, timeout=min(10, max(1, remaining)))
+        except GatewayError as exc:
+            last = exc.message
+            on_wait(remaining, last)
+            sleep(min(every, max(0, deadline - clock())))

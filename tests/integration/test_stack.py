@@ -426,6 +426,37 @@ def test_shell_runs_in_the_shared_namespaces_and_sees_the_running_processes(dock
         docker_client.containers.get(name).remove(force=True)
 
 
+def _broker_account(eco, account):
+    config = eco.settings.private_config_dir / "private_config.yaml"
+    lines = [l for l in config.read_text().splitlines() if not l.startswith("broker_account:")]
+    config.write_text("\n".join(lines + [f"broker_account: '{account}'"]) + "\n")
+
+
+def test_gateway_login_checks_the_account_and_status_says_logged_in(eco):
+    _broker_account(eco, "DU1234567")  # the stand-in gateway's account
+    try:
+        result = eco.run("gateway.login", "--timeout", "60")
+        assert "logged in to DU*****67 (paper)" in result.stdout
+        assert "gateway: logged in" in eco.run("gateway.status").stdout
+        _broker_account(eco, "DU9999999")
+        wrong = eco.run("gateway.login", "--timeout", "60", check=False)
+        assert wrong.returncode == 1 and "not to broker_account DU*****99" in wrong.stderr
+        assert "DU9999999" not in wrong.stdout + wrong.stderr and TWS_PASSWORD not in wrong.stderr
+        assert "failed" in eco.run("history", "--job", "gateway").stdout
+    finally:
+        _broker_account(eco, PRIVATE)
+
+
+def test_gateway_status_of_a_stopped_gateway_is_down_and_a_failure(docker_client, eco):
+    gateway = docker_client.containers.get(f"ib_gateway{eco.test_stack.suffix}")
+    gateway.stop(timeout=10)
+    try:
+        result = eco.run("gateway.status", check=False)
+        assert result.returncode == 1 and "gateway: down" in result.stderr
+    finally:
+        eco.run("up", "--timeout", "180")
+
+
 def test_down_leaves_no_container_and_no_trading_or_one_shot_container_ever_started(docker_client, eco):
     eco.run("down")
     assert docker_client.containers.list(all=True, filters={"label": eco.test_stack.label}) == []

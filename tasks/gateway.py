@@ -1,0 +1,77 @@
+"""`invoke gateway status` and `invoke gateway login`: is the IB Gateway logged in, to the right account?"""
+import ipaddress
+import sys
+
+from invoke import Exit, task
+
+from ecosystem import engine, gateway, pysys_config, stack
+from ecosystem.errors import EcosystemError
+
+from ._common import history, recorded, settings
+
+
+def _api_address(s):
+    address = ipaddress.ip_address(s.bind_address)
+    host = "127.0.0.1" if address.is_unspecified else s.bind_address
+    return host, s.ib_api_port
+
+
+def _container_state(s) -> str:
+    rows = [r for r in stack.service_states(engine.connect(), s) if r.service == "ib_gateway"]
+    return rows[0].state if rows else "not created"
+
+
+@task
+def status(c):
+    """Say whether the gateway is logged in, waiting for 2FA, or down (a failure event if not logged in)."""
+    s = settings(c)
+    host, port = _api_address(s)
+    record = history(c)
+    run = record.begin("gateway", step="status")
+    state = _container_state(s)
+    if state != "running":
+        record.finish(run, "failed", f"gateway container is {state}", hint="run `invoke up`")
+        raise Exit(f"gateway: down (container {state}); start it with `invoke up`", code=1)
+    try:
+        answer = gateway.handshake(host, port, timeout=8)
+    except gateway.GatewayError as exc:
+        record.finish(run, "failed", exc.message, hint="run `invoke gateway login`")
+        raise Exit(f"gateway: not logged in (waiting for 2FA?): {exc.message}\n  fix: {exc.fix}", code=1) from None
+    accounts = ", ".join(gateway.mask_account(a) for a in answer.accounts)
+    record.finish(run, "ok", f"logged in to {accounts}")
+    print(f"gateway: logged in (API version {answer.server_version}, account {accounts}, {s.trading_mode})")
+
+
+@task(help={"timeout": "seconds to wait for the login, 2FA approval included (default 180)",
+            "restart": "restart the gateway first (sends a new 2FA request)",
+            "dry_run": "print the plan, change nothing"})
+def login(c, timeout=180, restart=False, dry_run=False):
+    """(Re)start the gateway if needed, wait for the 2FA login, then check the account and mode."""
+    s = settings(c)
+    host, port = _api_address(s)
+    if dry_run:
+        print(f"would {'restart' if restart else 'start if down'} ib_gateway, wait up to {timeout}s for the IB API "
+              f"at {host}:{port} to answer, then compare its account with broker_account and TRADING_MODE")
+        return
+    with recorded(c, "gateway", step="login") as run:
+        if restart or _container_state(s) != "running":
+            stack.write_secret_files(s)
+            stack.compose(s).up(["ib_gateway"], wait=False, force_recreate=bool(restart))
+            print("gateway started: approve the login on your phone (IBKR Mobile) when asked")
+
+        def countdown(remaining, reason):
+            if sys.stdout.isatty():
+                print(f"\r  waiting for the login ({int(remaining) // 60}:{int(remaining) % 60:02d} left) ",
+                      end="", flush=True)
+
+        answer = gateway.wait_for_login(host, port, timeout=float(timeout), on_wait=countdown)
+        if sys.stdout.isatty():
+            print()
+        broker_account = pysys_config.private_config(s).get("broker_account")
+        problems = gateway.judge_login(answer, broker_account=broker_account, trading_mode=s.trading_mode)
+        if problems:
+            raise EcosystemError("; ".join(problems), fix="log the gateway in to the account of private_config.yaml "
+                                 "(TWSUSERID) in the mode of TRADING_MODE")
+        accounts = ", ".join(gateway.mask_account(a) for a in answer.accounts)
+        run.detail = f"logged in to {accounts} ({s.trading_mode})"
+    print(f"gateway: logged in to {accounts} ({s.trading_mode}), API version {answer.server_version}")
