@@ -75,3 +75,12 @@ def test_stand_in_exits_on_sigterm(tmp_path):
     process, _ = start(tmp_path)
     process.terminate()
     assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize("gateway", [{"TRADING_MODE": "live"}], indirect=True)
+def test_a_live_mode_gateway_with_a_paper_account_is_judged_wrong_mode(gateway):
+    from ecosystem.gateway import judge_login
+
+    answer = handshake("127.0.0.1", gateway)
+    assert judge_login(answer, broker_account="DU1234567", trading_mode="live") == [
+        "the gateway is logged in to a paper account but TRADING_MODE=live"]
