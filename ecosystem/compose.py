@@ -61,9 +61,10 @@ class Compose:
                                output=exc.output, fix=exc.fix) from None
 
     def up(self, services: Sequence[str] = (), *, wait: bool = True, timeout: float = 300,
-           force_recreate: bool = False) -> None:
+           force_recreate: bool = False, no_recreate: bool = False) -> None:
         """Create and start ``services`` (all unprofiled ones by default); with ``wait``, until healthy."""
         args = ["up", "--detach", "--remove-orphans"] + (["--force-recreate"] if force_recreate else [])
+        args += ["--no-recreate"] if no_recreate else []
         if wait:
             args += ["--wait", "--wait-timeout", str(int(timeout))]
         try:
@@ -129,12 +130,14 @@ class Compose:
             args += ["--timeout", str(stop_grace)]
         self._run(*args, timeout=timeout)
 
-    def run_once(self, service: str, argv: Sequence[str], *, timeout: float = 120) -> str:
+    def run_once(self, service: str, argv: Sequence[str], *, timeout: float = 120,
+                 labels: dict[str, str] | None = None) -> str:
         """Run ``argv`` in a one-off container of ``service`` (removed afterwards); return its output.
 
         Raise ComposeError if it exits non-zero or runs past ``timeout``.
         """
-        return self._run("run", "--rm", "--no-deps", "-T", service, *argv, timeout=timeout).stdout
+        extra = [arg for key, value in (labels or {}).items() for arg in ("--label", f"{key}={value}")]
+        return self._run("run", "--rm", "--no-deps", "-T", *extra, service, *argv, timeout=timeout).stdout
 
     def run_detached(self, service: str, argv: Sequence[str] = (), *, name: str,
                      environment: dict[str, str] | None = None) -> str:

@@ -16,6 +16,8 @@ from typing import Callable, Sequence
 
 from .errors import EcosystemError
 
+CONTROL_LABEL = "org.pysystemtrade-ecosystem.role"  # marks helper containers: they run no process
+
 log = logging.getLogger(__name__)
 
 PROGRAM = r"""
@@ -28,7 +30,7 @@ if operation == "startup":
     sys.exit(0)
 from sysproduction.data.control_process import dataControlProcess, diagControlProcess
 control = dataControlProcess()
-if operation in ("stop", "go", "no_run"):
+if operation in ("stop", "go", "no_run", "pause"):
     getattr(control, "change_status_to_" + operation)(name)
 elif operation == "finish":
     control.finish_process(name)
@@ -120,6 +122,9 @@ class ProcessControl:
     def no_run(self, name: str) -> ProcessRecord:
         return ProcessRecord.from_fields(name, self._call("no_run", name)["record"])
 
+    def pause(self, name: str) -> ProcessRecord:
+        return ProcessRecord.from_fields(name, self._call("pause", name)["record"])
+
     def finish(self, name: str) -> ProcessRecord:
         """Mark ``name`` finished (after a crash), leaving every other record alone."""
         return ProcessRecord.from_fields(name, self._call("finish", name)["record"])
@@ -132,5 +137,5 @@ class ProcessControl:
 def compose_runner(project, service: str = "daily_processes", *, timeout: float = 120) -> Runner:
     """Return a runner that executes argv in a one-off container of ``service`` (same image, volumes, network)."""
     def run(argv: Sequence[str]) -> str:
-        return project.run_once(service, argv, timeout=timeout)
+        return project.run_once(service, argv, timeout=timeout, labels={CONTROL_LABEL: "control"})
     return run

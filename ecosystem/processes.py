@@ -3,9 +3,9 @@
 pysystemtrade stops cleanly only through its STOP status (it then runs its on-completion
 methods, e.g. the stack handler's end-of-day clean-up); SIGTERM kills it without them and
 Docker's default (10 s, then SIGKILL) always skips them. So a stop sets STOP, waits up to a
-grace for the container to end by itself, puts the status back as it was (STOP persists and
-would make every later launch decline), and only then escalates: SIGTERM with a long timeout,
-SIGKILL as the last resort. Waiting is event-driven (the engine's wait), never polling.
+grace for the container to end by itself, escalates only then (SIGTERM with a long timeout,
+SIGKILL as the last resort), and finally puts the status back as it was (STOP persists and
+would make every later launch decline). Waiting is event-driven (the engine's wait), never polling.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from .engine import project_containers
+from .errors import EcosystemError
 from .process_control import ProcessControl
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,28 @@ class StopResult:
 
     @property
     def graceful(self) -> bool:
-        return self.ended_by == "STOP"
+        return self.ended_by == "STOP"  # ended through its STOP status, clean-up run, exit code 0
+
+
+from .process_control import CONTROL_LABEL  # noqa: E402  (helper containers run no process)
 
 
 def process_name(container) -> str:
-    """Return the pysystemtrade process a container runs, from its command (e.g. run_systems)."""
+    """Return the pysystemtrade process a container runs (its command is one launcher, e.g. run_systems), or ""."""
+    if container.labels.get(CONTROL_LABEL) == "control":
+        return ""
     command = container.attrs.get("Config", {}).get("Cmd") or []
-    launcher = next((part.rsplit("/", 1)[-1] for part in command if "run_" in part or part == "startup"), "")
+    if len(command) != 1:
+        return ""
+    launcher = command[0].rsplit("/", 1)[-1]
+    if not (launcher.startswith("run_") or launcher == "startup"):
+        return ""
     return PROCESS_NAMES.get(launcher, launcher)
+
+
+def canonical(name: str) -> str:
+    """Return pysystemtrade's process name for a launcher or process name (run_daily_price_updates too)."""
+    return PROCESS_NAMES.get(name, name)
 
 
 def running_processes(client, settings) -> list[RunningProcess]:
@@ -62,44 +77,74 @@ def running_processes(client, settings) -> list[RunningProcess]:
     return found
 
 
-def _ended_within(client, container_name: str, seconds: float) -> bool:
-    """Wait for the container to exit, up to ``seconds``; say whether it did."""
+def _wait_exit(client, container_name: str, seconds: float) -> int | None:
+    """Wait for the container to exit, up to ``seconds``; return its exit code, or None if it still runs.
+
+    Raise EngineUnavailable if the engine itself fails (that is not "still running").
+    """
     import requests
     from docker.errors import NotFound
 
+    from .errors import EngineUnavailable
+
     try:
-        client.api.wait(container_name, timeout=max(1, int(seconds)))
-        return True
+        return int(client.api.wait(container_name, timeout=max(1, int(seconds))).get("StatusCode", 0))
     except NotFound:
-        return True  # a --rm one-off is gone once it ended
-    except (requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout):
-        return False
+        return 0  # a --rm one-off is gone once it ended
+    except requests.exceptions.ReadTimeout:
+        return None
+    except requests.exceptions.ConnectionError as exc:
+        if "timed out" in str(exc).lower():  # docker-py wraps its read timeout in ConnectionError
+            return None
+        raise EngineUnavailable(f"the Docker engine failed while waiting for {container_name}",
+                                fix="check the engine (docker info), then the process with invoke status") from None
+
+
+class StillRunning(EcosystemError):
+    """A process survived SIGKILL: its record is left alone so nothing starts a second one."""
 
 
 def graceful_stop(client, control: ProcessControl, running: RunningProcess, *, grace: float,
                   term_timeout: float) -> StopResult:
-    """Stop one process: STOP, wait ``grace``; restore its status; then SIGTERM, then SIGKILL. Say which ended it."""
+    """Stop one process: STOP and wait ``grace``; then SIGTERM, then SIGKILL; restore its status; say which ended it.
+
+    The status is put back as it was (GO for an unknown or already-STOP status is not assumed:
+    STOP stays STOP, with a warning). A process killed or crashed in its clean-up is marked
+    finished so the next launch is not blocked. Raise StillRunning if even SIGKILL did not end it.
+    """
     started = time.monotonic()
-    before = control.record(running.process).status
-    control.stop(running.process)
+    before = "GO"
+    restore_status = False  # only once STOP has been (or may have been) set by this stop
     try:
-        if _ended_within(client, running.container, grace):
-            ended_by = "STOP"
-        else:
+        before = control.record(running.process).status
+        restore_status = before != "STOP"
+        if not restore_status:
+            log.warning("%s was already STOP: it stays STOP after this stop", running.process)
+        control.stop(running.process)
+        code = _wait_exit(client, running.container, grace)
+        ended_by = "STOP"
+        if code is None:
             log.warning("%s did not finish within %ss of STOP: sending SIGTERM", running.process, grace)
             ended_by = "SIGTERM"
             _signal(client, running.container, "SIGTERM")
-            if not _ended_within(client, running.container, term_timeout):
-                log.warning("%s ignored SIGTERM for %ss: sending SIGKILL", running.process, term_timeout)
-                ended_by = "SIGKILL"
-                _signal(client, running.container, "SIGKILL")
-                _ended_within(client, running.container, 60)
+            code = _wait_exit(client, running.container, term_timeout)
+        if code is None:
+            log.warning("%s ignored SIGTERM for %ss: sending SIGKILL", running.process, term_timeout)
+            ended_by = "SIGKILL"
+            _signal(client, running.container, "SIGKILL")
+            code = _wait_exit(client, running.container, 60)
+            if code is None:
+                restore_status = False  # STOP keeps a second copy from starting while this one lives
+                raise StillRunning(f"{running.process} ({running.container}) is still running after SIGKILL",
+                                   fix="check the host (docker inspect, dmesg); its status is left at STOP")
     finally:
-        restore = {"GO": control.go, "NO-RUN": control.no_run}.get(before)
-        if restore is not None:
+        if restore_status:
+            restore = {"GO": control.go, "NO-RUN": control.no_run, "PAUSE": control.pause}.get(before, control.go)
             restore(running.process)  # STOP persists otherwise: every later launch would decline
-    if ended_by != "STOP":
-        control.finish(running.process)  # killed: its record would say "running" and block the next launch
+    if ended_by != "STOP" or code != 0:
+        control.finish(running.process)  # killed or crashed: its record would say "running" and block launches
+        if ended_by == "STOP":
+            ended_by = f"STOP, but it exited with code {code}"
     return StopResult(running.process, running.container, ended_by, time.monotonic() - started, before)
 
 

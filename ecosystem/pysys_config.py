@@ -77,3 +77,27 @@ def in_dead_time(moment: time, windows: dict[str, Window]) -> bool:
     """Say whether ``moment`` (a wall-clock time) falls in the dead time, which wraps midnight."""
     begin, end = dead_time(windows)
     return moment > begin or moment < end
+
+
+SECRET_KEY_WORDS = ("password", "pwd", "token", "secret", "account", "mongo_host")
+
+
+def secret_values(settings) -> list[str]:
+    """Return the private config's values that must never be shown: accounts, passwords, tokens,
+    and the credentials inside mongo_host."""
+    from urllib.parse import urlsplit
+
+    try:
+        config = private_config(settings)
+    except EcosystemError:
+        return []
+    values = []
+    for key, value in config.items():
+        if isinstance(value, (str, int)) and any(word in str(key).lower() for word in SECRET_KEY_WORDS):
+            text = str(value)
+            if key == "mongo_host":
+                parts = urlsplit(text)
+                values += [v for v in (parts.password, parts.username) if v]
+            elif len(text) >= 4:
+                values.append(text)
+    return values

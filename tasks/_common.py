@@ -16,7 +16,7 @@ from invoke import Context, Exit
 from ecosystem.errors import EcosystemError, SettingsError
 from ecosystem.events import EventBus
 from ecosystem.history import History, RunHandle
-from ecosystem.secrets import install_log_redaction
+from ecosystem.secrets import Redactor, install_log_redaction
 from ecosystem.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,18 +57,27 @@ def history(c: Context) -> History:
     return History(s.history_path, bus=bus(c), redact=s.redactor())
 
 
+def redactor(c: Context) -> Redactor:
+    """Return a redactor for everything pysystemtrade may print: the settings' secrets and the
+    private config's (accounts, passwords, mongo_host credentials)."""
+    from ecosystem import pysys_config
+
+    s = settings(c)
+    return Redactor(s.secret_values() + pysys_config.secret_values(s))
+
+
 @contextmanager
 def recorded(c: Context, job: str, **kwargs) -> Iterator[RunHandle]:
     """Record a run of ``job`` in the history; turn an EcosystemError into a clean exit (code 1).
 
     The history records the failure first; the trader sees the message and its fix, no traceback.
     """
-    s = settings(c)
+    redact = redactor(c)
     try:
-        with history(c).run(job, **kwargs) as run:
+        with History(settings(c).history_path, bus=bus(c), redact=redact).run(job, **kwargs) as run:
             yield run
     except EcosystemError as exc:
-        raise Exit(s.redactor()(str(exc)), code=1) from None
+        raise Exit(redact(str(exc)), code=1) from None
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

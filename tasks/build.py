@@ -3,7 +3,7 @@ import sys
 
 from invoke import Exit, task
 
-from ecosystem import engine, images, repository, stack
+from ecosystem import engine, images, processes, repository, stack
 from ecosystem.errors import EcosystemError
 
 from ._common import recorded, settings
@@ -69,8 +69,12 @@ def rollback(c, dry_run=False):
             print(f"{repository}:current is now {current[7:19]} (was {previous[7:19]}, kept as :previous)")
         if not swapped:
             raise EcosystemError("nothing was rolled back", fix="rollback needs two builds of an image")
-        running = [r.service for r in stack.service_states(client, s)
-                   if r.service in stack.ALWAYS_ON and r.state == "running"]
+        uses = {"pysystemtrade": "pysys_runtime", "pysystemtrade-jupyter": "jupyter", "pysystemtrade-gateway": "ib_gateway"}
+        affected = {uses[r.removesuffix(s.name_suffix)] for r in swapped if r.removesuffix(s.name_suffix) in uses}
+        running = [r.service for r in stack.service_states(client, s) if r.service in affected and r.state == "running"]
+        if processes.running_processes(client, s) and "pysys_runtime" in running:
+            running.remove("pysys_runtime")  # recreating it would kill every running process
+            print("pysys_runtime keeps its image until no pysystemtrade process runs (invoke stop --all)")
         if running:
             stack.compose(s).up(running, wait=True)
             print("recreated: " + ", ".join(running))

@@ -5,7 +5,7 @@ from ecosystem import engine, processes, stack
 from ecosystem.errors import EcosystemError
 from ecosystem.process_control import ProcessControl, compose_runner
 
-from ._common import recorded, settings
+from ._common import recorded, redactor, settings
 
 INTERACTIVE_TOOLS = ("interactive_controls", "interactive_diagnostics", "interactive_order_stack",
                      "interactive_update_roll_status", "interactive_manual_check_historical_prices",
@@ -38,7 +38,7 @@ def stop(c, process=None, all_=False, dry_run=False):
         raise Exit("name one process (--process run_stack_handler) or give --all", code=2)
     with recorded(c, "stop") as run:
         running = processes.running_processes(engine.connect(), s)
-        targets = running if all_ else [r for r in running if r.process == process]
+        targets = running if all_ else [r for r in running if r.process == processes.canonical(process)]
         if not targets:
             run.detail = "nothing running" if all_ else f"{process} is not running"
             print(run.detail)
@@ -62,9 +62,9 @@ def shell(c, tool=None, command=None):
     project = stack.compose(s)
     if command:
         try:
-            print(project.run_once("daily_processes", ["bash", "-c", command], timeout=3600), end="")
+            print(redactor(c)(project.run_once("daily_processes", ["bash", "-c", command], timeout=3600)), end="")
         except EcosystemError as exc:
-            raise Exit(s.redactor()(str(exc)), code=1) from None
+            raise Exit(redactor(c)(str(exc)), code=1) from None
         return
     code = project.run_interactive("daily_processes", [tool] if tool else ["bash"])
     if code:

@@ -7,7 +7,7 @@ from ecosystem import engine, processes, stack
 from ecosystem.process_control import ProcessControl, compose_runner
 from ecosystem.errors import EcosystemError
 
-from ._common import history, recorded, settings, table
+from ._common import history, recorded, redactor, settings, table
 from .processes import stop_processes
 
 
@@ -23,10 +23,10 @@ def _services(text):
     return names or list(stack.ALWAYS_ON)
 
 
-@task(help={"services": "comma-separated services (default: mongo_db, ib_gateway, jupyter)",
+@task(help={"services": "comma-separated services (default: mongo_db, ib_gateway, pysys_runtime, jupyter)",
             "timeout": "seconds to wait for health (default 600)", "dry_run": "print the plan, change nothing"})
 def up(c, services=None, timeout=600, dry_run=False):
-    """Start MongoDB, the gateway and Jupyter and wait until they are healthy."""
+    """Start MongoDB, the gateway, the pysystemtrade runtime and Jupyter; wait until healthy."""
     s = settings(c)
     names = _services(services)
     if dry_run:
@@ -39,21 +39,33 @@ def up(c, services=None, timeout=600, dry_run=False):
         written = stack.write_secret_files(s)
         project = stack.compose(s)
         client = engine.connect()
-        was_running = {r.service for r in stack.service_states(client, s) if r.state == "running"}
+        running = processes.running_processes(client, s)
         recreate = sorted(written.services_to_recreate() & set(names))
-        if recreate:  # a running container keeps the secret file it was started with
-            project.up(recreate, wait=False, force_recreate=True)
-        project.up(names, wait=True, timeout=int(timeout))
-        run.detail = ", ".join(names) + (f" (recreated {', '.join(recreate)}: secrets changed)" if recreate else "")
-        if "pysys_runtime" in names and "pysys_runtime" not in was_running:
-            cold_start(c, s, client)
+        if running:  # recreating pysys_runtime would kill every process in its PID namespace
+            print("pysystemtrade processes are running (" + ", ".join(r.process for r in running) +
+                  "): no container is recreated; stop them first to apply changes")
+            project.up(names, wait=True, timeout=int(timeout), no_recreate=True)
+        else:
+            if recreate:  # a running container keeps the secret file it was started with
+                project.up(recreate, wait=False, force_recreate=True)
+            project.up(names, wait=True, timeout=int(timeout))
+        run.detail = ", ".join(names) + (f" (recreated {', '.join(recreate)}: secrets changed)"
+                                         if recreate and not running else "")
+        cold_start(c, s, client)
     print(f"up and healthy: {', '.join(names)}")
 
 
 def cold_start(c, s, client):
-    """Run pysystemtrade's startup once when the runtime comes up cold, never while a process runs."""
+    """Run pysystemtrade's startup once per start of pysys_runtime (after a reboot, a down, a
+    restore, a recreation), before any process launches; never while a process runs."""
+    runtime = [r for r in stack.service_states(client, s) if r.service == "pysys_runtime" and r.state == "running"]
+    if not runtime or runtime[0].since is None:
+        return
+    record = history(c)
+    if any(r.outcome == "ok" and r.start >= runtime[0].since for r in record.runs(job="startup")):
+        return  # this runtime has had its startup
     running = processes.running_processes(client, s)
-    with history(c).run("startup") as run:
+    with record.run("startup") as run:
         if running:
             run.set("skipped", "processes are running: " + ", ".join(r.process for r in running))
             return
@@ -119,12 +131,12 @@ def logs(c, service, since=None, tail=200):
     s = settings(c)
     try:
         if service.startswith("run_") or service == "startup":
-            text = stack.process_log(s, service, tail=int(tail))
-            print(s.redactor()(text) if text else f"no log records of {service} in the log server's file")
+            text = stack.process_log(s, processes.canonical(service), tail=int(tail))
+            print(redactor(c)(text) if text else f"no log records of {service} in the log server's file")
             return
         if service not in stack.SERVICES:
             raise Exit(f"unknown service {service}; the services are: {', '.join(stack.SERVICES)}, "
                        "or give a process name like run_stack_handler", code=2)
-        print(s.redactor()(stack.compose(s).logs(service, tail=int(tail), since=since)), end="")
+        print(redactor(c)(stack.compose(s).logs(service, tail=int(tail), since=since)), end="")
     except EcosystemError as exc:
         raise Exit(str(exc), code=1) from None
