@@ -413,6 +413,24 @@ def test_startup_ran_once_on_the_cold_up_only(eco):
     assert [row[4] for row in rows] == ["ok"], rows
 
 
+def test_startup_never_runs_while_a_process_runs(docker_client, eco):
+    name, control = _launch(eco, "stack_handler", "hang", "nostartup")
+    history_file = eco.settings.history_path
+    kept = history_file.read_text()
+    try:  # forget the startups, as if the runtime had just started: up must still not run one
+        history_file.write_text("".join(l + "\n" for l in kept.splitlines() if '"job":"startup"' not in l))
+        eco.run("up", "--timeout", "180")
+        rows = [line.split() for line in eco.run("history", "--job", "startup").stdout.splitlines()[2:]]
+        assert [row[4] for row in rows] == ["skipped"], rows
+        assert control.record("run_stack_handler").running, "the running process's record is untouched"
+    finally:
+        control.stop("run_stack_handler")
+        docker_client.api.wait(name, timeout=60)
+        control.go("run_stack_handler")
+        docker_client.containers.get(name).remove(force=True)
+        history_file.write_text(kept)
+
+
 def test_shell_runs_in_the_shared_namespaces_and_sees_the_running_processes(docker_client, eco):
     name, control = _launch(eco, "stack_handler", "hang", "shell")
     try:
