@@ -145,7 +145,8 @@ def write_context(plan: ImagePlan, target) -> list[str]:
     return names
 
 
-def _exists(client, tag: str) -> bool:
+def exists(client, tag: str) -> bool:
+    """Say whether the engine has an image called ``tag``."""
     from docker.errors import ImageNotFound
 
     try:
@@ -185,7 +186,7 @@ def build(client, plan: ImagePlan, *, redact: Callable[[str], str] = lambda t: t
             raise ImageBuildError(f"image {plan.repository} did not build: {redact(str(exc))}\n{tail}",
                                   image=plan.key, fix=f"read the lines above; the Dockerfile is {plan.dockerfile}") from None
     new = client.images.get(temporary)
-    if _exists(client, plan.current):
+    if exists(client, plan.current):
         old = client.images.get(plan.current)
         if old.id != new.id:
             old.tag(plan.repository, "previous")
@@ -215,7 +216,7 @@ def rollback(client, repository: str) -> tuple[str, str]:
 
     Raise EcosystemError if there is no previous image.
     """
-    if not _exists(client, f"{repository}:previous") or not _exists(client, f"{repository}:current"):
+    if not exists(client, f"{repository}:previous") or not exists(client, f"{repository}:current"):
         raise EcosystemError(f"{repository} has no previous image to roll back to",
                              fix="rollback needs two builds; run `invoke build` first")
     current = client.images.get(f"{repository}:current")

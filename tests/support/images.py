@@ -19,6 +19,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from ecosystem.images import exists
+
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 BUSYBOX = Path("/bin/busybox")
 LOCK = Path(tempfile.gettempdir()) / "pst-test-images.lock"
@@ -61,16 +63,6 @@ def _build_lock():
         yield
 
 
-def _exists(client, tag: str) -> bool:
-    from docker.errors import ImageNotFound
-
-    try:
-        client.images.get(tag)
-        return True
-    except ImageNotFound:
-        return False
-
-
 def _build(client, tag: str, dockerfile: str, files: dict[str, Path], buildargs: dict | None = None) -> None:
     """Build ``tag`` from a Dockerfile text and files copied into a fresh context."""
     with tempfile.TemporaryDirectory(prefix="pst-test-image-") as context:
@@ -83,7 +75,7 @@ def _build(client, tag: str, dockerfile: str, files: dict[str, Path], buildargs:
 def busybox_image(client) -> str:
     tag = recipe_tag("busybox", BUSYBOX_DOCKERFILE.encode(), BUSYBOX.read_bytes())
     with _build_lock():
-        if not _exists(client, tag):
+        if not exists(client, tag):
             _build(client, tag, BUSYBOX_DOCKERFILE, {"busybox": BUSYBOX})
     return tag
 
@@ -91,7 +83,7 @@ def busybox_image(client) -> str:
 def debian_base_image(client) -> str:
     tag = recipe_tag("debian-base", " ".join(DEBOOTSTRAP_ARGS).encode())
     with _build_lock():
-        if _exists(client, tag):
+        if exists(client, tag):
             return tag
         with tempfile.TemporaryDirectory(prefix="pst-test-debootstrap-") as root:
             subprocess.run(["debootstrap", *DEBOOTSTRAP_ARGS, root], check=True, capture_output=True, timeout=900)
@@ -108,7 +100,7 @@ def debian_python_image(client) -> str:
     base = debian_base_image(client)
     tag = recipe_tag("debian-python", base.encode(), DEBIAN_PYTHON_DOCKERFILE.encode(), HOST_CA_BUNDLE.read_bytes())
     with _build_lock():
-        if not _exists(client, tag):
+        if not exists(client, tag):
             _build(client, tag, DEBIAN_PYTHON_DOCKERFILE, {"ca-certificates.crt": HOST_CA_BUNDLE},
                    buildargs={"BASE": base})
     return tag
