@@ -6,7 +6,7 @@ Target: the median whole-process time of `invoke status` is at most 4x that of
     .venv/bin/python -m tests.benchmarks.bench_status [--runs 15]
 
 It builds the stand-in ecosystem under a unique suffix (locally made base image, no registry),
-starts the three always-on services plus seven stand-in pysystemtrade processes that wait,
+starts the four always-on services plus six stand-in pysystemtrade processes that wait,
 measures both commands alternately, prints the medians and the ratio, and removes everything.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ def main() -> None:
     values = {"NAME_SUFFIX": test_stack.suffix, "IPV4_NETWORK_PART": test_stack.network_part,
               "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
               "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
-              "PYTHON_BASE_IMAGE": base, "IB_API_PORT": "24001", "VNC_PORT": "25900", "JUPYTER_PORT": "28888"}
+              "PYTHON_BASE_IMAGE": base, "TWSUSERID": "bench-user", "TWSPASSWORD": "bench-password", "IB_API_PORT": "24001", "VNC_PORT": "25900", "JUPYTER_PORT": "28888"}
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     settings = load_settings(ROOT, env_file=env_file, environ={})
     plans = {p.key: p for p in images.standin_plans(settings)}
@@ -67,9 +67,11 @@ def main() -> None:
     try:
         for task in (["build"], ["setup"], ["up"]):
             subprocess.run(invoke + task, cwd=ROOT, env=env, check=True, capture_output=True)
-        for service in ["stack_handler", "capital_update"] + ["daily_processes"] * 5:
-            subprocess.run(project._argv("run", "--detach", "--no-deps", "-e", "STANDIN_BEHAVIOUR=*=hang", service),
-                           cwd=ROOT, env=compose_env, check=True, capture_output=True)
+        for index, (service, argv) in enumerate(
+                [("stack_handler", []), ("capital_update", [])] +
+                [("daily_processes", [p]) for p in ("run_systems", "run_cleaners", "run_reports", "run_backups")]):
+            project.run_detached(service, argv, name=f"bench{index}{test_stack.suffix}",
+                                 environment={"STANDIN_BEHAVIOUR": "*=hang"})
         running = len(client.containers.list(filters={"label": f"com.docker.compose.project={settings.compose_project}"}))
         ps = project._argv("ps", "--all")
         timed(invoke + ["status"], env), timed(ps, compose_env)  # warm caches
