@@ -11,12 +11,13 @@ __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
 from invoke import Collection  # noqa: E402
 
-from tasks import build, config, doctor, gateway, history, pending, processes, setup, stack  # noqa: E402
+from tasks import build, config, doctor, gateway, history, pending, plan, processes, setup, stack  # noqa: E402
 
 ns = Collection()
 ns.add_task(config.config)
 ns.add_task(doctor.doctor)
 ns.add_task(history.history)
+ns.add_task(plan.plan)
 ns.add_task(build.build)
 ns.add_task(build.rollback)
 ns.add_task(setup.setup)

@@ -152,6 +152,16 @@ def _image_ref(text: str) -> str:
     return ref
 
 
+def _process_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if not re.fullmatch(r"run_[a-z_]+", n)]
+    if bad:
+        raise ValueError("must be pysystemtrade process names like run_systems, separated by commas")
+    if len(set(names)) != len(names):
+        raise ValueError("names a process twice")
+    return names
+
+
 def _optional_text(text: str) -> str:
     return text.strip()
 
@@ -239,6 +249,16 @@ VARIABLES: tuple[Variable, ...] = (
     _v("pysystemtrade", "STOP_TERM_SECONDS", "stop_term_seconds", "120",
        _int_in(0, 86400, "must be a whole number of seconds from 0 to 86400"), "STOP_TERM_SECONDS=120",
        "how long after SIGTERM before SIGKILL, the last resort"),
+    _v("Trading day", "EOD_CHAIN", "eod_chain",
+       "run_daily_prices_updates,run_systems,run_strategy_order_generator,run_cleaners,run_reports,"
+       "run_daily_update_multiple_adjusted_prices", _process_list,
+       "EOD_CHAIN=run_daily_prices_updates,run_systems,run_strategy_order_generator,run_cleaners,run_reports",
+       "the evening chain, in order (add run_backups to keep pysystemtrade's own backups)"),
+    _v("Trading day", "MORNING_PROCESSES", "morning_processes", "run_daily_fx_and_contract_updates", _process_list,
+       "MORNING_PROCESSES=run_daily_fx_and_contract_updates", "one-shot processes launched in the morning"),
+    _v("Trading day", "LAUNCH_MARGIN_MINUTES", "launch_margin_minutes", "5",
+       _int_in(0, 120, "must be a whole number of minutes from 0 to 120"), "LAUNCH_MARGIN_MINUTES=5",
+       "how long before its window opens a process is launched (it waits for its start time)"),
     _v("Images", "PYTHON_BASE_IMAGE", "python_base_image", "python:3.10-slim-bookworm", _image_ref,
        "python:3.10-slim-bookworm", "base of the pysystemtrade, Jupyter and stand-in images"),
     _v("Images", "MONGO_IMAGE", "mongo_image", "mongo:7.0", _image_ref, "mongo:7.0",
@@ -338,6 +358,9 @@ class Settings:
     log_server_port: int
     stop_grace_seconds: int
     stop_term_seconds: int
+    eod_chain: tuple[str, ...]
+    morning_processes: tuple[str, ...]
+    launch_margin_minutes: int
     python_base_image: str
     mongo_image: str
     gateway_base_image: str
