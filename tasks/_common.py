@@ -53,8 +53,7 @@ def bus(c: Context) -> EventBus:
 
 def history(c: Context) -> History:
     """Return the run history named by the settings, wired to this invocation's event bus."""
-    s = settings(c)
-    return History(s.history_path, bus=bus(c), redact=s.redactor())
+    return History(settings(c).history_path, bus=bus(c), redact=redactor(c))
 
 
 def redactor(c: Context) -> Redactor:
@@ -62,8 +61,11 @@ def redactor(c: Context) -> Redactor:
     private config's (accounts, passwords, mongo_host credentials)."""
     from ecosystem import pysys_config
 
-    s = settings(c)
-    return Redactor(s.secret_values() + pysys_config.secret_values(s))
+    state = _state(c)
+    if "redactor" not in state:
+        s = settings(c)
+        state["redactor"] = Redactor(s.secret_values() + pysys_config.secret_values(s))
+    return state["redactor"]
 
 
 @contextmanager
@@ -72,12 +74,12 @@ def recorded(c: Context, job: str, **kwargs) -> Iterator[RunHandle]:
 
     The history records the failure first; the trader sees the message and its fix, no traceback.
     """
-    redact = redactor(c)
+    record = history(c)
     try:
-        with History(settings(c).history_path, bus=bus(c), redact=redact).run(job, **kwargs) as run:
+        with record.run(job, **kwargs) as run:
             yield run
     except EcosystemError as exc:
-        raise Exit(redact(str(exc)), code=1) from None
+        raise Exit(redactor(c)(str(exc)), code=1) from None
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
