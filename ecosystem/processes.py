@@ -15,13 +15,14 @@ from dataclasses import dataclass
 
 from .engine import project_containers
 from .errors import EcosystemError
-from .process_control import ProcessControl
+from .plan import LAUNCHERS
+from .process_control import CONTROL_LABEL, ProcessControl
 
 log = logging.getLogger(__name__)
 
 PROCESS_SERVICES = ("stack_handler", "capital_update", "daily_processes", "csv_backup")
 # launcher / module name -> pysystemtrade's process name, where they differ
-PROCESS_NAMES = {"run_daily_price_updates": "run_daily_prices_updates"}
+PROCESS_NAMES = {launcher: process for process, launcher in LAUNCHERS.items()}
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,6 @@ class StopResult:
         return self.ended_by == "STOP"  # ended through its STOP status, clean-up run, exit code 0
 
 
-from .process_control import CONTROL_LABEL  # noqa: E402  (helper containers run no process)
 
 
 def process_name(container) -> str:

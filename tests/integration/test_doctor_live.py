@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,15 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import SMB_PASSWORD
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "sentinel-git-Token-5b9d"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

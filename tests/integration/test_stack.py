@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from ecosystem.settings import Settings, load_settings
 from standins.pysystemtrade_repo import make_repo
 from tests.support.scan import find_in_folder, find_in_image
 from tests.support.stacks import leftovers, remove_everything, unique_stack
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GIT_TOKEN = "sentinel-GIT-token-a1b2c3"
@@ -35,11 +35,6 @@ TWS_PASSWORD = "sentinel-TWS-password-778899"
 TWS_USER = "sentinel-TWS-user-112233"
 SENTINELS = [GIT_TOKEN, PRIVATE, TWS_PASSWORD, TWS_USER]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

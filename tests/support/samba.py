@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.net import free_port
+
 SMB_USER = "pstsmb"
 
 CONF = """[global]
@@ -69,12 +71,6 @@ class SambaServer:
                 self.process.wait()
         if self.share_path is not None:
             shutil.rmtree(self.share_path, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _ensure_unix_user(name: str) -> None:

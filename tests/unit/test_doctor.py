@@ -12,6 +12,7 @@ import pytest
 from ecosystem import doctor
 from ecosystem.errors import EngineUnavailable, SettingsError
 from ecosystem.settings import load_settings
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTINEL = "sentinel-doctor-7d2e"
@@ -57,11 +58,6 @@ def test_engine_missing_is_a_fail_with_a_fix(tmp_path):
     [result] = doctor.check_engine(inputs_for(tmp_path))
     assert result.verdict == "fail" and result.fix == "start it"
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_ports_free_in_use_and_foreign_address(tmp_path):

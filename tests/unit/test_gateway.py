@@ -11,16 +11,12 @@ from pathlib import Path
 import pytest
 
 from ecosystem.gateway import GatewayError, handshake
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = ROOT / "standins" / "gateway" / "standin_gateway.py"
 PASSWORD = "sentinel-gw-pw-31337"
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(tmp_path, **env):
