@@ -11,7 +11,7 @@ __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
 from invoke import Collection  # noqa: E402
 
-from tasks import build, config, doctor, gateway, history, pending, plan, processes, setup, stack  # noqa: E402
+from tasks import build, config, doctor, eod, gateway, history, pending, plan, processes, setup, stack, weekly  # noqa: E402
 
 ns = Collection()
 ns.add_task(config.config)
@@ -23,5 +23,7 @@ ns.add_task(build.rollback)
 ns.add_task(setup.setup)
 for verb in (stack.up, stack.down, stack.status, stack.logs, processes.stop, processes.shell):
     ns.add_task(verb)
+ns.add_task(eod.eod)
 ns.add_collection(Collection("gateway", gateway.status, gateway.login))
+ns.add_collection(Collection("weekly", weekly.sync, weekly.open_, weekly.close))
 pending.add_pending(ns)

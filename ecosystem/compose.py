@@ -61,10 +61,14 @@ class Compose:
                                output=exc.output, fix=exc.fix) from None
 
     def up(self, services: Sequence[str] = (), *, wait: bool = True, timeout: float = 300,
-           force_recreate: bool = False, no_recreate: bool = False) -> None:
-        """Create and start ``services`` (all unprofiled ones by default); with ``wait``, until healthy."""
+           force_recreate: bool = False, no_recreate: bool = False, no_deps: bool = False) -> None:
+        """Create and start ``services`` (all unprofiled ones by default); with ``wait``, until healthy.
+
+        ``no_deps`` leaves the services they depend on alone (never recreated along with them).
+        """
         args = ["up", "--detach", "--remove-orphans"] + (["--force-recreate"] if force_recreate else [])
         args += ["--no-recreate"] if no_recreate else []
+        args += ["--no-deps"] if no_deps else []
         if wait:
             args += ["--wait", "--wait-timeout", str(int(timeout))]
         try:
@@ -140,14 +144,16 @@ class Compose:
         return self._run("run", "--rm", "--no-deps", "-T", *extra, service, *argv, timeout=timeout).stdout
 
     def run_detached(self, service: str, argv: Sequence[str] = (), *, name: str,
-                     environment: dict[str, str] | None = None) -> str:
+                     environment: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> str:
         """Start a one-off container ``name`` of ``service`` in the background; return its name.
 
-        ``environment`` goes on the compose command line: never put a secret in it.
+        ``environment`` and ``labels`` go on the compose command line: never put a secret in them.
         """
         args = ["run", "--detach", "--no-deps", "--name", name]
         for key, value in (environment or {}).items():
             args += ["--env", f"{key}={value}"]
+        for key, value in (labels or {}).items():
+            args += ["--label", f"{key}={value}"]
         self._run(*args, service, *argv, timeout=120)
         return name
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .errors import EngineUnavailable
@@ -52,3 +53,12 @@ def containers_publishing(client: "docker.DockerClient", port: int) -> list[tupl
                 found.append((container.name, container.labels.get("com.docker.compose.project", "")))
                 break
     return found
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """Return an engine timestamp (RFC 3339, nanoseconds) as an aware UTC datetime; None for unset."""
+    if not text or text.startswith("0001-"):
+        return None
+    text = text.rstrip("Z")
+    head, _, fraction = text.partition(".")
+    return datetime.fromisoformat(head + ("." + fraction[:6] if fraction else "")).replace(tzinfo=timezone.utc)

@@ -155,19 +155,19 @@ class History:
         return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 1] + "…"
 
     def begin(self, job: str, *, step: str | None = None, slot: str | None = None,
-              parent: str | None = None) -> Run:
-        """Write the start of a run and return it."""
-        run = Run(id=uuid.uuid4().hex, job=job, step=step, slot=slot, parent=parent, start=self._clock(),
+              parent: str | None = None, start: datetime | None = None) -> Run:
+        """Write the start of a run (now, or at ``start`` for a run observed afterwards) and return it."""
+        run = Run(id=uuid.uuid4().hex, job=job, step=step, slot=slot, parent=parent, start=start or self._clock(),
                   pid=os.getpid(), host=HOST)
         self._write(self._entry(run, "start"))
         return run
 
     def finish(self, run: Run, outcome: str, detail: str = "", *, hint: str = "",
-               log_tail: tuple[str, ...] = ()) -> Run:
-        """Write the end of ``run`` with its outcome; emit a failure event when it failed."""
+               log_tail: tuple[str, ...] = (), end: datetime | None = None) -> Run:
+        """Write the end of ``run`` (now, or at ``end``) with its outcome; emit a failure event when it failed."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
-        ended = replace(run, end=self._clock(), outcome=outcome, detail=self._clean(detail))
+        ended = replace(run, end=end or self._clock(), outcome=outcome, detail=self._clean(detail))
         self._write(self._entry(ended, "end"))
         if outcome in FAILURE_OUTCOMES and self.bus is not None:
             self.bus.emit(FailureEvent(job=run.job, step=run.step, slot=run.slot, outcome=outcome,
@@ -176,9 +176,12 @@ class History:
         return ended
 
     def record(self, job: str, outcome: str, detail: str = "", *, step: str | None = None,
-               slot: str | None = None, parent: str | None = None) -> Run:
-        """Write a run that begins and ends at once (``skipped``, ``missed``, a check's verdict)."""
-        return self.finish(self.begin(job, step=step, slot=slot, parent=parent), outcome, detail)
+               slot: str | None = None, parent: str | None = None, start: datetime | None = None,
+               end: datetime | None = None, hint: str = "", log_tail: tuple[str, ...] = ()) -> Run:
+        """Write a whole run at once: one that took no time (``skipped``, ``missed``, a check's
+        verdict) or one observed after it ended (a process container, from its start and end)."""
+        run = self.begin(job, step=step, slot=slot, parent=parent, start=start)
+        return self.finish(run, outcome, detail, hint=hint, log_tail=log_tail, end=end)
 
     @contextmanager
     def run(self, job: str, *, step: str | None = None, slot: str | None = None,

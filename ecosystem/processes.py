@@ -17,6 +17,7 @@ from .engine import project_containers
 from .errors import EcosystemError
 from .plan import LAUNCHERS
 from .process_control import CONTROL_LABEL, ProcessControl
+from .process_runs import PROCESS_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ def process_name(container) -> str:
     """Return the pysystemtrade process a container runs (its command is one launcher, e.g. run_systems), or ""."""
     if container.labels.get(CONTROL_LABEL) == "control":
         return ""
+    if container.labels.get(PROCESS_LABEL):  # launched by the trading-day tasks
+        return container.labels[PROCESS_LABEL]
     command = container.attrs.get("Config", {}).get("Cmd") or []
     if len(command) != 1:
         return ""
@@ -77,7 +80,7 @@ def running_processes(client, settings) -> list[RunningProcess]:
     return found
 
 
-def _wait_exit(client, container_name: str, seconds: float) -> int | None:
+def wait_exit(client, container_name: str, seconds: float) -> int | None:
     """Wait for the container to exit, up to ``seconds``; return its exit code, or None if it still runs.
 
     Raise EngineUnavailable if the engine itself fails (that is not "still running").
@@ -121,18 +124,18 @@ def graceful_stop(client, control: ProcessControl, running: RunningProcess, *, g
         if not restore_status:
             log.warning("%s was already STOP: it stays STOP after this stop", running.process)
         control.stop(running.process)
-        code = _wait_exit(client, running.container, grace)
+        code = wait_exit(client, running.container, grace)
         ended_by = "STOP"
         if code is None:
             log.warning("%s did not finish within %ss of STOP: sending SIGTERM", running.process, grace)
             ended_by = "SIGTERM"
             _signal(client, running.container, "SIGTERM")
-            code = _wait_exit(client, running.container, term_timeout)
+            code = wait_exit(client, running.container, term_timeout)
         if code is None:
             log.warning("%s ignored SIGTERM for %ss: sending SIGKILL", running.process, term_timeout)
             ended_by = "SIGKILL"
             _signal(client, running.container, "SIGKILL")
-            code = _wait_exit(client, running.container, 60)
+            code = wait_exit(client, running.container, 60)
             if code is None:
                 restore_status = False  # STOP keeps a second copy from starting while this one lives
                 raise StillRunning(f"{running.process} ({running.container}) is still running after SIGKILL",

@@ -162,6 +162,19 @@ def _process_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def _process_minutes(text: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        name, _, minutes = item.partition("=")
+        name = name.strip()
+        if not re.fullmatch(r"run_[a-z_]+", name) or not minutes.strip().isdigit() or int(minutes) < 1:
+            raise ValueError("must be process=minutes pairs like run_systems=180,run_reports=30")
+        if name in found:
+            raise ValueError(f"names {name} twice")
+        found[name] = int(minutes)
+    return found
+
+
 def _optional_text(text: str) -> str:
     return text.strip()
 
@@ -259,6 +272,20 @@ VARIABLES: tuple[Variable, ...] = (
     _v("Trading day", "LAUNCH_MARGIN_MINUTES", "launch_margin_minutes", "5",
        _int_in(0, 120, "must be a whole number of minutes from 0 to 120"), "LAUNCH_MARGIN_MINUTES=5",
        "how long before its window opens a process is launched (it waits for its start time)"),
+    _v("Trading day", "EOD_STEP_TIMEOUT_MINUTES", "eod_step_timeout_minutes", "120",
+       _int_in(1, 1440, "must be a whole number of minutes from 1 to 1440"), "EOD_STEP_TIMEOUT_MINUTES=120",
+       "how long a one-shot process may run after its window opens before it is stopped (timed_out)"),
+    _v("Trading day", "EOD_STEP_TIMEOUTS", "eod_step_timeouts", "", _process_minutes,
+       "EOD_STEP_TIMEOUTS=run_systems=240,run_reports=30", "per-process timeouts in minutes, overriding the one above"),
+    _v("Trading day", "EOD_STOP_ON_FAILURE", "eod_stop_on_failure", "run_daily_prices_updates,run_systems",
+       _process_list, "EOD_STOP_ON_FAILURE=run_daily_prices_updates,run_systems",
+       "chain steps whose failure (or decline, or timeout) skips the rest of the chain; others let it go on"),
+    _v("Trading day", "ORDER_GENERATOR_WAIT_MINUTES", "order_generator_wait_minutes", "60",
+       _int_in(0, 1440, "must be a whole number of minutes from 0 to 1440"), "ORDER_GENERATOR_WAIT_MINUTES=60",
+       "how long the order generator waits for the day's stack handler to end before it fails"),
+    _v("Trading day", "CRASH_RELAUNCH_LIMIT", "crash_relaunch_limit", "3",
+       _int_in(0, 50, "must be a whole number from 0 to 50"), "CRASH_RELAUNCH_LIMIT=3",
+       "how many times a day a crashed stack handler or capital update is launched again"),
     _v("Images", "PYTHON_BASE_IMAGE", "python_base_image", "python:3.10-slim-bookworm", _image_ref,
        "python:3.10-slim-bookworm", "base of the pysystemtrade, Jupyter and stand-in images"),
     _v("Images", "MONGO_IMAGE", "mongo_image", "mongo:7.0", _image_ref, "mongo:7.0",
@@ -361,6 +388,11 @@ class Settings:
     eod_chain: tuple[str, ...]
     morning_processes: tuple[str, ...]
     launch_margin_minutes: int
+    eod_step_timeout_minutes: int
+    eod_step_timeouts: Mapping[str, int]
+    eod_stop_on_failure: tuple[str, ...]
+    order_generator_wait_minutes: int
+    crash_relaunch_limit: int
     python_base_image: str
     mongo_image: str
     gateway_base_image: str

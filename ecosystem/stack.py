@@ -12,7 +12,7 @@ import os
 import secrets as random_secrets
 import shlex
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from . import images
@@ -75,6 +75,28 @@ def compose(settings: Settings) -> Compose:
     """Return the compose project of these settings."""
     return Compose(project=settings.compose_project, files=[COMPOSE_FILE], env=compose_env(settings), cwd=ROOT,
                    ignore_env_file=True)
+
+
+def runtime_container(settings: Settings) -> str:
+    return f"pysys_runtime{settings.name_suffix}"
+
+
+def runtime_running(settings: Settings, client) -> bool:
+    """Say whether pysys_runtime (the processes' namespaces and log server) is running."""
+    try:
+        return client.api.inspect_container(runtime_container(settings))["State"]["Status"] == "running"
+    except Exception:  # not created
+        return False
+
+
+def process_control(settings: Settings, client=None):
+    """Return pysystemtrade's process control for this stack: run inside pysys_runtime while it
+    runs (fast), else in a one-off container of the pysystemtrade image."""
+    from .process_control import ProcessControl, compose_runner, exec_runner
+
+    if client is not None and runtime_running(settings, client):
+        return ProcessControl(exec_runner(client, runtime_container(settings)))
+    return ProcessControl(compose_runner(compose(settings)))
 
 
 @dataclass(frozen=True)
@@ -198,17 +220,9 @@ class ServiceState:
     image_created: datetime | None
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text or text.startswith("0001-"):
-        return None
-    text = text.rstrip("Z")
-    head, _, fraction = text.partition(".")
-    return datetime.fromisoformat(head + ("." + fraction[:6] if fraction else "")).replace(tzinfo=timezone.utc)
-
-
 def service_states(client, settings: Settings) -> list[ServiceState]:
     """Return the state of every service of the stack, from the engine's view of its containers."""
-    from .engine import project_containers
+    from .engine import parse_time, project_containers
 
     by_service = {}
     for container in project_containers(client, settings.compose_project):
@@ -227,12 +241,38 @@ def service_states(client, settings: Settings) -> list[ServiceState]:
             image_id = attrs.get("Image", "")
             if image_id not in image_times:
                 try:
-                    image_times[image_id] = _parse_time(client.images.get(image_id).attrs.get("Created"))
+                    image_times[image_id] = parse_time(client.images.get(image_id).attrs.get("Created"))
                 except Exception:  # image removed under a stopped container
                     image_times[image_id] = None
             rows.append(ServiceState(
                 service=service, container=container.name, state=state.get("Status", "?"),
                 health=(state.get("Health") or {}).get("Status", ""),
-                since=_parse_time(state.get("StartedAt") if running else state.get("FinishedAt")),
+                since=parse_time(state.get("StartedAt") if running else state.get("FinishedAt")),
                 exit_code=None if running else state.get("ExitCode"), image_created=image_times[image_id]))
     return rows
+
+
+def ensure_always_on(settings: Settings, client) -> list[str]:
+    """Start whichever always-on service is not running (never recreating a running one), and
+    recreate a container joined to pysys_runtime's namespaces that still points at an earlier
+    pysys_runtime (after the runtime restarted by itself its network is dead). Return what was done."""
+    states = {r.service: r for r in service_states(client, settings)}
+    missing = [name for name in ALWAYS_ON if states.get(name) is None or states[name].state != "running"]
+    done = []
+    if "ib_gateway" in missing and not (settings.twsuserid and settings.twspassword):
+        missing.remove("ib_gateway")
+        log.warning("the gateway is not running and cannot log in without TWSUSERID and TWSPASSWORD")
+    project = compose(settings)
+    if missing:
+        write_secret_files(settings)
+        project.up(missing, wait=True, no_recreate=True)
+        done.append("started " + ", ".join(missing))
+    try:
+        runtime_id = client.api.inspect_container(runtime_container(settings))["Id"]
+        joined = client.api.inspect_container(f"jupyter{settings.name_suffix}")["HostConfig"]["NetworkMode"]
+    except Exception:  # not created: nothing joined to repair
+        return done
+    if joined.startswith("container:") and joined.split(":", 1)[1] != runtime_id:
+        project.up(["jupyter"], wait=True, force_recreate=True, no_deps=True)
+        done.append("recreated jupyter (it was joined to an earlier pysys_runtime)")
+    return done

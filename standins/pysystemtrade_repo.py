@@ -11,7 +11,9 @@ The processes keep upstream's process control (``sysproduction/data/control_proc
 they decline with exit 0 when their status is STOP or NO-RUN or they are already running, and
 a hanging one finishes cleanly when its status turns STOP.
 
-Each stand-in process reads ``STANDIN_BEHAVIOUR`` (``name=behaviour;...``, or ``*=behaviour``):
+Each stand-in process reads ``STANDIN_BEHAVIOUR`` (``name=behaviour;...``, or ``*=behaviour``), or
+when that is unset the file ``standin_behaviour`` in the private config folder (same format,
+``;`` or new lines; ``seconds=N`` sets how long ``run`` takes):
 ``run`` (default: runs ``STANDIN_SECONDS``, 1 by default, then exit 0), ``wait:N`` (waits N
 seconds, as before its start time, then runs), ``fail`` (exit 1),
 ``hang`` (runs until its status is STOP), ``ignore_sigterm`` (the same, ignoring SIGTERM), ``stuck``

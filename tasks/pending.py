@@ -10,8 +10,6 @@ PENDING = {
     "restore": ("restore a backup set", 6),
     "offload": ("copy backup sets to the SMB share", 7),
     "reports": ("commit and push the daily reports", 7),
-    "eod": ("run the end-of-day chain", 5),
-    "weekly.sync": ("make running processes match the trading week", 5),
 }
 
 

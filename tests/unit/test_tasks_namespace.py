@@ -10,7 +10,7 @@ import tasks
 ROOT = Path(__file__).resolve().parents[2]
 
 EXPECTED = {"backup", "build", "config", "doctor", "down", "eod", "history", "logs", "offload", "plan", "reports", "restore",
-            "rollback", "setup", "shell", "status", "stop", "up", "weekly.sync", "gateway.status", "gateway.login"}
+            "rollback", "setup", "shell", "status", "stop", "up", "weekly.sync", "weekly.open", "weekly.close", "gateway.status", "gateway.login"}
 
 
 def _run(*argv: str) -> str:

@@ -19,9 +19,32 @@ from sysproduction.data.control_process import SUCCESS, dataControlProcess
 PROCESS_NAMES = {"run_daily_price_updates": "run_daily_prices_updates"}
 
 
+def _behaviours():
+    """The behaviour spec: STANDIN_BEHAVIOUR, else the file standin_behaviour in the private
+    config folder (tests write it there: it reaches every container without touching compose)."""
+    spec = os.environ.get("STANDIN_BEHAVIOUR", "")
+    if not spec:
+        try:
+            spec = (Path(os.environ.get("PYSYS_PRIVATE_CONFIG_DIR", "private")) / "standin_behaviour").read_text()
+        except OSError:
+            spec = ""
+    return [item for line in spec.splitlines() for item in line.split(";")]
+
+
+def _seconds():
+    """How long a stand-in run takes: STANDIN_SECONDS, else 'seconds=N' in the spec, else 1."""
+    if os.environ.get("STANDIN_SECONDS"):
+        return float(os.environ["STANDIN_SECONDS"])
+    for item in _behaviours():
+        key, _, value = item.partition("=")
+        if key.strip() == "seconds":
+            return float(value)
+    return 1.0
+
+
 def behaviour_for(name):
     chosen = "run"
-    for item in os.environ.get("STANDIN_BEHAVIOUR", "").split(";"):
+    for item in _behaviours():
         key, _, value = item.partition("=")
         if key.strip() in (name, "*") and value.strip():
             chosen = value.strip()
@@ -90,7 +113,7 @@ def run(name):
         folder = reporting_directory()
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}_report.txt").write_text(f"stand-in report from {name} at {time.ctime()}\n")
-    time.sleep(float(os.environ.get("STANDIN_SECONDS", "1")))
+    time.sleep(_seconds())
     control.finish_process(process)
     log.info("finished (stand-in)")
     print(f"{process} (stand-in) finished", flush=True)

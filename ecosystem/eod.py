@@ -1,0 +1,163 @@
+"""The evening chain: each step its own container, in order, with outcomes that tell ran from declined.
+
+``run_chain`` is the order and bookkeeping (pure apart from the run history and the step
+runner it is given): a step that already ended ``ok`` for this trading day is not run again
+(unless forced), a step that is not ``ok`` and is named in EOD_STOP_ON_FAILURE skips the rest,
+every step's outcome is one run-history step of the ``eod`` run. ``ContainerStep`` runs one
+step for real: launch, wait on the engine until its deadline, stop it gracefully past that,
+judge the exit from the process-control record, keep its last log lines, remove it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Sequence
+
+from . import process_runs, processes
+from .errors import EcosystemError
+from .history import History
+from .plan import PlannedStep
+from .process_runs import Verdict
+
+log = logging.getLogger(__name__)
+
+JOB = "eod"
+SERVICE = "daily_processes"
+# a step that may run only once another process has ended for the day
+WAITS_FOR = {"run_strategy_order_generator": "run_stack_handler"}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    verdict: Verdict
+    log_tail: tuple[str, ...] = ()
+
+
+@dataclass
+class ChainSummary:
+    slot: str
+    outcomes: dict[str, str] = field(default_factory=dict)   # process -> outcome of this run
+    done_earlier: list[str] = field(default_factory=list)    # ok earlier this trading day, not rerun
+
+    @property
+    def ok(self) -> bool:
+        return all(outcome == "ok" for outcome in self.outcomes.values())
+
+    def counts(self) -> str:
+        tally: dict[str, int] = {}
+        for outcome in self.outcomes.values():
+            tally[outcome] = tally.get(outcome, 0) + 1
+        parts = [f"{n} {outcome}" for outcome, n in sorted(tally.items())]
+        if self.done_earlier:
+            parts.append(f"{len(self.done_earlier)} ok earlier")
+        return ", ".join(parts) or "nothing to run"
+
+
+def run_chain(history: History, slot: str, steps: Sequence[PlannedStep], *,
+              execute: Callable[[PlannedStep], StepResult], stop_on_failure: Sequence[str] = (),
+              force: bool = False, say: Callable[[str], None] = print) -> ChainSummary:
+    """Run ``steps`` in order for trading day ``slot``, recording each; return what came of them."""
+    summary = ChainSummary(slot)
+    parent = history.begin(JOB, slot=slot)
+    stopped_by = ""
+    try:
+        for step in steps:
+            name = step.process
+            if not force and history.succeeded(JOB, slot, step=name):
+                summary.done_earlier.append(name)
+                say(f"{name}: ok earlier today, not run again (--force reruns it)")
+                continue
+            if stopped_by:
+                history.record(JOB, "skipped", f"not run: {stopped_by}", step=name, slot=slot, parent=parent.id)
+                summary.outcomes[name] = "skipped"
+                say(f"{name}: skipped ({stopped_by})")
+                continue
+            run = history.begin(JOB, step=name, slot=slot, parent=parent.id)
+            try:
+                result = execute(step)
+            except EcosystemError as exc:
+                result = StepResult(Verdict("failed", exc.message, exc.fix))
+            except BaseException as exc:
+                history.finish(run, "failed", f"interrupted ({type(exc).__name__})")
+                raise
+            verdict = result.verdict
+            history.finish(run, verdict.outcome, verdict.detail, hint=verdict.hint, log_tail=result.log_tail)
+            summary.outcomes[name] = verdict.outcome
+            say(f"{name}: {verdict.outcome}: {verdict.detail}" + (f"\n  fix: {verdict.hint}"
+                                                                    if verdict.hint and not verdict.ok else ""))
+            if not verdict.ok and name in stop_on_failure:
+                stopped_by = f"{name} {verdict.outcome} and stops the chain (EOD_STOP_ON_FAILURE)"
+    except BaseException as exc:
+        history.finish(parent, "failed", f"interrupted ({type(exc).__name__}) after: {summary.counts()}")
+        raise
+    # the steps' own events say what went wrong; the chain's run says how it ended overall
+    history.finish(parent, "ok" if summary.ok else "failed", summary.counts())
+    return summary
+
+
+class ContainerStep:
+    """Given the stack, run one chain step as its own container of ``daily_processes`` and judge it."""
+
+    def __init__(self, settings, client, project, control, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings, self.client, self.project, self.control = settings, client, project, control
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    def timeout(self, process: str) -> timedelta:
+        return timedelta(minutes=self.settings.eod_step_timeouts.get(process, self.settings.eod_step_timeout_minutes))
+
+    def _wait_for_predecessor(self, step: PlannedStep) -> Verdict | None:
+        before = WAITS_FOR.get(step.process)
+        if not before:
+            return None
+        limit = self.settings.order_generator_wait_minutes * 60
+        for running in processes.running_processes(self.client, self.settings):
+            if running.process != before:
+                continue
+            print(f"{step.process}: waiting up to {limit // 60} min for {before} ({running.container}) to end")
+            if processes.wait_exit(self.client, running.container, limit) is None:
+                return Verdict("failed", f"not launched: {before} was still running after {limit // 60} min "
+                               "(orders generated now would land on stacks it is about to clear)",
+                               f"check why {before} did not end at its stop time (invoke logs {before}); "
+                               f"`invoke stop --process {before}` ends it cleanly")
+        return None
+
+    def __call__(self, step: PlannedStep) -> StepResult:
+        waited = self._wait_for_predecessor(step)
+        if waited:
+            return StepResult(waited)
+        s = self.settings
+        deadline = max(self.clock(), step.window_start) + self.timeout(step.process)
+        name = process_runs.container_name(step.process, s.name_suffix, unique=True)
+        process_runs.launch(self.project, service=SERVICE, process=step.process, launcher=step.launcher, name=name,
+                            job=JOB, slot=step.window_start.astimezone(s.tz).date().isoformat(), kind=step.kind,
+                            deadline=deadline)
+        try:
+            started = process_runs.started_at(self.client, name)
+            seconds = (deadline - self.clock()).total_seconds()
+            code = processes.wait_exit(self.client, name, max(1.0, seconds))
+            if code is None:
+                verdict = self._stop_overdue(step, name)
+            else:
+                verdict = process_runs.judge(step.process, code, self._record(step.process), started, tz=s.tz,
+                                             window_start=step.window_start, window_stop=step.window_stop)
+            return StepResult(verdict, process_runs.log_tail(self.client, name))
+        finally:
+            process_runs.remove(self.client, name)
+
+    def _record(self, process: str):
+        try:
+            return self.control.record(process)
+        except EcosystemError as exc:
+            log.warning("could not read the record of %s: %s", process, exc.message)
+            return None
+
+    def _stop_overdue(self, step: PlannedStep, name: str) -> Verdict:
+        minutes = int(self.timeout(step.process).total_seconds() // 60)
+        running = processes.RunningProcess(name, SERVICE, step.process)
+        stopped = processes.graceful_stop(self.client, self.control, running, grace=self.settings.stop_grace_seconds,
+                                          term_timeout=self.settings.stop_term_seconds)
+        return Verdict("timed_out", f"ran past its timeout ({minutes} min after its window opened); "
+                       f"ended by {stopped.ended_by} after {stopped.seconds:.0f}s",
+                       f"read its log (invoke logs {step.process}); raise EOD_STEP_TIMEOUTS={step.process}=MINUTES "
+                       "if it needs longer")

@@ -1,0 +1,38 @@
+"""One run at a time of a job: an exclusive, non-blocking lock file under STATE_DIR/locks.
+
+The kernel releases a flock when its holder dies (SIGKILL included), so a crashed run never
+leaves a stale lock; the file keeps the holder's pid only to say who holds it.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .errors import EcosystemError
+
+
+class Busy(EcosystemError):
+    """Another run of the same job holds its lock."""
+
+
+@contextmanager
+def exclusive(state_dir: Path, job: str) -> Iterator[None]:
+    """Hold the lock of ``job`` for the block; raise Busy at once if another run holds it."""
+    folder = Path(state_dir) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / f"{job}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise Busy(f"{job} is already running (pid {holder})",
+                       fix=f"wait for it to end (invoke history --job {job.split('.')[0]}), or stop that run") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)

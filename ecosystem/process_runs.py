@@ -1,0 +1,181 @@
+"""A pysystemtrade process run as its own container: launched, awaited, judged, collected.
+
+pysystemtrade's exit code 0 means "ran" or "declined to run" (status STOP or NO-RUN, a record
+that says it is already running, past its stop time). ``judge`` tells them apart from the
+process-control record: a run that started has a ``last_start_time`` at or after its
+container started; a declined one left the record as it was, and the record says why.
+
+Each launch is a one-off container of a pysystemtrade service, labelled with what it is (the
+process, the job that launched it, the trading day, its deadline), so a later call (the next
+``weekly sync``, ``invoke status``) knows it without any state of its own. Waiting is the
+engine's wait on the container (event-driven), never polling.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from .process_control import CONTROL_LABEL, ProcessRecord
+
+log = logging.getLogger(__name__)
+
+LABEL = "org.pysystemtrade-ecosystem."
+PROCESS_LABEL, JOB_LABEL, SLOT_LABEL = LABEL + "process", LABEL + "job", LABEL + "slot"
+KIND_LABEL, DEADLINE_LABEL = LABEL + "kind", LABEL + "deadline"
+CLOCK_TOLERANCE = timedelta(seconds=2)  # record times have whole seconds; the engine's have nanoseconds
+
+DECLINE_FIX = ("set its status back to GO: `invoke shell --tool interactive_controls` "
+               "(option 'change status of process')")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a process run came to: ok | declined | failed | timed_out, why, and what to do."""
+
+    outcome: str
+    detail: str
+    hint: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+def record_time(text: str | None, tz: ZoneInfo) -> datetime | None:
+    """Return a record's time (pysystemtrade writes naive local times) as an aware instant, or None."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+
+
+def judge(process: str, exit_code: int, record: ProcessRecord | None, started: datetime, *, tz: ZoneInfo,
+          window_start: datetime | None = None, window_stop: datetime | None = None) -> Verdict:
+    """Given how a process container ended and the process's record read afterwards, say what happened.
+
+    ``started`` is when its container started (aware). Exit 0 with a record whose last start is
+    older than that is a decline, and the record's status says which kind.
+    """
+    local = (lambda m: m.astimezone(tz).strftime("%H:%M")) if tz else str
+    if exit_code != 0:
+        killed = " (killed: SIGKILL or out of memory)" if exit_code == 137 else ""
+        return Verdict("failed", f"exited with code {exit_code}{killed}",
+                       f"read its log: invoke logs {process}")
+    if record is None:
+        return Verdict("failed", "exited 0, but its process-control record could not be read, so whether it ran "
+                       "or declined is unknown", "check MongoDB (invoke status), then invoke logs " + process)
+    last_start = record_time(record.last_start, tz)
+    if last_start is not None and last_start >= started - CLOCK_TOLERANCE:
+        return Verdict("ok", f"ran: started {last_start.astimezone(tz):%H:%M:%S}, exit 0")
+    if record.status == "STOP":
+        return Verdict("declined", "declined: its status is STOP (STOP persists until set back to GO)", DECLINE_FIX)
+    if record.status == "NO-RUN":
+        return Verdict("declined", "declined: its status is NO-RUN", DECLINE_FIX)
+    if record.running:
+        pid = f" (pid {record.process_id})" if record.process_id else ""
+        return Verdict("declined", f"declined: its record says it is already running{pid}",
+                       "if no such process runs (invoke status), a crash left the record: mark it finished with "
+                       "`invoke shell --tool interactive_controls`, or `invoke weekly sync` after a reboot")
+    ended = datetime.now(timezone.utc)
+    if window_stop is not None and ended >= window_stop:
+        return Verdict("declined", f"declined: launched after its stop time ({local(window_stop)})",
+                       "launch it earlier, or move its window in private_control_config.yaml")
+    if window_start is not None and ended < window_start:
+        return Verdict("declined", f"declined: ended before its start time ({local(window_start)})",
+                       "check its window in private_control_config.yaml")
+    return Verdict("declined", "declined: exit 0 without starting (its record shows no new start)",
+                   f"read its log: invoke logs {process}")
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A process container this ecosystem started, as its labels describe it."""
+
+    container: str
+    process: str
+    job: str
+    slot: str
+    kind: str
+    deadline: datetime | None
+
+    @classmethod
+    def from_labels(cls, name: str, labels: dict) -> "Launched | None":
+        if labels.get(CONTROL_LABEL) != "process" or not labels.get(PROCESS_LABEL):
+            return None
+        deadline = labels.get(DEADLINE_LABEL)
+        return cls(name, labels[PROCESS_LABEL], labels.get(JOB_LABEL, ""), labels.get(SLOT_LABEL, ""),
+                   labels.get(KIND_LABEL, ""), datetime.fromisoformat(deadline) if deadline else None)
+
+
+def container_name(process: str, suffix: str, *, unique: bool) -> str:
+    """Return the container name of a launch: the service's own name for the continuous
+    processes (``stack_handler``, one at a time), the process and a random tail for one-shots."""
+    if not unique:
+        return process.removeprefix("run_") + suffix
+    return f"{process}{suffix}_{uuid.uuid4().hex[:8]}"
+
+
+def launch(project, *, service: str, process: str, launcher: str, name: str, job: str, slot: str, kind: str,
+           deadline: datetime | None) -> str:
+    """Start ``launcher`` in a new detached container ``name`` of ``service``, labelled; return the name."""
+    labels = {CONTROL_LABEL: "process", PROCESS_LABEL: process, JOB_LABEL: job, SLOT_LABEL: slot, KIND_LABEL: kind}
+    if deadline is not None:
+        labels[DEADLINE_LABEL] = deadline.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return project.run_detached(service, [launcher], name=name, labels=labels)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A process container that has ended: its exit code and the engine's start and end times."""
+
+    exit_code: int
+    started: datetime
+    finished: datetime
+
+
+def ended(client, container: str) -> Ended | None:
+    """Return how ``container`` ended, or None while it runs (or if it is gone)."""
+    from docker.errors import NotFound
+
+    from .engine import parse_time
+
+    try:
+        state = client.api.inspect_container(container)["State"]
+    except NotFound:
+        return None
+    if state.get("Status") in ("running", "restarting", "created", "paused"):
+        return None
+    now = datetime.now(timezone.utc)
+    return Ended(int(state.get("ExitCode", -1)), parse_time(state.get("StartedAt")) or now,
+                 parse_time(state.get("FinishedAt")) or now)
+
+
+def started_at(client, container: str) -> datetime:
+    from .engine import parse_time
+
+    state = client.api.inspect_container(container)["State"]
+    return parse_time(state.get("StartedAt")) or datetime.now(timezone.utc)
+
+
+def log_tail(client, container: str, lines: int = 15) -> tuple[str, ...]:
+    """Return the last ``lines`` lines the container wrote (stdout and stderr), or ()."""
+    try:
+        text = client.api.logs(container, stdout=True, stderr=True, tail=lines).decode("utf-8", "replace")
+    except Exception:  # gone already: nothing to show
+        return ()
+    return tuple(line for line in text.splitlines() if line.strip())[-lines:]
+
+
+def remove(client, container: str) -> None:
+    from docker.errors import APIError, NotFound
+
+    try:
+        client.api.remove_container(container, force=True)
+    except (NotFound, APIError):
+        pass

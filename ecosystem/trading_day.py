@@ -1,0 +1,186 @@
+"""The trading day's processes outside the evening chain: what `weekly sync` launches, records and stops.
+
+The stack handler and capital update run through each trading day and end themselves at their
+stop time (exit 0: their normal end); the morning one-shots run once. ``due_launches`` says,
+for an instant, which of them should be launched now (a pure function of the plan, the week,
+what runs and what this trading day already recorded). ``reconcile`` turns every process
+container of this job that has ended into one run-history entry (a crash: ``failed``, its own
+record marked finished, relaunched by the next sync up to CRASH_RELAUNCH_LIMIT times), and
+removes the container. ``stop_overdue`` stops, gracefully, a process still running past its
+deadline (a continuous one well past its stop time, a one-shot past its timeout).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Callable, Sequence
+
+from . import process_runs, processes
+from .engine import project_containers
+from .errors import EcosystemError
+from .history import History
+from .plan import PlannedStep
+from .process_runs import Launched, Verdict
+
+log = logging.getLogger(__name__)
+
+JOB = "day"
+SERVICES = {"run_stack_handler": "stack_handler", "run_capital_update": "capital_update"}  # else daily_processes
+OVERRUN = timedelta(minutes=30)  # a continuous process still running this long after its stop time is hung
+
+
+@dataclass(frozen=True)
+class Due:
+    step: PlannedStep
+    attempt: int
+    reason: str
+
+
+def due_launches(plan: Sequence[PlannedStep], now: datetime, *, inside_week: bool, running: set[str],
+                 tried: dict[str, list[str]], relaunch_limit: int, cleared: set[str] = frozenset()) -> list[Due]:
+    """Return the continuous and morning processes to launch at ``now``.
+
+    ``tried`` maps a process to the outcomes it recorded this trading day, in order. A process
+    is due inside its launch-to-stop span, when it is not running, and either has not run yet
+    today or (continuous only) last crashed with relaunches left, or last declined and is in
+    ``cleared`` (its status is GO again). Outside the week: nothing.
+    """
+    if not inside_week:
+        return []
+    due = []
+    for step in plan:
+        if step.kind == "evening" or step.process in running or not (step.launch_at <= now < step.window_stop):
+            continue
+        outcomes = tried.get(step.process, [])
+        if not outcomes:
+            due.append(Due(step, 1, "not run yet today"))
+        elif step.kind == "continuous" and outcomes[-1] == "failed":
+            crashes = outcomes.count("failed")
+            if crashes <= relaunch_limit:
+                due.append(Due(step, len(outcomes) + 1, f"relaunch {crashes} of {relaunch_limit} after a crash"))
+        elif step.kind == "continuous" and outcomes[-1] == "declined" and step.process in cleared:
+            due.append(Due(step, len(outcomes) + 1, "its status is GO again after it declined"))
+    return due
+
+
+def declined_continuous(plan: Sequence[PlannedStep], now: datetime, tried: dict[str, list[str]],
+                        running: set[str]) -> list[str]:
+    """Return the continuous processes in their span whose last launch today declined (worth
+    asking process control whether that has been fixed)."""
+    return [s.process for s in plan if s.kind == "continuous" and s.process not in running
+            and s.launch_at <= now < s.window_stop and (tried.get(s.process) or [""])[-1] == "declined"]
+
+
+def tried_today(history: History, slot: str) -> dict[str, list[str]]:
+    """Return process -> the outcomes this job recorded for trading day ``slot``, in order."""
+    tried: dict[str, list[str]] = {}
+    for run in history.runs(job=JOB):
+        if run.slot == slot and run.step and run.outcome:
+            tried.setdefault(run.step, []).append(run.outcome)
+    return tried
+
+
+def deadline_of(step: PlannedStep, now: datetime, settings) -> datetime:
+    """Return when a launch of ``step`` counts as hung: well past the stop time of a continuous
+    process; its timeout after its window opens for a one-shot."""
+    if step.kind == "continuous":
+        return step.window_stop + OVERRUN
+    minutes = settings.eod_step_timeouts.get(step.process, settings.eod_step_timeout_minutes)
+    return max(now, step.window_start) + timedelta(minutes=minutes)
+
+
+def launch(project, client, settings, due: Due, now: datetime) -> str:
+    """Launch a due process in its own container; return the container's name."""
+    step = due.step
+    continuous = step.process in SERVICES
+    name = process_runs.container_name(step.process, settings.name_suffix, unique=not continuous)
+    if continuous:
+        process_runs.remove(client, name)  # an ended, unlabelled leftover of the same name (reconcile took ours)
+    slot = step.window_start.astimezone(settings.tz).date().isoformat()
+    return process_runs.launch(project, service=SERVICES.get(step.process, "daily_processes"), process=step.process,
+                               launcher=step.launcher, name=name, job=JOB, slot=slot, kind=step.kind,
+                               deadline=deadline_of(step, now, settings))
+
+
+def _ours(client, settings) -> list[tuple[Launched, object]]:
+    found = []
+    for container in project_containers(client, settings.compose_project):
+        launched = Launched.from_labels(container.name, container.labels)
+        if launched and launched.job == JOB:
+            found.append((launched, container))
+    return found
+
+
+def reconcile(client, settings, control, history: History, *,
+              plan_of: Callable[[date], Sequence[PlannedStep]]) -> list[str]:
+    """Record every ended process container of this job, once, and remove it; return what was recorded."""
+    said = []
+    for launched, _ in _ours(client, settings):
+        end = process_runs.ended(client, launched.container)
+        if end is None:
+            continue
+        try:
+            record = control.record(launched.process)
+        except EcosystemError as exc:
+            log.warning("could not read the record of %s: %s", launched.process, exc.message)
+            record = None
+        window = {s.process: s for s in plan_of(date.fromisoformat(launched.slot))}.get(launched.process)
+        verdict = process_runs.judge(launched.process, end.exit_code, record, end.started, tz=settings.tz,
+                                     window_start=window.window_start if window else None,
+                                     window_stop=window.window_stop if window else None)
+        if verdict.outcome == "failed" and end.exit_code != 0:
+            verdict = _crashed(verdict, launched, history, settings, control, record)
+        elif verdict.ok and window and launched.kind == "continuous":
+            ended_at = end.finished.astimezone(settings.tz).strftime("%H:%M")
+            normal = end.finished >= window.window_stop - timedelta(minutes=2)
+            verdict = Verdict("ok", f"{verdict.detail}; ended at {ended_at}" +
+                              (" (its stop time: its normal end)" if normal else " (before its stop time: told to STOP)"))
+        history.record(JOB, verdict.outcome, verdict.detail, step=launched.process, slot=launched.slot,
+                       start=end.started, end=end.finished, hint=verdict.hint,
+                       log_tail=process_runs.log_tail(client, launched.container))
+        process_runs.remove(client, launched.container)
+        said.append(f"{launched.process} {verdict.outcome}: {verdict.detail}")
+    return said
+
+
+def _crashed(verdict: Verdict, launched: Launched, history: History, settings, control, record) -> Verdict:
+    """A crash leaves its record 'running' (every later launch would decline): mark that one
+    record finished, and say whether the next sync relaunches it."""
+    if record is None or record.running:
+        try:
+            control.finish(launched.process)
+        except EcosystemError as exc:
+            return Verdict("failed", f"{verdict.detail}; its record could not be marked finished ({exc.message})",
+                           "mark it finished with `invoke shell --tool interactive_controls`")
+    if launched.kind != "continuous":
+        return Verdict("failed", f"{verdict.detail}; its record was marked finished; a one-shot is not relaunched",
+                       verdict.hint)
+    crashes = tried_today(history, launched.slot).get(launched.process, []).count("failed") + 1
+    limit = settings.crash_relaunch_limit
+    if crashes <= limit:
+        then = f"relaunch {crashes} of {limit} follows"
+    else:
+        then = f"not relaunched: it crashed {crashes} times today (CRASH_RELAUNCH_LIMIT={limit}); it stays down"
+    return Verdict("failed", f"crashed: {verdict.detail}; its record was marked finished; {then}", verdict.hint)
+
+
+def stop_overdue(client, settings, control, history: History, now: datetime) -> list[str]:
+    """Stop, gracefully, each running process of this job past its deadline; record it ``timed_out``."""
+    said = []
+    for launched, container in _ours(client, settings):
+        if container.status != "running" or launched.deadline is None or now < launched.deadline:
+            continue
+        started = process_runs.started_at(client, launched.container)
+        service = container.labels.get("com.docker.compose.service", "")
+        stopped = processes.graceful_stop(client, control, processes.RunningProcess(
+            launched.container, service, launched.process), grace=settings.stop_grace_seconds,
+            term_timeout=settings.stop_term_seconds)
+        detail = (f"still running past its deadline {launched.deadline.astimezone(settings.tz):%H:%M}: "
+                  f"ended by {stopped.ended_by} after {stopped.seconds:.0f}s")
+        history.record(JOB, "timed_out", detail, step=launched.process, slot=launched.slot, start=started,
+                       end=datetime.now(timezone.utc), hint=f"read its log: invoke logs {launched.process}",
+                       log_tail=process_runs.log_tail(client, launched.container))
+        process_runs.remove(client, launched.container)
+        said.append(f"{launched.process} timed_out: {detail}")
+    return said

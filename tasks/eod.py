@@ -1,0 +1,49 @@
+"""`invoke eod`: the evening chain, each step its own container, each outcome in the run history."""
+from datetime import datetime, timezone
+
+from invoke import Exit, task
+
+from ecosystem import engine, eod as chain, locks, plan as planning, stack
+from ecosystem.errors import EcosystemError
+
+from ._common import history, redactor, settings
+
+
+@task(help={"force": "run every step again, also those that ended ok earlier today",
+            "dry_run": "print the steps, their timeouts and what would be skipped; run nothing"})
+def eod(c, force=False, dry_run=False):
+    """Run the evening chain (EOD_CHAIN) now; a rerun the same day resumes at the first step not ok."""
+    s = settings(c)
+    now = datetime.now(timezone.utc)
+    day = now.astimezone(s.tz).date()
+    slot = day.isoformat()
+    try:
+        steps = [p for p in planning.plan_for(s, day) if p.kind == "evening"]
+    except EcosystemError as exc:
+        raise Exit(str(exc), code=1) from None
+    record = history(c)
+    if dry_run:
+        for step in steps:
+            done = not force and record.succeeded(chain.JOB, slot, step=step.process)
+            minutes = s.eod_step_timeouts.get(step.process, s.eod_step_timeout_minutes)
+            print(f"{step.chain_position}. {step.process}: " + ("ok earlier today, would not run again" if done else
+                  f"would run in its own container, timeout {minutes} min after its window opens "
+                  f"({step.window_start.astimezone(s.tz):%H:%M})" +
+                  ("; stops the chain if not ok" if step.process in s.eod_stop_on_failure else "")))
+        return
+    try:
+        with locks.exclusive(s.state_dir, chain.JOB):
+            client = engine.connect()
+            if not stack.runtime_running(s, client):
+                record.record(chain.JOB, "failed", "not run: pysys_runtime is not running", slot=slot,
+                              hint="start the stack: invoke up")
+                raise Exit("end of day not run: pysys_runtime is not running; start the stack with `invoke up`", code=1)
+            execute = chain.ContainerStep(s, client, stack.compose(s), stack.process_control(s, client))
+            print(f"end of day {slot}: {', '.join(p.process for p in steps)}")
+            summary = chain.run_chain(record, slot, steps, execute=execute, stop_on_failure=s.eod_stop_on_failure,
+                                      force=force, say=lambda text: print(redactor(c)(text)))
+    except EcosystemError as exc:
+        raise Exit(redactor(c)(str(exc)), code=1) from None
+    print(f"end of day {slot}: {summary.counts()}")
+    if not summary.ok:
+        raise Exit(code=1)
