@@ -139,8 +139,12 @@ class ContainerStep:
             if code is None:
                 verdict = self._stop_overdue(step, name)
             else:
-                verdict = process_runs.judge(step.process, code, self._record(step.process), started, tz=s.tz,
+                record = self._record(step.process)
+                verdict = process_runs.judge(step.process, code, record, started, tz=s.tz,
                                              window_start=step.window_start, window_stop=step.window_stop)
+                if code != 0:  # a crash: its record says "running" and tomorrow's launch would decline
+                    cleared = process_runs.clear_after_crash(self.control, step.process, record)
+                    verdict = Verdict(verdict.outcome, f"{verdict.detail}; {cleared}", verdict.hint)
             return StepResult(verdict, process_runs.log_tail(self.client, name))
         finally:
             process_runs.remove(self.client, name)

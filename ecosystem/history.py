@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 OUTCOMES = ("ok", "failed", "declined", "timed_out", "skipped", "suspect", "missed")
 FORMAT_VERSION = 1
 MAX_DETAIL = 500
+MAX_LOG_LINES, MAX_LOG_LINE = 15, 300
 HOST = socket.gethostname()
 
 
@@ -71,6 +72,7 @@ class Run:
     detail: str = ""
     pid: int = 0
     host: str = ""
+    log_tail: tuple[str, ...] = ()   # the last lines a process run wrote, redacted
 
     @property
     def state(self) -> str:
@@ -148,7 +150,8 @@ class History:
     def _entry(self, run: Run, phase: str) -> dict:
         return {"v": FORMAT_VERSION, "phase": phase, "id": run.id, "parent": run.parent, "job": run.job,
                 "step": run.step, "slot": run.slot, "start": _iso(run.start), "end": _iso(run.end),
-                "outcome": run.outcome, "detail": run.detail, "pid": run.pid, "host": run.host}
+                "outcome": run.outcome, "detail": run.detail, "pid": run.pid, "host": run.host,
+                **({"log": list(run.log_tail)} if run.log_tail else {})}
 
     def _clean(self, detail: str) -> str:
         text = self._redact(" ".join(str(detail).split()))
@@ -167,12 +170,13 @@ class History:
         """Write the end of ``run`` (now, or at ``end``) with its outcome; emit a failure event when it failed."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
-        ended = replace(run, end=end or self._clock(), outcome=outcome, detail=self._clean(detail))
+        tail = tuple(self._redact(line)[:MAX_LOG_LINE] for line in log_tail[-MAX_LOG_LINES:])
+        ended = replace(run, end=end or self._clock(), outcome=outcome, detail=self._clean(detail), log_tail=tail)
         self._write(self._entry(ended, "end"))
         if outcome in FAILURE_OUTCOMES and self.bus is not None:
             self.bus.emit(FailureEvent(job=run.job, step=run.step, slot=run.slot, outcome=outcome,
                                        at=ended.end, detail=ended.detail, run_id=run.id, hint=hint,
-                                       log_tail=tuple(self._redact(line) for line in log_tail)))
+                                       log_tail=tail))
         return ended
 
     def record(self, job: str, outcome: str, detail: str = "", *, step: str | None = None,
@@ -232,7 +236,8 @@ class History:
                 run = Run(id=entry["id"], job=entry["job"], step=entry.get("step"), slot=entry.get("slot"),
                           parent=entry.get("parent"), start=_parse_iso(entry["start"]),
                           end=_parse_iso(entry.get("end")), outcome=entry.get("outcome"),
-                          detail=entry.get("detail") or "", pid=entry.get("pid") or 0, host=entry.get("host") or "")
+                          detail=entry.get("detail") or "", pid=entry.get("pid") or 0, host=entry.get("host") or "",
+                          log_tail=tuple(str(line) for line in entry.get("log") or ()))
             except (ValueError, KeyError, TypeError):
                 damaged += 1
                 continue

@@ -74,23 +74,37 @@ def judge(process: str, exit_code: int, record: ProcessRecord | None, started: d
     if last_start is not None and last_start >= started - CLOCK_TOLERANCE:
         return Verdict("ok", f"ran: started {last_start.astimezone(tz):%H:%M:%S}, exit 0")
     if record.status == "STOP":
-        return Verdict("declined", "declined: its status is STOP (STOP persists until set back to GO)", DECLINE_FIX)
+        return Verdict("declined", "its status is STOP (STOP persists until set back to GO)", DECLINE_FIX)
     if record.status == "NO-RUN":
-        return Verdict("declined", "declined: its status is NO-RUN", DECLINE_FIX)
+        return Verdict("declined", "its status is NO-RUN", DECLINE_FIX)
     if record.running:
         pid = f" (pid {record.process_id})" if record.process_id else ""
-        return Verdict("declined", f"declined: its record says it is already running{pid}",
+        return Verdict("declined", f"its record says it is already running{pid}",
                        "if no such process runs (invoke status), a crash left the record: mark it finished with "
                        "`invoke shell --tool interactive_controls`, or `invoke weekly sync` after a reboot")
     ended = datetime.now(timezone.utc)
     if window_stop is not None and ended >= window_stop:
-        return Verdict("declined", f"declined: launched after its stop time ({local(window_stop)})",
+        return Verdict("declined", f"launched after its stop time ({local(window_stop)})",
                        "launch it earlier, or move its window in private_control_config.yaml")
     if window_start is not None and ended < window_start:
-        return Verdict("declined", f"declined: ended before its start time ({local(window_start)})",
+        return Verdict("declined", f"ended before its start time ({local(window_start)})",
                        "check its window in private_control_config.yaml")
-    return Verdict("declined", "declined: exit 0 without starting (its record shows no new start)",
+    return Verdict("declined", "exit 0 without starting (its record shows no new start)",
                    f"read its log: invoke logs {process}")
+
+
+def clear_after_crash(control, process: str, record: ProcessRecord | None) -> str:
+    """A crash leaves the process's record "running", so every later launch would decline: mark
+    that one record finished (no other). Return what was done, for the run's detail."""
+    from .errors import EcosystemError
+
+    if record is not None and not record.running:
+        return "its record was not left running"
+    try:
+        control.finish(process)
+    except EcosystemError as exc:
+        return f"its record could not be marked finished ({exc.message}): mark it in interactive_controls"
+    return "its record was marked finished"
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,10 @@ def _process_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def _process_list_or_none(text: str) -> tuple[str, ...]:
+    return () if text.strip().lower() == "none" else _process_list(text)
+
+
 def _process_minutes(text: str) -> dict[str, int]:
     found: dict[str, int] = {}
     for item in (i.strip() for i in text.split(",") if i.strip()):
@@ -278,8 +282,9 @@ VARIABLES: tuple[Variable, ...] = (
     _v("Trading day", "EOD_STEP_TIMEOUTS", "eod_step_timeouts", "", _process_minutes,
        "EOD_STEP_TIMEOUTS=run_systems=240,run_reports=30", "per-process timeouts in minutes, overriding the one above"),
     _v("Trading day", "EOD_STOP_ON_FAILURE", "eod_stop_on_failure", "run_daily_prices_updates,run_systems",
-       _process_list, "EOD_STOP_ON_FAILURE=run_daily_prices_updates,run_systems",
-       "chain steps whose failure (or decline, or timeout) skips the rest of the chain; others let it go on"),
+       _process_list_or_none, "EOD_STOP_ON_FAILURE=run_daily_prices_updates,run_systems",
+       "chain steps whose failure (or decline, or timeout) skips the rest of the chain; others let it go on; "
+       "none: nothing stops it"),
     _v("Trading day", "ORDER_GENERATOR_WAIT_MINUTES", "order_generator_wait_minutes", "60",
        _int_in(0, 1440, "must be a whole number of minutes from 0 to 1440"), "ORDER_GENERATOR_WAIT_MINUTES=60",
        "how long the order generator waits for the day's stack handler to end before it fails"),

@@ -254,8 +254,8 @@ def service_states(client, settings: Settings) -> list[ServiceState]:
 
 def ensure_always_on(settings: Settings, client) -> list[str]:
     """Start whichever always-on service is not running (never recreating a running one), and
-    recreate a container joined to pysys_runtime's namespaces that still points at an earlier
-    pysys_runtime (after the runtime restarted by itself its network is dead). Return what was done."""
+    recreate Jupyter if it joined an earlier start of pysys_runtime (after the runtime restarted
+    by itself, Jupyter's network namespace is a dead one). Return what was done."""
     states = {r.service: r for r in service_states(client, settings)}
     missing = [name for name in ALWAYS_ON if states.get(name) is None or states[name].state != "running"]
     done = []
@@ -267,12 +267,11 @@ def ensure_always_on(settings: Settings, client) -> list[str]:
         write_secret_files(settings)
         project.up(missing, wait=True, no_recreate=True)
         done.append("started " + ", ".join(missing))
-    try:
-        runtime_id = client.api.inspect_container(runtime_container(settings))["Id"]
-        joined = client.api.inspect_container(f"jupyter{settings.name_suffix}")["HostConfig"]["NetworkMode"]
-    except Exception:  # not created: nothing joined to repair
-        return done
-    if joined.startswith("container:") and joined.split(":", 1)[1] != runtime_id:
+        states = {r.service: r for r in service_states(client, settings)}
+    runtime, jupyter = states.get("pysys_runtime"), states.get("jupyter")
+    if runtime and jupyter and runtime.since and jupyter.since and jupyter.state == "running" \
+            and jupyter.since < runtime.since:
+        # joined to an earlier start of pysys_runtime: its network namespace is gone
         project.up(["jupyter"], wait=True, force_recreate=True, no_deps=True)
-        done.append("recreated jupyter (it was joined to an earlier pysys_runtime)")
+        done.append("recreated jupyter (it had joined an earlier start of pysys_runtime)")
     return done

@@ -145,24 +145,17 @@ def reconcile(client, settings, control, history: History, *,
 
 
 def _crashed(verdict: Verdict, launched: Launched, history: History, settings, control, record) -> Verdict:
-    """A crash leaves its record 'running' (every later launch would decline): mark that one
-    record finished, and say whether the next sync relaunches it."""
-    if record is None or record.running:
-        try:
-            control.finish(launched.process)
-        except EcosystemError as exc:
-            return Verdict("failed", f"{verdict.detail}; its record could not be marked finished ({exc.message})",
-                           "mark it finished with `invoke shell --tool interactive_controls`")
+    """Mark the crashed process's own record finished, and say whether the next sync relaunches it."""
+    cleared = process_runs.clear_after_crash(control, launched.process, record)
     if launched.kind != "continuous":
-        return Verdict("failed", f"{verdict.detail}; its record was marked finished; a one-shot is not relaunched",
-                       verdict.hint)
+        return Verdict("failed", f"{verdict.detail}; {cleared}; a one-shot is not relaunched", verdict.hint)
     crashes = tried_today(history, launched.slot).get(launched.process, []).count("failed") + 1
     limit = settings.crash_relaunch_limit
     if crashes <= limit:
         then = f"relaunch {crashes} of {limit} follows"
     else:
         then = f"not relaunched: it crashed {crashes} times today (CRASH_RELAUNCH_LIMIT={limit}); it stays down"
-    return Verdict("failed", f"crashed: {verdict.detail}; its record was marked finished; {then}", verdict.hint)
+    return Verdict("failed", f"crashed: {verdict.detail}; {cleared}; {then}", verdict.hint)
 
 
 def stop_overdue(client, settings, control, history: History, now: datetime) -> list[str]:

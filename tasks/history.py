@@ -14,8 +14,9 @@ def _duration(run) -> str:
 
 
 @task(help={"job": "only this job", "since": "only runs since: 30m, 12h, 3d, 2w, 2026-11-28 or 2026-11-28T09:30",
-            "limit": "show at most this many of the newest runs (default 50)"})
-def history(c, job=None, since=None, limit=50):
+            "limit": "show at most this many of the newest runs (default 50)",
+            "logs": "also show the last log lines recorded with each process run"})
+def history(c, job=None, since=None, limit=50, logs=False):
     """Show the run history as a table (times in the ecosystem's timezone)."""
     s = settings(c)
     try:
@@ -30,6 +31,11 @@ def history(c, job=None, since=None, limit=50):
         print(f"no runs recorded in {record.path}" + (f" for {job}" if job else ""))
     else:
         print(table(("start", "job", "step", "slot", "outcome", "took", "detail"), rows))
+    if logs:
+        for run in runs:
+            if run.log_tail:
+                print(f"\n{run.start.astimezone(s.tz):%Y-%m-%d %H:%M:%S} {run.job} {run.step or ''} ({run.state}):")
+                print("\n".join("  " + line for line in run.log_tail))
     if record.damaged_lines:
         print(f"\nnote: {record.damaged_lines} damaged line(s) in {record.path} were skipped "
               "(a writer was killed mid-line)")

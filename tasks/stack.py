@@ -112,15 +112,26 @@ def status(c):
     print(table(("service", "container", "state", "health", "since", "exit", "image built"),
                 [(r.service, r.container, r.state, r.health, _ago(r.since, now),
                   "" if r.exit_code is None else r.exit_code, _ago(r.image_created, now)) for r in rows]))
+    runs = history(c).runs()
     last = {}
-    for run in history(c).runs(include_steps=False):
-        if run.outcome:
+    for run in runs:
+        if run.outcome and run.step is None:
             last[run.job] = run
     if last:
         print()
         print(table(("job", "last run", "outcome", "detail"),
                     [(job, r.start.astimezone(s.tz).strftime("%a %d %b %H:%M"), r.outcome, r.detail)
                      for job, r in sorted(last.items())]))
+    slot = now.astimezone(s.tz).date().isoformat()
+    today = {}
+    for run in runs:  # each process's latest outcome this trading day, from the day's launches and the chain
+        if run.slot == slot and run.step and run.job in ("day", "eod"):
+            today[run.step] = run
+    if today:
+        print(f"\ntrading day {slot}")
+        print(table(("process", "by", "at", "outcome", "detail"),
+                    [(name, r.job, r.start.astimezone(s.tz).strftime("%H:%M"), r.state, r.detail)
+                     for name, r in sorted(today.items(), key=lambda item: item[1].start)]))
 
 
 @task(help={"service": "a service (its container logs) or a pysystemtrade process like run_stack_handler "

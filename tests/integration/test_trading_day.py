@@ -1,0 +1,250 @@
+"""The trading day on the real engine: `invoke eod` and `invoke weekly sync` driving stand-in processes.
+
+The ecosystem runs in a fixed-offset timezone chosen so that its local time is about noon
+while the tests run: the continuous processes' windows (00:01-19:45) are open and the
+private control config opens the evening chain's windows at 00:01, so nothing waits for a
+wall-clock time. Stand-in behaviours (run, fail, hang, ...) come from the file
+``standin_behaviour`` in the private config folder, which every container mounts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from ecosystem import stack as stack_module
+from ecosystem.history import History
+from tests.support.ecosystem import CreatedContainers, make_ecosystem
+from tests.support.stacks import leftovers, remove_everything
+
+CHAIN = ("run_daily_prices_updates", "run_systems", "run_strategy_order_generator", "run_cleaners", "run_reports")
+
+
+def noon_zone() -> str:
+    """Return a fixed-offset zone (Etc/GMT±N) whose local time is now between 12:00 and 13:00."""
+    offset = 12 - datetime.now(timezone.utc).hour   # hours east of UTC: -11 .. +12
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # the Etc names have the sign inverted
+
+
+PRIVATE_CONTROL = "process_configuration_start_time:\n" + "".join(f"  {p}: '00:01'\n" for p in CHAIN) + \
+    "process_configuration_stop_time:\n" + "".join(f"  {p}: '23:50'\n" for p in CHAIN)
+
+
+def write_private(made, name: str, text: str) -> None:
+    """Write a file into the private config folder the containers mount, readable by their user."""
+    s = made.settings
+    path = Path(s.private_config_dir) / name
+    path.write_text(text)
+    os.chown(path, s.container_uid, -1)
+    path.chmod(0o600)
+
+
+@pytest.fixture(scope="module")
+def day(docker_client, debian_python, tmp_path_factory):
+    made = make_ecosystem(docker_client, tmp_path_factory.mktemp("day"), debian_python, extra={
+        "TIMEZONE": noon_zone(), "WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7",
+        "EOD_CHAIN": ",".join(CHAIN), "EOD_STOP_ON_FAILURE": "none", "EOD_STEP_TIMEOUTS": "run_cleaners=1",
+        "CRASH_RELAUNCH_LIMIT": "2", "ORDER_GENERATOR_WAIT_MINUTES": "0"})
+    made.created = CreatedContainers(made.test_stack.label)
+    try:
+        made.run("build")
+        write_private(made, "private_control_config.yaml", PRIVATE_CONTROL)
+        write_private(made, "standin_behaviour", "seconds=0.5\n")
+        made.run("setup")
+        made.run("up")
+        yield made
+    finally:
+        made.created.close()
+        made.run("down", check=False)
+        remove_everything(docker_client, made.test_stack)
+        assert leftovers(docker_client, made.test_stack) == []
+
+
+def history(made) -> History:
+    return History(made.settings.history_path)
+
+
+def slot(made) -> str:
+    return datetime.now(made.settings.tz).date().isoformat()
+
+
+def control(made, docker_client):
+    return stack_module.process_control(made.settings, docker_client)
+
+
+def store(made, docker_client) -> dict:
+    out = docker_client.containers.get(f"pysys_runtime{made.test_stack.suffix}").exec_run(
+        ["cat", "/data/parquet/standin_process_control.json"]).output
+    return json.loads(out)
+
+
+def process_containers(docker_client, made, process: str) -> list:
+    return [c for c in docker_client.containers.list(all=True, filters={"label": made.test_stack.label})
+            if c.labels.get("org.pysystemtrade-ecosystem.process") == process]
+
+
+def wait_ended(docker_client, made, process: str) -> None:
+    for container in process_containers(docker_client, made, process):
+        container.wait(timeout=120)
+
+
+def eod_steps(made, since: datetime) -> dict[str, object]:
+    runs = [r for r in history(made).runs(job="eod", since=since) if r.step]
+    return {r.step: r for r in runs}
+
+
+def test_a_chain_records_ran_declined_failed_and_timed_out_apart_and_goes_on(day, docker_client):
+    control(day, docker_client).stop("run_systems")  # STOP persists: systems will decline with exit 0
+    write_private(day, "standin_behaviour", "seconds=0.5\nrun_strategy_order_generator=fail\nrun_cleaners=hang\n"
+                                            "run_reports=report\n")
+    since = datetime.now(timezone.utc)
+    result = day.run("eod", check=False)
+    assert result.returncode == 1, "a chain with a declined, a failed and a timed-out step is not ok"
+    steps = eod_steps(day, since)
+    assert {name: steps[name].outcome for name in CHAIN} == {
+        "run_daily_prices_updates": "ok", "run_systems": "declined", "run_strategy_order_generator": "failed",
+        "run_cleaners": "timed_out", "run_reports": "ok"}
+    assert "status is STOP" in steps["run_systems"].detail
+    assert "exited with code 1" in steps["run_strategy_order_generator"].detail
+    assert "ended by STOP" in steps["run_cleaners"].detail, "a step past its timeout is stopped gracefully"
+    assert (day.settings.reports_dir / "run_reports_report.txt").exists()
+    chain = [r for r in history(day).runs(job="eod", since=since) if not r.step][-1]
+    assert chain.outcome == "failed" and "1 declined" in chain.detail and "1 timed_out" in chain.detail
+    assert control(day, docker_client).record("run_cleaners").status == "GO", "the timeout's STOP is put back"
+    assert not process_containers(docker_client, day, "run_cleaners"), "each step's container is removed"
+    assert any("failed on purpose" in line for line in steps["run_strategy_order_generator"].log_tail)
+    shown = day.run("history", "--job", "eod", "--logs").stdout
+    assert "declined" in shown and "timed_out" in shown and "failed on purpose" in shown
+    status = day.run("status").stdout
+    assert "run_systems" in status and "declined" in status
+
+    # a rerun the same trading day resumes at the first step that did not succeed
+    control(day, docker_client).go("run_systems")
+    write_private(day, "standin_behaviour", "seconds=0.5\n")
+    again = datetime.now(timezone.utc)
+    assert day.run("eod").returncode == 0
+    rerun = eod_steps(day, again)
+    assert set(rerun) == {"run_systems", "run_strategy_order_generator", "run_cleaners"}
+    assert all(r.outcome == "ok" for r in rerun.values())
+    assert "ok earlier today" in day.output[-1]
+
+    forced = datetime.now(timezone.utc)
+    day.run("eod", "--force")
+    assert set(eod_steps(day, forced)) == set(CHAIN)
+
+
+def test_a_failure_in_a_stop_on_failure_step_skips_the_rest(day, docker_client):
+    day.values["EOD_STOP_ON_FAILURE"] = "run_systems"
+    day.write_env()
+    write_private(day, "standin_behaviour", "seconds=0.5\nrun_systems=fail\n")
+    try:
+        since = datetime.now(timezone.utc)
+        assert day.run("eod", "--force", check=False).returncode == 1
+        steps = eod_steps(day, since)
+        assert steps["run_daily_prices_updates"].outcome == "ok"
+        assert steps["run_systems"].outcome == "failed"
+        for name in CHAIN[2:]:
+            assert steps[name].outcome == "skipped" and "run_systems failed" in steps[name].detail
+    finally:
+        day.values["EOD_STOP_ON_FAILURE"] = "none"
+        day.write_env()
+        write_private(day, "standin_behaviour", "seconds=0.5\n")
+
+
+def test_the_order_generator_waits_for_the_stack_handler_and_fails_clearly_at_its_deadline(day, docker_client):
+    write_private(day, "standin_behaviour", "seconds=0.5\nrun_stack_handler=hang\n")
+    project = stack_module.compose(day.settings)
+    project.run_detached("stack_handler", ["run_stack_handler"], name=f"sh_wait{day.test_stack.suffix}")
+    try:
+        since = datetime.now(timezone.utc)
+        day.run("eod", "--force", check=False)
+        step = eod_steps(day, since)["run_strategy_order_generator"]
+        assert step.outcome == "failed" and "run_stack_handler was still running" in step.detail
+        assert eod_steps(day, since)["run_systems"].outcome == "ok"
+    finally:
+        day.run("stop", "--process", "run_stack_handler")
+        docker_client.containers.get(f"sh_wait{day.test_stack.suffix}").remove(force=True)
+        write_private(day, "standin_behaviour", "seconds=0.5\n")
+
+
+def test_weekly_sync_launches_the_day_once_and_a_second_call_changes_nothing(day, docker_client):
+    write_private(day, "standin_behaviour", "seconds=0.5\nrun_stack_handler=hang\nrun_capital_update=hang\n")
+    first = day.run("weekly.sync").stdout
+    assert "launched run_stack_handler" in first and "launched run_capital_update" in first
+    assert "launched run_daily_fx_and_contract_updates" in first
+    wait_ended(docker_client, day, "run_daily_fx_and_contract_updates")
+    day.run("weekly.sync")  # records the morning one-shot that ended
+    created_before = len(day.created.services) + len(day.created.one_offs)
+    lines_before = day.settings.history_path.read_text()
+    second = day.run("weekly.sync").stdout
+    assert "nothing to do" in second
+    assert len(day.created.services) + len(day.created.one_offs) == created_before, "no container created"
+    assert day.settings.history_path.read_text() == lines_before, "nothing recorded"
+    assert [c.status for c in process_containers(docker_client, day, "run_stack_handler")] == ["running"]
+    fx = [r for r in history(day).runs(job="day") if r.step == "run_daily_fx_and_contract_updates"]
+    assert [r.outcome for r in fx] == ["ok"]
+
+
+def test_after_a_reboot_sync_runs_startup_first_then_launches_the_day(day, docker_client):
+    # the previous test left the stack handler and capital update running; a reboot kills them,
+    # leaving their records "running", as a power cut would
+    runtime = docker_client.containers.get(f"pysys_runtime{day.test_stack.suffix}")
+    startups_before = store(day, docker_client).get("startups", 0)
+    runtime.restart(timeout=5)  # PID 1 of the shared namespace ends: every process in it dies
+    for name in ("run_stack_handler", "run_capital_update"):
+        wait_ended(docker_client, day, name)
+    assert store(day, docker_client)["processes"]["run_stack_handler"]["currently_running"], "a stale record"
+    since = datetime.now(timezone.utc)
+    out = day.run("weekly.sync").stdout
+    assert store(day, docker_client)["startups"] == startups_before + 1
+    assert out.index("cold start") < out.index("launched run_stack_handler")
+    startup = [r for r in history(day).runs(job="startup", since=since)]
+    assert startup and startup[0].outcome == "ok"
+    running = [c for c in process_containers(docker_client, day, "run_stack_handler") if c.status == "running"]
+    assert len(running) == 1
+    jupyter = docker_client.api.inspect_container(f"jupyter{day.test_stack.suffix}")["State"]
+    assert jupyter["Status"] == "running"
+    assert jupyter["StartedAt"] >= docker_client.api.inspect_container(runtime.name)["State"]["StartedAt"], \
+        "Jupyter runs joined to the current start of pysys_runtime"
+    day.run("stop", "--all")
+    day.run("weekly.sync")  # records their clean end
+
+
+def test_a_crashing_stack_handler_is_relaunched_up_to_the_limit_then_stays_down(day, docker_client):
+    write_private(day, "standin_behaviour", "seconds=0.5\nrun_stack_handler=fail\nrun_capital_update=hang\n")
+    # a new trading day for the stack handler: forget today's earlier runs by using a fresh history
+    day.settings.history_path.rename(day.settings.history_path.with_suffix(".before-crash"))
+    try:
+        outputs = []
+        for _ in range(5):
+            outputs.append(day.run("weekly.sync").stdout)
+            wait_ended(docker_client, day, "run_stack_handler")
+        crashes = [r for r in history(day).runs(job="day") if r.step == "run_stack_handler"]
+        assert [r.outcome for r in crashes] == ["failed"] * 3, "the first launch and two relaunches, then down"
+        assert "relaunch 1 of 2" in crashes[0].detail and "relaunch 2 of 2" in crashes[1].detail
+        assert "stays down" in crashes[2].detail
+        assert "launched run_stack_handler" not in outputs[3] + outputs[4]
+        assert not control(day, docker_client).record("run_stack_handler").running, "its own record was cleared"
+        assert control(day, docker_client).record("run_capital_update").running, "no other record was touched"
+    finally:
+        day.run("stop", "--all")
+        write_private(day, "standin_behaviour", "seconds=0.5\n")
+
+
+def test_sync_outside_the_trading_week_launches_nothing(day, docker_client):
+    tomorrow = (datetime.now(day.settings.tz).isoweekday() % 7) + 1
+    day.values |= {"WORKFLOW_WEEKDAY_START": str(tomorrow), "WORKFLOW_WEEKDAY_END": str(tomorrow)}
+    day.write_env()
+    day.settings.history_path.rename(day.settings.history_path.with_suffix(f".{time.time_ns()}"))
+    try:
+        out = day.run("weekly.sync").stdout
+        assert "launched" not in out
+        assert not [c for c in docker_client.containers.list(filters={"label": day.test_stack.label})
+                    if c.labels.get("org.pysystemtrade-ecosystem.process")]
+    finally:
+        day.values |= {"WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7"}
+        day.write_env()

@@ -1,0 +1,115 @@
+"""One ecosystem under test, driven through its tasks as a trader would (``invoke ...``).
+
+Built from a locally made Debian base and a generated stand-in private repository served
+from a local path, with sentinel secrets that must not leak anywhere.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecosystem import images
+from ecosystem.settings import Settings, load_settings
+from standins.pysystemtrade_repo import make_repo
+from tests.support.net import free_port
+from tests.support.stacks import unique_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+GIT_TOKEN = "sentinel-GIT-token-a1b2c3"
+PRIVATE = "sentinel-PRIVATE-config-d4e5f6"
+TWS_PASSWORD = "sentinel-TWS-password-778899"
+TWS_USER = "sentinel-TWS-user-112233"
+SENTINELS = [GIT_TOKEN, PRIVATE, TWS_PASSWORD, TWS_USER]
+
+
+
+@dataclass
+class Ecosystem:
+    """One ecosystem under test: its folder, .env, settings and a way to run its tasks."""
+
+    folder: Path
+    test_stack: object
+    values: dict
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def env_file(self) -> Path:
+        return self.folder / ".env"
+
+    def write_env(self) -> None:
+        self.env_file.write_text("".join(f"{k}='{v}'\n" for k, v in self.values.items()))
+        self.env_file.chmod(0o600)
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(ROOT, env_file=self.env_file, environ={})
+
+    def run(self, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+        environ = {k: v for k, v in os.environ.items() if k not in self.values}
+        environ |= {"ECOSYSTEM_ENV_FILE": str(self.env_file), "HEALTH_INTERVAL": "1s", "GATEWAY_START_PERIOD": "5s"}
+        result = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=environ, capture_output=True,
+                                text=True, timeout=timeout)
+        self.output.append(result.stdout + result.stderr)
+        if check and result.returncode != 0:
+            raise AssertionError(f"invoke {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+
+def make_ecosystem(client, folder: Path, base: str, shared_standins: Settings | None = None,
+                   extra: dict | None = None) -> Ecosystem:
+    test_stack = unique_stack(client)
+    test_stack = dataclasses.replace(test_stack, project=f"pysystemtrade{test_stack.suffix}")
+    origin = make_repo(folder / "origin", private_sentinel=PRIVATE)
+    values = {"NAME_SUFFIX": test_stack.suffix, "IPV4_NETWORK_PART": test_stack.network_part,
+              "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
+              "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
+              "GIT_TOKEN": GIT_TOKEN, "TWSUSERID": TWS_USER, "TWSPASSWORD": TWS_PASSWORD,
+              "PYTHON_BASE_IMAGE": base, "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()),
+              "JUPYTER_PORT": str(free_port()), "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3"} | (extra or {})
+    eco = Ecosystem(folder, test_stack, values)
+    eco.write_env()
+    standin_source = shared_standins or eco.settings
+    plans = {p.key: p for p in images.standin_plans(standin_source)}
+    if shared_standins is None:
+        for plan in plans.values():
+            images.build(client, plan)
+    eco.values |= {"MONGO_IMAGE": plans["standin-mongo"].current, "GATEWAY_BASE_IMAGE": plans["standin-gateway"].current}
+    eco.write_env()
+    return eco
+
+
+class CreatedContainers:
+    """Watch the engine's events live (it keeps only its last 256) and collect the services created."""
+
+    def __init__(self, label: str) -> None:
+        import docker
+
+        self._client = docker.from_env()
+        self._stream = self._client.events(decode=True, filters={"type": "container", "event": "create",
+                                                                 "label": label})
+        self.services: list[str] = []
+        self.one_offs: list[str] = []  # `docker compose run` containers (process control), not services
+        self._thread = threading.Thread(target=self._collect, daemon=True)
+        self._thread.start()
+
+    def _collect(self) -> None:
+        try:
+            for event in self._stream:
+                attributes = event["Actor"]["Attributes"]
+                if attributes.get("com.docker.compose.oneoff") == "True":
+                    self.one_offs.append(attributes.get("com.docker.compose.service", "?"))
+                else:
+                    self.services.append(attributes.get("com.docker.compose.service", "?"))
+        except Exception:  # the stream is closed at the end
+            pass
+
+    def close(self) -> None:
+        self._stream.close()
+        self._client.close()
+
+
