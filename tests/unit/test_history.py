@@ -233,3 +233,18 @@ def test_concurrent_writers_from_two_processes(tmp_path):
         assert len(mine) == 300 and all(r.outcome == "ok" for r in mine)
         assert sorted(int(r.slot) for r in mine) == list(range(300))
     assert len(path.read_text().splitlines()) == 2 * 2 * 300
+
+
+def test_a_process_runs_last_log_lines_are_kept_redacted_and_bounded(tmp_path):
+    bus, events = EventBus(), []
+    bus.subscribe(events.append)
+    record = History(tmp_path / "h.jsonl", bus=bus, redact=Redactor(["hunter2-secret"]))
+    start = datetime(2026, 12, 1, 20, 0, tzinfo=timezone.utc)
+    lines = tuple(f"line {i}" for i in range(30)) + ("password is hunter2-secret", "x" * 1000)
+    record.record("eod", "failed", "exited with code 1", step="run_systems", slot="2026-12-01", start=start,
+                  end=start + timedelta(minutes=3), log_tail=lines)
+    run = record.runs(job="eod")[0]
+    assert run.start == start and run.duration == timedelta(minutes=3), "a run observed afterwards keeps its times"
+    assert len(run.log_tail) == 15 and run.log_tail[-2] == "password is ********" and len(run.log_tail[-1]) == 300
+    assert "hunter2" not in (tmp_path / "h.jsonl").read_text()
+    assert events[0].log_tail == run.log_tail
