@@ -248,3 +248,23 @@ def test_sync_outside_the_trading_week_launches_nothing(day, docker_client):
     finally:
         day.values |= {"WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7"}
         day.write_env()
+
+
+def test_weekly_open_checks_the_gateway_and_launches_close_launches_nothing_and_stops_on_request(day, docker_client):
+    write_private(day, "standin_behaviour", "seconds=0.5\nrun_stack_handler=hang\nrun_capital_update=hang\n")
+    day.settings.history_path.rename(day.settings.history_path.with_suffix(f".{time.time_ns()}"))
+    opened = day.run("weekly.open").stdout
+    assert "gateway: logged in" in opened and "launched run_stack_handler" in opened and "trading week open" in opened
+    closed = day.run("weekly.close").stdout
+    assert "still running" in closed and "run_stack_handler" in closed and "launched" not in closed
+    assert "still open" in closed, "the settings keep this test's week open all week"
+    day.run("weekly.close", "--stop")
+    assert not [c for c in docker_client.containers.list(filters={"label": day.test_stack.label})
+                if c.labels.get("org.pysystemtrade-ecosystem.process")]
+    write_private(day, "standin_behaviour", "seconds=0.5\n")
+
+
+def test_eod_dry_run_runs_nothing_and_says_what_would_be_skipped(day):
+    out = day.run("eod", "--dry-run").stdout
+    assert "ok earlier today" in out or "would run" in out
+    assert "timeout 1 min" in out, "run_cleaners' own timeout (EOD_STEP_TIMEOUTS)"
