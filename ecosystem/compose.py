@@ -61,12 +61,16 @@ class Compose:
                                output=exc.output, fix=exc.fix) from None
 
     def up(self, services: Sequence[str] = (), *, wait: bool = True, timeout: float = 300,
-           force_recreate: bool = False, no_recreate: bool = False, no_deps: bool = False) -> None:
+           force_recreate: bool = False, no_recreate: bool = False, no_deps: bool = False,
+           remove_orphans: bool = False) -> None:
         """Create and start ``services`` (all unprofiled ones by default); with ``wait``, until healthy.
 
-        ``no_deps`` leaves the services they depend on alone (never recreated along with them).
+        ``no_deps`` leaves the services they depend on alone (never recreated along with them);
+        Orphans are kept unless ``remove_orphans``: compose may count ended one-off process
+        containers (not yet recorded by the trading-day tasks) among them; ``down`` removes all.
         """
-        args = ["up", "--detach", "--remove-orphans"] + (["--force-recreate"] if force_recreate else [])
+        args = ["up", "--detach"] + (["--remove-orphans"] if remove_orphans else [])
+        args += ["--force-recreate"] if force_recreate else []
         args += ["--no-recreate"] if no_recreate else []
         args += ["--no-deps"] if no_deps else []
         if wait:

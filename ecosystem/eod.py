@@ -1,7 +1,7 @@
 """The evening chain: each step its own container, in order, with outcomes that tell ran from declined.
 
 ``run_chain`` is the order and bookkeeping (pure apart from the run history and the step
-runner it is given): a step that already ended ``ok`` for this trading day is not run again
+runner it is given): a step whose latest run this trading day ended ``ok`` is not run again
 (unless forced), a step that is not ``ok`` and is named in EOD_STOP_ON_FAILURE skips the rest,
 every step's outcome is one run-history step of the ``eod`` run. ``ContainerStep`` runs one
 step for real: launch, wait on the engine until its deadline, stop it gracefully past that,
@@ -26,6 +26,7 @@ JOB = "eod"
 SERVICE = "daily_processes"
 # a step that may run only once another process has ended for the day
 WAITS_FOR = {"run_strategy_order_generator": "run_stack_handler"}
+STOPPERS = ("stop", "down")  # jobs that stop processes through STOP (each process a step of the run)
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,13 @@ def run_chain(history: History, slot: str, steps: Sequence[PlannedStep], *,
               force: bool = False, say: Callable[[str], None] = print) -> ChainSummary:
     """Run ``steps`` in order for trading day ``slot``, recording each; return what came of them."""
     summary = ChainSummary(slot)
+    latest = {run.step: run.state for run in history.runs(job=JOB) if run.slot == slot and run.step}
     parent = history.begin(JOB, slot=slot)
     stopped_by = ""
     try:
         for step in steps:
             name = step.process
-            if not force and history.succeeded(JOB, slot, step=name):
+            if not force and latest.get(name) == "ok":  # its latest run this trading day ended ok
                 summary.done_earlier.append(name)
                 say(f"{name}: ok earlier today, not run again (--force reruns it)")
                 continue
@@ -99,8 +101,11 @@ def run_chain(history: History, slot: str, steps: Sequence[PlannedStep], *,
 class ContainerStep:
     """Given the stack, run one chain step as its own container of ``daily_processes`` and judge it."""
 
-    def __init__(self, settings, client, project, control, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, settings, client, project, control, *, history: History | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.settings, self.client, self.project, self.control = settings, client, project, control
+        self.history = history
+        self.ledger = processes.StatusLedger(settings.state_dir)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
 
     def timeout(self, process: str) -> timedelta:
@@ -129,25 +134,51 @@ class ContainerStep:
         s = self.settings
         deadline = max(self.clock(), step.window_start) + self.timeout(step.process)
         name = process_runs.container_name(step.process, s.name_suffix, unique=True)
-        process_runs.launch(self.project, service=SERVICE, process=step.process, launcher=step.launcher, name=name,
-                            job=JOB, slot=step.window_start.astimezone(s.tz).date().isoformat(), kind=step.kind,
-                            deadline=deadline)
+        try:
+            process_runs.launch(self.project, service=SERVICE, process=step.process, launcher=step.launcher,
+                                name=name, job=JOB, slot=step.window_start.astimezone(s.tz).date().isoformat(),
+                                kind=step.kind, deadline=deadline)
+        except EcosystemError:
+            process_runs.remove(self.client, name)  # compose may leave it created, never started
+            raise
         try:
             started = process_runs.started_at(self.client, name)
             seconds = (deadline - self.clock()).total_seconds()
             code = processes.wait_exit(self.client, name, max(1.0, seconds))
-            if code is None:
-                verdict = self._stop_overdue(step, name)
-            else:
-                record = self._record(step.process)
-                verdict = process_runs.judge(step.process, code, record, started, tz=s.tz,
-                                             window_start=step.window_start, window_stop=step.window_stop)
-                if code != 0:  # a crash: its record says "running" and tomorrow's launch would decline
-                    cleared = process_runs.clear_after_crash(self.control, step.process, record)
-                    verdict = Verdict(verdict.outcome, f"{verdict.detail}; {cleared}", verdict.hint)
+            verdict = self._stop_overdue(step, name) if code is None else self._judge(step, code, started)
             return StepResult(verdict, process_runs.log_tail(self.client, name))
+        except BaseException:
+            self._stop_interrupted(step, name)  # Ctrl-C, SIGTERM, the engine: never kill a live step uncleanly
+            raise
         finally:
-            process_runs.remove(self.client, name)
+            if process_runs.ended(self.client, name) is not None:
+                process_runs.remove(self.client, name)
+
+    def _judge(self, step: PlannedStep, code: int, started: datetime) -> Verdict:
+        record = self._record(step.process)
+        verdict = process_runs.judge(step.process, code, record, started, tz=self.settings.tz,
+                                     window_start=step.window_start, window_stop=step.window_stop)
+        if code != 0:  # a crash: its record says "running" and tomorrow's launch would decline
+            cleared = process_runs.clear_after_crash(self.control, step.process, record)
+            return Verdict(verdict.outcome, f"{verdict.detail}; {cleared}", verdict.hint)
+        if verdict.ok and self.history is not None:
+            stops = [r for r in self.history.runs(since=started) if r.job in STOPPERS and r.step == step.process]
+            if stops:  # it ended through a STOP someone else set: its remaining methods did not run
+                at = stops[0].start.astimezone(self.settings.tz).strftime("%H:%M")
+                return Verdict("failed", f"stopped by `invoke {stops[0].job}` at {at} before it finished",
+                               "run `invoke eod` again to rerun it")
+        return verdict
+
+    def _stop_interrupted(self, step: PlannedStep, name: str) -> None:
+        if process_runs.ended(self.client, name) is not None:
+            return
+        print(f"{step.process}: interrupted; stopping {name} cleanly (STOP, up to {self.settings.stop_grace_seconds}s)")
+        try:
+            processes.graceful_stop(self.client, self.control, processes.RunningProcess(name, SERVICE, step.process),
+                                    grace=self.settings.stop_grace_seconds, term_timeout=self.settings.stop_term_seconds,
+                                    ledger=self.ledger, by="interrupted eod")
+        except Exception as exc:  # the interruption itself is what the caller reports
+            log.warning("could not stop %s after the interruption: %s", name, exc)
 
     def _record(self, process: str):
         try:
@@ -160,8 +191,29 @@ class ContainerStep:
         minutes = int(self.timeout(step.process).total_seconds() // 60)
         running = processes.RunningProcess(name, SERVICE, step.process)
         stopped = processes.graceful_stop(self.client, self.control, running, grace=self.settings.stop_grace_seconds,
-                                          term_timeout=self.settings.stop_term_seconds)
+                                          term_timeout=self.settings.stop_term_seconds, ledger=self.ledger,
+                                          by="eod timeout")
         return Verdict("timed_out", f"ran past its timeout ({minutes} min after its window opened); "
                        f"ended by {stopped.ended_by} after {stopped.seconds:.0f}s",
                        f"read its log (invoke logs {step.process}); raise EOD_STEP_TIMEOUTS={step.process}=MINUTES "
                        "if it needs longer")
+
+
+def sweep_orphans(client, settings, control) -> list[str]:
+    """Deal with step containers an earlier ``eod`` left behind when it was killed (its run
+    recorded the step as interrupted): an ended one is removed, a running one stopped cleanly."""
+    from .engine import project_containers
+
+    said = []
+    for container in project_containers(client, settings.compose_project):
+        launched = process_runs.Launched.from_labels(container.name, container.labels)
+        if launched is None or launched.job != JOB:
+            continue
+        if container.status == "running":
+            stopped = processes.graceful_stop(client, control, processes.RunningProcess(
+                container.name, SERVICE, launched.process), grace=settings.stop_grace_seconds,
+                term_timeout=settings.stop_term_seconds, ledger=processes.StatusLedger(settings.state_dir),
+                by="eod sweep")
+            said.append(f"stopped {launched.process} left running by an earlier, killed eod ({stopped.ended_by})")
+        process_runs.remove(client, container.name)
+    return said

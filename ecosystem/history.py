@@ -73,6 +73,7 @@ class Run:
     pid: int = 0
     host: str = ""
     log_tail: tuple[str, ...] = ()   # the last lines a process run wrote, redacted
+    ref: str = ""                    # what the run was observed from (a container id): recorded once
 
     @property
     def state(self) -> str:
@@ -151,17 +152,17 @@ class History:
         return {"v": FORMAT_VERSION, "phase": phase, "id": run.id, "parent": run.parent, "job": run.job,
                 "step": run.step, "slot": run.slot, "start": _iso(run.start), "end": _iso(run.end),
                 "outcome": run.outcome, "detail": run.detail, "pid": run.pid, "host": run.host,
-                **({"log": list(run.log_tail)} if run.log_tail else {})}
+                **({"log": list(run.log_tail)} if run.log_tail else {}), **({"ref": run.ref} if run.ref else {})}
 
     def _clean(self, detail: str) -> str:
         text = self._redact(" ".join(str(detail).split()))
         return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 1] + "…"
 
     def begin(self, job: str, *, step: str | None = None, slot: str | None = None,
-              parent: str | None = None, start: datetime | None = None) -> Run:
+              parent: str | None = None, start: datetime | None = None, ref: str = "") -> Run:
         """Write the start of a run (now, or at ``start`` for a run observed afterwards) and return it."""
         run = Run(id=uuid.uuid4().hex, job=job, step=step, slot=slot, parent=parent, start=start or self._clock(),
-                  pid=os.getpid(), host=HOST)
+                  pid=os.getpid(), host=HOST, ref=ref)
         self._write(self._entry(run, "start"))
         return run
 
@@ -181,10 +182,11 @@ class History:
 
     def record(self, job: str, outcome: str, detail: str = "", *, step: str | None = None,
                slot: str | None = None, parent: str | None = None, start: datetime | None = None,
-               end: datetime | None = None, hint: str = "", log_tail: tuple[str, ...] = ()) -> Run:
+               end: datetime | None = None, hint: str = "", log_tail: tuple[str, ...] = (), ref: str = "") -> Run:
         """Write a whole run at once: one that took no time (``skipped``, ``missed``, a check's
-        verdict) or one observed after it ended (a process container, from its start and end)."""
-        run = self.begin(job, step=step, slot=slot, parent=parent, start=start)
+        verdict) or one observed after it ended (a process container, from its start and end;
+        ``ref`` names what it was observed from, see ``recorded_ref``)."""
+        run = self.begin(job, step=step, slot=slot, parent=parent, start=start, ref=ref)
         return self.finish(run, outcome, detail, hint=hint, log_tail=log_tail, end=end)
 
     @contextmanager
@@ -237,7 +239,7 @@ class History:
                           parent=entry.get("parent"), start=_parse_iso(entry["start"]),
                           end=_parse_iso(entry.get("end")), outcome=entry.get("outcome"),
                           detail=entry.get("detail") or "", pid=entry.get("pid") or 0, host=entry.get("host") or "",
-                          log_tail=tuple(str(line) for line in entry.get("log") or ()))
+                          log_tail=tuple(str(line) for line in entry.get("log") or ()), ref=entry.get("ref") or "")
             except (ValueError, KeyError, TypeError):
                 damaged += 1
                 continue
@@ -259,6 +261,10 @@ class History:
             if run.step == step and run.outcome:
                 return run
         return None
+
+    def recorded_ref(self, job: str, ref: str) -> bool:
+        """Say whether a run of ``job`` observed from ``ref`` is already recorded (so it is recorded once)."""
+        return any(r.ref == ref for r in self.runs(job=job))
 
     def succeeded(self, job: str, slot: str, *, step: str | None = None) -> bool:
         """Say whether ``job`` (or its ``step``) ended ``ok`` for ``slot``."""

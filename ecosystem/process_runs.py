@@ -44,23 +44,27 @@ class Verdict:
         return self.outcome == "ok"
 
 
-def record_time(text: str | None, tz: ZoneInfo) -> datetime | None:
-    """Return a record's time (pysystemtrade writes naive local times) as an aware instant, or None."""
+def record_time(text: str | None, tz: ZoneInfo, *, fold: int = 0) -> datetime | None:
+    """Return a record's time (pysystemtrade writes naive local times) as an aware instant, or None.
+
+    ``fold=1`` reads a wall-clock time that occurs twice (the autumn DST change) as its second occurrence.
+    """
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=tz, fold=fold) if moment.tzinfo is None else moment
 
 
 def judge(process: str, exit_code: int, record: ProcessRecord | None, started: datetime, *, tz: ZoneInfo,
-          window_start: datetime | None = None, window_stop: datetime | None = None) -> Verdict:
+          window_start: datetime | None = None, window_stop: datetime | None = None,
+          ended: datetime | None = None) -> Verdict:
     """Given how a process container ended and the process's record read afterwards, say what happened.
 
-    ``started`` is when its container started (aware). Exit 0 with a record whose last start is
-    older than that is a decline, and the record's status says which kind.
+    ``started`` and ``ended`` are when its container started and ended (aware). Exit 0 with a
+    record whose last start is older than ``started`` is a decline; the record says which kind.
     """
     local = (lambda m: m.astimezone(tz).strftime("%H:%M")) if tz else str
     if exit_code != 0:
@@ -71,6 +75,8 @@ def judge(process: str, exit_code: int, record: ProcessRecord | None, started: d
         return Verdict("failed", "exited 0, but its process-control record could not be read, so whether it ran "
                        "or declined is unknown", "check MongoDB (invoke status), then invoke logs " + process)
     last_start = record_time(record.last_start, tz)
+    if last_start is not None and last_start < started - CLOCK_TOLERANCE:
+        last_start = record_time(record.last_start, tz, fold=1)  # 01:30 twice in an autumn night: the later
     if last_start is not None and last_start >= started - CLOCK_TOLERANCE:
         return Verdict("ok", f"ran: started {last_start.astimezone(tz):%H:%M:%S}, exit 0")
     if record.status == "STOP":
@@ -82,7 +88,7 @@ def judge(process: str, exit_code: int, record: ProcessRecord | None, started: d
         return Verdict("declined", f"its record says it is already running{pid}",
                        "if no such process runs (invoke status), a crash left the record: mark it finished with "
                        "`invoke shell --tool interactive_controls`, or `invoke weekly sync` after a reboot")
-    ended = datetime.now(timezone.utc)
+    ended = ended or datetime.now(timezone.utc)
     if window_stop is not None and ended >= window_stop:
         return Verdict("declined", f"launched after its stop time ({local(window_stop)})",
                        "launch it earlier, or move its window in private_control_config.yaml")

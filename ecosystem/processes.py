@@ -9,9 +9,13 @@ would make every later launch decline). Waiting is event-driven (the engine's wa
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from .engine import project_containers
 from .errors import EcosystemError
@@ -103,12 +107,66 @@ def wait_exit(client, container_name: str, seconds: float) -> int | None:
                                 fix="check the engine (docker info), then the process with invoke status") from None
 
 
+class StatusLedger:
+    """The statuses this ecosystem set to STOP and must put back, one file per process under
+    STATE_DIR/pending-status: written before STOP is set, removed once the status is restored.
+    SIGKILL skips every ``finally``; the next ``weekly sync`` (or ``up``) repairs what is left."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.folder = Path(state_dir) / "pending-status"
+
+    def note(self, process: str, before: str, by: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temporary = self.folder / f".{process}.{os.getpid()}"
+        temporary.write_text(json.dumps({"process": process, "before": before, "by": by, "pid": os.getpid(),
+                                         "host": socket.gethostname()}))
+        os.replace(temporary, self.folder / f"{process}.json")
+
+    def done(self, process: str) -> None:
+        (self.folder / f"{process}.json").unlink(missing_ok=True)
+
+    def pending(self) -> list[dict]:
+        found = []
+        for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
+            try:
+                found.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                path.unlink(missing_ok=True)  # torn by a kill mid-write: STOP was not set yet
+        return found
+
+
+def _owner_alive(entry: dict) -> bool:
+    if entry.get("host") != socket.gethostname() or not entry.get("pid"):
+        return False
+    try:
+        os.kill(int(entry["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def repair_statuses(ledger: StatusLedger, control: ProcessControl, running: set[str]) -> list[str]:
+    """Put back each status a killed run left at STOP (its owner is gone, the process not running)."""
+    said = []
+    for entry in ledger.pending():
+        process = entry.get("process", "")
+        if not process or process in running or _owner_alive(entry):
+            continue
+        before = entry.get("before", "GO")
+        {"NO-RUN": control.no_run, "PAUSE": control.pause}.get(before, control.go)(process)
+        ledger.done(process)
+        said.append(f"put {process}'s status back to {before} (a {entry.get('by', '?')} was killed while it was STOP)")
+    return said
+
+
 class StillRunning(EcosystemError):
     """A process survived SIGKILL: its record is left alone so nothing starts a second one."""
 
 
 def graceful_stop(client, control: ProcessControl, running: RunningProcess, *, grace: float,
-                  term_timeout: float) -> StopResult:
+                  term_timeout: float, ledger: StatusLedger | None = None, by: str = "stop") -> StopResult:
     """Stop one process: STOP and wait ``grace``; then SIGTERM, then SIGKILL; restore its status; say which ended it.
 
     The status is put back as it was (GO for an unknown or already-STOP status is not assumed:
@@ -123,6 +181,8 @@ def graceful_stop(client, control: ProcessControl, running: RunningProcess, *, g
         restore_status = before != "STOP"
         if not restore_status:
             log.warning("%s was already STOP: it stays STOP after this stop", running.process)
+        elif ledger is not None:
+            ledger.note(running.process, before, by)
         control.stop(running.process)
         code = wait_exit(client, running.container, grace)
         ended_by = "STOP"
@@ -144,6 +204,8 @@ def graceful_stop(client, control: ProcessControl, running: RunningProcess, *, g
         if restore_status:
             restore = {"GO": control.go, "NO-RUN": control.no_run, "PAUSE": control.pause}.get(before, control.go)
             restore(running.process)  # STOP persists otherwise: every later launch would decline
+            if ledger is not None:
+                ledger.done(running.process)
     if ended_by != "STOP" or code != 0:
         control.finish(running.process)  # killed or crashed: its record would say "running" and block launches
         if ended_by == "STOP":

@@ -257,21 +257,30 @@ def ensure_always_on(settings: Settings, client) -> list[str]:
     recreate Jupyter if it joined an earlier start of pysys_runtime (after the runtime restarted
     by itself, Jupyter's network namespace is a dead one). Return what was done."""
     states = {r.service: r for r in service_states(client, settings)}
-    missing = [name for name in ALWAYS_ON if states.get(name) is None or states[name].state != "running"]
+    # "restarting" is Docker's restart policy at work: starting it again would not help
+    missing = [name for name in ALWAYS_ON if states.get(name) is None or states[name].state not in
+               ("running", "restarting")]
     done = []
     if "ib_gateway" in missing and not (settings.twsuserid and settings.twspassword):
         missing.remove("ib_gateway")
         log.warning("the gateway is not running and cannot log in without TWSUSERID and TWSPASSWORD")
     project = compose(settings)
+    needed = [name for name in missing if name in ("mongo_db", "pysys_runtime")]
     if missing:
         write_secret_files(settings)
-        project.up(missing, wait=True, no_recreate=True)
+        # the processes need MongoDB and the runtime healthy; the gateway (maybe waiting for a
+        # 2FA nobody approves) and Jupyter are started without holding up the trading day
+        if needed:
+            project.up(needed, wait=True, no_recreate=True)
+        others = [name for name in missing if name not in needed]
+        if others:
+            project.up(others, wait=False, no_recreate=True)
         done.append("started " + ", ".join(missing))
         states = {r.service: r for r in service_states(client, settings)}
     runtime, jupyter = states.get("pysys_runtime"), states.get("jupyter")
     if runtime and jupyter and runtime.since and jupyter.since and jupyter.state == "running" \
             and jupyter.since < runtime.since:
         # joined to an earlier start of pysys_runtime: its network namespace is gone
-        project.up(["jupyter"], wait=True, force_recreate=True, no_deps=True)
+        project.up(["jupyter"], wait=False, force_recreate=True, no_deps=True)
         done.append("recreated jupyter (it had joined an earlier start of pysys_runtime)")
     return done

@@ -90,6 +90,20 @@ def deadline_of(step: PlannedStep, now: datetime, settings) -> datetime:
     return max(now, step.window_start) + timedelta(minutes=minutes)
 
 
+def launch_or_record(project, client, settings, history: History, due: Due, now: datetime) -> str:
+    """Launch a due process; return what was done. A launch that fails is recorded as this
+    process's ``failed`` run of the day, so it counts towards the relaunch limit (never a retry
+    every minute forever) and its failure event says why."""
+    try:
+        name = launch(project, client, settings, due, now)
+    except EcosystemError as exc:
+        slot = due.step.window_start.astimezone(settings.tz).date().isoformat()
+        history.record(JOB, "failed", f"could not be launched: {exc.message}", step=due.step.process, slot=slot,
+                       hint=exc.fix)
+        return f"{due.step.process} failed: could not be launched: {exc.message}"
+    return f"launched {due.step.process} ({name}): {due.reason}"
+
+
 def launch(project, client, settings, due: Due, now: datetime) -> str:
     """Launch a due process in its own container; return the container's name."""
     step = due.step
@@ -98,9 +112,13 @@ def launch(project, client, settings, due: Due, now: datetime) -> str:
     if continuous:
         process_runs.remove(client, name)  # an ended, unlabelled leftover of the same name (reconcile took ours)
     slot = step.window_start.astimezone(settings.tz).date().isoformat()
-    return process_runs.launch(project, service=SERVICES.get(step.process, "daily_processes"), process=step.process,
-                               launcher=step.launcher, name=name, job=JOB, slot=slot, kind=step.kind,
-                               deadline=deadline_of(step, now, settings))
+    try:
+        return process_runs.launch(project, service=SERVICES.get(step.process, "daily_processes"),
+                                   process=step.process, launcher=step.launcher, name=name, job=JOB, slot=slot,
+                                   kind=step.kind, deadline=deadline_of(step, now, settings))
+    except EcosystemError:
+        process_runs.remove(client, name)  # compose may leave it created, never started
+        raise
 
 
 def _ours(client, settings) -> list[tuple[Launched, object]]:
@@ -116,9 +134,12 @@ def reconcile(client, settings, control, history: History, *,
               plan_of: Callable[[date], Sequence[PlannedStep]]) -> list[str]:
     """Record every ended process container of this job, once, and remove it; return what was recorded."""
     said = []
-    for launched, _ in _ours(client, settings):
+    for launched, container in _ours(client, settings):
         end = process_runs.ended(client, launched.container)
         if end is None:
+            continue
+        if history.recorded_ref(JOB, container.id):  # recorded by a sync killed before it removed it
+            process_runs.remove(client, launched.container)
             continue
         try:
             record = control.record(launched.process)
@@ -128,7 +149,7 @@ def reconcile(client, settings, control, history: History, *,
         window = {s.process: s for s in plan_of(date.fromisoformat(launched.slot))}.get(launched.process)
         verdict = process_runs.judge(launched.process, end.exit_code, record, end.started, tz=settings.tz,
                                      window_start=window.window_start if window else None,
-                                     window_stop=window.window_stop if window else None)
+                                     window_stop=window.window_stop if window else None, ended=end.finished)
         if verdict.outcome == "failed" and end.exit_code != 0:
             verdict = _crashed(verdict, launched, history, settings, control, record)
         elif verdict.ok and window and launched.kind == "continuous":
@@ -138,7 +159,7 @@ def reconcile(client, settings, control, history: History, *,
                               (" (its stop time: its normal end)" if normal else " (before its stop time: told to STOP)"))
         history.record(JOB, verdict.outcome, verdict.detail, step=launched.process, slot=launched.slot,
                        start=end.started, end=end.finished, hint=verdict.hint,
-                       log_tail=process_runs.log_tail(client, launched.container))
+                       log_tail=process_runs.log_tail(client, launched.container), ref=container.id)
         process_runs.remove(client, launched.container)
         said.append(f"{launched.process} {verdict.outcome}: {verdict.detail}")
     return said
@@ -168,12 +189,13 @@ def stop_overdue(client, settings, control, history: History, now: datetime) -> 
         service = container.labels.get("com.docker.compose.service", "")
         stopped = processes.graceful_stop(client, control, processes.RunningProcess(
             launched.container, service, launched.process), grace=settings.stop_grace_seconds,
-            term_timeout=settings.stop_term_seconds)
+            term_timeout=settings.stop_term_seconds, ledger=processes.StatusLedger(settings.state_dir),
+            by="weekly sync (overdue)")
         detail = (f"still running past its deadline {launched.deadline.astimezone(settings.tz):%H:%M}: "
                   f"ended by {stopped.ended_by} after {stopped.seconds:.0f}s")
         history.record(JOB, "timed_out", detail, step=launched.process, slot=launched.slot, start=started,
                        end=datetime.now(timezone.utc), hint=f"read its log: invoke logs {launched.process}",
-                       log_tail=process_runs.log_tail(client, launched.container))
+                       log_tail=process_runs.log_tail(client, launched.container), ref=container.id)
         process_runs.remove(client, launched.container)
         said.append(f"{launched.process} timed_out: {detail}")
     return said

@@ -6,6 +6,7 @@ see the same), secrets are masked in every log line from then on.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,6 +81,20 @@ def recorded(c: Context, job: str, **kwargs) -> Iterator[RunHandle]:
             yield run
     except EcosystemError as exc:
         raise Exit(redactor(c)(str(exc)), code=1) from None
+
+
+@contextmanager
+def unwinding_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM (a scheduler's or systemd's stop) into SystemExit for the block, so every
+    ``finally`` runs: a step being stopped cleanly, a STOP status put back, a lock released."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

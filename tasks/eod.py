@@ -6,7 +6,7 @@ from invoke import Exit, task
 from ecosystem import engine, eod as chain, locks, plan as planning, stack
 from ecosystem.errors import EcosystemError
 
-from ._common import history, redactor, settings
+from ._common import history, redactor, settings, unwinding_on_sigterm
 
 
 @task(help={"force": "run every step again, also those that ended ok earlier today",
@@ -23,8 +23,9 @@ def eod(c, force=False, dry_run=False):
         raise Exit(str(exc), code=1) from None
     record = history(c)
     if dry_run:
+        latest = {r.step: r.state for r in record.runs(job=chain.JOB) if r.slot == slot and r.step}
         for step in steps:
-            done = not force and record.succeeded(chain.JOB, slot, step=step.process)
+            done = not force and latest.get(step.process) == "ok"
             minutes = s.eod_step_timeouts.get(step.process, s.eod_step_timeout_minutes)
             print(f"{step.chain_position}. {step.process}: " + ("ok earlier today, would not run again" if done else
                   f"would run in its own container, timeout {minutes} min after its window opens "
@@ -32,13 +33,16 @@ def eod(c, force=False, dry_run=False):
                   ("; stops the chain if not ok" if step.process in s.eod_stop_on_failure else "")))
         return
     try:
-        with locks.exclusive(s.state_dir, chain.JOB):
+        with unwinding_on_sigterm(), locks.exclusive(s.state_dir, chain.JOB):
             client = engine.connect()
             if not stack.runtime_running(s, client):
                 record.record(chain.JOB, "failed", "not run: pysys_runtime is not running", slot=slot,
                               hint="start the stack: invoke up")
                 raise Exit("end of day not run: pysys_runtime is not running; start the stack with `invoke up`", code=1)
-            execute = chain.ContainerStep(s, client, stack.compose(s), stack.process_control(s, client))
+            control = stack.process_control(s, client)
+            for line in chain.sweep_orphans(client, s, control):
+                print(line)
+            execute = chain.ContainerStep(s, client, stack.compose(s), control, history=record)
             print(f"end of day {slot}: {', '.join(p.process for p in steps)}")
             summary = chain.run_chain(record, slot, steps, execute=execute, stop_on_failure=s.eod_stop_on_failure,
                                       force=force, say=lambda text: print(redactor(c)(text)))

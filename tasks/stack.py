@@ -52,6 +52,9 @@ def up(c, services=None, timeout=600, dry_run=False):
         run.detail = ", ".join(names) + (f" (recreated {', '.join(recreate)}: secrets changed)"
                                          if recreate and not running else "")
         cold_start(c, s, client)
+        for line in processes.repair_statuses(processes.StatusLedger(s.state_dir), stack.process_control(s, client),
+                                              {r.process for r in processes.running_processes(client, s)}):
+            print(line)
     print(f"up and healthy: {', '.join(names)}")
 
 
@@ -62,9 +65,12 @@ def cold_start(c, s, client):
     if not runtime or runtime[0].since is None:
         return
     record = history(c)
-    if any(r.outcome == "ok" and r.start >= runtime[0].since for r in record.runs(job="startup")):
+    earlier = [r for r in record.runs(job="startup") if r.start >= runtime[0].since]
+    if any(r.outcome == "ok" for r in earlier):
         return  # this runtime has had its startup
     running = processes.running_processes(client, s)
+    if running and any(r.outcome == "skipped" for r in earlier):
+        return  # already said once for this runtime; sync runs every minute
     with record.run("startup") as run:
         if running:
             run.set("skipped", "processes are running: " + ", ".join(r.process for r in running))

@@ -6,7 +6,7 @@ from invoke import Exit, task
 from ecosystem import engine, locks, plan as planning, processes, stack, trading_day, week
 from ecosystem.errors import EcosystemError
 
-from ._common import history, redactor, settings
+from ._common import history, redactor, settings, unwinding_on_sigterm
 from .stack import cold_start
 
 JOB = "weekly"
@@ -20,6 +20,8 @@ def _sync(c, s, *, launch=True) -> list[str]:
     done = stack.ensure_always_on(s, client)
     cold_start(c, s, client)
     control = stack.process_control(s, client)
+    running = {r.process for r in processes.running_processes(client, s)}
+    done += processes.repair_statuses(processes.StatusLedger(s.state_dir), control, running)
     plans = {}
 
     def plan_of(day):
@@ -41,8 +43,7 @@ def _sync(c, s, *, launch=True) -> list[str]:
     project = stack.compose(s)
     for due in trading_day.due_launches(plan, now, inside_week=inside, running=running, tried=tried,
                                         relaunch_limit=s.crash_relaunch_limit, cleared=cleared):
-        name = trading_day.launch(project, client, s, due, now)
-        done.append(f"launched {due.step.process} ({name}): {due.reason}")
+        done.append(trading_day.launch_or_record(project, client, s, record, due, now))
     return done
 
 
@@ -51,7 +52,7 @@ def _recorded_sync(c, step, *, launch=True):
     record = history(c)
     started = datetime.now(timezone.utc)
     try:
-        with locks.exclusive(s.state_dir, JOB):
+        with unwinding_on_sigterm(), locks.exclusive(s.state_dir, JOB):
             done = _sync(c, s, launch=launch)
     except locks.Busy as exc:
         print(f"{exc.message}: this {step} does nothing")

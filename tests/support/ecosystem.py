@@ -49,11 +49,19 @@ class Ecosystem:
     def settings(self) -> Settings:
         return load_settings(ROOT, env_file=self.env_file, environ={})
 
-    def run(self, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    def environ(self) -> dict[str, str]:
         environ = {k: v for k, v in os.environ.items() if k not in self.values}
-        environ |= {"ECOSYSTEM_ENV_FILE": str(self.env_file), "HEALTH_INTERVAL": "1s", "GATEWAY_START_PERIOD": "5s"}
-        result = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=environ, capture_output=True,
-                                text=True, timeout=timeout)
+        return environ | {"ECOSYSTEM_ENV_FILE": str(self.env_file), "HEALTH_INTERVAL": "1s",
+                          "GATEWAY_START_PERIOD": "5s"}
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """Start ``invoke ARGS`` in the background (to signal it), output captured as text."""
+        return subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=self.environ(),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def run(self, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=self.environ(),
+                                capture_output=True, text=True, timeout=timeout)
         self.output.append(result.stdout + result.stderr)
         if check and result.returncode != 0:
             raise AssertionError(f"invoke {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")

@@ -207,6 +207,11 @@ def test_a_rerun_resumes_at_the_first_step_not_ok_and_force_reruns_all(history):
     calls = []
     eod.run_chain(history, "another day", chain_steps(), execute=scripted({}, calls), say=lambda _: None)
     assert len(calls) == 4, "resume is per trading day"
+    eod.run_chain(history, "s", chain_steps(), execute=scripted({"b_systems": "failed"}, []), force=True,
+                  say=lambda _: None)
+    calls = []
+    eod.run_chain(history, "s", chain_steps(), execute=scripted({}, calls), say=lambda _: None)
+    assert calls == ["b_systems"], "a step's latest outcome counts: ok earlier, failed in a forced rerun"
 
 
 def test_a_step_that_cannot_be_launched_fails_with_the_reason_and_an_interrupt_is_recorded(history):
@@ -251,3 +256,94 @@ def test_trading_day_settings_parse_and_bad_ones_are_named(tmp_path):
         load_settings(tmp_path, environ={"EOD_STEP_TIMEOUTS": "run_systems=soon", "CRASH_RELAUNCH_LIMIT": "-1"})
     text = str(bad.value)
     assert "EOD_STEP_TIMEOUTS" in text and "CRASH_RELAUNCH_LIMIT" in text
+
+
+# -- fixes after review: DST, external stops, launch failures, statuses left at STOP ---------------
+
+def test_a_start_in_the_repeated_autumn_hour_is_read_as_the_later_one_when_that_fits():
+    # 2026-10-25 01:30 happens twice in London; the container started at the second one (00:30 UTC)
+    started = datetime(2026, 10, 25, 0, 30, 0, tzinfo=timezone.utc)
+    assert process_runs.judge("p", 0, record(last_start="2026-10-25T01:30:01"), started, tz=LONDON).ok
+
+
+def test_the_reason_for_a_decline_uses_when_the_container_ended_not_when_it_is_judged():
+    ended = STARTED + timedelta(seconds=3)
+    verdict = process_runs.judge("p", 0, record(), STARTED, tz=LONDON, window_stop=STARTED + timedelta(hours=2),
+                                 ended=ended)
+    assert "after its stop time" not in verdict.detail
+
+
+class RecordingControl:
+    def __init__(self, status="GO"):
+        self.calls, self.status = [], status
+
+    def record(self, name):  # it started just now (a naive local time, as pysystemtrade writes it)
+        return ProcessRecord(name, self.status, False, datetime.now(LONDON).replace(tzinfo=None).isoformat(),
+                             None, None, {})
+
+    def go(self, name):
+        self.calls.append(("go", name))
+
+    def no_run(self, name):
+        self.calls.append(("no_run", name))
+
+    def pause(self, name):
+        self.calls.append(("pause", name))
+
+
+def test_a_step_that_ended_through_someone_elses_stop_is_not_ok(tmp_path):
+    settings = load_settings(tmp_path, environ={"TIMEZONE": "Europe/London"})
+    history = History(tmp_path / "h.jsonl")
+    step = chain_steps()[0]
+    runner = eod.ContainerStep(settings, None, None, RecordingControl(), history=history)
+    started = datetime.now(timezone.utc) - timedelta(seconds=1)
+    assert runner._judge(step, 0, started).ok
+    with history.run("stop") as run:
+        with run.step(step.process):
+            pass
+    verdict = runner._judge(step, 0, started)
+    assert verdict.outcome == "failed" and "stopped by `invoke stop`" in verdict.detail
+
+
+def test_a_launch_that_fails_is_recorded_as_that_processs_failure_and_counts(tmp_path):
+    class BrokenProject:
+        def run_detached(self, *args, **kwargs):
+            raise EcosystemError("compose run: no such service", fix="invoke build")
+
+    class NoEngine:
+        class api:
+            @staticmethod
+            def remove_container(*args, **kwargs):
+                from docker.errors import NotFound
+                raise NotFound("gone")
+
+    settings = load_settings(tmp_path, environ={})
+    history = History(tmp_path / "h.jsonl")
+    step = next(s for s in day_plan(TUESDAY) if s.process == "run_stack_handler")
+    said = trading_day.launch_or_record(BrokenProject(), NoEngine(), settings, history,
+                                        trading_day.Due(step, 1, "not run yet today"), utc(TUESDAY, 12))
+    assert "could not be launched" in said
+    assert trading_day.tried_today(history, "2026-12-01") == {"run_stack_handler": ["failed"]}
+
+
+def test_a_status_left_at_stop_by_a_killed_run_is_put_back_and_a_live_ones_is_not(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from ecosystem import processes
+
+    ledger = processes.StatusLedger(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    ledger.note("run_systems", "NO-RUN", "eod timeout")
+    (tmp_path / "pending-status" / "run_systems.json").write_text(
+        (tmp_path / "pending-status" / "run_systems.json").read_text().replace(
+            f'"pid": {os.getpid()}', f'"pid": {int(dead.stdout)}'))
+    ledger.note("run_cleaners", "GO", "invoke stop")  # this process is alive: its stop is in progress
+    ledger.note("run_reports", "GO", "invoke stop")
+    control = RecordingControl()
+    said = processes.repair_statuses(ledger, control, running=set())
+    assert control.calls == [("no_run", "run_systems")] and "NO-RUN" in said[0]
+    assert [e["process"] for e in ledger.pending()] == ["run_cleaners", "run_reports"]
+    ledger.done("run_cleaners")
+    assert [e["process"] for e in ledger.pending()] == ["run_reports"]
