@@ -11,7 +11,8 @@ __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
 from invoke import Collection  # noqa: E402
 
-from tasks import build, config, doctor, eod, gateway, history, pending, plan, processes, setup, stack, weekly  # noqa: E402
+from tasks import (backup, build, config, doctor, eod, gateway, history, pending, plan, processes, restore,  # noqa: E402
+                   setup, stack, weekly)
 
 ns = Collection()
 ns.add_task(config.config)
@@ -24,6 +25,9 @@ ns.add_task(setup.setup)
 for verb in (stack.up, stack.down, stack.status, stack.logs, processes.stop, processes.shell):
     ns.add_task(verb)
 ns.add_task(eod.eod)
+ns.add_task(backup.backup)
+ns.add_task(restore.restore)
+ns.add_task(restore.resume)
 ns.add_collection(Collection("gateway", gateway.status, gateway.login))
 ns.add_collection(Collection("weekly", weekly.sync, weekly.open_, weekly.close))
 pending.add_pending(ns)

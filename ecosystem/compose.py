@@ -129,6 +129,10 @@ class Compose:
         """Create the containers of ``services`` (all unprofiled ones by default) without starting them."""
         self._run("create", "--no-recreate", *services, timeout=300)
 
+    def stop(self, services: Sequence[str], *, timeout: int) -> None:
+        """Stop ``services`` cleanly, each within ``timeout`` seconds of SIGTERM (their containers are kept)."""
+        self._run("stop", "--timeout", str(int(timeout)), *services, timeout=timeout + 120)
+
     def down(self, *, volumes: bool = False, timeout: float = 1200, stop_grace: int | None = None) -> None:
         """Remove every container of the project, profiled ones too, and its networks (volumes if asked)."""
         args = ["--profile", "*", "down", "--remove-orphans"]

@@ -36,3 +36,12 @@ def exclusive(state_dir: Path, job: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def is_held(state_dir: Path, job: str) -> bool:
+    """Say whether a run of ``job`` holds its lock right now."""
+    try:
+        with exclusive(state_dir, job):
+            return False
+    except Busy:
+        return True

@@ -57,3 +57,57 @@ def run_attached(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -
         return subprocess.run(list(argv), env=full_env).returncode
     except FileNotFoundError:
         raise CommandFailed(f"{argv[0]} is not installed or not on PATH", returncode=None) from None
+
+
+def stream_out(argv: Sequence[str], sink, *, timeout: float, chunk: int = 1024 * 1024,
+               redact: Callable[[str], str] = lambda text: text) -> str:
+    """Run a command whose stdout is data: write it to ``sink`` as it arrives (never held whole),
+    return its stderr. Raise CommandFailed if it is missing, exits non-zero or runs past ``timeout``."""
+    return _streamed(argv, stdin=None, sink=sink, timeout=timeout, chunk=chunk, redact=redact)
+
+
+def stream_in(argv: Sequence[str], source_path: str, *, timeout: float,
+              redact: Callable[[str], str] = lambda text: text) -> str:
+    """Run a command with a file as its stdin (streamed by the kernel); return its output (stdout and stderr)."""
+    with open(source_path, "rb") as source:
+        return _streamed(argv, stdin=source, sink=None, timeout=timeout, chunk=0, redact=redact)
+
+
+def _streamed(argv, *, stdin, sink, timeout, chunk, redact) -> str:
+    import tempfile
+    import time
+
+    shown = shlex.join(argv[:4]) + (" …" if len(argv) > 4 else "")
+    deadline = time.monotonic() + timeout
+    with tempfile.TemporaryFile() as errors:
+        try:
+            child = subprocess.Popen(list(argv), stdin=stdin, stdout=subprocess.PIPE if sink else errors,
+                                     stderr=errors)
+        except FileNotFoundError:
+            raise CommandFailed(f"{argv[0]} is not installed or not on PATH", returncode=None,
+                                fix=f"install {argv[0]} (scripts/install.sh does it on Debian)") from None
+        try:
+            if sink is not None:
+                while data := child.stdout.read(chunk):
+                    sink.write(data)
+                    if time.monotonic() > deadline:
+                        raise subprocess.TimeoutExpired(argv, timeout)
+            child.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            raise CommandFailed(f"{redact(shown)} did not finish within {timeout:g}s", returncode=None) from None
+        except BaseException:
+            child.kill()
+            child.wait()
+            raise
+        finally:
+            if child.stdout:
+                child.stdout.close()
+        errors.seek(0)
+        said = errors.read().decode("utf-8", "replace")
+    if child.returncode != 0:
+        detail = redact(_tail(said))
+        raise CommandFailed(f"{redact(shown)} exited with code {child.returncode}: {detail}",
+                            returncode=child.returncode, output=detail)
+    return said

@@ -345,6 +345,11 @@ VARIABLES: tuple[Variable, ...] = (
        _int_in(0, 100000, "must be a whole number of 0 or more"), "BACKUP_KEEP_WEEKLY=8", "weeks that keep their last set"),
     _v("Backups", "BACKUP_MIN_FREE_GB", "backup_min_free_gb", "10", _non_negative_float, "BACKUP_MIN_FREE_GB=10",
        "free disk space below which doctor fails"),
+    _v("Backups", "BACKUP_SUSPECT_RATIO", "backup_suspect_ratio", "0.5", _non_negative_float,
+       "BACKUP_SUSPECT_RATIO=0.5", "a set smaller than this share of the previous good one is suspect, never good"),
+    _v("Backups", "BACKUP_WAIT_MINUTES", "backup_wait_minutes", "60",
+       _int_in(0, 1440, "must be a whole number of minutes from 0 to 1440"), "BACKUP_WAIT_MINUTES=60",
+       "how long a backup waits for running pysystemtrade processes to end before it fails (unless --force)"),
     _v("SMB offload", "SMB_SERVER", "smb_server", "", _smb_server, "SMB_SERVER=nas.local",
        "host name or address of the SMB server; empty turns offload off"),
     _v("SMB offload", "SMB_PORT", "smb_port", "445",
@@ -423,6 +428,8 @@ class Settings:
     backup_keep_daily: int
     backup_keep_weekly: int
     backup_min_free_gb: float
+    backup_suspect_ratio: float
+    backup_wait_minutes: int
     smb_server: str
     smb_port: int
     smb_share: str

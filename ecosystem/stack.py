@@ -7,6 +7,7 @@ its owner can enter), each owned by the user of the one container that reads it.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets as random_secrets
@@ -109,6 +110,8 @@ class SecretFile:
 SECRET_FILES = (SecretFile("tws_userid", "twsuserid", "gateway"), SecretFile("tws_password", "twspassword", "gateway"),
                 SecretFile("vnc_password", "vnc_password", "gateway"),
                 SecretFile("mongo_root_password", "mongo_root_password", "mongo"),
+                # the same password as the MongoDB tools read it (--config): never on a command line
+                SecretFile("mongo_tools_config", "mongo_root_password", "mongo"),
                 SecretFile("jupyter_token", "jupyter_token", "container"))
 
 
@@ -129,7 +132,7 @@ class SecretsWritten:
 
 
 SECRET_SERVICES = {"tws_userid": "ib_gateway", "tws_password": "ib_gateway", "vnc_password": "ib_gateway",
-                   "mongo_root_password": "mongo_db", "jupyter_token": "jupyter"}
+                   "mongo_root_password": "mongo_db", "mongo_tools_config": "mongo_db", "jupyter_token": "jupyter"}
 
 
 def write_secret_files(settings: Settings) -> SecretsWritten:
@@ -161,6 +164,8 @@ def _write_secret_files(settings: Settings) -> SecretsWritten:
             note = "generated earlier"
             if not value:
                 value, note = random_secrets.token_urlsafe(32), "generated"
+        if item.name == "mongo_tools_config" and value:
+            value = f"password: {json.dumps(value)}\n"  # YAML, as mongodump --config reads it
         if path.exists() and path.read_text() == value:
             written[item.name] = note
             continue

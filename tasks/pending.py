@@ -6,8 +6,6 @@ says plainly that it is not built yet and which issue brings it, and exits 1.
 from invoke import Collection, Exit, Task
 
 PENDING = {
-    "backup": ("write a verified backup set", 6),
-    "restore": ("restore a backup set", 6),
     "offload": ("copy backup sets to the SMB share", 7),
     "reports": ("commit and push the daily reports", 7),
 }

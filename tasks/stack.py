@@ -3,11 +3,12 @@ from datetime import datetime, timezone
 
 from invoke import Exit, task
 
-from ecosystem import engine, processes, stack
+from ecosystem import backup as backups, engine, locks, processes, stack
 from ecosystem.process_control import ProcessControl, compose_runner
 from ecosystem.errors import EcosystemError
 
 from ._common import history, recorded, redactor, settings, table
+from .backup import restart_after_cold
 from .processes import stop_processes
 
 
@@ -36,6 +37,11 @@ def up(c, services=None, timeout=600, dry_run=False):
     if "ib_gateway" in names and not (s.twsuserid and s.twspassword):
         raise Exit("the gateway cannot log in without TWSUSERID and TWSPASSWORD", code=2)
     with recorded(c, "up") as run:
+        if backups.ColdMarker(s.state_dir).read() is not None and locks.is_held(s.state_dir, "backup"):
+            raise EcosystemError("a cold backup is running: MongoDB is stopped on purpose and it starts it again "
+                                 "itself", fix="wait for it (invoke history --job backup)")
+        for line in restart_after_cold(c, s, engine.connect()):  # a cold backup killed outright
+            print(line)
         written = stack.write_secret_files(s)
         project = stack.compose(s)
         client = engine.connect()

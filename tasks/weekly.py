@@ -3,10 +3,11 @@ from datetime import datetime, timedelta, timezone
 
 from invoke import Exit, task
 
-from ecosystem import engine, locks, plan as planning, processes, stack, trading_day, week
+from ecosystem import backup as backups, engine, locks, plan as planning, processes, stack, trading_day, week
 from ecosystem.errors import EcosystemError
 
 from ._common import history, redactor, settings, unwinding_on_sigterm
+from .backup import restart_after_cold
 from .stack import cold_start
 
 JOB = "weekly"
@@ -17,7 +18,13 @@ def _sync(c, s, *, launch=True) -> list[str]:
     now = datetime.now(timezone.utc)
     record = history(c)
     client = engine.connect()
-    done = stack.ensure_always_on(s, client)
+    if backups.ColdMarker(s.state_dir).read() is not None:
+        if locks.is_held(s.state_dir, "backup"):
+            return []  # a cold backup has MongoDB stopped on purpose: it starts it again itself
+        done = restart_after_cold(c, s, client)  # a cold backup was killed: bring back what it stopped
+    else:
+        done = []
+    done += stack.ensure_always_on(s, client)
     cold_start(c, s, client)
     control = stack.process_control(s, client)
     running = {r.process for r in processes.running_processes(client, s)}

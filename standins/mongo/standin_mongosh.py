@@ -1,16 +1,25 @@
 #!/usr/bin/env python3
-"""STAND-IN for mongosh: answers the healthcheck's ping and nothing else.
+"""STAND-IN for mongosh: the two scripts the ecosystem runs, nothing else.
 
-`mongosh --quiet --norc --eval "db.adminCommand('ping').ok"` prints 1 and exits 0 when the
-stand-in mongod accepts connections on 27017; otherwise it prints an error and exits 1.
+- `--eval "db.adminCommand('ping').ok"` prints 1 and exits 0 when the stand-in mongod accepts
+  connections on 27017; otherwise it prints an error and exits 1 (the healthcheck).
+- a script containing the marker `ecosystem-counts` (the backup's count query, see
+  ecosystem/mongo.py) prints one JSON object {"database.collection": documents, ...} for every
+  database but admin/local/config, read from the stand-in's data directory.
 """
+import json
+import os
 import socket
 import sys
+from pathlib import Path
+
+STORE = Path(os.environ.get("STANDIN_MONGO_DATA", "/data/db")) / "standin-data"
 
 args = sys.argv[1:]
 script = args[args.index("--eval") + 1] if "--eval" in args else ""
-if "ping" not in script:
-    print("stand-in mongosh: only the ping healthcheck is implemented", file=sys.stderr)
+if "ping" not in script and "ecosystem-counts" not in script:
+    print("stand-in mongosh: only the ping healthcheck and the ecosystem's count query are implemented",
+          file=sys.stderr)
     sys.exit(2)
 try:
     with socket.create_connection(("127.0.0.1", 27017), timeout=5):
@@ -18,4 +27,11 @@ try:
 except OSError as exc:
     print(f"MongoNetworkError: connect ECONNREFUSED 127.0.0.1:27017 ({exc})", file=sys.stderr)
     sys.exit(1)
-print(1)
+if "ecosystem-counts" in script:
+    counts = {}
+    for path in sorted(STORE.glob("*/*.jsonl")) if STORE.is_dir() else []:
+        if path.parent.name not in ("admin", "local", "config"):
+            counts[f"{path.parent.name}.{path.stem}"] = sum(1 for line in path.read_text().splitlines() if line.strip())
+    print(json.dumps(counts))
+else:
+    print(1)

@@ -1,0 +1,160 @@
+"""Backup sets on disk: names, the manifest, and which sets exist and can be trusted.
+
+A set is a folder ``BACKUP_DIR/<name>`` (name ``pst-YYYYMMDDTHHMMSSZ``, UTC, ``-2``, ``-3`` ...
+if taken in the same second) holding its archives and ``manifest.json``. It is written as
+``.partial-<name>`` and renamed into place only when complete, so a backup killed at any point
+leaves nothing that looks like a set. The manifest lists every file with its size and SHA-256,
+what the set holds and how it was made, the tools' versions and the record counts; a set whose
+manifest says ``suspect`` (empty, or much smaller than the previous good one) is never good.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .archives import sha256_file
+from .errors import EcosystemError
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+PARTIAL = ".partial-"
+NAME = re.compile(r"^pst-(\d{8}T\d{6}Z)(?:-(\d+))?(?:-([a-z-]+))?$")
+
+
+class BackupSetError(EcosystemError):
+    """A backup set is missing, incomplete or does not match its manifest."""
+
+
+@dataclass
+class Manifest:
+    name: str
+    created: str                      # ISO, UTC
+    how: str                          # online | cold
+    what: list[str]
+    files: dict[str, dict] = field(default_factory=dict)     # file -> {"size": n, "sha256": hex}
+    counts: dict[str, dict] = field(default_factory=dict)    # "db": {collection: n}, "parquet": {"files": n}
+    tools: dict[str, str] = field(default_factory=dict)
+    status: str = "good"              # good | suspect
+    status_reason: str = ""
+    format: int = FORMAT
+
+    @property
+    def total_size(self) -> int:
+        return sum(int(f["size"]) for f in self.files.values())
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromisoformat(self.created)
+
+    def write(self, folder: Path) -> None:
+        temporary = folder / f".{MANIFEST}.{os.getpid()}"
+        with open(temporary, "w") as handle:
+            json.dump(asdict(self), handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, folder / MANIFEST)
+
+    @classmethod
+    def read(cls, folder: Path) -> "Manifest":
+        path = folder / MANIFEST
+        try:
+            data = json.loads(path.read_text())
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        except FileNotFoundError:
+            raise BackupSetError(f"{folder.name} has no {MANIFEST}: it is not a complete backup set",
+                                 fix="restore another set (invoke restore --from=latest)") from None
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise BackupSetError(f"{path} cannot be read ({type(exc).__name__})",
+                                 fix="restore another set (invoke restore --from=latest)") from None
+
+
+def new_name(backup_dir: Path, now: datetime, tag: str = "") -> str:
+    """Return a set name for ``now`` that no set (complete or partial) in ``backup_dir`` has."""
+    base = f"pst-{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+    for number in range(1, 10000):
+        name = base + (f"-{number}" if number > 1 else "") + (f"-{tag}" if tag else "")
+        if not (backup_dir / name).exists() and not (backup_dir / f"{PARTIAL}{name}").exists():
+            return name
+    raise BackupSetError(f"no free set name for {base} in {backup_dir}")
+
+
+def fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sets(backup_dir: Path) -> list[tuple[str, Manifest | None]]:
+    """Return (name, manifest or None if unreadable) of every complete set, oldest first."""
+    found = []
+    for path in sorted(backup_dir.iterdir()) if backup_dir.is_dir() else []:
+        if path.is_dir() and NAME.match(path.name):
+            try:
+                found.append((path.name, Manifest.read(path)))
+            except BackupSetError:
+                found.append((path.name, None))
+    return found
+
+
+def good_sets(backup_dir: Path) -> list[Manifest]:
+    """Return the manifests of the good sets, oldest first."""
+    return [m for _, m in sets(backup_dir) if m is not None and m.status == "good"]
+
+
+def resolve(backup_dir: Path, given: str) -> Path:
+    """Given a set name, a path to a set folder, or ``latest`` (the newest good set), return its folder."""
+    if given == "latest":
+        good = good_sets(backup_dir)
+        if not good:
+            raise BackupSetError(f"there is no good backup set in {backup_dir}", fix="take one: invoke backup")
+        return backup_dir / good[-1].name
+    if "/" in given:  # a path to a set folder (anywhere: a copy brought back from the share, say)
+        if Path(given).is_dir():
+            return Path(given)
+    elif NAME.match(given) and (backup_dir / given).is_dir():
+        return backup_dir / given
+    names = [name for name, _ in sets(backup_dir)]
+    shown = ", ".join(names[-10:]) if names else "none"
+    raise BackupSetError(f"no backup set {given!r} in {backup_dir}; the sets there (newest last): {shown}",
+                         fix="give one of those names, a path to a set folder, or --from=latest")
+
+
+def verify(folder: Path, manifest: Manifest) -> list[str]:
+    """Check every file the manifest lists (present, size, SHA-256) and that no file is missing from it."""
+    problems = []
+    for name, expected in sorted(manifest.files.items()):
+        path = folder / name
+        if "/" in name or name.startswith("."):
+            problems.append(f"the manifest names {name!r}, which is not a file of the set")
+            continue
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+            continue
+        size, digest = sha256_file(path)
+        if size != int(expected.get("size", -1)):
+            problems.append(f"{name} is {size} bytes, the manifest says {expected.get('size')} (truncated?)")
+        elif digest != expected.get("sha256"):
+            problems.append(f"{name} does not match its SHA-256 checksum (changed or corrupt)")
+    extra = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST and p.name not in
+                   manifest.files)
+    problems += [f"{name} is in the set but not in its manifest" for name in extra]
+    return problems
+
+
+def judge_size(manifest: Manifest, previous: Manifest | None, ratio: float) -> tuple[str, str]:
+    """Return (status, reason): ``suspect`` for an empty set or one much smaller than the previous good one."""
+    documents = sum(manifest.counts.get("db", {}).values()) if "db" in manifest.what else None
+    files = manifest.counts.get("parquet", {}).get("files") if "parquet" in manifest.what else None
+    if documents == 0 and files in (0, None) or files == 0 and documents in (0, None):
+        return "suspect", "empty: no documents and no Parquet files"
+    if previous is not None and previous.total_size and set(previous.what) == set(manifest.what):
+        if manifest.total_size < ratio * previous.total_size:
+            return "suspect", (f"{manifest.total_size} bytes, under {ratio:g} of the previous good set "
+                               f"{previous.name} ({previous.total_size} bytes)")
+    return "good", ""

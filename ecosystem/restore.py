@@ -1,0 +1,183 @@
+"""Restoring a backup set: everything checked before anything is touched, then counts compared.
+
+``check_set`` reads the manifest, every file's size and SHA-256, every archive to its end
+(a truncated or hostile one is refused: see archives.check_tar) and the MongoDB archive's
+compression, and raises with every problem found; nothing has changed by then.
+``restore_into`` restores the chosen parts into a target (production or a drill's scratch
+MongoDB and volumes) and returns the differences from the manifest's counts.
+``Drill`` makes and removes the scratch resources of ``restore --verify``.
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import time
+import uuid
+from pathlib import Path
+
+from . import backup_sets, mongo, process, volumes
+from .archives import ArchiveRefused, check_tar
+from .backup import DB_ARCHIVE, Sources
+from .backup_sets import BackupSetError, Manifest
+from .errors import EcosystemError
+
+log = logging.getLogger(__name__)
+
+RESTORABLE = ("db", "parquet", "volumes")
+CHECKLIST = """after a restore, pysystemtrade's own checklist:
+  1. process records and IB client ids were cleared (startup ran); processes are in NO-RUN
+  2. run the order stack's end of day: invoke shell --tool interactive_order_stack (or run_stack_handler once)
+  3. check roll status: invoke shell --tool interactive_update_roll_status
+  4. read the reconcile report: invoke shell --tool interactive_diagnostics (reports -> reconcile)
+  5. when all is well: invoke resume (processes back to GO)"""
+
+
+def parts_of(manifest: Manifest, what: tuple[str, ...] | None) -> tuple[str, ...]:
+    """Return the parts to restore: those asked for (default: db and parquet, together), which the set must hold."""
+    wanted = what or tuple(k for k in ("db", "parquet") if k in manifest.what)
+    missing = [k for k in wanted if k not in manifest.what]
+    bad = [k for k in wanted if k not in RESTORABLE]
+    if bad or missing:
+        raise BackupSetError(f"set {manifest.name} cannot restore {', '.join(bad + missing)}: it holds "
+                             f"{', '.join(manifest.what)}" + (" (csv is an export: copy it by hand)" if "csv" in bad
+                                                              else ""),
+                             fix=f"choose from {', '.join(k for k in manifest.what if k in RESTORABLE)}")
+    return wanted
+
+
+def _archives_of(manifest: Manifest, parts: tuple[str, ...]) -> dict[str, str]:
+    """Return {file: label} of the tar archives the parts need."""
+    chosen = {}
+    if "db" in parts and manifest.how == "cold":
+        chosen |= {f"{key}.tar.gz": key for key in volumes.MONGO_VOLUMES}
+    if "parquet" in parts:
+        chosen["parquet.tar.gz"] = "parquet"
+    if "volumes" in parts:
+        chosen |= {f"{key}.tar.gz": key for key in volumes.OTHER_VOLUMES}
+    return chosen
+
+
+def check_set(folder: Path, parts: tuple[str, ...] | None = None) -> Manifest:
+    """Check a set completely before anything is touched; return its manifest or raise with every problem."""
+    manifest = Manifest.read(folder)
+    problems = backup_sets.verify(folder, manifest)
+    if problems:
+        raise BackupSetError(f"set {folder.name} fails its checks: " + "; ".join(problems),
+                             fix="restore another set (invoke restore --from=NAME); nothing was changed")
+    parts = parts_of(manifest, parts)
+    for file_name, label in _archives_of(manifest, parts).items():
+        try:
+            files = check_tar(folder / file_name)
+        except ArchiveRefused as exc:
+            raise BackupSetError(exc.message, fix=exc.fix) from None
+        expected = manifest.counts.get(label, {}).get("files")
+        if expected is not None and files != expected:
+            raise BackupSetError(f"{file_name} holds {files} files, the manifest says {expected}",
+                                 fix="restore another set; nothing was changed")
+    if "db" in parts and manifest.how != "cold":
+        try:
+            with gzip.open(folder / DB_ARCHIVE, "rb") as stream:
+                while stream.read(1024 * 1024):
+                    pass
+        except (OSError, EOFError) as exc:
+            raise BackupSetError(f"{DB_ARCHIVE} of {folder.name} is truncated or corrupt ({type(exc).__name__})",
+                                 fix="restore another set; nothing was changed") from None
+    return manifest
+
+
+def restore_into(folder: Path, manifest: Manifest, parts: tuple[str, ...], target: Sources, *,
+                 say=print) -> list[str]:
+    """Restore ``parts`` of a checked set into ``target``; return how the result differs from the manifest."""
+    differences = []
+    for file_name, label in _archives_of(manifest, parts).items():
+        started = time.monotonic()
+        said = volumes.restore(target.image, target.volume(label), folder / file_name)
+        files = next((int(line.split("=", 1)[1]) for line in said.splitlines() if line.startswith("files=")), -1)
+        expected = manifest.counts.get(label, {}).get("files")
+        if expected is not None and files != expected:
+            differences.append(f"{label}: {files} files restored, the manifest says {expected}")
+        say(f"{label}: {files} files restored in {time.monotonic() - started:.1f}s")
+    if "db" in parts and manifest.how != "cold":
+        started = time.monotonic()
+        mongo.restore(target.mongo_container, target.mongo_user, str(folder / DB_ARCHIVE))
+        differences += compare_counts(manifest, mongo.counts(target.mongo_container, target.mongo_user))
+        say(f"db: {sum(manifest.counts.get('db', {}).values())} documents restored in "
+            f"{time.monotonic() - started:.1f}s")
+    return differences
+
+
+def compare_counts(manifest: Manifest, found: dict[str, int]) -> list[str]:
+    expected = manifest.counts.get("db", {})
+    return [f"db {name}: {found.get(name, 0)} documents, the manifest says {count}"
+            for name, count in sorted(expected.items()) if found.get(name, 0) != count]
+
+
+class Drill:
+    """Scratch MongoDB and volumes for a restore drill, named apart from production, always removed."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.container = f"pst-drill-{uuid.uuid4().hex[:8]}{settings.name_suffix}"
+        self.volumes: list[str] = []
+        self.started = False
+
+    def __enter__(self) -> "Drill":
+        return self
+
+    def volume(self, key: str) -> str:
+        name = f"{self.container}-{key}"
+        if name not in self.volumes:
+            process.run(["docker", "volume", "create", "--label", "org.pysystemtrade-ecosystem.role=drill", name],
+                        timeout=60)
+            self.volumes.append(name)
+        return name
+
+    def sources(self) -> Sources:
+        return Sources(self.container, self.settings.mongo_root_user if self.cold_auth else "",
+                       volumes.helper_image(self.settings), self.volume)
+
+    cold_auth = False
+
+    def start_mongo(self, *, on_restored_volumes: bool = False) -> None:
+        """Start the scratch MongoDB: empty, or on the restored volumes of a cold set (with their users)."""
+        from .stack import secrets_dir
+
+        mounts = []
+        if on_restored_volumes:
+            mounts += ["-v", f"{self.volume('mongo_data')}:/data/db", "-v", f"{self.volume('mongo_config')}:/data/configdb"]
+            if self.settings.mongo_root_user:  # the restored users: the count query logs in with the password file
+                self.cold_auth = True
+                mounts += ["-v", f"{secrets_dir(self.settings) / 'mongo_root_password'}:{mongo.PASSWORD_FILE}:ro"]
+        process.run(["docker", "run", "--detach", "--name", self.container, "--network", "none",
+                     "--label", "org.pysystemtrade-ecosystem.role=control", *mounts, self.settings.mongo_image],
+                    timeout=300)
+        self.started = True
+        for _ in range(240):  # readiness of a fresh server: a bounded wait, not a schedule
+            ping = process.run(["docker", "exec", self.container, "mongosh", "--quiet", "--norc", "--eval",
+                                "db.adminCommand('ping').ok"], timeout=30, check=False)
+            if ping.returncode == 0 and ping.stdout.strip().endswith("1"):
+                return
+            time.sleep(0.5)
+        raise EcosystemError(f"the drill's scratch MongoDB ({self.settings.mongo_image}) did not start",
+                             fix=f"docker logs {self.container}")
+
+    def __exit__(self, *exc) -> None:
+        process.run(["docker", "rm", "--force", "--volumes", self.container], timeout=300, check=False)
+        for name in self.volumes:
+            process.run(["docker", "volume", "rm", "--force", name], timeout=120, check=False)
+
+
+def drill(settings, folder: Path, manifest: Manifest, parts: tuple[str, ...], *, say=print) -> list[str]:
+    """Restore a checked set into scratch MongoDB and volumes, compare with its manifest, remove them.
+
+    Return the differences (none: the set restores). Production is not touched."""
+    with Drill(settings) as scratch:
+        if manifest.how == "cold" and "db" in parts:
+            differences = restore_into(folder, manifest, parts, scratch.sources(), say=say)
+            scratch.start_mongo(on_restored_volumes=True)
+            differences += compare_counts(manifest, mongo.counts(scratch.container, scratch.sources().mongo_user))
+        else:
+            if "db" in parts:
+                scratch.start_mongo()
+            differences = restore_into(folder, manifest, parts, scratch.sources(), say=say)
+    return differences
