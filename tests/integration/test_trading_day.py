@@ -9,39 +9,22 @@ wall-clock time. Stand-in behaviours (run, fail, hang, ...) come from the file
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from ecosystem import stack as stack_module
 from ecosystem.history import History
-from tests.support.ecosystem import CreatedContainers, make_ecosystem
+from tests.support.ecosystem import CreatedContainers, make_ecosystem, noon_zone, write_private
 from tests.support.stacks import leftovers, remove_everything
 
 CHAIN = ("run_daily_prices_updates", "run_systems", "run_strategy_order_generator", "run_cleaners", "run_reports")
 
 
-def noon_zone() -> str:
-    """Return a fixed-offset zone (Etc/GMT±N) whose local time is now between 12:00 and 13:00."""
-    offset = 12 - datetime.now(timezone.utc).hour   # hours east of UTC: -11 .. +12
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # the Etc names have the sign inverted
-
-
 PRIVATE_CONTROL = "process_configuration_start_time:\n" + "".join(f"  {p}: '00:01'\n" for p in CHAIN) + \
     "process_configuration_stop_time:\n" + "".join(f"  {p}: '23:50'\n" for p in CHAIN)
-
-
-def write_private(made, name: str, text: str) -> None:
-    """Write a file into the private config folder the containers mount, readable by their user."""
-    s = made.settings
-    path = Path(s.private_config_dir) / name
-    path.write_text(text)
-    os.chown(path, s.container_uid, -1)
-    path.chmod(0o600)
 
 
 @pytest.fixture(scope="module")

@@ -121,3 +121,19 @@ class CreatedContainers:
         self._client.close()
 
 
+def noon_zone() -> str:
+    """Return a fixed-offset zone (Etc/GMT±N) whose local time is now between 12:00 and 13:00, so a
+    test's trading day sits inside every process window whatever time the tests run."""
+    from datetime import datetime, timezone
+
+    offset = 12 - datetime.now(timezone.utc).hour   # hours east of UTC: -11 .. +12
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # the Etc names have the sign inverted
+
+
+def write_private(made, name: str, text: str) -> None:
+    """Write a file into the private config folder the containers mount, readable by their user."""
+    s = made.settings
+    path = Path(s.private_config_dir) / name
+    path.write_text(text)
+    os.chown(path, s.container_uid, -1)
+    path.chmod(0o600)

@@ -1,0 +1,314 @@
+"""Backups and restores on the real engine and real volumes, with the stand-in MongoDB (its contract:
+standins/README.md) and stand-in pysystemtrade processes.
+
+Data is written into the stack's own volumes (the Parquet store through pysys_runtime, the
+database into the stand-in MongoDB's data directory), backed up, changed, restored and
+compared file by file and record by record.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from ecosystem import backup_sets, volumes
+from ecosystem.history import History
+from tests.support.ecosystem import make_ecosystem, noon_zone, write_private
+from tests.support.stacks import leftovers, remove_everything
+
+STORE_FILES = ("./standin_process_control.json", "./standin_process_control.lock")  # process control (stand-in)
+
+
+@pytest.fixture(scope="module")
+def bk(docker_client, debian_python, tmp_path_factory):
+    made = make_ecosystem(docker_client, tmp_path_factory.mktemp("bk"), debian_python, extra={
+        "TIMEZONE": noon_zone(), "WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7",
+        "BACKUP_WAIT_MINUTES": "0", "MONGO_ROOT_USER": "admin", "MONGO_ROOT_PASSWORD": "sentinel-MONGO-pw-5150"})
+    try:
+        made.run("build")
+        write_private(made, "standin_behaviour", "seconds=0.5\n")
+        made.run("setup")
+        made.run("up")
+        yield made
+    finally:
+        made.run("down", check=False)
+        remove_everything(docker_client, made.test_stack)
+        assert leftovers(docker_client, made.test_stack) == []
+
+
+def container(bk, docker_client, service):
+    return docker_client.containers.get(f"{service}{bk.test_stack.suffix}")
+
+
+def run_in(bk, docker_client, service, code, user=None):
+    result = container(bk, docker_client, service).exec_run(["python3", "-c", code], user=user or "")
+    assert result.exit_code == 0, result.output.decode()
+    return result.output.decode()
+
+
+SEED_DB = """
+import json, pathlib
+root = pathlib.Path('/data/db/standin-data')
+for db, coll, n in (('production', 'orders', 40), ('production', 'process_control', 3), ('meta', 'rolls', 7)):
+    (root / db).mkdir(parents=True, exist_ok=True)
+    (root / db / (coll + '.jsonl')).write_text(''.join(json.dumps({'i': i, 'c': coll}) + '\\n' for i in range(n)))
+"""
+READ_DB = """
+import json, pathlib
+root = pathlib.Path('/data/db/standin-data')
+print(json.dumps({str(p.relative_to(root)): p.read_text() for p in sorted(root.glob('*/*.jsonl'))}))
+"""
+SEED_PARQUET = """
+import os, pathlib
+root = pathlib.Path('/data/parquet')
+for folder in ('futures_prices', 'fx', 'capital'):
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    for i in range(4):
+        (root / folder / f'{folder}_{i}.parquet').write_bytes(os.urandom(20000 + i))
+link = root / 'fx' / 'latest'
+if not link.exists():
+    link.symlink_to('fx_0.parquet')
+"""
+READ_PARQUET = """
+import hashlib, json, os, pathlib
+root = pathlib.Path('/data/parquet')
+seen = {}
+for path in sorted(root.rglob('*')):
+    name = './' + str(path.relative_to(root))
+    if name.startswith('./standin_process_control'):
+        continue
+    stat = os.lstat(path)
+    content = os.readlink(path) if path.is_symlink() else (hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else 'dir')
+    seen[name] = [content, oct(stat.st_mode), stat.st_uid]
+print(json.dumps(seen))
+"""
+
+
+def db_state(bk, docker_client):
+    return json.loads(run_in(bk, docker_client, "mongo_db", READ_DB))
+
+
+def parquet_state(bk, docker_client):
+    return json.loads(run_in(bk, docker_client, "pysys_runtime", READ_PARQUET))
+
+
+def store(bk, docker_client):
+    return json.loads(container(bk, docker_client, "pysys_runtime").exec_run(
+        ["cat", "/data/parquet/standin_process_control.json"]).output)
+
+
+def sets(bk):
+    return backup_sets.sets(bk.settings.backup_dir)
+
+
+def test_round_trip_restores_files_byte_for_byte_and_records_record_for_record(bk, docker_client):
+    run_in(bk, docker_client, "mongo_db", SEED_DB, user="999")
+    run_in(bk, docker_client, "pysys_runtime", SEED_PARQUET)
+    bk.run("weekly.sync")  # some process records exist
+    bk.run("stop", "--all")
+    db_before, parquet_before = db_state(bk, docker_client), parquet_state(bk, docker_client)
+    result = bk.run("backup")
+    name = [n for n, _ in sets(bk)][-1]
+    manifest = backup_sets.Manifest.read(bk.settings.backup_dir / name)
+    assert manifest.status == "good" and manifest.counts["db"] == {"meta.rolls": 7, "production.orders": 40,
+                                                                   "production.process_control": 3}
+    assert manifest.counts["parquet"]["files"] >= 12 and "written and checksummed" in result.stdout
+    assert backup_sets.verify(bk.settings.backup_dir / name, manifest) == []
+    assert "sentinel-MONGO-pw" not in "".join(bk.output), "the password reaches no output"
+
+    run_in(bk, docker_client, "mongo_db", "import pathlib; p = pathlib.Path('/data/db/standin-data/production/orders.jsonl');"
+           "p.write_text('{\"i\": -1}\\n'); pathlib.Path('/data/db/standin-data/meta/rolls.jsonl').unlink()", user="999")
+    run_in(bk, docker_client, "pysys_runtime", "import pathlib; r = pathlib.Path('/data/parquet');"
+           "(r / 'fx' / 'fx_1.parquet').write_bytes(b'changed'); (r / 'new.parquet').write_bytes(b'new')")
+    assert parquet_state(bk, docker_client) != parquet_before
+    startups = store(bk, docker_client).get("startups", 0)
+
+    restored = bk.run("restore", f"--from={name}", "--yes")
+    assert "checklist" in restored.stdout and "invoke resume" in restored.stdout
+    assert db_state(bk, docker_client) == db_before
+    assert parquet_state(bk, docker_client) == parquet_before
+    after = store(bk, docker_client)
+    assert after["startups"] == startups + 1, "startup ran after the restore"
+    assert all(not r["currently_running"] for r in after["processes"].values())
+    assert after["processes"]["run_stack_handler"]["status"] == "NO-RUN"
+    safety = [n for n, m in sets(bk) if n.endswith("-pre-restore")]
+    assert safety, "a safety backup of the state before the restore"
+    bk.run("resume")
+    assert store(bk, docker_client)["processes"]["run_stack_handler"]["status"] == "GO"
+
+
+def fingerprints(bk):
+    image = volumes.helper_image(bk.settings)
+    return {key: volumes.fingerprint(image, volumes.volume_name(bk.settings, key))
+            for key in ("parquet", "mongo_data", "mongo_config", "notebooks")}
+
+
+def test_a_restore_drill_changes_no_production_container_or_volume(bk, docker_client):
+    if not sets(bk):
+        bk.run("backup")
+    containers_before = {c.name: c.attrs["State"]["StartedAt"] for c in docker_client.containers.list(
+        filters={"label": bk.test_stack.label})}
+    before = fingerprints(bk)
+    result = bk.run("restore", "--from=latest", "--verify")
+    assert "drill passed" in result.stdout
+    assert fingerprints(bk) == before
+    assert {c.name: c.attrs["State"]["StartedAt"] for c in docker_client.containers.list(
+        filters={"label": bk.test_stack.label})} == containers_before
+    assert not [c.name for c in docker_client.containers.list(all=True) if "pst-drill" in c.name]
+    assert not [v.name for v in docker_client.volumes.list() if "pst-drill" in v.name]
+
+
+def test_a_corrupt_or_hostile_set_is_refused_and_production_is_untouched(bk, docker_client, tmp_path):
+    import shutil
+    import tarfile
+
+    if not sets(bk):
+        bk.run("backup")
+    good = bk.settings.backup_dir / [n for n, m in sets(bk) if m and m.status == "good"][-1]
+    flipped = bk.settings.backup_dir / "pst-20200101T000000Z"
+    shutil.copytree(good, flipped)
+    data = bytearray((flipped / "parquet.tar.gz").read_bytes())
+    data[100] ^= 0x01
+    (flipped / "parquet.tar.gz").write_bytes(bytes(data))
+    hostile = bk.settings.backup_dir / "pst-20200101T000001Z"
+    shutil.copytree(good, hostile)
+    evil = tmp_path / "evil"
+    evil.write_text("owned")
+    with tarfile.open(hostile / "parquet.tar.gz", "w:gz") as archive:
+        archive.add(evil, arcname="../../../tmp/evil")
+    manifest = backup_sets.Manifest.read(hostile)
+    from ecosystem.archives import sha256_file
+    manifest.files["parquet.tar.gz"] = dict(zip(("size", "sha256"), sha256_file(hostile / "parquet.tar.gz")))
+    manifest.write(hostile)
+    before = fingerprints(bk)
+    try:
+        refused = bk.run("restore", f"--from={flipped.name}", "--yes", check=False)
+        assert refused.returncode == 1 and "SHA-256" in refused.stderr
+        refused = bk.run("restore", f"--from={hostile.name}", "--yes", check=False)
+        assert refused.returncode == 1 and "climbs out" in refused.stderr and "nothing was changed" in refused.stderr
+        unknown = bk.run("restore", "--from=pst-20991231T000000Z", "--yes", check=False)
+        assert unknown.returncode == 1 and good.name in unknown.stderr
+        assert fingerprints(bk) == before
+    finally:
+        shutil.rmtree(flipped)
+        shutil.rmtree(hostile)
+
+
+def mongo_state(bk, docker_client):
+    return docker_client.api.inspect_container(f"mongo_db{bk.test_stack.suffix}")["State"]
+
+
+def test_a_cold_backup_leaves_the_stack_running_and_its_set_drills(bk, docker_client):
+    result = bk.run("backup", "--cold")
+    assert mongo_state(bk, docker_client)["Status"] == "running"
+    name = [n for n, _ in sets(bk)][-1]
+    manifest = backup_sets.Manifest.read(bk.settings.backup_dir / name)
+    assert manifest.how == "cold" and "mongo_data.tar.gz" in manifest.files and manifest.counts["db"]
+    assert "written" in result.stdout
+    assert "drill passed" in bk.run("restore", f"--from={name}", "--verify").stdout
+    assert not backup_sets_marker(bk).exists()
+
+
+def backup_sets_marker(bk) -> Path:
+    return bk.settings.state_dir / "stopped-by-backup.json"
+
+
+def _helpers(docker_client):
+    return [c for c in docker_client.containers.list(filters={"label": "org.pysystemtrade-ecosystem.role=control"})
+            if c.attrs["HostConfig"]["NetworkMode"] == "none" and "pst-drill" not in c.name]
+
+
+def _make_notebooks_slow_to_archive(bk, docker_client):
+    docker_client.containers.run(volumes.helper_image(bk.settings), ["bash", "-c", "head -c 200M /dev/urandom > /v/big"],
+                                 user="0", volumes={volumes.volume_name(bk.settings, "notebooks"): {"bind": "/v"}},
+                                 remove=True, network_mode="none")
+
+
+def _kill_helpers_until_it_ends(backup, docker_client):
+    from docker.errors import APIError
+
+    while backup.poll() is None:
+        for helper in _helpers(docker_client):
+            try:
+                helper.kill()
+            except APIError:
+                pass  # it ended meanwhile
+        time.sleep(0.1)
+
+
+def _start_cold_backup_and_wait_for_its_helper(bk, docker_client):
+    _make_notebooks_slow_to_archive(bk, docker_client)
+    backup = bk.start("backup", "--cold", "--what=db,parquet,volumes")
+    for _ in range(600):
+        helpers = _helpers(docker_client)
+        if helpers and mongo_state(bk, docker_client)["Status"] != "running":
+            return backup, helpers
+        if backup.poll() is not None:
+            raise AssertionError("the backup ended before its archive step: " + backup.communicate()[0])
+        time.sleep(0.05)
+    raise AssertionError("no archive helper seen")
+
+
+def test_a_cold_backup_whose_archive_step_fails_still_starts_mongodb_again(bk, docker_client):
+    count = len(sets(bk))
+    backup, _ = _start_cold_backup_and_wait_for_its_helper(bk, docker_client)
+    _kill_helpers_until_it_ends(backup, docker_client)
+    output, _ = backup.communicate(timeout=300)
+    assert backup.returncode != 0, output
+    assert mongo_state(bk, docker_client)["Status"] == "running", "started again in the finally"
+    assert len(sets(bk)) == count, "no set from a failed backup"
+    assert not list(bk.settings.backup_dir.glob(".partial-*")), "its partial folder is removed"
+    assert not backup_sets_marker(bk).exists()
+
+
+def test_after_sigkill_of_a_cold_backup_nothing_counts_as_good_and_weekly_sync_brings_mongodb_back(bk, docker_client):
+    good_before = [m.name for m in backup_sets.good_sets(bk.settings.backup_dir)]
+    backup, helpers = _start_cold_backup_and_wait_for_its_helper(bk, docker_client)
+    os.kill(backup.pid, signal.SIGKILL)
+    backup.wait()
+    for helper in helpers:
+        try:
+            helper.kill()
+        except Exception:
+            pass  # it ended meanwhile
+    assert mongo_state(bk, docker_client)["Status"] != "running"
+    assert backup_sets_marker(bk).exists(), "what it stopped was written down before it stopped anything"
+    assert [m.name for m in backup_sets.good_sets(bk.settings.backup_dir)] == good_before
+    assert backup_sets.resolve(bk.settings.backup_dir, "latest").name == good_before[-1]
+    out = bk.run("weekly.sync").stdout
+    assert "started again after a cold backup" in out
+    assert mongo_state(bk, docker_client)["Status"] == "running"
+    assert not backup_sets_marker(bk).exists()
+    bk.run("backup")  # the next backup removes the partial folder once it is stale; a new set is good
+    assert len(backup_sets.good_sets(bk.settings.backup_dir)) == len(good_before) + 1
+
+
+def test_a_backup_does_not_run_while_a_process_runs_unless_forced_and_then_relaunches_it(bk, docker_client):
+    from ecosystem import stack
+
+    write_private(bk, "standin_behaviour", "seconds=0.5\nrun_stack_handler=hang\n")
+    try:
+        stack.compose(bk.settings).run_detached("stack_handler", ["run_stack_handler"],
+                                                name=f"sh_by_hand{bk.test_stack.suffix}")
+        refused = bk.run("backup", check=False)
+        assert refused.returncode == 1 and "still running" in refused.stderr and "--force" in refused.stderr
+        forced = bk.run("backup", "--force").stdout
+        assert "ended by STOP" in forced and "launched run_stack_handler" in forced
+        running = [c for c in docker_client.containers.list(filters={"label": bk.test_stack.label})
+                   if c.labels.get("org.pysystemtrade-ecosystem.process") == "run_stack_handler"]
+        assert len(running) == 1
+    finally:
+        bk.run("stop", "--all")
+        write_private(bk, "standin_behaviour", "seconds=0.5\n")
+        for leftover in docker_client.containers.list(all=True, filters={"name": "sh_by_hand"}):
+            leftover.remove(force=True)
+
+
+def test_runs_are_in_the_history(bk):
+    jobs = {r.job for r in History(bk.settings.history_path).runs()}
+    assert {"backup", "restore"} <= jobs
