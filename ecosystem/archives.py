@@ -122,3 +122,13 @@ def _keep_owner_data_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarIn
     if member is not None and os.geteuid() == 0:
         member = member.replace(uid=uid, gid=gid, uname=uname, gname=gname, deep=False)
     return member
+
+
+def write_tar(folder: Path, target: Path) -> int:
+    """Archive a host folder (its content, owners kept) as a gzip'ed tar; return the number of files."""
+    files = 0
+    with tarfile.open(target, "w:gz", compresslevel=3) as archive:
+        for path in sorted(Path(folder).rglob("*")):
+            archive.add(path, arcname="./" + str(path.relative_to(folder)), recursive=False)
+            files += path.is_file() and not path.is_symlink()
+    return files

@@ -92,7 +92,7 @@ def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: boo
                 _volume(partial, sources, manifest, key, key, say)
         if "csv" in what:
             if csv_export is None:
-                raise backup_sets.BackupSetError("no CSV export is available here")
+                raise backup_sets.BackupSetError("csv needs an export to run (csv_export)")
             manifest.counts["csv"] = csv_export(partial)
             manifest.files["csv.tar.gz"] = dict(zip(("size", "sha256"), sha256_file(partial / "csv.tar.gz")))
         previous = backup_sets.good_sets(backup_dir)

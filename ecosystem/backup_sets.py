@@ -107,12 +107,14 @@ def good_sets(backup_dir: Path) -> list[Manifest]:
     return [m for _, m in sets(backup_dir) if m is not None and m.status == "good"]
 
 
-def resolve(backup_dir: Path, given: str) -> Path:
-    """Given a set name, a path to a set folder, or ``latest`` (the newest good set), return its folder."""
+def resolve(backup_dir: Path, given: str, *, needs: tuple[str, ...] = ()) -> Path:
+    """Given a set name, a path to a set folder, or ``latest`` (the newest good set holding every
+    part in ``needs``), return its folder."""
     if given == "latest":
-        good = good_sets(backup_dir)
+        good = [m for m in good_sets(backup_dir) if set(needs) <= set(m.what)]
         if not good:
-            raise BackupSetError(f"there is no good backup set in {backup_dir}", fix="take one: invoke backup")
+            raise BackupSetError(f"there is no good backup set in {backup_dir}" +
+                                 (f" holding {', '.join(needs)}" if needs else ""), fix="take one: invoke backup")
         return backup_dir / good[-1].name
     if "/" in given:  # a path to a set folder (anywhere: a copy brought back from the share, say)
         if Path(given).is_dir():

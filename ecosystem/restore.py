@@ -35,6 +35,9 @@ CHECKLIST = """after a restore, pysystemtrade's own checklist:
 def parts_of(manifest: Manifest, what: tuple[str, ...] | None) -> tuple[str, ...]:
     """Return the parts to restore: those asked for (default: db and parquet, together), which the set must hold."""
     wanted = what or tuple(k for k in ("db", "parquet") if k in manifest.what)
+    if not wanted:
+        raise BackupSetError(f"set {manifest.name} holds nothing to restore ({', '.join(manifest.what)})",
+                             fix="choose a set holding db or parquet (invoke restore --from=latest picks one)")
     missing = [k for k in wanted if k not in manifest.what]
     bad = [k for k in wanted if k not in RESTORABLE]
     if bad or missing:

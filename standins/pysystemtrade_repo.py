@@ -58,7 +58,8 @@ def files(private_sentinel: str) -> dict[str, str]:
         "ib_ipaddress: ib_gateway\n"
         "ib_port: 4004\n"
         f"broker_account: '{private_sentinel}'\n"
-        "reporting_directory: /data/reports\n")
+        "reporting_directory: /data/reports\n"
+        "csv_backup_directory: /data/backup/csv\n")
     for name in PROCESSES:
         tree[f"sysproduction/{name}.py"] = MODULE.format(name=name)
         tree[f"sysproduction/linux/scripts/{name}"] = LAUNCHER.format(name=name)

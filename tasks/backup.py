@@ -59,6 +59,34 @@ def restart_after_cold(c, s, client) -> list[str]:
     return done
 
 
+CSV_PROGRAM = "from sysproduction.backup_db_to_csv import backup_db_to_csv; backup_db_to_csv()"
+
+
+def _csv_export(s):
+    """Return the CSV part of a set: pysystemtrade's own CSV export (backup_db_to_csv) run in the
+    csv_backup service into csv_backup_directory (which must be under /data/backup, BACKUP_DIR
+    on the host), then that folder archived into the set."""
+    from pathlib import PurePosixPath
+
+    from ecosystem import archives, pysys_config
+    from ecosystem.process_control import CONTROL_LABEL
+
+    directory = str(pysys_config.private_config(s).get("csv_backup_directory") or "")
+    inside = PurePosixPath(directory)
+    if not directory or not inside.is_relative_to("/data/backup") or inside == PurePosixPath("/data/backup") \
+            or ".." in inside.parts:
+        raise EcosystemError(f"csv_backup_directory is {directory or 'not set'} in private_config.yaml",
+                             fix="set it to a folder under /data/backup, e.g. csv_backup_directory: /data/backup/csv "
+                                 "(BACKUP_DIR on the host)")
+    host = s.backup_dir / inside.relative_to("/data/backup")
+
+    def export(partial):
+        stack.compose(s).run_once("csv_backup", ["python3", "-c", CSV_PROGRAM], timeout=6 * 3600,
+                                  labels={CONTROL_LABEL: "control"})
+        return {"files": archives.write_tar(host, partial / "csv.tar.gz")}
+    return export
+
+
 def prune(s, *, dry_run: bool) -> list[str]:
     """Apply retention to the complete sets; return what was (or would be) deleted."""
     import shutil
@@ -119,7 +147,8 @@ def backup(c, what=None, cold=False, force=False, dry_run=False):
                 stack.compose(s).stop(["mongo_db"], timeout=120)  # a clean shutdown, never the 10 s default
             tty = sys.stdout.isatty()
             manifest = backups.take(s.backup_dir, sources, kinds, cold=cold, suspect_ratio=s.backup_suspect_ratio,
-                                    db_counts=counts, say=lambda line: print(("  " if tty else "backup: ") + line))
+                                    db_counts=counts, csv_export=_csv_export(s) if "csv" in kinds else None,
+                                    say=lambda line: print(("  " if tty else "backup: ") + line))
         finally:
             if cold or stopped:
                 for line in restart_after_cold(c, s, client):

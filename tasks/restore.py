@@ -42,7 +42,7 @@ def restore(c, from_="latest", what=None, verify=False, yes=False, resume=False,
     except ValueError as exc:
         raise Exit(str(exc), code=2) from None
     with unwinding_on_sigterm(), recorded(c, "restore", step="drill" if verify else None) as run:
-        folder = backup_sets.resolve(s.backup_dir, from_)
+        folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
         manifest = restoring.check_set(folder, parts)
         parts = restoring.parts_of(manifest, parts)
         print(f"{manifest.name}: manifest and every checksum verified; archives read to their end and safe")

@@ -309,6 +309,20 @@ def test_a_backup_does_not_run_while_a_process_runs_unless_forced_and_then_relau
             leftover.remove(force=True)
 
 
+def test_a_csv_set_holds_pysystemtraders_own_csv_export_archived(bk, docker_client):
+    import tarfile
+
+    bk.run("backup", "--what=csv")
+    name = [n for n, _ in sets(bk)][-1]
+    manifest = backup_sets.Manifest.read(bk.settings.backup_dir / name)
+    assert manifest.what == ["csv"] and manifest.counts["csv"]["files"] >= 2
+    with tarfile.open(bk.settings.backup_dir / name / "csv.tar.gz") as archive:
+        names = archive.getnames()
+    assert "./STANDIN_EXPORT.txt" in names and any(n.endswith("run_stack_handler.csv") for n in names)
+    refused = bk.run("restore", f"--from={name}", "--what=csv", "--yes", check=False)
+    assert refused.returncode == 1 and "export" in refused.stderr
+
+
 def test_runs_are_in_the_history(bk):
     jobs = {r.job for r in History(bk.settings.history_path).runs()}
     assert {"backup", "restore"} <= jobs
