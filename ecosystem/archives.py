@@ -12,8 +12,9 @@ import hashlib
 import os
 import posixpath
 import tarfile
+import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from .errors import EcosystemError
 
@@ -34,14 +35,19 @@ class ArchiveRefused(EcosystemError):
 class HashingWriter:
     """A file being written, with its size and SHA-256 kept as the bytes go by (no second read)."""
 
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: BinaryIO, progress: Callable[[int], None] | None = None) -> None:
         self._handle = handle
         self._hash = hashlib.sha256()
+        self._progress = progress
+        self._shown = 0.0
         self.size = 0
 
     def write(self, data: bytes) -> int:
         self._hash.update(data)
         self.size += len(data)
+        if self._progress is not None and time.monotonic() - self._shown > 0.5:
+            self._shown = time.monotonic()
+            self._progress(self.size)
         return self._handle.write(data)
 
     @property

@@ -69,7 +69,8 @@ def remove_stale_partials(backup_dir: Path, now: datetime) -> list[str]:
 
 def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: bool = False, tag: str = "",
          suspect_ratio: float = 0.5, now: datetime | None = None, csv_export: Callable[[Path], dict] | None = None,
-         db_counts: dict[str, int] | None = None, say: Callable[[str], None] = print) -> Manifest:
+         db_counts: dict[str, int] | None = None, say: Callable[[str], None] = print,
+         progress: Callable[[str, int], None] | None = None) -> Manifest:
     """Write one backup set and return its manifest (``status`` good or suspect).
 
     A cold set's MongoDB is stopped while it is copied: give its ``db_counts``, taken before the stop."""
@@ -82,14 +83,14 @@ def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: boo
                         what=list(what))
     try:
         if "db" in what:
-            _db(partial, sources, manifest, cold, say)
+            _db(partial, sources, manifest, cold, say, progress)
             if cold:
                 manifest.counts["db"] = dict(db_counts or {})
         if "parquet" in what:
-            _volume(partial, sources, manifest, volumes.PARQUET, "parquet", say)
+            _volume(partial, sources, manifest, volumes.PARQUET, "parquet", say, progress)
         if "volumes" in what:
             for key in volumes.OTHER_VOLUMES:
-                _volume(partial, sources, manifest, key, key, say)
+                _volume(partial, sources, manifest, key, key, say, progress)
         if "csv" in what:
             if csv_export is None:
                 raise backup_sets.BackupSetError("csv needs an export to run (csv_export)")
@@ -108,15 +109,19 @@ def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: boo
     return manifest
 
 
-def _db(partial: Path, sources: Sources, manifest: Manifest, cold: bool, say) -> None:
+def _shown(progress, file_name: str):
+    return (lambda size: progress(file_name, size)) if progress else None
+
+
+def _db(partial: Path, sources: Sources, manifest: Manifest, cold: bool, say, progress) -> None:
     if cold:  # MongoDB is stopped: its data and config volumes, as files
         for key in volumes.MONGO_VOLUMES:
-            _volume(partial, sources, manifest, key, key, say)
+            _volume(partial, sources, manifest, key, key, say, progress)
         manifest.tools["mongo"] = "volume copy of the stopped server"
         return
     started = time.monotonic()
     with open(partial / DB_ARCHIVE, "wb") as handle:
-        writer = HashingWriter(handle)
+        writer = HashingWriter(handle, _shown(progress, DB_ARCHIVE))
         mongo.dump(sources.mongo_container, sources.mongo_user, writer)
         handle.flush()
     manifest.files[DB_ARCHIVE] = {"size": writer.size, "sha256": writer.sha256}
@@ -126,10 +131,10 @@ def _db(partial: Path, sources: Sources, manifest: Manifest, cold: bool, say) ->
         f"{writer.size} bytes in {time.monotonic() - started:.1f}s")
 
 
-def _volume(partial: Path, sources: Sources, manifest: Manifest, key: str, label: str, say) -> None:
+def _volume(partial: Path, sources: Sources, manifest: Manifest, key: str, label: str, say, progress) -> None:
     started = time.monotonic()
     file_name = f"{label}.tar.gz"
-    done = volumes.archive(sources.image, sources.volume(key), partial / file_name)
+    done = volumes.archive(sources.image, sources.volume(key), partial / file_name, progress=_shown(progress, file_name))
     manifest.files[file_name] = {"size": done["size"], "sha256": done["sha256"]}
     manifest.counts[label] = {"files": done["files"]}
     manifest.tools.setdefault("archiver", f"GNU tar | {volumes.COMPRESSOR}")

@@ -2,10 +2,10 @@
 so every owner and mode is kept), the archive streaming between the helper and a host file."""
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from . import process
-from .archives import HashingWriter
 from .errors import CommandFailed, EcosystemError
 
 # the compose file's volumes, by key; their engine names carry NAME_SUFFIX
@@ -31,23 +31,33 @@ def helper_image(settings) -> str:
 
 def _helper(image: str, mount: str, script: str, *, interactive: bool = False) -> list[str]:
     return ["docker", "run", "--rm", *(["-i"] if interactive else []), "--network", "none", "--user", "0",
+            "--log-driver", "none",  # the archive streams on stdout: never into a container log
             "--label", "org.pysystemtrade-ecosystem.role=control", "-v", mount, "--entrypoint", "bash", image,
             "-o", "pipefail", "-c", script]
 
 
-def archive(image: str, volume: str, target: Path, *, timeout: float = 6 * 3600) -> dict:
-    """Write ``volume``'s content as a gzip'ed tar to ``target`` as it streams; return size, SHA-256 and file count."""
-    script = f"echo files=$(find /v -type f | wc -l) >&2; tar -C /v --numeric-owner -cf - . | {COMPRESSOR}"
+def archive(image: str, volume: str, target: Path, *, timeout: float = 6 * 3600, progress=None) -> dict:
+    """Write ``volume``'s content as a gzip'ed tar to ``target``; return size, SHA-256 and file count.
+
+    The helper writes the file through a bind mount of its folder and hashes the same bytes on
+    their way (``tee`` into ``sha256sum``, on another core): one pass, nothing held in memory,
+    and no detour through the engine's attach stream (which costs a fifth of the speed).
+    """
+    script = (f"echo files=$(find /v -type f | wc -l) >&2; tar -C /v --numeric-owner -cf - . | {COMPRESSOR} "
+              f"| tee /out/{shlex.quote(target.name)} | sha256sum | sed 's/^/sha256=/' >&2")
+    argv = _helper(image, f"{volume}:/v:ro", script)
+    argv[argv.index("--entrypoint"):argv.index("--entrypoint")] = ["-v", f"{target.parent}:/out"]
     try:
-        with open(target, "wb") as handle:
-            writer = HashingWriter(handle)
-            said = process.stream_out(_helper(image, f"{volume}:/v:ro", script), writer, timeout=timeout)
-            handle.flush()
+        said = process.run(argv, timeout=timeout).stderr
     except CommandFailed as exc:
         raise VolumeError(f"archiving volume {volume} failed: {exc.output or exc.message}",
                           fix="check that the volume exists (docker volume ls) and the pysystemtrade image is built") from None
-    files = next((int(line.split("=", 1)[1]) for line in said.splitlines() if line.startswith("files=")), 0)
-    return {"size": writer.size, "sha256": writer.sha256, "files": files}
+    values = dict(line.split("=", 1) for line in said.splitlines() if "=" in line)
+    digest = values.get("sha256", "").split()[0] if values.get("sha256") else ""
+    if len(digest) != 64 or not target.is_file():
+        raise VolumeError(f"archiving volume {volume} gave no checksum or no file", fix="read the helper's output: "
+                          + said[-300:])
+    return {"size": target.stat().st_size, "sha256": digest, "files": int(values.get("files", "0").strip() or 0)}
 
 
 def restore(image: str, volume: str, source: Path, *, timeout: float = 6 * 3600) -> str:

@@ -87,6 +87,11 @@ def _csv_export(s):
     return export
 
 
+def _progress_bar(file_name: str, size: int) -> None:
+    """On a terminal: the bytes written so far, on one line."""
+    print(f"\r  {file_name}: {size / 1e6:,.1f} MB written ", end="", flush=True)
+
+
 def prune(s, *, dry_run: bool) -> list[str]:
     """Apply retention to the complete sets; return what was (or would be) deleted."""
     import shutil
@@ -148,7 +153,8 @@ def backup(c, what=None, cold=False, force=False, dry_run=False):
             tty = sys.stdout.isatty()
             manifest = backups.take(s.backup_dir, sources, kinds, cold=cold, suspect_ratio=s.backup_suspect_ratio,
                                     db_counts=counts, csv_export=_csv_export(s) if "csv" in kinds else None,
-                                    say=lambda line: print(("  " if tty else "backup: ") + line))
+                                    say=lambda line: print(("\r  " if tty else "backup: ") + line),
+                                    progress=_progress_bar if tty else None)
         finally:
             if cold or stopped:
                 for line in restart_after_cold(c, s, client):

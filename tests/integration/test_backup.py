@@ -323,6 +323,29 @@ def test_a_csv_set_holds_pysystemtraders_own_csv_export_archived(bk, docker_clie
     assert refused.returncode == 1 and "export" in refused.stderr
 
 
+def test_sigkill_of_a_backup_at_random_points_never_leaves_a_set_that_counts_as_good_and_is_not(bk, docker_client):
+    import random
+
+    from ecosystem import restore as restoring
+
+    _make_notebooks_slow_to_archive(bk, docker_client)
+    seed = random.randrange(1 << 30)
+    delays = [random.Random(seed + i).uniform(0.0, 8.0) for i in range(5)]
+    for delay in delays:
+        backup = bk.start("backup", "--what=db,parquet,volumes")
+        time.sleep(delay)
+        os.kill(backup.pid, signal.SIGKILL)
+        backup.wait()
+        for helper in _helpers(docker_client):  # its helper may outlive it: it only writes into .partial-
+            helper.wait(timeout=120)
+        for name, manifest in sets(bk):
+            assert manifest is not None, f"{name} looks like a set but has no manifest (seed {seed}, {delay:.2f}s)"
+            if manifest.status == "good":
+                restoring.check_set(bk.settings.backup_dir / name)  # raises unless complete and intact
+    latest = backup_sets.resolve(bk.settings.backup_dir, "latest", needs=("db", "parquet"))
+    restoring.check_set(latest)
+
+
 def test_runs_are_in_the_history(bk):
     jobs = {r.job for r in History(bk.settings.history_path).runs()}
     assert {"backup", "restore"} <= jobs
