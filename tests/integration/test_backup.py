@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
