@@ -2,15 +2,15 @@
 
 A restore must never be the thing that does damage. ``check_tar`` reads an archive to its
 end (a truncated or corrupt one fails there, before anything is touched) and refuses every
-member that could land outside the target or is not plain data: absolute names, ``..``,
-symlinks or hard links that point outside, devices and FIFOs. ``extract_tar`` extracts only
-an archive that passed, and with the standard library's ``data`` filter as a second guard.
+member that could land outside the target or is not plain data, as GNU tar (which extracts
+it, in a helper container whose only mount is the target volume) would read it: absolute
+names, ``..``, links with an absolute or ``..`` target, members written through an earlier
+symlink, hard links to anything but an earlier file, devices and FIFOs, headers GNU tar reads
+differently, and anything hidden after a damaged header.
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import posixpath
 import tarfile
 import time
 from pathlib import Path
@@ -66,68 +66,85 @@ def sha256_file(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _member_problem(member: tarfile.TarInfo) -> str | None:
+class _CheckedTarInfo(tarfile.TarInfo):
+    """A member as GNU tar will see it: a GNU-format header (magic ``ustar  ``) has no name
+    prefix field (those bytes are times), but Python prepends them to the name anyway."""
+
+    gnu_prefix = False
+
+    @classmethod
+    def frombuf(cls, buf, encoding, errors):
+        member = super().frombuf(buf, encoding, errors)
+        member.gnu_prefix = buf[257:265] == tarfile.GNU_MAGIC and bool(buf[345:500].strip(b"\0"))
+        return member
+
+
+def _member_problem(member: tarfile.TarInfo, links: set[str], files: set[str]) -> str | None:
+    """Say what is wrong with one member, or None. ``links`` holds the symlinks met so far
+    (normalised names): a later member must not be written through one of them; ``files`` the
+    regular files met so far: the only things a hard link may point at."""
     name = member.name
+    if getattr(member, "gnu_prefix", False):
+        return f"member {name!r} has a header that tar tools read differently (GNU magic with a name prefix)"
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         return f"member {name!r} has an absolute path"
     if ".." in parts:
         return f"member {name!r} climbs out with '..'"
+    for depth in range(1, len(parts)):
+        if "/".join(parts[:depth]) in links:
+            return f"member {name!r} is written through the symlink {'/'.join(parts[:depth])!r}"
     if member.ischr() or member.isblk() or member.isfifo():
         return f"member {name!r} is a device or FIFO"
     if member.issym() or member.islnk():
         target = member.linkname
-        if member.issym():
-            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
-        else:  # a hard link names another member, from the archive's root
-            resolved = posixpath.normpath(target)
-        if target.startswith("/") or resolved.startswith("..") or resolved.startswith("/"):
-            kind = "symlink" if member.issym() else "hard link"
+        kind = "symlink" if member.issym() else "hard link"
+        # no '..' at all: whether a chain of links escapes cannot be told from names alone
+        if target.startswith("/") or ".." in target.split("/"):
             return f"member {name!r} is a {kind} pointing outside the archive ({target!r})"
-    elif not (member.isfile() or member.isdir()):
+        if member.islnk() and "/".join(p for p in target.split("/") if p not in ("", ".")) not in files:
+            return f"member {name!r} is a hard link to {target!r}, which is not a file met before it"
+        if member.issym():
+            links.add("/".join(parts))
+    elif member.isfile():
+        files.add("/".join(parts))
+    elif not member.isdir():
         return f"member {name!r} is not a file or folder"
     return None
 
 
 def check_tar(path: Path) -> int:
-    """Read the whole archive; return its number of regular files, or raise ArchiveRefused with every problem."""
+    """Read the whole archive; return its number of files (regular files and hard links, as
+    ``find -type f`` counts them), or raise ArchiveRefused with every problem.
+
+    Anything after the archive's end that is not zero padding is refused: a damaged header
+    ends the archive for Python, while GNU tar skips to the next header and extracts what follows.
+    """
     problems: list[str] = []
+    links: set[str] = set()
+    regular: set[str] = set()
     files = 0
     try:
-        with tarfile.open(path, "r|*") as archive:  # a stream: every byte is read, in order
+        with tarfile.open(path, "r|*", tarinfo=_CheckedTarInfo) as archive:  # every byte read, in order
             for member in archive:
-                problem = _member_problem(member)
+                problem = _member_problem(member, links, regular)
                 if problem:
                     problems.append(problem)
-                elif member.isfile():
+                elif member.isfile() or member.islnk():
                     files += 1
-                    extracted = archive.extractfile(member)
+                    extracted = archive.extractfile(member) if member.isfile() else None
                     while extracted is not None and extracted.read(CHUNK):
                         pass
+            while rest := archive.fileobj.read(CHUNK):
+                if rest.strip(b"\0"):
+                    problems.append("it has data after its end (a damaged header hides members GNU tar would "
+                                    "extract)")
+                    break
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # zlib errors are OSError
         problems.append(f"it is truncated or corrupt ({type(exc).__name__}: {exc})")
     if problems:
         raise ArchiveRefused(Path(path), problems)
     return files
-
-
-def extract_tar(path: Path, target: Path) -> int:
-    """Check the archive, then extract it into ``target``; return the number of files."""
-    files = check_tar(path)
-    target.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "r:*") as archive:
-        archive.extractall(target, filter=_keep_owner_data_filter)
-    return files
-
-
-def _keep_owner_data_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
-    """The standard ``data`` filter (no escapes, no devices, no setuid), but keeping owners:
-    a restored Parquet store must stay owned by the containers' user."""
-    uid, gid, uname, gname = member.uid, member.gid, member.uname, member.gname
-    member = tarfile.data_filter(member, dest)
-    if member is not None and os.geteuid() == 0:
-        member = member.replace(uid=uid, gid=gid, uname=uname, gname=gname, deep=False)
-    return member
 
 
 def write_tar(folder: Path, target: Path) -> int:

@@ -11,6 +11,7 @@ folder, which no reader counts and the next backup removes.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -96,9 +97,11 @@ def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: boo
                 raise backup_sets.BackupSetError("csv needs an export to run (csv_export)")
             manifest.counts["csv"] = csv_export(partial)
             manifest.files["csv.tar.gz"] = dict(zip(("size", "sha256"), sha256_file(partial / "csv.tar.gz")))
-        previous = backup_sets.good_sets(backup_dir)
-        manifest.status, manifest.status_reason = backup_sets.judge_size(manifest, previous[-1] if previous else None,
+        manifest.status, manifest.status_reason = backup_sets.judge_size(manifest, backup_sets.good_sets(backup_dir),
                                                                          suspect_ratio)
+        for path in partial.iterdir():  # on disk before the manifest says they are there
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
         manifest.write(partial)
         backup_sets.fsync_folder(partial)
         partial.rename(backup_dir / name)
@@ -137,7 +140,7 @@ def _volume(partial: Path, sources: Sources, manifest: Manifest, key: str, label
     done = volumes.archive(sources.image, sources.volume(key), partial / file_name, progress=_shown(progress, file_name))
     manifest.files[file_name] = {"size": done["size"], "sha256": done["sha256"]}
     manifest.counts[label] = {"files": done["files"]}
-    manifest.tools.setdefault("archiver", f"GNU tar | {volumes.COMPRESSOR}")
+    manifest.tools.setdefault("archiver", done["tools"])
     say(f"{label}: {done['files']} files, {done['size']} bytes in {time.monotonic() - started:.1f}s")
 
 

@@ -102,16 +102,21 @@ def sets(backup_dir: Path) -> list[tuple[str, Manifest | None]]:
     return found
 
 
-def good_sets(backup_dir: Path) -> list[Manifest]:
-    """Return the manifests of the good sets, oldest first."""
-    return [m for _, m in sets(backup_dir) if m is not None and m.status == "good"]
+SAFETY_TAG = "pre-restore"
+
+
+def good_sets(backup_dir: Path, *, safety: bool = True) -> list[Manifest]:
+    """Return the manifests of the good sets, oldest first (without restore's safety backups
+    unless ``safety``: they hold the state a restore replaced, never the one to go back to)."""
+    return [m for _, m in sets(backup_dir) if m is not None and m.status == "good"
+            and (safety or not m.name.endswith(f"-{SAFETY_TAG}"))]
 
 
 def resolve(backup_dir: Path, given: str, *, needs: tuple[str, ...] = ()) -> Path:
     """Given a set name, a path to a set folder, or ``latest`` (the newest good set holding every
     part in ``needs``), return its folder."""
     if given == "latest":
-        good = [m for m in good_sets(backup_dir) if set(needs) <= set(m.what)]
+        good = [m for m in good_sets(backup_dir, safety=False) if set(needs) <= set(m.what)]
         if not good:
             raise BackupSetError(f"there is no good backup set in {backup_dir}" +
                                  (f" holding {', '.join(needs)}" if needs else ""), fix="take one: invoke backup")
@@ -149,14 +154,27 @@ def verify(folder: Path, manifest: Manifest) -> list[str]:
     return problems
 
 
-def judge_size(manifest: Manifest, previous: Manifest | None, ratio: float) -> tuple[str, str]:
-    """Return (status, reason): ``suspect`` for an empty set or one much smaller than the previous good one."""
+def judge_size(manifest: Manifest, earlier: list[Manifest], ratio: float) -> tuple[str, str]:
+    """Return (status, reason): ``suspect`` for a set with an empty part, or a part much smaller
+    than in the newest earlier good set made the same way (same parts, online or cold)."""
     documents = sum(manifest.counts.get("db", {}).values()) if "db" in manifest.what else None
-    files = manifest.counts.get("parquet", {}).get("files") if "parquet" in manifest.what else None
-    if documents == 0 and files in (0, None) or files == 0 and documents in (0, None):
-        return "suspect", "empty: no documents and no Parquet files"
-    if previous is not None and previous.total_size and set(previous.what) == set(manifest.what):
-        if manifest.total_size < ratio * previous.total_size:
-            return "suspect", (f"{manifest.total_size} bytes, under {ratio:g} of the previous good set "
-                               f"{previous.name} ({previous.total_size} bytes)")
+    files = {k: manifest.counts.get(k, {}).get("files") for k in manifest.what if k != "db"}
+    if documents == 0:
+        return "suspect", "empty: MongoDB has no documents"
+    if "parquet" in files and files["parquet"] == 0:
+        return "suspect", "empty: the Parquet store has no files"
+    same = [m for m in earlier if m.status == "good" and set(m.what) == set(manifest.what) and m.how == manifest.how
+            and not m.name.endswith(f"-{SAFETY_TAG}")]
+    if not same:
+        return "good", ""
+    previous = same[-1]
+    if documents is not None:
+        before = sum(previous.counts.get("db", {}).values())
+        if before and documents < ratio * before:
+            return "suspect", f"{documents} documents, under {ratio:g} of {before} in {previous.name}"
+    for name, entry in manifest.files.items():
+        before = int(previous.files.get(name, {}).get("size", 0))
+        if before and int(entry["size"]) < ratio * before:
+            return "suspect", (f"{name} is {entry['size']} bytes, under {ratio:g} of {before} in the previous good "
+                               f"set {previous.name}")
     return "good", ""

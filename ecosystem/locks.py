@@ -19,12 +19,24 @@ class Busy(EcosystemError):
 
 
 @contextmanager
-def exclusive(state_dir: Path, job: str) -> Iterator[None]:
-    """Hold the lock of ``job`` for the block; raise Busy at once if another run holds it."""
+def exclusive(state_dir: Path, job: str, *, wait_seconds: float = 0) -> Iterator[None]:
+    """Hold the lock of ``job`` for the block; raise Busy if another run holds it (at once, or
+    after ``wait_seconds`` of trying: a sync holds its lock for seconds, a chain for hours)."""
+    import time
+
     folder = Path(state_dir) / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / f"{job}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait_seconds
     try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.5)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -92,6 +92,16 @@ def restore_into(folder: Path, manifest: Manifest, parts: tuple[str, ...], targe
                  say=print) -> list[str]:
     """Restore ``parts`` of a checked set into ``target``; return how the result differs from the manifest."""
     differences = []
+    if "db" in parts and manifest.how != "cold":  # MongoDB first: if it fails, no volume was touched
+        started = time.monotonic()
+        mongo.restore(target.mongo_container, target.mongo_user, str(folder / DB_ARCHIVE))
+        found = mongo.counts(target.mongo_container, target.mongo_user)
+        differences += compare_counts(manifest, found)
+        extra = sorted(set(found) - set(manifest.counts.get("db", {})))
+        if extra:  # --drop replaces the set's collections only
+            say(f"note: collections not in the set were left as they are: {', '.join(extra)}")
+        say(f"db: {sum(manifest.counts.get('db', {}).values())} documents restored in "
+            f"{time.monotonic() - started:.1f}s")
     for file_name, label in _archives_of(manifest, parts).items():
         started = time.monotonic()
         said = volumes.restore(target.image, target.volume(label), folder / file_name)
@@ -100,12 +110,6 @@ def restore_into(folder: Path, manifest: Manifest, parts: tuple[str, ...], targe
         if expected is not None and files != expected:
             differences.append(f"{label}: {files} files restored, the manifest says {expected}")
         say(f"{label}: {files} files restored in {time.monotonic() - started:.1f}s")
-    if "db" in parts and manifest.how != "cold":
-        started = time.monotonic()
-        mongo.restore(target.mongo_container, target.mongo_user, str(folder / DB_ARCHIVE))
-        differences += compare_counts(manifest, mongo.counts(target.mongo_container, target.mongo_user))
-        say(f"db: {sum(manifest.counts.get('db', {}).values())} documents restored in "
-            f"{time.monotonic() - started:.1f}s")
     return differences
 
 
@@ -113,6 +117,34 @@ def compare_counts(manifest: Manifest, found: dict[str, int]) -> list[str]:
     expected = manifest.counts.get("db", {})
     return [f"db {name}: {found.get(name, 0)} documents, the manifest says {count}"
             for name, count in sorted(expected.items()) if found.get(name, 0) != count]
+
+
+class RestoreMarker:
+    """Written before a restore changes anything, removed when it completed: while it is there,
+    `weekly sync` and `eod` launch nothing (MongoDB and Parquet may be out of step), until the
+    restore is run again or the trader says `invoke resume`."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = Path(state_dir) / "restore-in-progress.json"
+
+    def note(self, name: str) -> None:
+        import json
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps({"set": name}))
+
+    def read(self) -> str | None:
+        import json
+
+        try:
+            return str(json.loads(self.path.read_text()).get("set", "?"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return "?"
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 class Drill:

@@ -129,7 +129,9 @@ def backup(c, what=None, cold=False, force=False, dry_run=False):
         doomed = prune(s, dry_run=True)
         print("retention would delete: " + (", ".join(doomed) if doomed else "nothing"))
         return
-    with unwinding_on_sigterm(), recorded(c, "backup") as run, locks.exclusive(s.state_dir, "backup"):
+    # no launch while the set is taken (weekly sync, eod): the two stores must stay in step
+    with unwinding_on_sigterm(), recorded(c, "backup") as run, locks.exclusive(s.state_dir, "backup"), \
+            locks.exclusive(s.state_dir, "weekly", wait_seconds=120), locks.exclusive(s.state_dir, "eod"):
         client = engine.connect()
         for line in backups.remove_stale_partials(s.backup_dir, datetime.now(timezone.utc)):
             print(f"removed {line}, left by a backup that was killed")

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from invoke import Exit, task
 
-from ecosystem import engine, eod as chain, locks, plan as planning, stack
+from ecosystem import engine, eod as chain, locks, plan as planning, restore as restoring, stack
 from ecosystem.errors import EcosystemError
 
 from ._common import history, redactor, settings, unwinding_on_sigterm
@@ -35,6 +35,11 @@ def eod(c, force=False, dry_run=False):
     try:
         with unwinding_on_sigterm(), locks.exclusive(s.state_dir, chain.JOB):
             client = engine.connect()
+            held = restoring.RestoreMarker(s.state_dir).read()
+            if held is not None:
+                record.record(chain.JOB, "failed", f"not run: the restore of {held} is running or did not complete",
+                              slot=slot, hint="finish it (invoke restore) or invoke resume")
+                raise Exit(f"end of day not run: the restore of {held} is running or did not complete", code=1)
             if not stack.runtime_running(s, client):
                 record.record(chain.JOB, "failed", "not run: pysys_runtime is not running", slot=slot,
                               hint="start the stack: invoke up")

@@ -41,7 +41,9 @@ def restore(c, from_="latest", what=None, verify=False, yes=False, resume=False,
         parts = backups.parse_what(what) if what else None
     except ValueError as exc:
         raise Exit(str(exc), code=2) from None
-    with unwinding_on_sigterm(), recorded(c, "restore", step="drill" if verify else None) as run:
+    # the backup lock first: no backup's retention can delete the set while it is checked and restored
+    with unwinding_on_sigterm(), recorded(c, "restore", step="drill" if verify else None) as run, \
+            locks.exclusive(s.state_dir, "backup", wait_seconds=60):
         folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
         manifest = restoring.check_set(folder, parts)
         parts = restoring.parts_of(manifest, parts)
@@ -57,44 +59,55 @@ def restore(c, from_="latest", what=None, verify=False, yes=False, resume=False,
             print(f"drill passed: {run.detail}; scratch resources removed, production untouched")
             return
         _confirm(manifest.name, yes)
-        run.detail = _restore_production(c, s, folder, manifest, parts, safety=not no_safety_backup, resume=resume)
+        with locks.exclusive(s.state_dir, "weekly", wait_seconds=120), locks.exclusive(s.state_dir, "eod"):
+            run.detail = _restore_production(c, s, folder, manifest, parts, safety=not no_safety_backup,
+                                             resume=resume)
     print(restoring.CHECKLIST if not resume else "processes are back to GO (--resume)")
 
 
 def _restore_production(c, s, folder, manifest, parts, *, safety: bool, resume: bool) -> str:
-    client = engine.connect()
-    with locks.exclusive(s.state_dir, "backup"), locks.exclusive(s.state_dir, "weekly"), \
-            locks.exclusive(s.state_dir, "eod"):
-        running = processes.running_processes(client, s)
-        if running:
-            with recorded(c, "stop") as stop_run:
-                stop_processes(c, s, running, stop_run)
-        target = backups.Sources.of(s)
-        if safety:
-            kinds = tuple(k for k in ("db", "parquet", "volumes") if k in parts)
-            saved = backups.take(s.backup_dir, target, kinds, tag="pre-restore", suspect_ratio=0.0,
-                                 say=lambda line: print("  safety backup: " + line))
-            print(f"safety backup of the current state: {saved.name}")
-        project = stack.compose(s)
-        cold_db = "db" in parts and manifest.how == "cold"
-        if cold_db:
-            project.stop(["mongo_db"], timeout=120)
-        try:
-            differences = restoring.restore_into(folder, manifest, parts, target, say=lambda line: print("  " + line))
-        finally:
-            if cold_db:
-                project.up(["mongo_db"], wait=True, no_recreate=True)
-        if cold_db:
-            from ecosystem import mongo
+    """Hold every launch (the restore marker, NO-RUN) before anything changes; MongoDB before
+    the volumes; release the hold only when everything matched."""
+    from ecosystem import mongo
 
-            differences += restoring.compare_counts(manifest, mongo.counts(target.mongo_container, target.mongo_user))
-        control = stack.process_control(s, client)
-        control.startup()  # process records and IB client ids restored from the past are cleared
-        for name in _known_processes(s):
-            (control.go if resume else control.no_run)(name)
-        if differences:
-            raise EcosystemError(f"restored {manifest.name}, but it differs from its manifest: " + "; ".join(differences),
-                                 fix="restore the safety backup (invoke restore --from=NAME-pre-restore) or another set")
+    client = engine.connect()
+    target = backups.Sources.of(s)
+    if "db" in parts:  # MongoDB must answer (container, credentials) before any volume is wiped
+        mongo.counts(target.mongo_container, target.mongo_user)
+    marker = restoring.RestoreMarker(s.state_dir)
+    marker.note(manifest.name)
+    running = processes.running_processes(client, s)
+    if running:
+        with recorded(c, "stop") as stop_run:
+            stop_processes(c, s, running, stop_run)
+    control = stack.process_control(s, client)
+    for name in _known_processes(s):
+        control.no_run(name)
+    if safety:
+        kinds = tuple(k for k in ("db", "parquet", "volumes") if k in parts)
+        saved = backups.take(s.backup_dir, target, kinds, tag=backup_sets.SAFETY_TAG, suspect_ratio=0.0,
+                             say=lambda line: print("  safety backup: " + line))
+        print(f"safety backup of the current state: {saved.name}")
+    project = stack.compose(s)
+    cold_db = "db" in parts and manifest.how == "cold"
+    if cold_db:
+        project.stop(["mongo_db"], timeout=120)
+    try:
+        differences = restoring.restore_into(folder, manifest, parts, target, say=lambda line: print("  " + line))
+    finally:
+        if cold_db:
+            project.up(["mongo_db"], wait=True, no_recreate=True)
+    if cold_db:
+        differences += restoring.compare_counts(manifest, mongo.counts(target.mongo_container, target.mongo_user))
+    if differences:
+        raise EcosystemError(f"restored {manifest.name}, but it differs from its manifest: " + "; ".join(differences),
+                             fix="nothing is launched (restore marker, NO-RUN): restore the safety backup or another "
+                                 "set, or `invoke resume` once you have checked")
+    control = stack.process_control(s, client)
+    control.startup()  # process records and IB client ids restored from the past are cleared
+    for name in _known_processes(s):
+        (control.go if resume else control.no_run)(name)
+    marker.clear()
     return f"{manifest.name}: {', '.join(parts)} restored; startup ran; processes {'GO' if resume else 'NO-RUN'}"
 
 
@@ -107,5 +120,9 @@ def resume(c):
         names = _known_processes(s)
         for name in names:
             control.go(name)
+        held = restoring.RestoreMarker(s.state_dir)
+        if held.read() is not None:
+            print(f"note: the restore of {held.read()} had not completed; launches are allowed again on your word")
+            held.clear()
         run.detail = "GO: " + ", ".join(names)
     print(f"processes back to GO: {', '.join(names)}")

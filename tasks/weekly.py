@@ -3,7 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 from invoke import Exit, task
 
-from ecosystem import backup as backups, engine, locks, plan as planning, processes, stack, trading_day, week
+from ecosystem import backup as backups, engine, locks, plan as planning, processes, restore as restoring, stack, \
+    trading_day, week
 from ecosystem.errors import EcosystemError
 
 from ._common import history, redactor, settings, unwinding_on_sigterm
@@ -39,6 +40,11 @@ def _sync(c, s, *, launch=True) -> list[str]:
     done += trading_day.reconcile(client, s, control, record, plan_of=plan_of)
     done += trading_day.stop_overdue(client, s, control, record, now)
     if not launch:
+        return done
+    held = restoring.RestoreMarker(s.state_dir).read()
+    if held is not None:
+        print(f"a restore of {held} is running or did not complete: nothing is launched "
+              "(finish it: invoke restore, or invoke resume)")
         return done
     day = now.astimezone(s.tz).date()
     inside = week.phase(week.WeekWindow.from_settings(s), now).inside

@@ -339,10 +339,27 @@ def test_sigkill_of_a_backup_at_random_points_never_leaves_a_set_that_counts_as_
             helper.wait(timeout=120)
         for name, manifest in sets(bk):
             assert manifest is not None, f"{name} looks like a set but has no manifest (seed {seed}, {delay:.2f}s)"
-            if manifest.status == "good":
-                restoring.check_set(bk.settings.backup_dir / name)  # raises unless complete and intact
+            if manifest.status == "good":  # complete and intact, every file as its manifest says
+                assert backup_sets.verify(bk.settings.backup_dir / name, manifest) == [], (seed, delay)
     latest = backup_sets.resolve(bk.settings.backup_dir, "latest", needs=("db", "parquet"))
     restoring.check_set(latest)
+
+
+def test_a_restore_with_mongodb_down_refuses_before_touching_any_volume(bk, docker_client):
+    before = fingerprints(bk)
+    mongo_db = container(bk, docker_client, "mongo_db")
+    mongo_db.stop(timeout=60)
+    try:
+        refused = bk.run("restore", "--from=latest", "--yes", check=False)
+        assert refused.returncode == 1 and "mongo" in refused.stderr.lower()
+        assert not (bk.settings.state_dir / "restore-in-progress.json").exists(), "nothing was started"
+    finally:
+        mongo_db.start()
+        for _ in range(120):
+            if mongo_state(bk, docker_client).get("Health", {}).get("Status") == "healthy":
+                break
+            time.sleep(0.5)
+    assert fingerprints(bk) == before
 
 
 def test_runs_are_in_the_history(bk):

@@ -102,7 +102,7 @@ def _in(container, command: str) -> subprocess.CompletedProcess:
 def test_each_container_reads_the_secrets_it_needs_and_no_other(eco):
     suffix = eco.test_stack.suffix
     expected = {f"ib_gateway{suffix}": {"tws_userid", "tws_password", "vnc_password"},
-                f"mongo_db{suffix}": {"mongo_root_password"}, f"jupyter{suffix}": {"jupyter_token"}}
+                f"mongo_db{suffix}": {"mongo_root_password", "mongo_tools_config"}, f"jupyter{suffix}": {"jupyter_token"}}
     for container, secrets in expected.items():
         assert _in(container, "id -u").stdout.strip() != "0", f"{container} runs as root"
         assert set(_in(container, "ls /run/secrets").stdout.split()) == secrets

@@ -96,6 +96,8 @@ def rehash(folder: Path) -> None:
     ([special("./link", tarfile.SYMTYPE, "../../../root"), file("./ok")], "symlink pointing outside"),
     ([special("./abs", tarfile.SYMTYPE, "/etc/shadow")], "symlink pointing outside"),
     ([special("./hard", tarfile.LNKTYPE, "../outside")], "hard link pointing outside"),
+    ([special("./d/up", tarfile.SYMTYPE, ".."), special("./s", tarfile.SYMTYPE, "d/up/d/up/..")], "pointing outside"),
+    ([special("./lnk", tarfile.SYMTYPE, "sub"), file("./lnk/x")], "written through the symlink"),
     ([special("./dev", tarfile.CHRTYPE)], "device or FIFO"),
     ([special("./fifo", tarfile.FIFOTYPE)], "device or FIFO"),
 ])
@@ -105,6 +107,59 @@ def test_hostile_archives_are_refused_before_anything_is_touched(tmp_path, membe
     with pytest.raises(BackupSetError, match=words) as refused:
         restoring.check_set(folder)
     assert "nothing was changed" in refused.value.fix
+
+
+def _raw_members(path: Path, members, garbage_after: int) -> None:
+    """An uncompressed tar with a garbage block after member ``garbage_after``, gzip'ed."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for index, (info, data) in enumerate(members):
+            if data is not None:
+                info.size = len(data)
+            archive.addfile(info, io.BytesIO(data) if data is not None else None)
+            if index == garbage_after:
+                archive.fileobj.write(b"\x07" * 512)
+                archive.offset += 512
+    path.write_bytes(gzip.compress(raw.getvalue()))
+
+
+def test_members_hidden_after_a_damaged_header_are_refused(tmp_path):
+    folder = make_set(tmp_path, "pst-20261201T223000Z")
+    _raw_members(folder / "parquet.tar.gz", [file("./ok"), special("./abs_link", tarfile.SYMTYPE, "/etc"),
+                                             file("./more")], garbage_after=0)
+    rehash(folder)
+    with pytest.raises(BackupSetError, match="after its end|truncated or corrupt"):
+        restoring.check_set(folder)
+
+
+def test_a_hard_link_to_a_symlink_and_a_gnu_header_with_a_prefix_are_refused(tmp_path):
+    folder = make_set(tmp_path, "pst-20261201T223000Z", [special("./d/up", tarfile.SYMTYPE, "sub"),
+                                                         special("./h", tarfile.LNKTYPE, "d/up")])
+    rehash(folder)
+    with pytest.raises(BackupSetError, match="hard link"):
+        restoring.check_set(folder)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        info = tarfile.TarInfo("l")
+        info.type, info.linkname = tarfile.SYMTYPE, "x"
+        archive.addfile(info)
+    data = bytearray(raw.getvalue())
+    data[345:352] = b"a/b/c/d"  # GNU magic: these bytes are times for GNU tar, a name prefix for Python
+    data[148:156] = b" " * 8
+    data[148:155] = ("%06o\0" % sum(data[:512])).encode()
+    (folder / "parquet.tar.gz").write_bytes(gzip.compress(bytes(data)))
+    rehash(folder)
+    with pytest.raises(BackupSetError, match="read differently"):
+        restoring.check_set(folder)
+
+
+def test_hard_links_count_as_files_as_find_does(tmp_path):
+    folder = make_set(tmp_path, "pst-20261201T223000Z", [file("./a"), special("./b", tarfile.LNKTYPE, "a")])
+    rehash(folder)
+    manifest = Manifest.read(folder)
+    manifest.counts["parquet"]["files"] = 2
+    manifest.write(folder)
+    restoring.check_set(folder)
 
 
 def test_a_truncated_archive_with_a_matching_manifest_is_still_refused(tmp_path):
@@ -138,17 +193,29 @@ def test_an_unknown_name_lists_the_sets_that_exist_and_latest_is_the_newest_good
     assert backup_sets.resolve(tmp_path, "latest").name == "pst-20261202T223000Z"
 
 
-def test_empty_or_much_smaller_sets_are_suspect(tmp_path):
-    good = Manifest("a", NOW.isoformat(), "online", ["db", "parquet"], {"x": {"size": 1000, "sha256": ""}},
-                    {"db": {"p.o": 5}, "parquet": {"files": 3}})
-    empty = Manifest("b", NOW.isoformat(), "online", ["db", "parquet"], {"x": {"size": 10, "sha256": ""}},
-                     {"db": {}, "parquet": {"files": 0}})
-    assert backup_sets.judge_size(empty, good, 0.5)[0] == "suspect"
-    small = Manifest("c", NOW.isoformat(), "online", ["db", "parquet"], {"x": {"size": 400, "sha256": ""}},
-                     {"db": {"p.o": 5}, "parquet": {"files": 3}})
-    status, reason = backup_sets.judge_size(small, good, 0.5)
+def test_empty_parts_or_much_smaller_parts_than_the_same_kind_of_set_are_suspect(tmp_path):
+    def made(name, size, documents, files, what=("db", "parquet"), how="online"):
+        return Manifest(name, NOW.isoformat(), how, list(what), {"parquet.tar.gz": {"size": size, "sha256": ""}},
+                        {"db": {"p.o": documents}, "parquet": {"files": files}})
+    good = made("a", 1000, 50, 3)
+    assert backup_sets.judge_size(made("b", 1000, 0, 3), [good], 0.5) == ("suspect",
+                                                                          "empty: MongoDB has no documents")
+    assert backup_sets.judge_size(made("b", 1000, 50, 0), [good], 0.5)[1] == "empty: the Parquet store has no files"
+    status, reason = backup_sets.judge_size(made("c", 400, 50, 3), [good], 0.5)
     assert status == "suspect" and "under 0.5" in reason
-    assert backup_sets.judge_size(small, good, 0.3) == ("good", "")
+    assert backup_sets.judge_size(made("c", 400, 50, 3), [good], 0.3) == ("good", "")
+    assert backup_sets.judge_size(made("d", 1000, 10, 3), [good], 0.5)[0] == "suspect", "a wiped database"
+    cold = made("e", 100000, 50, 3, how="cold")
+    assert backup_sets.judge_size(made("f", 1000, 50, 3), [good, cold], 0.5) == ("good", ""), \
+        "an online set is compared with the last online one, not a (bigger) cold one"
+    safety = made("g-pre-restore", 100000, 50, 3)
+    assert backup_sets.judge_size(made("h", 1000, 50, 3), [good, safety], 0.5) == ("good", "")
+
+
+def test_latest_is_never_a_safety_backup(tmp_path):
+    make_set(tmp_path, "pst-20261201T223000Z")
+    make_set(tmp_path, "pst-20261202T223000Z-pre-restore")
+    assert backup_sets.resolve(tmp_path, "latest").name == "pst-20261201T223000Z"
 
 
 def test_only_complete_sets_count_and_stale_partials_are_removed(tmp_path):
