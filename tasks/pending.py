@@ -7,7 +7,6 @@ from invoke import Collection, Exit, Task
 
 PENDING = {
     "offload": ("copy backup sets to the SMB share", 7),
-    "reports": ("commit and push the daily reports", 7),
 }
 
 
