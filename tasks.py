@@ -11,8 +11,8 @@ __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
 from invoke import Collection  # noqa: E402
 
-from tasks import (backup, build, config, doctor, eod, gateway, history, pending, plan, processes, reports,  # noqa: E402
-                   restore, setup, stack, weekly)
+from tasks import (backup, build, config, doctor, eod, gateway, history, offload, pending, plan, processes,  # noqa: E402
+                   reports, restore, setup, stack, weekly)
 
 ns = Collection()
 ns.add_task(config.config)
@@ -29,6 +29,7 @@ ns.add_task(backup.backup)
 ns.add_task(restore.restore)
 ns.add_task(restore.resume)
 ns.add_task(reports.reports)
+ns.add_task(offload.offload)
 ns.add_collection(Collection("gateway", gateway.status, gateway.login))
 ns.add_collection(Collection("weekly", weekly.sync, weekly.open_, weekly.close))
 pending.add_pending(ns)

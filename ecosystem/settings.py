@@ -179,6 +179,15 @@ def _process_minutes(text: str) -> dict[str, int]:
     return found
 
 
+def _yes_no(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("yes", "true", "1", "on"):
+        return True
+    if value in ("no", "false", "0", "off"):
+        return False
+    raise ValueError("must be yes or no")
+
+
 def _optional_text(text: str) -> str:
     return text.strip()
 
@@ -360,6 +369,19 @@ VARIABLES: tuple[Variable, ...] = (
     _v("SMB offload", "SMB_USER", "smb_user", "", _optional_text, "SMB_USER=trader", "SMB user name"),
     _v("SMB offload", "SMB_PASSWORD", "smb_password", "", _secret, "SMB_PASSWORD_FILE=/run/secrets/smb_password",
        "SMB password", secret=True),
+    _v("SMB offload", "SMB_ENCRYPT", "smb_encrypt", "no", _yes_no, "SMB_ENCRYPT=yes",
+       "require SMB3 encryption of the session (the server must support it)"),
+    _v("SMB offload", "SMB_VERIFY", "smb_verify", "yes", _yes_no, "SMB_VERIFY=yes",
+       "read every uploaded file back and compare its SHA-256 with the manifest"),
+    _v("SMB offload", "OFFLOAD_KEEP_LAST", "offload_keep_last", "14",
+       _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_LAST=14",
+       "newest sets always kept on the share"),
+    _v("SMB offload", "OFFLOAD_KEEP_DAILY", "offload_keep_daily", "30",
+       _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_DAILY=30",
+       "days that keep their last set on the share"),
+    _v("SMB offload", "OFFLOAD_KEEP_WEEKLY", "offload_keep_weekly", "26",
+       _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_WEEKLY=26",
+       "weeks that keep their last set on the share"),
     _v("Reports", "REPORTS_DIR", "reports_dir", "reports", _host_path, "reports",
        "where pysystemtrade writes its reports (relative to the project folder, or absolute)"),
     _v("Reports", "REPORTS_REMOTE", "reports_remote", "", _git_url, "REPORTS_REMOTE=https://github.com/you/reports.git",
@@ -436,6 +458,11 @@ class Settings:
     smb_folder: str
     smb_user: str
     smb_password: Secret | None
+    smb_encrypt: bool
+    smb_verify: bool
+    offload_keep_last: int
+    offload_keep_daily: int
+    offload_keep_weekly: int
     reports_dir: Path
     reports_remote: str
     reports_branch: str

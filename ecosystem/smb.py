@@ -32,7 +32,7 @@ class ShareAddress:
     @classmethod
     def from_settings(cls, settings) -> "ShareAddress":
         return cls(settings.smb_server, settings.smb_port, settings.smb_share, settings.smb_folder,
-                   settings.smb_user, settings.smb_password)
+                   settings.smb_user, settings.smb_password, settings.smb_encrypt)
 
     def unc(self, *parts: str) -> str:
         """Return the UNC path of ``parts`` inside the target folder."""
@@ -108,6 +108,104 @@ class SmbSession:
             return sorted(smbclient.listdir(path, **self._kw()))
         except Exception as exc:
             raise _translate(exc, self.address, path) from None
+
+    def _call(self, function, path: str, *args, **kwargs):
+        try:
+            return function(path, *args, **self._kw(), **kwargs)
+        except Exception as exc:
+            raise _translate(exc, self.address, path) from None
+
+    def ensure_folder(self, *parts: str) -> None:
+        """Create the folder (and its parents) unless it exists; raise SmbError if a file is in the way."""
+        import smbclient
+
+        path = self.address.unc(*parts)
+        try:
+            info = smbclient.stat(path, **self._kw())
+        except Exception:
+            self._call(smbclient.makedirs, path, exist_ok=True)
+            return
+        import stat as stat_module
+
+        if not stat_module.S_ISDIR(info.st_mode):
+            raise SmbError(f"{path} exists on the share as a file, not a folder", fix="rename it or fix SMB_FOLDER")
+
+    def size(self, *parts: str) -> int:
+        import smbclient
+
+        return self._call(smbclient.stat, self.address.unc(*parts)).st_size
+
+    def read_text(self, *parts: str) -> str:
+        import smbclient
+
+        path = self.address.unc(*parts)
+        try:
+            with smbclient.open_file(path, mode="r", **self._kw()) as handle:
+                return handle.read()
+        except Exception as exc:
+            raise _translate(exc, self.address, path) from None
+
+    def rename(self, source: tuple[str, ...], target: tuple[str, ...]) -> None:
+        import smbclient
+
+        self._call(smbclient.rename, self.address.unc(*source), self.address.unc(*target))
+
+    def rmtree(self, *parts: str) -> None:
+        from smbclient import shutil as smbshutil
+
+        path = self.address.unc(*parts)
+        try:
+            smbshutil.rmtree(path, **self._kw())
+        except Exception as exc:
+            raise _translate(exc, self.address, path) from None
+
+    def upload(self, local, *parts: str, window: int = 8, progress=None) -> int:
+        """Write the local file to ``parts`` with ``window`` writes in flight (one at a time costs
+        a round trip per chunk); return the bytes written."""
+        import collections
+
+        import smbclient
+
+        path = self.address.unc(*parts)
+        written = 0
+        try:
+            with smbclient.open_file(path, mode="wb", buffering=0, **self._kw()) as raw, open(local, "rb") as source:
+                handle = raw.fd
+                connection, tree = handle.connection, handle.tree_connect
+                chunk = min(connection.max_write_size, 1024 * 1024)
+                pending: collections.deque = collections.deque()
+                while data := source.read(chunk):
+                    message, receive = handle.write(data, written, send=False)
+                    pending.append((connection.send(message, sid=tree.session.session_id,
+                                                    tid=tree.tree_connect_id), receive))
+                    written += len(data)
+                    if len(pending) >= window:
+                        request, receive = pending.popleft()
+                        receive(request)
+                        if progress:
+                            progress(written)
+                while pending:
+                    request, receive = pending.popleft()
+                    receive(request)
+        except Exception as exc:
+            raise _translate(exc, self.address, path) from None
+        return written
+
+    def sha256(self, *parts: str) -> str:
+        """Read the file back from the share and return its SHA-256 (what the server stored)."""
+        import hashlib
+
+        import smbclient
+
+        path = self.address.unc(*parts)
+        digest = hashlib.sha256()
+        try:
+            with smbclient.open_file(path, mode="rb", buffering=4 * 1024 * 1024, **self._kw()) as handle:
+                while chunk := handle.read(4 * 1024 * 1024):
+                    digest.update(chunk)
+        except Exception as exc:
+            raise _translate(exc, self.address, path) from None
+        return digest.hexdigest()
 
 
 @contextmanager

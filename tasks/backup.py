@@ -6,6 +6,7 @@ from invoke import Exit, task
 
 from ecosystem import backup as backups, backup_sets, engine, locks, mongo, processes, retention, stack
 from ecosystem.errors import EcosystemError
+from ecosystem.offload import Ledger
 
 from ._common import history, recorded, settings, unwinding_on_sigterm
 from .processes import stop_processes
@@ -103,8 +104,12 @@ def prune(s, *, dry_run: bool) -> list[str]:
             tzinfo=timezone.utc)
         infos.append(retention.SetInfo(name, created, bool(manifest and manifest.status == "good")))
     deleted = []
+    offloaded = Ledger(s.state_dir).read() if s.smb_configured else None
     for decision in retention.decide(infos, keep_last=s.backup_keep_last, keep_daily=s.backup_keep_daily,
                                      keep_weekly=s.backup_keep_weekly, tz=s.tz):
+        if not decision.keep and offloaded is not None and decision.name not in offloaded:
+            print(f"retention keeps {decision.name} until it is verified on the share (invoke offload)")
+            continue
         if not decision.keep:
             if not dry_run:
                 shutil.rmtree(s.backup_dir / decision.name)

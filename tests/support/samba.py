@@ -61,6 +61,19 @@ class SambaServer:
     def conf(self) -> Path:
         return self.root / "smb.conf"
 
+    def halt(self) -> None:
+        """Stop smbd, keeping its share and configuration (for a fault drill)."""
+        import os
+        import signal
+
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the per-connection children too: connections break
+            self.process.wait()
+
+    def resume(self) -> None:
+        """Start smbd again after ``halt``, on the same port, share and users."""
+        _launch(self)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -81,7 +94,6 @@ def _ensure_unix_user(name: str) -> None:
 
 def start_samba(root: Path, password: str) -> SambaServer:
     """Configure and start smbd under ``root``; return once it accepts connections."""
-    smbd = shutil.which("smbd") or "/usr/sbin/smbd"
     _ensure_unix_user(SMB_USER)
     # the share lives outside pytest's private (0700) folders, so the share's user can reach it
     share = Path(tempfile.mkdtemp(prefix="pst-smb-share-"))
@@ -93,7 +105,14 @@ def start_samba(root: Path, password: str) -> SambaServer:
     server.conf.write_text(CONF.format(port=server.port, root=root, share=share, user=SMB_USER))
     subprocess.run(["smbpasswd", "-c", str(server.conf), "-a", "-s", SMB_USER],
                    input=f"{password}\n{password}\n", text=True, check=True, capture_output=True)
-    log = open(root / "smbd.out", "w")
+    _launch(server)
+    return server
+
+
+def _launch(server: SambaServer) -> None:
+    smbd = shutil.which("smbd") or "/usr/sbin/smbd"
+    root = server.root
+    log = open(root / "smbd.out", "a")
     server.process = subprocess.Popen([smbd, "--foreground", "--no-process-group", "--debug-stdout",
                                        f"--configfile={server.conf}"], stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True)  # smbd signals its whole process group on exit
@@ -103,7 +122,7 @@ def start_samba(root: Path, password: str) -> SambaServer:
             raise RuntimeError(f"smbd exited: {(root / 'smbd.out').read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", server.port), timeout=1):
-                return server
+                return
         except OSError:
             time.sleep(0.2)
     server.stop()

@@ -9,7 +9,7 @@ import tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 
-EXPECTED = {"backup", "build", "config", "doctor", "down", "eod", "history", "logs", "offload", "plan", "reports", "restore", "resume",
+EXPECTED = {"backup", "build", "config", "doctor", "down", "eod", "history", "logs", "offload", "plan", "reports", "restore", "resume", "run-scheduler",
             "rollback", "setup", "shell", "status", "stop", "up", "weekly.sync", "weekly.open", "weekly.close", "gateway.status", "gateway.login"}
 
 
@@ -40,10 +40,10 @@ def test_plain_python_import_sees_the_same_file_and_namespace():
 
 
 def test_not_yet_built_tasks_say_so_and_fail():
-    result = subprocess.run([sys.executable, "-m", "invoke", "offload"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run([sys.executable, "-m", "invoke", "run-scheduler"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
     assert result.returncode == 1
-    assert "not built yet" in result.stderr and "issue #7" in result.stderr
+    assert "not built yet" in result.stderr and "issue #8" in result.stderr
 
 
 def test_task_modules_do_not_touch_docker_smb_or_git_directly():

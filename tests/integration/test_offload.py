@@ -1,0 +1,156 @@
+"""`invoke offload` against a real smbd on loopback (tests/support/samba.py): verified uploads, fault drills,
+retention on the share."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from ecosystem import offload as offloading
+from ecosystem.archives import sha256_file
+from ecosystem.backup_sets import Manifest
+from ecosystem.errors import SmbError
+from ecosystem.settings import load_settings
+from tests.support.samba import start_samba
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 12, 1, 22, 30, tzinfo=timezone.utc)
+PASSWORD = "sentinel-SMB-offload-pw-7731"
+
+
+def make_set(backup_dir: Path, created: datetime, sizes: dict[str, int]) -> Manifest:
+    name = f"pst-{created:%Y%m%dT%H%M%SZ}"
+    folder = backup_dir / name
+    folder.mkdir(parents=True)
+    for file_name, size in sizes.items():
+        with open(folder / file_name, "wb") as handle:
+            remaining = size
+            while remaining:
+                block = os.urandom(min(remaining, 4 << 20))
+                handle.write(block)
+                remaining -= len(block)
+    files = {n: dict(zip(("size", "sha256"), sha256_file(folder / n))) for n in sizes}
+    manifest = Manifest(name, created.isoformat(), "online", ["db", "parquet"], files,
+                        {"db": {"p.o": 1}, "parquet": {"files": 1}})
+    manifest.write(folder)
+    return manifest
+
+
+def settings_for(tmp_path, server, **extra):
+    values = {"STATE_DIR": str(tmp_path / "state"), "BACKUP_DIR": str(tmp_path / "backup"),
+              "SMB_SERVER": "127.0.0.1", "SMB_PORT": str(server.port), "SMB_SHARE": server.share,
+              "SMB_USER": server.user, "SMB_PASSWORD": server.password, "SMB_FOLDER": "pysystemtrade"} | extra
+    return values, load_settings(tmp_path, environ=values)
+
+
+def share_files(server, name) -> dict[str, str]:
+    folder = server.share_path / "pysystemtrade" / name
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def run_task(tmp_path, values, *args):
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{k}='{v}'\n" for k, v in values.items()))
+    env_file.chmod(0o600)
+    environ = {k: v for k, v in os.environ.items() if k not in values} | {"ECOSYSTEM_ENV_FILE": str(env_file)}
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=environ, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_a_set_with_a_large_file_is_uploaded_verified_and_a_second_run_sends_nothing(tmp_path, samba):
+    values, s = settings_for(tmp_path, samba)
+    manifest = make_set(s.backup_dir, NOW, {"db.archive.gz": 3 << 20, "parquet.tar.gz": 210 << 20,
+                                            "notebooks.tar.gz": 100_000})
+    result = run_task(tmp_path, values, "offload")
+    assert result.returncode == 0, result.stderr
+    assert "sent 1 set(s)" in result.stdout and "verified" in result.stdout
+    on_share = share_files(samba, manifest.name)
+    assert on_share == {**{n: f["sha256"] for n, f in manifest.files.items()},
+                        "manifest.json": sha256_file(s.backup_dir / manifest.name / "manifest.json")[1]}
+    assert not [p for p in (samba.share_path / "pysystemtrade").iterdir() if p.name.startswith(".partial-")]
+    again = run_task(tmp_path, values, "offload")
+    assert again.returncode == 0 and "nothing to send" in again.stdout and "1 already on the share" in again.stdout
+    assert PASSWORD not in result.stdout + result.stderr + (tmp_path / "state" / "history.jsonl").read_text()
+    assert offloading.Ledger(s.state_dir).read().keys() == {manifest.name}
+
+
+def test_smbd_stopped_mid_upload_leaves_no_file_under_a_final_name_and_the_next_run_completes(tmp_path):
+    server = start_samba(tmp_path / "smb", PASSWORD)
+    try:
+        values, s = settings_for(tmp_path, server)
+        manifest = make_set(s.backup_dir, NOW, {"db.archive.gz": 1 << 20, "parquet.tar.gz": 300 << 20})
+        failure: list[BaseException] = []
+
+        def upload():
+            try:
+                offloading.offload(s, say=lambda _: None, sleep=lambda _: None)
+            except BaseException as exc:  # the drill's expected failure
+                failure.append(exc)
+
+        worker = threading.Thread(target=upload)
+        worker.start()
+        partial = server.share_path / "pysystemtrade" / f".partial-{manifest.name}" / "parquet.tar.gz"
+        for _ in range(600):
+            if partial.exists() and partial.stat().st_size > 20 << 20:
+                break
+            time.sleep(0.02)
+        server.halt()
+        worker.join(timeout=300)
+        assert failure and isinstance(failure[0], SmbError) and "cannot reach" in failure[0].message
+        assert not (server.share_path / "pysystemtrade" / manifest.name).exists(), "nothing under the final name"
+        assert sha256_file(s.backup_dir / manifest.name / "parquet.tar.gz")[1] == \
+            manifest.files["parquet.tar.gz"]["sha256"], "the local set is untouched"
+        assert offloading.Ledger(s.state_dir).read() == {}
+        server.resume()
+        result = offloading.offload(s, say=lambda _: None)
+        assert result.sent == [manifest.name]
+        assert share_files(server, manifest.name)["parquet.tar.gz"] == manifest.files["parquet.tar.gz"]["sha256"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"SMB_PASSWORD": "sentinel-WRONG-pw"}, "refused the login"),
+    ({"SMB_SHARE": "no_such_share"}, "no share named"),
+])
+def test_wrong_password_and_missing_share_are_clear_errors_and_local_sets_stay(tmp_path, samba, change, words):
+    values, s = settings_for(tmp_path, samba, **change)
+    make_set(s.backup_dir, NOW, {"db.archive.gz": 1000})
+    result = run_task(tmp_path, values, "offload")
+    assert result.returncode == 1 and words in result.stderr and "sentinel-WRONG" not in result.stderr
+    assert [p.name for p in s.backup_dir.iterdir()] == [f"pst-{NOW:%Y%m%dT%H%M%SZ}"]
+
+
+def test_a_share_that_refuses_writes_and_a_file_in_the_way_are_clear_errors(tmp_path, samba):
+    folder = samba.share_path / "readonly"
+    folder.mkdir()
+    os.chown(folder, 0, 0)
+    folder.chmod(0o555)
+    values, s = settings_for(tmp_path, samba, SMB_FOLDER="readonly")
+    make_set(s.backup_dir, NOW, {"db.archive.gz": 1000})
+    with pytest.raises(SmbError, match="denied"):
+        offloading.offload(s, say=lambda _: None)
+    (samba.share_path / "a_file").write_text("in the way")
+    values, s = settings_for(tmp_path, samba, SMB_FOLDER="a_file")
+    with pytest.raises(SmbError, match="as a file"):
+        offloading.offload(s, say=lambda _: None)
+
+
+def test_retention_on_the_share_keeps_the_right_sets_and_always_the_newest_good_one(tmp_path, samba):
+    values, s = settings_for(tmp_path, samba, SMB_FOLDER="retention", OFFLOAD_KEEP_LAST="2", OFFLOAD_KEEP_DAILY="0",
+                             OFFLOAD_KEEP_WEEKLY="0", SMB_VERIFY="no")
+    names = [make_set(s.backup_dir, NOW + timedelta(days=day), {"db.archive.gz": 100}).name for day in range(5)]
+    result = offloading.offload(s, say=lambda _: None)
+    assert sorted(result.deleted_remote) == names[:3]
+    assert sorted(p.name for p in (samba.share_path / "retention").iterdir()) == names[3:]
+    values, s = settings_for(tmp_path, samba, SMB_FOLDER="retention", OFFLOAD_KEEP_LAST="0", OFFLOAD_KEEP_DAILY="0",
+                             OFFLOAD_KEEP_WEEKLY="0")
+    offloading.offload(s, say=lambda _: None)
+    assert [p.name for p in (samba.share_path / "retention").iterdir()] == [names[-1]], "never the newest good set"
