@@ -87,7 +87,7 @@ def _translate(exc: BaseException, address: ShareAddress, path: str) -> SmbError
     if kind == "unreachable" or isinstance(exc, OSError) and getattr(exc, "ntstatus", None) is None:
         return SmbError(f"cannot reach the SMB server at {where} ({type(exc).__name__})",
                         fix="check SMB_SERVER and SMB_PORT, and that the server is up and reachable")
-    return SmbError(f"SMB error on {path}: {type(exc).__name__}", fix="see the SMB server's log")
+    return SmbError(f"SMB error on {path}: {type(exc).__name__}: {str(exc)[:200]}", fix="see the SMB server's log")
 
 
 class SmbSession:
@@ -173,11 +173,24 @@ class SmbSession:
                 handle = raw.fd
                 connection, tree = handle.connection, handle.tree_connect
                 chunk = min(connection.max_write_size, 1024 * 1024)
+                window_of = connection.sequence_window  # SMB credits: high - low may be sent now
+
+                def available() -> int:
+                    return window_of["high"] - window_of["low"]
+
                 pending: collections.deque = collections.deque()
                 while data := source.read(chunk):
                     message, receive = handle.write(data, written, send=False)
-                    pending.append((connection.send(message, sid=tree.session.session_id,
-                                                    tid=tree.tree_connect_id), receive))
+                    charge = connection._calculate_credit_charge(message)
+                    while available() < charge and pending:  # wait for credits to come back with responses
+                        request, done = pending.popleft()
+                        done(request)
+                    if available() < charge:  # a new connection starts with one credit: ask for some
+                        connection.echo(sid=tree.session.session_id, credit_request=charge * (window + 1))
+                    # ask for more credits than this write costs until the window can hold ``window`` writes
+                    extra = charge * 2 if available() < charge * (window + 1) else charge
+                    pending.append((connection.send(message, sid=tree.session.session_id, tid=tree.tree_connect_id,
+                                                    credit_request=extra), receive))
                     written += len(data)
                     if len(pending) >= window:
                         request, receive = pending.popleft()
