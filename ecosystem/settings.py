@@ -179,6 +179,20 @@ def _process_minutes(text: str) -> dict[str, int]:
     return found
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _weekday_time(text: str):
+    from datetime import time as clock
+
+    day, _, moment = text.strip().lower().partition(" ")
+    hours, _, minutes = moment.strip().partition(":")
+    if day[:3] not in _WEEKDAYS or not hours.isdigit() or not (minutes or "0").isdigit() \
+            or int(hours) > 23 or int(minutes or 0) > 59:
+        raise ValueError("must be a weekday and a 24-hour time, like sat 10:00")
+    return _WEEKDAYS.index(day[:3]) + 1, clock(int(hours), int(minutes or 0))
+
+
 def _yes_no(text: str) -> bool:
     value = text.strip().lower()
     if value in ("yes", "true", "1", "on"):
@@ -300,6 +314,13 @@ VARIABLES: tuple[Variable, ...] = (
     _v("Trading day", "CRASH_RELAUNCH_LIMIT", "crash_relaunch_limit", "3",
        _int_in(0, 50, "must be a whole number from 0 to 50"), "CRASH_RELAUNCH_LIMIT=3",
        "how many times a day a crashed stack handler or capital update is launched again"),
+    _v("Scheduler", "SCHEDULER_CATCHUP_HOURS", "scheduler_catchup_hours", "6",
+       _int_in(0, 72, "must be a whole number of hours from 0 to 72"), "SCHEDULER_CATCHUP_HOURS=6",
+       "how long after its time a missed backup, offload or reports run is still caught up"),
+    _v("Scheduler", "WEEKEND_PIPELINE_AT", "weekend_pipeline_at", "sat 10:00", _weekday_time,
+       "WEEKEND_PIPELINE_AT=sat 10:00", "when the weekend pipeline (cold backup, restore drill, offload) runs"),
+    _v("Scheduler", "GATEWAY_CHECK_AT", "gateway_check_at", "sun 20:00", _weekday_time, "GATEWAY_CHECK_AT=sun 20:00",
+       "when the gateway's login is checked before the week (IBKR asks for a full login every Sunday)"),
     _v("Images", "PYTHON_BASE_IMAGE", "python_base_image", "python:3.10-slim-bookworm", _image_ref,
        "python:3.10-slim-bookworm", "base of the pysystemtrade, Jupyter and stand-in images"),
     _v("Images", "MONGO_IMAGE", "mongo_image", "mongo:7.0", _image_ref, "mongo:7.0",
@@ -425,6 +446,9 @@ class Settings:
     eod_stop_on_failure: tuple[str, ...]
     order_generator_wait_minutes: int
     crash_relaunch_limit: int
+    scheduler_catchup_hours: int
+    weekend_pipeline_at: tuple
+    gateway_check_at: tuple
     python_base_image: str
     mongo_image: str
     gateway_base_image: str

@@ -1,0 +1,124 @@
+"""What the scheduler runs, and when: a pure planner over the settings, the day plan, the run history and a clock.
+
+Each job has slots (a trading day's evening, a weekend, a Sunday evening, a minute) and runs
+at most once per slot: a slot whose run ended ``ok`` is done for good, so a restarted
+scheduler never repeats a day. A slot that passed while the scheduler was down is caught up
+once, on start, only while the job can still do its work (the evening chain only before its
+last process window closes; backup, offload and reports within SCHEDULER_CATCHUP_HOURS);
+otherwise it is ``missed``, recorded and alerted. ``due`` answers for one instant and changes
+nothing; the loop (tasks/scheduler.py) records and dispatches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Callable, Iterable
+
+from .plan import PlannedStep
+from .week import WeekWindow, phase
+
+ON_TIME = timedelta(minutes=2)   # a slot seen within this of its time is on time, not a catch-up
+
+
+@dataclass(frozen=True)
+class Slot:
+    job: str
+    key: str                 # e.g. 2026-12-01 (a trading day), 2026-W49 (a week), 2026-12-01T10:31 (a minute)
+    at: datetime             # aware, UTC: when it is due
+    runnable_until: datetime  # after this a missed slot cannot do its work any more
+
+    def __str__(self) -> str:
+        return f"{self.job}@{self.key}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    slot: Slot
+    action: str              # run | catch_up | missed
+    reason: str
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A scheduled job: a task (or pipeline) name and how its slots are made."""
+
+    name: str
+    slots: Callable[[date], list[Slot]]   # the slots whose time falls on a (local) day
+
+
+def _local(day: date, moment: time, tz) -> datetime:
+    return datetime.combine(day, moment, tzinfo=tz).astimezone(timezone.utc)
+
+
+def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) -> list[JobSpec]:
+    """The jobs of the design card: the nightly pipeline on trading days, the weekend pipeline,
+    the Sunday-evening gateway check. (``weekly sync`` runs every minute and has no slots.)"""
+    tz = settings.tz
+    window = WeekWindow.from_settings(settings)
+    catchup = timedelta(hours=settings.scheduler_catchup_hours)
+
+    def trading_day(day: date) -> bool:
+        return any(phase(window, _local(day, time(hour), tz)).inside for hour in range(0, 24, 3))
+
+    def nightly(day: date) -> list[Slot]:
+        if not trading_day(day):
+            return []
+        evening = [s for s in plan_of(day) if s.kind == "evening"]
+        if not evening:
+            return []
+        start = min(s.launch_at for s in evening)
+        last_stop = max(s.window_stop for s in evening)
+        # a catch-up is worth it while the chain can still run; backup/offload/reports follow it
+        return [Slot("nightly", day.isoformat(), start, max(last_stop, start + catchup))]
+
+    def weekend(day: date) -> list[Slot]:
+        weekday, moment = settings.weekend_pipeline_at
+        if day.isoweekday() != weekday:
+            return []
+        at = _local(day, moment, tz)
+        year, week, _ = day.isocalendar()
+        return [Slot("weekend", f"{year}-W{week:02d}", at, at + catchup)]
+
+    def gateway_check(day: date) -> list[Slot]:
+        weekday, moment = settings.gateway_check_at
+        if day.isoweekday() != weekday:
+            return []
+        at = _local(day, moment, tz)
+        return [Slot("gateway.status", day.isoformat(), at, at + timedelta(hours=3))]
+
+    return [JobSpec("nightly", nightly), JobSpec("weekend", weekend), JobSpec("gateway.status", gateway_check)]
+
+
+def slots_between(jobs: Iterable[JobSpec], start: datetime, end: datetime, tz) -> list[Slot]:
+    """Return every slot of ``jobs`` with ``start < at <= end``, in time order."""
+    found = []
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date() + timedelta(days=1)
+    while day <= last:
+        for job in jobs:
+            found += [s for s in job.slots(day) if start < s.at <= end]
+        day += timedelta(days=1)
+    return sorted(found, key=lambda s: (s.at, s.job))
+
+
+def due(jobs: Iterable[JobSpec], now: datetime, *, since: datetime, done: Callable[[Slot], bool], tz) -> list[Decision]:
+    """Decide, at ``now``, what to do about every slot after ``since`` (the last instant the
+    scheduler looked): run it, catch it up, or record it missed. Slots already done are left out."""
+    decisions = []
+    for slot in slots_between(list(jobs), since, now, tz):
+        if done(slot):
+            continue
+        if now - slot.at <= ON_TIME:
+            decisions.append(Decision(slot, "run", "on time"))
+        elif now <= slot.runnable_until:
+            late = int((now - slot.at).total_seconds() // 60)
+            decisions.append(Decision(slot, "catch_up", f"{late} min late (the scheduler was not running)"))
+        else:
+            decisions.append(Decision(slot, "missed", "its slot passed while the scheduler was not running, and "
+                                      f"it could do its work only until {slot.runnable_until.astimezone(tz):%a %H:%M}"))
+    return decisions
+
+
+def next_runs(jobs: Iterable[JobSpec], now: datetime, tz, *, days: int = 7) -> list[Slot]:
+    """Return the slots of the next ``days`` days, in time order."""
+    return slots_between(list(jobs), now, now + timedelta(days=days), tz)
