@@ -11,8 +11,8 @@ __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
 from invoke import Collection  # noqa: E402
 
-from tasks import (backup, build, config, doctor, eod, gateway, history, offload, pending, plan, processes,  # noqa: E402
-                   reports, restore, setup, stack, weekly)
+from tasks import (backup, build, config, doctor, eod, gateway, history, offload, pending, pipelines, plan,  # noqa: E402
+                   processes, reports, restore, setup, stack, weekly)
 
 ns = Collection()
 ns.add_task(config.config)
@@ -30,6 +30,8 @@ ns.add_task(restore.restore)
 ns.add_task(restore.resume)
 ns.add_task(reports.reports)
 ns.add_task(offload.offload)
+ns.add_task(pipelines.nightly)
+ns.add_task(pipelines.weekend)
 ns.add_collection(Collection("gateway", gateway.status, gateway.login))
 ns.add_collection(Collection("weekly", weekly.sync, weekly.open_, weekly.close))
 pending.add_pending(ns)

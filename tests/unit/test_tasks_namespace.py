@@ -9,7 +9,7 @@ import tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 
-EXPECTED = {"backup", "build", "config", "doctor", "down", "eod", "history", "logs", "offload", "plan", "reports", "restore", "resume", "run-scheduler",
+EXPECTED = {"backup", "build", "config", "doctor", "down", "eod", "history", "logs", "nightly", "weekend", "offload", "plan", "reports", "restore", "resume", "run-scheduler",
             "rollback", "setup", "shell", "status", "stop", "up", "weekly.sync", "weekly.open", "weekly.close", "gateway.status", "gateway.login"}
 
 

@@ -1,0 +1,62 @@
+"""Named pipelines: dependents of a failed step are skipped, the others run, cleanup always runs."""
+from __future__ import annotations
+
+import pytest
+from invoke import Context, Exit
+
+from ecosystem.history import History
+from tasks import pipelines
+
+
+@pytest.fixture
+def context(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECOSYSTEM_ENV_FILE", str(tmp_path / "none.env"))
+    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SMB_SERVER", "nas.local")
+    monkeypatch.setenv("SMB_SHARE", "backups")
+    monkeypatch.setenv("SMB_USER", "u")
+    monkeypatch.setenv("SMB_PASSWORD", "sentinel-pw")
+    monkeypatch.setenv("REPORTS_REMOTE", "")
+    return Context()
+
+
+def fake_tasks(monkeypatch, failing: set[str], calls: list):
+    def task_of(name):
+        def run(c, **kwargs):
+            calls.append((name, kwargs))
+            if name in failing:
+                raise Exit(f"{name} failed on purpose", code=1)
+        return run
+    monkeypatch.setattr(pipelines, "_task", task_of)
+
+
+def test_a_failed_backup_skips_offload_but_not_the_rest_and_the_pipeline_fails(context, monkeypatch, tmp_path):
+    calls: list = []
+    fake_tasks(monkeypatch, {"backup"}, calls)
+    with pytest.raises(Exit) as failed:
+        pipelines.run_pipeline(context, "nightly", pipelines.NIGHTLY)
+    assert [name for name, _ in calls] == ["eod", "backup"], "offload needs backup; reports has no remote"
+    assert "backup failed" in failed.value.message and "offload skipped" in failed.value.message
+    runs = History(tmp_path / "state" / "history.jsonl").runs(job="nightly")
+    steps = {r.step: r for r in runs if r.step}
+    assert steps["backup"].outcome == "failed" and steps["offload"].outcome == "skipped"
+    assert "backup did not end ok" in steps["offload"].detail
+    assert steps["reports"].outcome == "skipped" and "REPORTS_REMOTE" in steps["reports"].detail
+    assert [r for r in runs if not r.step][0].outcome == "failed"
+
+
+def test_the_weekend_drills_the_cold_backup_and_cleanup_runs_even_after_a_failure(context, monkeypatch):
+    calls: list = []
+    cleaned: list = []
+    fake_tasks(monkeypatch, {"restore"}, calls)
+    with pytest.raises(Exit):
+        pipelines.run_pipeline(context, "weekend", pipelines.WEEKEND, cleanup=lambda c: cleaned.append(True))
+    assert calls == [("backup", {"cold": True}), ("restore", {"verify": True, "from_": "latest"}), ("offload", {})]
+    assert cleaned == [True]
+
+
+def test_all_ok_is_ok(context, monkeypatch):
+    calls: list = []
+    fake_tasks(monkeypatch, set(), calls)
+    outcomes = pipelines.run_pipeline(context, "weekend", pipelines.WEEKEND)
+    assert set(outcomes.values()) == {"ok"}
