@@ -46,12 +46,13 @@ def make_set(backup_dir: Path, created: datetime, sizes: dict[str, int]) -> Mani
 def settings_for(tmp_path, server, **extra):
     values = {"STATE_DIR": str(tmp_path / "state"), "BACKUP_DIR": str(tmp_path / "backup"),
               "SMB_SERVER": "127.0.0.1", "SMB_PORT": str(server.port), "SMB_SHARE": server.share,
-              "SMB_USER": server.user, "SMB_PASSWORD": server.password, "SMB_FOLDER": "pysystemtrade"} | extra
+              "SMB_USER": server.user, "SMB_PASSWORD": server.password,
+              "SMB_FOLDER": f"offload-{tmp_path.name}"} | extra  # a folder of its own on the shared share
     return values, load_settings(tmp_path, environ=values)
 
 
-def share_files(server, name) -> dict[str, str]:
-    folder = server.share_path / "pysystemtrade" / name
+def share_files(server, s, name) -> dict[str, str]:
+    folder = server.share_path / s.smb_folder / name
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
 
 
@@ -71,10 +72,10 @@ def test_a_set_with_a_large_file_is_uploaded_verified_and_a_second_run_sends_not
     result = run_task(tmp_path, values, "offload")
     assert result.returncode == 0, result.stderr
     assert "sent 1 set(s)" in result.stdout and "verified" in result.stdout
-    on_share = share_files(samba, manifest.name)
+    on_share = share_files(samba, s, manifest.name)
     assert on_share == {**{n: f["sha256"] for n, f in manifest.files.items()},
                         "manifest.json": sha256_file(s.backup_dir / manifest.name / "manifest.json")[1]}
-    assert not [p for p in (samba.share_path / "pysystemtrade").iterdir() if p.name.startswith(".partial-")]
+    assert not [p for p in (samba.share_path / s.smb_folder).iterdir() if p.name.startswith(".partial-")]
     again = run_task(tmp_path, values, "offload")
     assert again.returncode == 0 and "nothing to send" in again.stdout and "1 already on the share" in again.stdout
     assert PASSWORD not in result.stdout + result.stderr + (tmp_path / "state" / "history.jsonl").read_text()
@@ -96,7 +97,7 @@ def test_smbd_stopped_mid_upload_leaves_no_file_under_a_final_name_and_the_next_
 
         worker = threading.Thread(target=upload)
         worker.start()
-        partial = server.share_path / "pysystemtrade" / f".partial-{manifest.name}" / "parquet.tar.gz"
+        partial = server.share_path / s.smb_folder / f".partial-{manifest.name}" / "parquet.tar.gz"
         for _ in range(600):
             if partial.exists() and partial.stat().st_size > 20 << 20:
                 break
@@ -104,14 +105,14 @@ def test_smbd_stopped_mid_upload_leaves_no_file_under_a_final_name_and_the_next_
         server.halt()
         worker.join(timeout=300)
         assert failure and isinstance(failure[0], SmbError) and "cannot reach" in failure[0].message
-        assert not (server.share_path / "pysystemtrade" / manifest.name).exists(), "nothing under the final name"
+        assert not (server.share_path / s.smb_folder / manifest.name).exists(), "nothing under the final name"
         assert sha256_file(s.backup_dir / manifest.name / "parquet.tar.gz")[1] == \
             manifest.files["parquet.tar.gz"]["sha256"], "the local set is untouched"
         assert offloading.Ledger(s.state_dir).read() == {}
         server.resume()
         result = offloading.offload(s, say=lambda _: None)
         assert result.sent == [manifest.name]
-        assert share_files(server, manifest.name)["parquet.tar.gz"] == manifest.files["parquet.tar.gz"]["sha256"]
+        assert share_files(server, s, manifest.name)["parquet.tar.gz"] == manifest.files["parquet.tar.gz"]["sha256"]
     finally:
         server.stop()
 
