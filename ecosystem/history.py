@@ -204,16 +204,18 @@ class History:
             raise
         except BaseException as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if isinstance(exc, EcosystemError):  # its message and its fix, each in its place
+                reason = f"{type(exc).__name__}: {exc.message}"
             if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not isinstance(exc, Exception):
                 reason = f"interrupted ({type(exc).__name__})"
-            self._finish_quietly(handle.run, "failed", reason)
+            self._finish_quietly(handle.run, "failed", reason, hint=getattr(exc, "fix", "") or "")
             raise
         else:
             self.finish(handle.run, handle.outcome, handle.detail)
 
-    def _finish_quietly(self, run: Run, outcome: str, detail: str) -> None:
+    def _finish_quietly(self, run: Run, outcome: str, detail: str, hint: str = "") -> None:
         try:
-            self.finish(run, outcome, detail)
+            self.finish(run, outcome, detail, hint=hint)
         except Exception:  # never hide the run's own error behind a history error
             log.exception("could not record the end of %s", run.job)
 

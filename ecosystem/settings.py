@@ -321,6 +321,12 @@ VARIABLES: tuple[Variable, ...] = (
        "WEEKEND_PIPELINE_AT=sat 10:00", "when the weekend pipeline (cold backup, restore drill, offload) runs"),
     _v("Scheduler", "GATEWAY_CHECK_AT", "gateway_check_at", "sun 20:00", _weekday_time, "GATEWAY_CHECK_AT=sun 20:00",
        "when the gateway's login is checked before the week (IBKR asks for a full login every Sunday)"),
+    _v("Alerts", "ALERT_URLS", "alert_urls", "", _secret, "ALERT_URLS_FILE=/run/secrets/alert_urls",
+       "where failure alerts go: Apprise URLs separated by spaces (mailto://, tgram://, slack://, ...); "
+       "they may hold passwords", secret=True),
+    _v("Alerts", "ALERT_THROTTLE_MINUTES", "alert_throttle_minutes", "60",
+       _int_in(0, 10080, "must be a whole number of minutes from 0 to 10080"), "ALERT_THROTTLE_MINUTES=60",
+       "the same alert is sent at most once in this many minutes (the next one says how many were held back)"),
     _v("Images", "PYTHON_BASE_IMAGE", "python_base_image", "python:3.10-slim-bookworm", _image_ref,
        "python:3.10-slim-bookworm", "base of the pysystemtrade, Jupyter and stand-in images"),
     _v("Images", "MONGO_IMAGE", "mongo_image", "mongo:7.0", _image_ref, "mongo:7.0",
@@ -447,6 +453,8 @@ class Settings:
     order_generator_wait_minutes: int
     crash_relaunch_limit: int
     scheduler_catchup_hours: int
+    alert_urls: Secret | None
+    alert_throttle_minutes: int
     weekend_pipeline_at: tuple
     gateway_check_at: tuple
     python_base_image: str

@@ -48,8 +48,26 @@ def settings(c: Context) -> Settings:
 
 
 def bus(c: Context) -> EventBus:
-    """Return the event bus of this invocation (the scheduler subscribes its alerts here)."""
-    return _state(c).setdefault("bus", EventBus())
+    """Return the event bus of this invocation; with ALERT_URLS set, every failure event on it
+    becomes an alert (the scheduler's runs and the command line's alike)."""
+    state = _state(c)
+    if "bus" not in state:
+        state["bus"] = EventBus()
+        s = settings(c)
+        if s.alert_urls:
+            from datetime import timedelta
+
+            from ecosystem.alerts import Alerter, apprise_sender
+
+            try:
+                sender = apprise_sender(s.alert_urls.reveal().split())
+            except ValueError as exc:
+                raise Exit(f"ALERT_URLS: {exc}; see https://github.com/caronc/apprise/wiki for the forms", code=2)
+            s.state_dir.mkdir(parents=True, exist_ok=True)
+            state["bus"].subscribe(Alerter(sender, tz=s.tz, redact=redactor(c),
+                                           throttle=timedelta(minutes=s.alert_throttle_minutes),
+                                           state_path=s.state_dir / "alerts.json"))
+    return state["bus"]
 
 
 def history(c: Context) -> History:

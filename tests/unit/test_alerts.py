@@ -1,0 +1,44 @@
+"""Alerts: one message per failure event, identical ones throttled, secrets redacted, a broken notifier harmless."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from ecosystem.alerts import Alerter
+from ecosystem.events import FailureEvent
+from ecosystem.secrets import Redactor
+
+AT = datetime(2026, 12, 1, 20, 31, tzinfo=timezone.utc)
+
+
+def event(detail="exited with code 1", step="run_systems"):
+    return FailureEvent(job="eod", step=step, outcome="failed", at=AT, detail=detail, slot="2026-12-01",
+                        hint="read its log: invoke logs run_systems", log_tail=("line 1", "token hunter2-secret"))
+
+
+def test_identical_alerts_are_throttled_and_the_next_says_how_many_were_held(tmp_path):
+    sent, now = [], [AT]
+    alerter = Alerter(lambda title, body: sent.append((title, body)) or True, tz=ZoneInfo("Europe/London"),
+                      redact=Redactor(["hunter2-secret"]), throttle=timedelta(minutes=60), clock=lambda: now[0],
+                      state_path=tmp_path / "alerts.json")
+    alerter(event())
+    alerter(event())
+    alerter(event(step="run_cleaners"))  # another alert: not throttled
+    assert [t for t, _ in sent] == ["pysystemtrade ecosystem: eod/run_systems failed",
+                                    "pysystemtrade ecosystem: eod/run_cleaners failed"]
+    title, body = sent[0]
+    assert "Tue 2026-12-01 20:31 GMT" in body and "what to do: read its log" in body and "line 1" in body
+    assert "hunter2" not in body and "********" in body
+    later = Alerter(lambda title, body: sent.append((title, body)) or True, tz=ZoneInfo("Europe/London"),
+                    redact=Redactor([]), throttle=timedelta(minutes=60), clock=lambda: AT + timedelta(minutes=61),
+                    state_path=tmp_path / "alerts.json")  # a new process: the throttle remembers
+    later(event())
+    assert "1 identical alert(s) were held back" in sent[-1][1]
+
+
+def test_a_broken_notifier_never_breaks_the_run():
+    def broken(title, body):
+        raise ConnectionError("no route")
+    alerter = Alerter(broken, tz=timezone.utc, redact=Redactor([]), throttle=timedelta(0))
+    alerter(event())  # no exception
+    assert alerter.sent == 0
