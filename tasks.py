@@ -12,7 +12,7 @@ __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 from invoke import Collection  # noqa: E402
 
 from tasks import (backup, build, config, doctor, eod, gateway, history, offload, pending, pipelines, plan,  # noqa: E402
-                   processes, reports, restore, setup, stack, weekly)
+                   processes, reports, restore, scheduler, setup, stack, weekly)
 
 ns = Collection()
 ns.add_task(config.config)
@@ -32,6 +32,8 @@ ns.add_task(reports.reports)
 ns.add_task(offload.offload)
 ns.add_task(pipelines.nightly)
 ns.add_task(pipelines.weekend)
+ns.add_task(scheduler.run_scheduler)
+ns.add_task(scheduler.schedule)
 ns.add_collection(Collection("gateway", gateway.status, gateway.login))
 ns.add_collection(Collection("weekly", weekly.sync, weekly.open_, weekly.close))
 pending.add_pending(ns)

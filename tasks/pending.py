@@ -6,7 +6,7 @@ says plainly that it is not built yet and which issue brings it, and exits 1.
 from invoke import Collection, Exit, Task
 
 PENDING = {
-    "run-scheduler": ("run the scheduler loop that calls the trading-day, backup, offload and reports tasks", 8),
+    "demo": ("run a compressed trading week on the stand-ins and print a verdict", 8),
 }
 
 

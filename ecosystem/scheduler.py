@@ -1,0 +1,158 @@
+"""The scheduler's loop body: each minute, decide (``scheduling.due``), dispatch, reap, remember.
+
+Every job runs as its own ``invoke`` process (the same tasks and configuration as the command
+line), in its own session so a timeout can stop it: SIGTERM first (the tasks unwind: a step is
+stopped through STOP, a lock released), SIGKILL after a grace. Jobs of different names run side
+by side (``weekly sync`` keeps its minute while the nightly pipeline runs for hours); a job never
+runs twice at once. Each slot's run is recorded under the job ``schedule`` (step = the job,
+slot = the slot): ok / failed / timed_out, or ``missed``; any of those but ok is a failure event,
+hence an alert. The heartbeat file says when the loop last looked, which is where a restarted
+scheduler picks up (``since``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from . import scheduling
+from .history import History
+
+log = logging.getLogger(__name__)
+
+JOB = "schedule"
+SYNC = "weekly.sync"
+TIMEOUTS = {SYNC: timedelta(minutes=15), "nightly": timedelta(hours=12), "weekend": timedelta(hours=8),
+            "gateway.status": timedelta(minutes=5)}
+TERM_GRACE = timedelta(minutes=6)   # longer than a process's STOP grace by default
+
+
+@dataclass
+class Running:
+    job: str
+    slot: scheduling.Slot | None
+    process: subprocess.Popen
+    started: datetime
+    run_id: object = None   # the history run of its slot
+    terminated_at: datetime | None = None
+
+
+def launch_invoke(job: str, root: Path) -> subprocess.Popen:
+    """Start ``invoke JOB`` from the project folder, in its own session; output goes to the scheduler's."""
+    return subprocess.Popen([sys.executable, "-m", "invoke", job], cwd=str(root), start_new_session=True,
+                            stdin=subprocess.DEVNULL)
+
+
+class Scheduler:
+    """Given the jobs, the history, a way to start a job and a clock, run the loop one tick at a time."""
+
+    def __init__(self, jobs, history: History, *, tz, heartbeat: Path, launch: Callable[[str], subprocess.Popen],
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.jobs, self.history, self.tz, self.heartbeat = list(jobs), history, tz, heartbeat
+        self.launch, self.clock = launch, clock
+        self.running: dict[str, Running] = {}
+        self.waiting: list[scheduling.Decision] = []   # due while their job still ran: a long job delays, never doubles
+        self.since = self._last_looked() or (clock() - timedelta(minutes=1))
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def _last_looked(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(json.loads(self.heartbeat.read_text())["looked"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _beat(self, now: datetime) -> None:
+        self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.heartbeat.with_suffix(f".{os.getpid()}")
+        temporary.write_text(json.dumps({"looked": now.isoformat(), "pid": os.getpid(),
+                                         "running": sorted(self.running)}))
+        os.replace(temporary, self.heartbeat)
+
+    def done(self, slot: scheduling.Slot) -> bool:
+        """A slot that was run (whatever came of it) or recorded missed is never run again."""
+        return any(r.step == slot.job and r.slot == slot.key for r in self.history.runs(job=JOB))
+
+    # -- one tick -----------------------------------------------------------------------------
+
+    def tick(self) -> list[str]:
+        """Reap what ended, stop what overran, start what is due; return what was done."""
+        now = self.clock()
+        said = self._reap(now)
+        if SYNC not in self.running:
+            said.append(self._start(SYNC, None, now))
+        decisions = self.waiting + scheduling.due(self.jobs, now, since=self.since, done=self.done, tz=self.tz)
+        self.waiting = []
+        for decision in decisions:
+            slot = decision.slot
+            if decision.action == "missed":
+                self.history.record(JOB, "missed", decision.reason, step=slot.job, slot=slot.key,
+                                    hint=f"run it by hand if it still makes sense: invoke {slot.job}")
+                said.append(f"{slot} missed")
+            elif slot.job in self.running:
+                self.waiting.append(decision)
+            else:
+                said.append(self._start(slot.job, slot, now, decision.reason))
+        self.since = now
+        self._beat(now)
+        return said
+
+    def _start(self, job: str, slot, now: datetime, reason: str = "") -> str:
+        run = self.history.begin(JOB, step=job, slot=slot.key) if slot else None
+        try:
+            process = self.launch(job)
+        except OSError as exc:
+            if run is not None:
+                self.history.finish(run, "failed", f"could not start: {exc}")
+            return f"{job} could not start: {exc}"
+        self.running[job] = Running(job, slot, process, now, run)
+        return f"started {job}" + (f" for {slot.key} ({reason})" if slot else "")
+
+    def _reap(self, now: datetime) -> list[str]:
+        said = []
+        for job, item in list(self.running.items()):
+            code = item.process.poll()
+            limit = TIMEOUTS.get(job, timedelta(hours=6))
+            if code is None:
+                if item.terminated_at is None and now - item.started > limit:
+                    self._signal(item, signal.SIGTERM)
+                    item.terminated_at = now
+                    said.append(f"{job} ran past its timeout ({limit}): asked to stop")
+                elif item.terminated_at is not None and now - item.terminated_at > TERM_GRACE:
+                    self._signal(item, signal.SIGKILL)
+                continue
+            del self.running[job]
+            outcome = "ok" if code == 0 else ("timed_out" if item.terminated_at else "failed")
+            if item.run_id is not None:
+                self.history.finish(item.run_id, outcome, f"invoke {job} exited with code {code}",
+                                    hint=f"invoke history --job {job.split('.')[0]}")
+            elif outcome != "ok":  # a failing sync: its own run is in the history; say it once more here
+                self.history.record(JOB, outcome, f"invoke {job} exited with code {code}", step=job)
+            said.append(f"{job} ended: {outcome}")
+        return said
+
+    @staticmethod
+    def _signal(item: Running, sig) -> None:
+        try:
+            os.killpg(item.process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, *, grace: float = 360) -> None:
+        """SIGTERM every running job (each unwinds cleanly), wait up to ``grace`` seconds, then SIGKILL."""
+        for item in self.running.values():
+            self._signal(item, signal.SIGTERM)
+        for item in list(self.running.values()):
+            try:
+                item.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self._signal(item, signal.SIGKILL)
+                item.process.wait()
+        self._reap(self.clock())

@@ -1,0 +1,81 @@
+"""`invoke run-scheduler` (the loop) and `invoke schedule` (what it would do)."""
+import signal
+import time as clock
+from datetime import datetime, timedelta, timezone
+
+from invoke import task
+
+from ecosystem import plan as planning, scheduler as scheduler_module, scheduling
+
+from ._common import ROOT, history, settings, table
+
+
+def _jobs(s):
+    cache = {}
+
+    def plan_of(day):
+        if day not in cache:
+            cache[day] = planning.plan_for(s, day)
+        return cache[day]
+    return scheduling.trading_days_jobs(s, plan_of)
+
+
+def heartbeat_path(s):
+    return s.state_dir / "scheduler-heartbeat.json"
+
+
+@task(name="run-scheduler", help={"once": "run one tick and exit (for a check or a cron-style setup)"})
+def run_scheduler(c, once=False):
+    """Run the scheduler loop: weekly sync every minute, the nightly and weekend pipelines, the Sunday gateway check."""
+    import schedule
+
+    s = settings(c)
+    loop = scheduler_module.Scheduler(_jobs(s), history(c), tz=s.tz, heartbeat=heartbeat_path(s),
+                                      launch=lambda job: scheduler_module.launch_invoke(job, ROOT))
+    stopping = []
+
+    def stop(signum, frame):
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def tick():
+        for line in loop.tick():
+            print(f"{datetime.now(s.tz):%a %H:%M:%S} {line}", flush=True)
+
+    tick()
+    if once:
+        return
+    schedule.every().minute.at(":00").do(tick)
+    print(f"scheduler running (heartbeat {heartbeat_path(s)}); SIGTERM or Ctrl-C stops it cleanly", flush=True)
+    while not stopping:
+        try:
+            schedule.run_pending()
+        except Exception as exc:  # a failing tick is reported and the loop goes on
+            print(f"scheduler: a tick failed ({type(exc).__name__}: {exc}); going on", flush=True)
+        idle = schedule.idle_seconds()
+        clock.sleep(min(max(idle or 1.0, 0.2), 5.0))
+    print("scheduler: stopping; running jobs are asked to finish cleanly", flush=True)
+    loop.stop()
+
+
+@task(help={"days": "show the slots of the next N days (default 7); runs nothing"})
+def schedule(c, days=7):
+    """List the scheduled jobs and their next runs, and the scheduler's heartbeat."""
+    import json
+
+    s = settings(c)
+    now = datetime.now(timezone.utc)
+    slots = scheduling.next_runs(_jobs(s), now, s.tz, days=int(days))
+    print("weekly.sync: every minute")
+    print(table(("job", "slot", "at"), [(x.job, x.key, x.at.astimezone(s.tz).strftime("%a %Y-%m-%d %H:%M"))
+                                        for x in slots]))
+    try:
+        beat = json.loads(heartbeat_path(s).read_text())
+        looked = datetime.fromisoformat(beat["looked"])
+        age = now - looked
+        state = "running" if age < timedelta(minutes=3) else f"NOT running (last heartbeat {int(age.total_seconds() // 60)} min ago)"
+        print(f"\nscheduler: {state}; last looked {looked.astimezone(s.tz):%a %H:%M:%S}")
+    except (OSError, ValueError, KeyError):
+        print("\nscheduler: no heartbeat yet (start it: invoke run-scheduler)")
