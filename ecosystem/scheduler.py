@@ -54,9 +54,10 @@ class Scheduler:
     """Given the jobs, the history, a way to start a job and a clock, run the loop one tick at a time."""
 
     def __init__(self, jobs, history: History, *, tz, heartbeat: Path, launch: Callable[[str], subprocess.Popen],
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 checks: tuple[Callable[[datetime], list[str]], ...] = ()) -> None:
         self.jobs, self.history, self.tz, self.heartbeat = list(jobs), history, tz, heartbeat
-        self.launch, self.clock = launch, clock
+        self.launch, self.clock, self.checks = launch, clock, checks
         self.running: dict[str, Running] = {}
         self.waiting: list[scheduling.Decision] = []   # due while their job still ran: a long job delays, never doubles
         self.since = self._last_looked() or (clock() - timedelta(minutes=1))
@@ -100,6 +101,8 @@ class Scheduler:
                 self.waiting.append(decision)
             else:
                 said.append(self._start(slot.job, slot, now, decision.reason))
+        for check in self.checks:
+            said += check(now)
         self.since = now
         self._beat(now)
         return said
@@ -156,3 +159,20 @@ class Scheduler:
                 self._signal(item, signal.SIGKILL)
                 item.process.wait()
         self._reap(self.clock())
+
+
+def offload_age_check(history: History, *, max_age: timedelta, tz) -> Callable[[datetime], list[str]]:
+    """Return a check that records (once a day: an alert) that the last good offload is older than ``max_age``."""
+    def check(now: datetime) -> list[str]:
+        day = now.astimezone(tz).date().isoformat()
+        runs = history.runs(job="offload", include_steps=False)
+        last_ok = max((r.end for r in runs if r.outcome == "ok" and r.end), default=None)
+        if last_ok is not None and now - last_ok <= max_age:
+            return []
+        if any(r.step == "offload-age" and r.slot == day for r in history.runs(job=JOB)):
+            return []
+        since = f"since {last_ok.astimezone(tz):%a %Y-%m-%d %H:%M}" if last_ok else "ever"
+        history.record(JOB, "failed", f"no offload has succeeded {since} (limit {max_age})", step="offload-age",
+                       slot=day, hint="run invoke offload and read why it fails (invoke history --job offload)")
+        return [f"offload is older than {max_age}: alerted"]
+    return check

@@ -317,6 +317,9 @@ VARIABLES: tuple[Variable, ...] = (
     _v("Scheduler", "SCHEDULER_CATCHUP_HOURS", "scheduler_catchup_hours", "6",
        _int_in(0, 72, "must be a whole number of hours from 0 to 72"), "SCHEDULER_CATCHUP_HOURS=6",
        "how long after its time a missed backup, offload or reports run is still caught up"),
+    _v("Scheduler", "OFFLOAD_MAX_AGE_HOURS", "offload_max_age_hours", "36",
+       _int_in(1, 720, "must be a whole number of hours from 1 to 720"), "OFFLOAD_MAX_AGE_HOURS=36",
+       "the scheduler alerts when no offload has succeeded for this long (with SMB configured)"),
     _v("Scheduler", "WEEKEND_PIPELINE_AT", "weekend_pipeline_at", "sat 10:00", _weekday_time,
        "WEEKEND_PIPELINE_AT=sat 10:00", "when the weekend pipeline (cold backup, restore drill, offload) runs"),
     _v("Scheduler", "GATEWAY_CHECK_AT", "gateway_check_at", "sun 20:00", _weekday_time, "GATEWAY_CHECK_AT=sun 20:00",
@@ -453,6 +456,7 @@ class Settings:
     order_generator_wait_minutes: int
     crash_relaunch_limit: int
     scheduler_catchup_hours: int
+    offload_max_age_hours: int
     alert_urls: Secret | None
     alert_throttle_minutes: int
     weekend_pipeline_at: tuple

@@ -30,8 +30,11 @@ def run_scheduler(c, once=False):
     import schedule
 
     s = settings(c)
-    loop = scheduler_module.Scheduler(_jobs(s), history(c), tz=s.tz, heartbeat=heartbeat_path(s),
-                                      launch=lambda job: scheduler_module.launch_invoke(job, ROOT))
+    record = history(c)
+    checks = (scheduler_module.offload_age_check(record, max_age=timedelta(hours=s.offload_max_age_hours), tz=s.tz),
+              ) if s.smb_configured else ()
+    loop = scheduler_module.Scheduler(_jobs(s), record, tz=s.tz, heartbeat=heartbeat_path(s),
+                                      launch=lambda job: scheduler_module.launch_invoke(job, ROOT), checks=checks)
     stopping = []
 
     def stop(signum, frame):

@@ -134,6 +134,7 @@ def status(c):
         print(table(("job", "last run", "outcome", "detail"),
                     [(job, r.start.astimezone(s.tz).strftime("%a %d %b %H:%M"), r.outcome, r.detail)
                      for job, r in sorted(last.items())]))
+    _scheduler_lines(s, now)
     slot = now.astimezone(s.tz).date().isoformat()
     today = {}
     for run in runs:  # each process's latest outcome this trading day, from the day's launches and the chain
@@ -163,3 +164,27 @@ def logs(c, service, since=None, tail=200):
         print(redactor(c)(stack.compose(s).logs(service, tail=int(tail), since=since)), end="")
     except EcosystemError as exc:
         raise Exit(str(exc), code=1) from None
+
+
+def _scheduler_lines(s, now):
+    """The scheduler's heartbeat and each job's next run."""
+    import json
+    from datetime import timedelta
+
+    from .scheduler import _jobs, heartbeat_path
+    from ecosystem import scheduling
+
+    try:
+        looked = datetime.fromisoformat(json.loads(heartbeat_path(s).read_text())["looked"])
+        alive = now - looked < timedelta(minutes=3)
+        print(f"\nscheduler: {'running' if alive else 'NOT RUNNING'} (heartbeat {_ago(looked, now)})")
+    except (OSError, ValueError, KeyError):
+        print("\nscheduler: never ran (invoke run-scheduler)")
+    try:
+        upcoming = {}
+        for slot in scheduling.next_runs(_jobs(s), now, s.tz, days=8):
+            upcoming.setdefault(slot.job, slot)
+        if upcoming:
+            print("next: " + ", ".join(f"{job} {slot.at.astimezone(s.tz):%a %H:%M}" for job, slot in upcoming.items()))
+    except EcosystemError as exc:
+        print(f"next runs unknown: {exc.message}")

@@ -129,3 +129,14 @@ def test_a_slot_passed_while_down_beyond_its_limit_is_missed_and_alerted(world):
     later.tick()
     assert "nightly" not in started
     assert [(e.subject, e.slot) for e in events] == [("schedule/nightly missed", "2026-11-30")]
+
+
+def test_an_offload_older_than_its_limit_is_alerted_once_a_day(world):
+    history, events, _ = world
+    check = loop_module.offload_age_check(history, max_age=timedelta(hours=36), tz=LONDON)
+    history.record("offload", "ok", "sent 1 set")
+    now = datetime.now(timezone.utc)
+    assert check(now + timedelta(hours=1)) == []
+    late = now + timedelta(hours=40)
+    assert check(late) and check(late + timedelta(seconds=1)) == [], "once a day"
+    assert [e.subject for e in events] == ["schedule/offload-age failed"]
