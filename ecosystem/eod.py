@@ -141,6 +141,11 @@ class ContainerStep:
         except EcosystemError:
             process_runs.remove(self.client, name)  # compose may leave it created, never started
             raise
+        except BaseException:  # interrupted while compose was starting it: it may run already
+            self._stop_interrupted(step, name)
+            if process_runs.ended(self.client, name) is not None:
+                process_runs.remove(self.client, name)
+            raise
         try:
             started = process_runs.started_at(self.client, name)
             seconds = (deadline - self.clock()).total_seconds()
@@ -170,7 +175,7 @@ class ContainerStep:
         return verdict
 
     def _stop_interrupted(self, step: PlannedStep, name: str) -> None:
-        if process_runs.ended(self.client, name) is not None:
+        if not process_runs.is_running(self.client, name):
             return
         print(f"{step.process}: interrupted; stopping {name} cleanly (STOP, up to {self.settings.stop_grace_seconds}s)")
         try:

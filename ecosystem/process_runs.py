@@ -176,6 +176,16 @@ def ended(client, container: str) -> Ended | None:
                  parse_time(state.get("FinishedAt")) or now)
 
 
+def is_running(client, container: str) -> bool:
+    """Say whether ``container`` exists and runs (or is about to)."""
+    from docker.errors import NotFound
+
+    try:
+        return client.api.inspect_container(container)["State"].get("Status") in ("running", "created", "restarting")
+    except NotFound:
+        return False
+
+
 def started_at(client, container: str) -> datetime:
     from .engine import parse_time
 
