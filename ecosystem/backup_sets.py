@@ -178,3 +178,16 @@ def judge_size(manifest: Manifest, earlier: list[Manifest], ratio: float) -> tup
             return "suspect", (f"{name} is {entry['size']} bytes, under {ratio:g} of {before} in the previous good "
                                f"set {previous.name}")
     return "good", ""
+
+
+def set_infos(found) -> list:
+    """Given (name, manifest or None) pairs, return what retention decides on: each set's time
+    (from its manifest, else its name) and whether it is good (a readable manifest saying so)."""
+    from .retention import SetInfo
+
+    infos = []
+    for name, manifest in found:
+        created = manifest.created_at if manifest else datetime.strptime(
+            NAME.match(name).group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        infos.append(SetInfo(name, created, bool(manifest and manifest.status == "good")))
+    return infos

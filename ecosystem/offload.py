@@ -166,11 +166,7 @@ def offload(settings, *, dry_run: bool = False, say: Callable[[str], None] = pri
 
 def _remote_retention(share: smb.SmbSession, remote: dict[str, Manifest | None], settings, *, dry_run: bool,
                       say) -> list[str]:
-    infos = []
-    for name, manifest in remote.items():
-        created = manifest.created_at if manifest else datetime.strptime(
-            backup_sets.NAME.match(name).group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-        infos.append(retention.SetInfo(name, created, bool(manifest and manifest.status == "good")))
+    infos = backup_sets.set_infos(remote.items())
     deleted = []
     for decision in retention.decide(infos, keep_last=settings.offload_keep_last,
                                      keep_daily=settings.offload_keep_daily, keep_weekly=settings.offload_keep_weekly,

@@ -97,12 +97,7 @@ def prune(s, *, dry_run: bool) -> list[str]:
     """Apply retention to the complete sets; return what was (or would be) deleted."""
     import shutil
 
-    infos = []
-    for name, manifest in backup_sets.sets(s.backup_dir):
-        match = backup_sets.NAME.match(name)
-        created = manifest.created_at if manifest else datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(
-            tzinfo=timezone.utc)
-        infos.append(retention.SetInfo(name, created, bool(manifest and manifest.status == "good")))
+    infos = backup_sets.set_infos(backup_sets.sets(s.backup_dir))
     deleted = []
     offloaded = Ledger(s.state_dir).read() if s.smb_configured else None
     for decision in retention.decide(infos, keep_last=s.backup_keep_last, keep_daily=s.backup_keep_daily,

@@ -1,16 +1,11 @@
 """Failure alerts delivered to a real SMTP server on loopback through Apprise, throttled, with no secret in them."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests.support.invoking import run_invoke
 from tests.support.smtp import SmtpServer
 
-ROOT = Path(__file__).resolve().parents[2]
 MAIL_PASSWORD = "sentinel-MAIL-pw-2468"
 GIT_TOKEN = "sentinel-GIT-alerts-1357"
 
@@ -33,12 +28,7 @@ def readable(raw: str) -> str:
 
 
 def run(tmp_path, values, *args):
-    env_file = tmp_path / ".env"
-    env_file.write_text("".join(f"{k}='{v}'\n" for k, v in values.items()))
-    env_file.chmod(0o600)
-    environ = {k: v for k, v in os.environ.items() if k not in values} | {"ECOSYSTEM_ENV_FILE": str(env_file)}
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=environ, capture_output=True,
-                          text=True, timeout=120)
+    return run_invoke(tmp_path, values, *args, timeout=120)
 
 
 def test_a_failure_becomes_one_alert_identical_ones_are_throttled_and_no_secret_is_in_them(tmp_path, smtp):

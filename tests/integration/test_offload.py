@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -18,6 +16,7 @@ from ecosystem.archives import sha256_file
 from ecosystem.backup_sets import Manifest
 from ecosystem.errors import SmbError
 from ecosystem.settings import load_settings
+from tests.support.invoking import run_invoke
 from tests.support.samba import start_samba
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,12 +56,7 @@ def share_files(server, s, name) -> dict[str, str]:
 
 
 def run_task(tmp_path, values, *args):
-    env_file = tmp_path / ".env"
-    env_file.write_text("".join(f"{k}='{v}'\n" for k, v in values.items()))
-    env_file.chmod(0o600)
-    environ = {k: v for k, v in os.environ.items() if k not in values} | {"ECOSYSTEM_ENV_FILE": str(env_file)}
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=environ, capture_output=True,
-                          text=True, timeout=600)
+    return run_invoke(tmp_path, values, *args)
 
 
 def test_a_set_with_a_large_file_is_uploaded_verified_and_a_second_run_sends_nothing(tmp_path, samba):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ecosystem.history import History
 from tests.support.git_http import GitHttpServer
+from tests.support.invoking import run_invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "sentinel-REPORTS-token-0451"
@@ -46,22 +46,13 @@ class Trader:
     def __init__(self, tmp_path: Path, url: str, token: str = TOKEN) -> None:
         self.folder = tmp_path / "eco"
         self.reports = self.folder / "reports"
-        self.env_file = self.folder / ".env"
         self.folder.mkdir()
         self.values = {"STATE_DIR": str(self.folder / "state"), "REPORTS_DIR": str(self.reports),
                        "BACKUP_DIR": str(self.folder / "backup"), "REPORTS_REMOTE": url, "REPORTS_BRANCH": "main",
                        "GIT_TOKEN": token, "GIT_USERNAME": USER}
-        self.write()
-
-    def write(self):
-        self.env_file.write_text("".join(f"{k}='{v}'\n" for k, v in self.values.items()))
-        self.env_file.chmod(0o600)
 
     def run(self, *args, check=True, timeout=120):
-        environ = {k: v for k, v in os.environ.items() if k not in self.values} | {
-            "ECOSYSTEM_ENV_FILE": str(self.env_file)}
-        result = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=environ, capture_output=True,
-                                text=True, timeout=timeout)
+        result = run_invoke(self.folder, self.values, *args, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"invoke {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result
@@ -131,7 +122,6 @@ def test_an_unreachable_remote_keeps_the_commit_and_the_next_run_pushes_it(tmp_p
     again = GitHttpServer(remote.root, USER, TOKEN)
     try:
         trader.values["REPORTS_REMOTE"] = again.url("reports.git")
-        trader.write()
         subprocess.run(["git", "-c", f"safe.directory={trader.reports}", "remote", "set-url", "origin",
                         again.url("reports.git")], cwd=trader.reports, check=True)
         out = trader.run("reports").stdout
@@ -146,7 +136,6 @@ def test_a_wrong_token_fails_at_once_and_no_token_is_left_anywhere(tmp_path, rem
     trader = Trader(tmp_path, remote.url("reports.git"))
     trader.attach()
     trader.values["GIT_TOKEN"] = "sentinel-WRONG-token-9999"
-    trader.write()
     (trader.reports / "Status_report.txt").write_text("status\n")
     failed = trader.run("reports", check=False, timeout=60)
     assert failed.returncode == 1 and "pushing the reports failed" in failed.stderr
