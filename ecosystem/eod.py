@@ -105,7 +105,6 @@ class ContainerStep:
                  clock: Callable[[], datetime] | None = None) -> None:
         self.settings, self.client, self.project, self.control = settings, client, project, control
         self.history = history
-        self.ledger = processes.StatusLedger(settings.state_dir)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
 
     def timeout(self, process: str) -> timedelta:
@@ -179,9 +178,8 @@ class ContainerStep:
             return
         print(f"{step.process}: interrupted; stopping {name} cleanly (STOP, up to {self.settings.stop_grace_seconds}s)")
         try:
-            processes.graceful_stop(self.client, self.control, processes.RunningProcess(name, SERVICE, step.process),
-                                    grace=self.settings.stop_grace_seconds, term_timeout=self.settings.stop_term_seconds,
-                                    ledger=self.ledger, by="interrupted eod")
+            processes.stop_as_set(self.client, self.control, processes.RunningProcess(name, SERVICE, step.process),
+                                  self.settings, by="interrupted eod")
         except Exception as exc:  # the interruption itself is what the caller reports
             log.warning("could not stop %s after the interruption: %s", name, exc)
 
@@ -195,9 +193,7 @@ class ContainerStep:
     def _stop_overdue(self, step: PlannedStep, name: str) -> Verdict:
         minutes = int(self.timeout(step.process).total_seconds() // 60)
         running = processes.RunningProcess(name, SERVICE, step.process)
-        stopped = processes.graceful_stop(self.client, self.control, running, grace=self.settings.stop_grace_seconds,
-                                          term_timeout=self.settings.stop_term_seconds, ledger=self.ledger,
-                                          by="eod timeout")
+        stopped = processes.stop_as_set(self.client, self.control, running, self.settings, by="eod timeout")
         return Verdict("timed_out", f"ran past its timeout ({minutes} min after its window opened); "
                        f"ended by {stopped.ended_by} after {stopped.seconds:.0f}s",
                        f"read its log (invoke logs {step.process}); raise EOD_STEP_TIMEOUTS={step.process}=MINUTES "
@@ -215,10 +211,8 @@ def sweep_orphans(client, settings, control) -> list[str]:
         if launched is None or launched.job != JOB:
             continue
         if container.status == "running":
-            stopped = processes.graceful_stop(client, control, processes.RunningProcess(
-                container.name, SERVICE, launched.process), grace=settings.stop_grace_seconds,
-                term_timeout=settings.stop_term_seconds, ledger=processes.StatusLedger(settings.state_dir),
-                by="eod sweep")
+            stopped = processes.stop_as_set(client, control, processes.RunningProcess(
+                container.name, SERVICE, launched.process), settings, by="eod sweep")
             said.append(f"stopped {launched.process} left running by an earlier, killed eod ({stopped.ended_by})")
         process_runs.remove(client, container.name)
     return said

@@ -213,6 +213,13 @@ def graceful_stop(client, control: ProcessControl, running: RunningProcess, *, g
     return StopResult(running.process, running.container, ended_by, time.monotonic() - started, before)
 
 
+def stop_as_set(client, control: ProcessControl, running: RunningProcess, settings, *, by: str) -> StopResult:
+    """``graceful_stop`` with the settings' grace (STOP_GRACE_SECONDS, STOP_TERM_SECONDS) and the
+    STATE_DIR ledger that lets a killed stop's STOP be put back; ``by`` names who stopped it."""
+    return graceful_stop(client, control, running, grace=settings.stop_grace_seconds,
+                         term_timeout=settings.stop_term_seconds, ledger=StatusLedger(settings.state_dir), by=by)
+
+
 def _signal(client, container_name: str, signal: str) -> None:
     from docker.errors import APIError, NotFound
 

@@ -187,10 +187,8 @@ def stop_overdue(client, settings, control, history: History, now: datetime) -> 
             continue
         started = process_runs.started_at(client, launched.container)
         service = container.labels.get("com.docker.compose.service", "")
-        stopped = processes.graceful_stop(client, control, processes.RunningProcess(
-            launched.container, service, launched.process), grace=settings.stop_grace_seconds,
-            term_timeout=settings.stop_term_seconds, ledger=processes.StatusLedger(settings.state_dir),
-            by="weekly sync (overdue)")
+        stopped = processes.stop_as_set(client, control, processes.RunningProcess(
+            launched.container, service, launched.process), settings, by="weekly sync (overdue)")
         detail = (f"still running past its deadline {launched.deadline.astimezone(settings.tz):%H:%M}: "
                   f"ended by {stopped.ended_by} after {stopped.seconds:.0f}s")
         history.record(JOB, "timed_out", detail, step=launched.process, slot=launched.slot, start=started,

@@ -19,9 +19,7 @@ def stop_processes(c, s, targets, run):
     results = []
     for target in targets:
         with run.step(target.process) as step:
-            result = processes.graceful_stop(client, control, target, grace=s.stop_grace_seconds,
-                                             term_timeout=s.stop_term_seconds,
-                                             ledger=processes.StatusLedger(s.state_dir), by=f"invoke {run.run.job}")
+            result = processes.stop_as_set(client, control, target, s, by=f"invoke {run.run.job}")
             step.detail = f"ended by {result.ended_by} after {result.seconds:.0f}s (status was {result.status_before})"
             if not result.graceful:
                 step.set("failed", step.detail + ": its on-completion clean-up did not run")

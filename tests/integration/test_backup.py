@@ -17,8 +17,7 @@ import pytest
 
 from ecosystem import backup_sets, volumes
 from ecosystem.history import History
-from tests.support.ecosystem import make_ecosystem, noon_zone, write_private
-from tests.support.stacks import leftovers, remove_everything
+from tests.support.ecosystem import make_ecosystem, noon_zone, tear_down, write_private
 
 STORE_FILES = ("./standin_process_control.json", "./standin_process_control.lock")  # process control (stand-in)
 
@@ -35,9 +34,7 @@ def bk(docker_client, debian_python, tmp_path_factory):
         made.run("up")
         yield made
     finally:
-        made.run("down", check=False)
-        remove_everything(docker_client, made.test_stack)
-        assert leftovers(docker_client, made.test_stack) == []
+        tear_down(docker_client, made)
 
 
 def container(bk, docker_client, service):

@@ -19,7 +19,7 @@ from ecosystem.gateway import handshake
 from ecosystem.process_control import ProcessControl, compose_runner
 from tests.support.scan import find_in_folder, find_in_image
 from tests.support.ecosystem import (GIT_TOKEN, PRIVATE, ROOT, SENTINELS, TWS_PASSWORD, TWS_USER,  # noqa: F401
-                                     CreatedContainers, Ecosystem, make_ecosystem)
+                                     CreatedContainers, Ecosystem, make_ecosystem, tear_down)
 from tests.support.stacks import leftovers, remove_everything
 
 
@@ -36,10 +36,7 @@ def eco(docker_client, base_image, tmp_path_factory):
         made.run("build")
         yield made
     finally:
-        made.created.close()
-        made.run("down", check=False)
-        remove_everything(docker_client, made.test_stack)
-        assert leftovers(docker_client, made.test_stack) == []
+        tear_down(docker_client, made)
 
 
 def test_build_keeps_every_secret_out_of_images_history_clone_and_logs(docker_client, eco):

@@ -17,8 +17,7 @@ import pytest
 
 from ecosystem import stack as stack_module
 from ecosystem.history import History
-from tests.support.ecosystem import CreatedContainers, make_ecosystem, noon_zone, write_private
-from tests.support.stacks import leftovers, remove_everything
+from tests.support.ecosystem import CreatedContainers, make_ecosystem, noon_zone, tear_down, write_private
 
 CHAIN = ("run_daily_prices_updates", "run_systems", "run_strategy_order_generator", "run_cleaners", "run_reports")
 
@@ -42,10 +41,7 @@ def day(docker_client, debian_python, tmp_path_factory):
         made.run("up")
         yield made
     finally:
-        made.created.close()
-        made.run("down", check=False)
-        remove_everything(docker_client, made.test_stack)
-        assert leftovers(docker_client, made.test_stack) == []
+        tear_down(docker_client, made)
 
 
 def history(made) -> History:

@@ -137,3 +137,15 @@ def write_private(made, name: str, text: str) -> None:
     path.write_text(text)
     os.chown(path, s.container_uid, -1)
     path.chmod(0o600)
+
+
+def tear_down(client, made) -> None:
+    """Remove everything a module's ecosystem made, and check that nothing is left."""
+    from tests.support.stacks import leftovers, remove_everything
+
+    created = getattr(made, "created", None)
+    if created is not None:
+        created.close()
+    made.run("down", check=False)
+    remove_everything(client, made.test_stack)
+    assert leftovers(client, made.test_stack) == []
