@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 JOB = "schedule"
 SYNC = "weekly.sync"
-TIMEOUTS = {SYNC: timedelta(minutes=15), "nightly": timedelta(hours=12), "weekend": timedelta(hours=8),
+TIMEOUTS = {SYNC: timedelta(minutes=15), "weekly.open": timedelta(minutes=30), "nightly": timedelta(hours=12), "weekend": timedelta(hours=8),
             "gateway.status": timedelta(minutes=5)}
 TERM_GRACE = timedelta(minutes=6)   # longer than a process's STOP grace by default
 
@@ -44,16 +44,16 @@ class Running:
     terminated_at: datetime | None = None
 
 
-def launch_invoke(job: str, root: Path) -> subprocess.Popen:
-    """Start ``invoke JOB`` from the project folder, in its own session; output goes to the scheduler's."""
-    return subprocess.Popen([sys.executable, "-m", "invoke", job], cwd=str(root), start_new_session=True,
-                            stdin=subprocess.DEVNULL)
+def launch_invoke(command: tuple[str, ...], root: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start ``invoke COMMAND`` from the project folder, in its own session; output goes to the scheduler's."""
+    return subprocess.Popen([sys.executable, "-m", "invoke", *command], cwd=str(root), start_new_session=True,
+                            stdin=subprocess.DEVNULL, env=env)
 
 
 class Scheduler:
     """Given the jobs, the history, a way to start a job and a clock, run the loop one tick at a time."""
 
-    def __init__(self, jobs, history: History, *, tz, heartbeat: Path, launch: Callable[[str], subprocess.Popen],
+    def __init__(self, jobs, history: History, *, tz, heartbeat: Path, launch: Callable[[tuple[str, ...]], subprocess.Popen],
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  checks: tuple[Callable[[datetime], list[str]], ...] = ()) -> None:
         self.jobs, self.history, self.tz, self.heartbeat = list(jobs), history, tz, heartbeat
@@ -110,7 +110,7 @@ class Scheduler:
     def _start(self, job: str, slot, now: datetime, reason: str = "") -> str:
         run = self.history.begin(JOB, step=job, slot=slot.key) if slot else None
         try:
-            process = self.launch(job)
+            process = self.launch(slot.command if slot else (job,))
         except OSError as exc:
             if run is not None:
                 self.history.finish(run, "failed", f"could not start: {exc}")

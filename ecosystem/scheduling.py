@@ -10,6 +10,7 @@ nothing; the loop (tasks/scheduler.py) records and dispatches.
 """
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable, Iterable
@@ -26,6 +27,12 @@ class Slot:
     key: str                 # e.g. 2026-12-01 (a trading day), 2026-W49 (a week), 2026-12-01T10:31 (a minute)
     at: datetime             # aware, UTC: when it is due
     runnable_until: datetime  # after this a missed slot cannot do its work any more
+    args: tuple[str, ...] = ()  # the job's command-line arguments for this slot (e.g. --day 2026-12-01)
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """The invoke command line: the job (a trader's job may carry its own arguments) and the slot's."""
+        return (*shlex.split(self.job), *self.args)
 
     def __str__(self) -> str:
         return f"{self.job}@{self.key}"
@@ -51,14 +58,27 @@ def _local(day: date, moment: time, tz) -> datetime:
 
 
 def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) -> list[JobSpec]:
-    """The jobs of the design card: the nightly pipeline on trading days, the weekend pipeline,
-    the Sunday-evening gateway check. (``weekly sync`` runs every minute and has no slots.)"""
+    """The jobs of the design card: the window's opening (``weekly.open``: up, the gateway's login
+    check, the day's launches) and the nightly pipeline on trading days, the week's close
+    (``weekly.close``: what ended is recorded, a tally), the weekend pipeline, the
+    Sunday-evening gateway check, and the trader's own jobs (SCHEDULER_JOBS). (``weekly sync``
+    runs every minute and has no slots.)"""
     tz = settings.tz
     window = WeekWindow.from_settings(settings)
     catchup = timedelta(hours=settings.scheduler_catchup_hours)
 
     def trading_day(day: date) -> bool:
         return any(phase(window, _local(day, time(hour), tz)).inside for hour in range(0, 24, 3))
+
+    def window_open(day: date) -> list[Slot]:
+        if not trading_day(day):
+            return []
+        daytime = [s for s in plan_of(day) if s.kind != "evening"]
+        if not daytime:
+            return []
+        start = min(s.launch_at for s in daytime)
+        # the opening is worth catching up while a daytime window is still open
+        return [Slot("weekly.open", day.isoformat(), start, max(s.window_stop for s in daytime))]
 
     def nightly(day: date) -> list[Slot]:
         if not trading_day(day):
@@ -69,7 +89,8 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
         start = min(s.launch_at for s in evening)
         last_stop = max(s.window_stop for s in evening)
         # a catch-up is worth it while the chain can still run; backup/offload/reports follow it
-        return [Slot("nightly", day.isoformat(), start, max(last_stop, start + catchup))]
+        # the trading day goes with it: a catch-up after midnight still runs that day's chain
+        return [Slot("nightly", day.isoformat(), start, max(last_stop, start + catchup), ("--day", day.isoformat()))]
 
     def weekend(day: date) -> list[Slot]:
         weekday, moment = settings.weekend_pipeline_at
@@ -86,7 +107,29 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
         at = _local(day, moment, tz)
         return [Slot("gateway.status", day.isoformat(), at, at + timedelta(hours=3))]
 
-    return [JobSpec("nightly", nightly), JobSpec("weekend", weekend), JobSpec("gateway.status", gateway_check)]
+    def window_close(day: date) -> list[Slot]:
+        """The slot on the day the week closes (a slot is found by the local day it falls on)."""
+        opened = day - timedelta(days=window.span_days + (window.stop_hour == 24))
+        if window.always_open or window.never_open or opened.isoweekday() != window.start_weekday:
+            return []
+        closes = _local(day, time(window.stop_hour % 24), tz)
+        year, week, _ = opened.isocalendar()
+        return [Slot("weekly.close", f"{year}-W{week:02d}", closes, closes + catchup)]
+
+    def custom(spec) -> JobSpec:
+        def slots(day: date) -> list[Slot]:
+            if spec.days == "trading":
+                if not trading_day(day):
+                    return []
+            elif day.isoweekday() not in spec.days:
+                return []
+            at = _local(day, spec.at, tz)
+            return [Slot(spec.name, day.isoformat(), at, at + catchup)]
+        return JobSpec(spec.name, slots)
+
+    return [JobSpec("weekly.open", window_open), JobSpec("nightly", nightly), JobSpec("weekly.close", window_close),
+            JobSpec("weekend", weekend),
+            JobSpec("gateway.status", gateway_check), *(custom(spec) for spec in settings.scheduler_jobs)]
 
 
 def slots_between(jobs: Iterable[JobSpec], start: datetime, end: datetime, tz) -> list[Slot]:

@@ -193,6 +193,61 @@ def _weekday_time(text: str):
     return _WEEKDAYS.index(day[:3]) + 1, clock(int(hours), int(minutes or 0))
 
 
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A job the trader added to the scheduler (SCHEDULER_JOBS): an invoke command and when it runs."""
+
+    name: str                      # the command as written, e.g. "backup --what=csv"
+    days: tuple[int, ...] | str    # ISO weekdays, or "trading" (the trading week's days)
+    at: object                     # datetime.time, local
+
+
+def _days(text: str):
+    text = text.strip().lower()
+    if text == "trading":
+        return "trading"
+    if text == "daily":
+        return tuple(range(1, 8))
+    days: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        if first[:3] not in _WEEKDAYS or (last and last[:3] not in _WEEKDAYS):
+            raise ValueError(f"{part.strip()!r} is not a day")
+        a = _WEEKDAYS.index(first[:3]) + 1
+        b = _WEEKDAYS.index(last[:3]) + 1 if last else a
+        days += list(range(a, b + 1)) if a <= b else [*range(a, 8), *range(1, b + 1)]
+    return tuple(sorted(set(days)))
+
+
+def _scheduled_jobs(text: str):
+    import shlex
+
+    jobs = []
+    for item in (i.strip() for line in text.splitlines() for i in line.split(";")):
+        if not item:
+            continue
+        command, at_sign, when = item.rpartition("@")
+        try:
+            if not at_sign or not command.strip():
+                raise ValueError("no '@'")
+            words = shlex.split(command)
+            if not words or words[0].startswith("-"):
+                raise ValueError("no task")
+            days, _, moment = when.strip().rpartition(" ")
+            hours, _, minutes = moment.partition(":")
+            if not hours.isdigit() or not minutes.isdigit() or int(hours) > 23 or int(minutes) > 59:
+                raise ValueError("no time")
+            from datetime import time as clock
+            jobs.append(ScheduledJob(" ".join(words), _days(days or "daily"), clock(int(hours), int(minutes))))
+        except ValueError as exc:
+            raise ValueError(f"{item!r} is not 'TASK [ARGS] @ DAYS HH:MM' ({exc}); DAYS is daily, trading, "
+                             "or days like mon,wed or mon-fri") from None
+    names = [j.name for j in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError("the same command is scheduled twice: give each job its own command or merge the times")
+    return tuple(jobs)
+
+
 def _yes_no(text: str) -> bool:
     value = text.strip().lower()
     if value in ("yes", "true", "1", "on"):
@@ -324,6 +379,10 @@ VARIABLES: tuple[Variable, ...] = (
        "WEEKEND_PIPELINE_AT=sat 10:00", "when the weekend pipeline (cold backup, restore drill, offload) runs"),
     _v("Scheduler", "GATEWAY_CHECK_AT", "gateway_check_at", "sun 20:00", _weekday_time, "GATEWAY_CHECK_AT=sun 20:00",
        "when the gateway's login is checked before the week (IBKR asks for a full login every Sunday)"),
+    _v("Scheduler", "SCHEDULER_JOBS", "scheduler_jobs", "", _scheduled_jobs,
+       "SCHEDULER_JOBS=backup --what=csv @ sat 12:00; gateway.status @ trading 07:30",
+       "your own scheduled jobs, no code needed: 'TASK [ARGS] @ DAYS HH:MM' separated by ';' "
+       "(DAYS: daily, trading, mon,wed or mon-fri); each runs once a day at most, with catch-up as above"),
     _v("Alerts", "ALERT_URLS", "alert_urls", "", _secret, "ALERT_URLS_FILE=/run/secrets/alert_urls",
        "where failure alerts go: Apprise URLs separated by spaces (mailto://, tgram://, slack://, ...); "
        "they may hold passwords", secret=True),
@@ -461,6 +520,7 @@ class Settings:
     alert_throttle_minutes: int
     weekend_pipeline_at: tuple
     gateway_check_at: tuple
+    scheduler_jobs: tuple
     python_base_image: str
     mongo_image: str
     gateway_base_image: str

@@ -1,5 +1,5 @@
 """`invoke eod`: the evening chain, each step its own container, each outcome in the run history."""
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from invoke import Exit, task
 
@@ -9,13 +9,24 @@ from ecosystem.errors import EcosystemError
 from ._common import history, redactor, settings, unwinding_on_sigterm
 
 
+def trading_day(s, day: str | None) -> date:
+    """The trading day to run: today in TIMEZONE, or ``day`` (YYYY-MM-DD: the scheduler's catch-up
+    after midnight runs the evening it missed, not the new day's)."""
+    if not day:
+        return datetime.now(timezone.utc).astimezone(s.tz).date()
+    try:
+        return date.fromisoformat(day)
+    except ValueError:
+        raise Exit(f"--day {day!r} is not a date; write it as YYYY-MM-DD, e.g. --day 2026-12-01", code=2) from None
+
+
 @task(help={"force": "run every step again, also those that ended ok earlier today",
-            "dry_run": "print the steps, their timeouts and what would be skipped; run nothing"})
-def eod(c, force=False, dry_run=False):
+            "dry_run": "print the steps, their timeouts and what would be skipped; run nothing",
+            "day": "the trading day whose chain to run, YYYY-MM-DD (default: today in TIMEZONE)"})
+def eod(c, force=False, dry_run=False, day=None):
     """Run the evening chain (EOD_CHAIN) now; a rerun the same day resumes at the first step not ok."""
     s = settings(c)
-    now = datetime.now(timezone.utc)
-    day = now.astimezone(s.tz).date()
+    day = trading_day(s, day)
     slot = day.isoformat()
     try:
         steps = [p for p in planning.plan_for(s, day) if p.kind == "evening"]

@@ -39,11 +39,13 @@ def _task(name: str):
     return tasks.ns[name]
 
 
-def run_pipeline(c, name: str, steps: tuple[Step, ...], cleanup=None) -> dict[str, str]:
-    """Run ``steps`` in order with their dependencies; record each; return step -> outcome."""
+def run_pipeline(c, name: str, steps: tuple[Step, ...], cleanup=None, slot: str | None = None,
+                 given: dict | None = None) -> dict[str, str]:
+    """Run ``steps`` in order with their dependencies; record each; return step -> outcome.
+    ``given`` adds keyword arguments to the steps whose task is named (e.g. eod's trading day)."""
     s = settings(c)
     record = history(c)
-    parent = record.begin(name)
+    parent = record.begin(name, slot=slot)
     outcomes: dict[str, str] = {}
     try:
         for step in steps:
@@ -62,7 +64,7 @@ def run_pipeline(c, name: str, steps: tuple[Step, ...], cleanup=None) -> dict[st
             run = record.begin(name, step=step.name, parent=parent.id)
             print(f"{name}: {step.name}")
             try:
-                _task(step.call)(c, **step.kwargs)
+                _task(step.call)(c, **step.kwargs, **(given or {}).get(step.call, {}))
             except Exit as exc:
                 outcomes[step.name] = "failed"
                 record.finish(run, "failed", f"exit {exc.code}: {exc.message or ''}".strip())
@@ -102,10 +104,13 @@ def _after_weekend(c) -> None:
         print(f"weekend cleanup: {exc}")
 
 
-@task
-def nightly(c):
+@task(help={"day": "the trading day whose evening chain runs, YYYY-MM-DD (default: today in TIMEZONE)"})
+def nightly(c, day=None):
     """The nightly pipeline: eod, then backup (in the dead time), offload and reports."""
-    run_pipeline(c, "nightly", NIGHTLY)
+    from .eod import trading_day
+
+    slot = trading_day(settings(c), day).isoformat()
+    run_pipeline(c, "nightly", NIGHTLY, slot=slot, given={"eod": {"day": slot}})
 
 
 @task

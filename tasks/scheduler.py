@@ -3,14 +3,34 @@ import signal
 import time as clock
 from datetime import datetime, timedelta, timezone
 
-from invoke import task
+from invoke import Exit, task
 
 from ecosystem import plan as planning, scheduler as scheduler_module, scheduling
 
 from ._common import ROOT, history, settings, table
 
 
+NOT_SCHEDULABLE = {"run-scheduler", "demo", "restore", "resume", "down", "rollback", "shell"}
+
+
+def check_own_jobs(s) -> None:
+    """Refuse, naming it, a SCHEDULER_JOBS entry whose task does not exist or must not run unattended."""
+    import tasks
+
+    for job in s.scheduler_jobs:
+        name = job.name.split()[0]
+        if name in NOT_SCHEDULABLE:
+            raise Exit(f"SCHEDULER_JOBS: {name} is not for the scheduler (it needs a person or would nest); "
+                       "remove it from SCHEDULER_JOBS", code=2)
+        try:
+            tasks.ns[name]
+        except KeyError:
+            raise Exit(f"SCHEDULER_JOBS: there is no task {name!r}; see invoke --list for the names "
+                       "(a collection's task is written like weekly.sync)", code=2) from None
+
+
 def _jobs(s):
+    check_own_jobs(s)
     cache = {}
 
     def plan_of(day):
@@ -34,7 +54,7 @@ def run_scheduler(c, once=False):
     checks = (scheduler_module.offload_age_check(record, max_age=timedelta(hours=s.offload_max_age_hours), tz=s.tz),
               ) if s.smb_configured else ()
     loop = scheduler_module.Scheduler(_jobs(s), record, tz=s.tz, heartbeat=heartbeat_path(s),
-                                      launch=lambda job: scheduler_module.launch_invoke(job, ROOT), checks=checks)
+                                      launch=lambda command: scheduler_module.launch_invoke(command, ROOT), checks=checks)
     stopping = []
 
     def stop(signum, frame):

@@ -60,3 +60,16 @@ def test_all_ok_is_ok(context, monkeypatch):
     fake_tasks(monkeypatch, set(), calls)
     outcomes = pipelines.run_pipeline(context, "weekend", pipelines.WEEKEND)
     assert set(outcomes.values()) == {"ok"}
+
+
+def test_nightly_runs_the_chain_of_the_day_it_is_given_and_records_that_day(context, monkeypatch, tmp_path):
+    calls: list = []
+    fake_tasks(monkeypatch, set(), calls)
+    pipelines.nightly(context, day="2026-12-03")
+    assert calls[0] == ("eod", {"day": "2026-12-03"}), "a catch-up after midnight runs Thursday's chain"
+    assert ("backup", {}) in calls
+    parent = [r for r in History(tmp_path / "state" / "history.jsonl").runs(job="nightly") if not r.step][0]
+    assert parent.slot == "2026-12-03" and parent.outcome == "ok"
+    with pytest.raises(Exit) as bad:
+        pipelines.nightly(context, day="Thursday")
+    assert "YYYY-MM-DD" in bad.value.message

@@ -54,7 +54,8 @@ def make(world, clock, behaviour):
     history, _, heartbeat = world
     started = []
 
-    def launch(job):
+    def launch(command):
+        job = command[0]
         started.append(job)
         return behaviour(job)
     return loop_module.Scheduler(JOBS, history, tz=LONDON, heartbeat=heartbeat, launch=launch, clock=clock), started

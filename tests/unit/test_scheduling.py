@@ -50,11 +50,40 @@ MONDAY = datetime(2026, 11, 30, 0, 0, tzinfo=LONDON).astimezone(timezone.utc)
 
 def test_a_week_runs_each_nightly_once_the_weekend_once_and_the_sunday_check(settings):
     timeline = simulate(settings, MONDAY, MONDAY + timedelta(days=7))
-    assert timeline == [
-        ("Mon 19:55", "run", "nightly@2026-11-30"), ("Tue 19:55", "run", "nightly@2026-12-01"),
-        ("Wed 19:55", "run", "nightly@2026-12-02"), ("Thu 19:55", "run", "nightly@2026-12-03"),
-        ("Fri 19:55", "run", "nightly@2026-12-04"), ("Sat 10:00", "run", "weekend@2026-W49"),
-        ("Sun 20:00", "run", "gateway.status@2026-12-06")]
+    opens = [("%s 00:00" % d, "run", f"weekly.open@2026-{k}") for d, k in
+             (("Mon", "11-30"), ("Tue", "12-01"), ("Wed", "12-02"), ("Thu", "12-03"), ("Fri", "12-04"))]
+    nights = [("%s 19:55" % d, "run", f"nightly@2026-{k}") for d, k in
+              (("Mon", "11-30"), ("Tue", "12-01"), ("Wed", "12-02"), ("Thu", "12-03"), ("Fri", "12-04"))]
+    assert timeline == [x for pair in zip(opens, nights) for x in pair] + [
+        ("Sat 00:00", "run", "weekly.close@2026-W49"), ("Sat 10:00", "run", "weekend@2026-W49"), ("Sun 20:00", "run", "gateway.status@2026-12-06"),
+        ("Mon 00:00", "run", "weekly.open@2026-12-07")]
+
+
+def test_the_nightly_slot_carries_its_trading_day_so_a_catch_up_after_midnight_runs_that_day(settings):
+    slot = next(s for s in scheduling.next_runs(jobs_of(settings), MONDAY, settings.tz, days=1) if s.job == "nightly")
+    assert slot.command == ("nightly", "--day", "2026-11-30")
+
+
+def test_a_traders_own_jobs_come_from_settings(tmp_path):
+    clone = make_repo(tmp_path / "repo")
+    s = load_settings(tmp_path, environ={"PYSYSTEMTRADE_CLONE_DIR": str(clone), "SCHEDULER_JOBS":
+                                         "backup --what=csv @ sat,sun 12:30; history @ trading 07:15"})
+    slots = scheduling.next_runs(jobs_of(s), MONDAY, s.tz, days=7)
+    mine = [(x.job, x.at.astimezone(LONDON).strftime("%a %H:%M"), x.command) for x in slots
+            if x.job not in ("nightly", "weekly.open", "weekly.close", "weekend", "gateway.status")]
+    assert mine == [("history", f"{d} 07:15", ("history",)) for d in ("Mon", "Tue", "Wed", "Thu", "Fri")] + [
+        ("backup --what=csv", "Sat 12:30", ("backup", "--what=csv")),
+        ("backup --what=csv", "Sun 12:30", ("backup", "--what=csv"))]
+
+
+@pytest.mark.parametrize("bad", ["backup sat 12:00", "backup @ funday 12:00", "backup @ sat 25:00", "@ sat 10:00",
+                                 "backup @ sat 10:00; backup @ sun 10:00"])
+def test_a_malformed_own_job_is_refused_with_the_format(tmp_path, bad):
+    from ecosystem.settings import SettingsError
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path, environ={"SCHEDULER_JOBS": bad})
+    assert "SCHEDULER_JOBS" in str(caught.value)
 
 
 def test_a_restart_on_wednesday_repeats_nothing_and_a_down_thursday_evening_is_caught_up_or_missed(settings):
@@ -79,5 +108,20 @@ def test_a_week_across_the_autumn_dst_change_keeps_wall_clock_times(settings):
 
 def test_next_runs_lists_the_coming_slots(settings):
     slots = scheduling.next_runs(jobs_of(settings), MONDAY, settings.tz, days=2)
-    assert [str(s) for s in slots] == ["nightly@2026-11-30", "nightly@2026-12-01"]
+    assert [str(s) for s in slots] == ["nightly@2026-11-30", "weekly.open@2026-12-01", "nightly@2026-12-01",
+                                       "weekly.open@2026-12-02"]
     assert date.fromisoformat(slots[0].key).isoweekday() == 1
+
+
+@pytest.mark.parametrize("job, says", [("backpu @ sat 10:00", "no task 'backpu'"),
+                                       ("run-scheduler @ daily 10:00", "not for the scheduler")])
+def test_an_own_job_naming_no_task_or_an_unattended_one_is_refused_before_the_loop_starts(tmp_path, job, says):
+    from invoke import Exit
+
+    from tasks import scheduler as scheduler_tasks
+
+    s = load_settings(tmp_path, environ={"SCHEDULER_JOBS": job})
+    with pytest.raises(Exit) as refused:
+        scheduler_tasks.check_own_jobs(s)
+    assert says in refused.value.message and "SCHEDULER_JOBS" in refused.value.message
+    scheduler_tasks.check_own_jobs(load_settings(tmp_path, environ={"SCHEDULER_JOBS": "weekly.sync @ sat 10:00"}))
