@@ -11,7 +11,7 @@ __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
 from invoke import Collection  # noqa: E402
 
-from tasks import (backup, build, config, doctor, eod, gateway, history, offload, pending, pipelines, plan,  # noqa: E402
+from tasks import (backup, build, config, demo, doctor, eod, gateway, history, offload, pipelines, plan,  # noqa: E402
                    processes, reports, restore, scheduler, setup, stack, weekly)
 
 ns = Collection()
@@ -36,4 +36,4 @@ ns.add_task(scheduler.run_scheduler)
 ns.add_task(scheduler.schedule)
 ns.add_collection(Collection("gateway", gateway.status, gateway.login))
 ns.add_collection(Collection("weekly", weekly.sync, weekly.open_, weekly.close))
-pending.add_pending(ns)
+ns.add_task(demo.demo)

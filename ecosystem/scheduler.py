@@ -148,6 +148,23 @@ class Scheduler:
         except ProcessLookupError:
             pass
 
+    def settle(self) -> list[str]:
+        """Wait for every running job to end (each within its timeout, then SIGTERM, then SIGKILL) and
+        reap it: for a compressed clock (``invoke demo``) that moves on only once the jobs are done."""
+        for item in list(self.running.values()):
+            limit = TIMEOUTS.get(item.job, timedelta(hours=6)).total_seconds()
+            try:
+                item.process.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                self._signal(item, signal.SIGTERM)
+                item.terminated_at = self.clock()
+                try:
+                    item.process.wait(timeout=TERM_GRACE.total_seconds())
+                except subprocess.TimeoutExpired:
+                    self._signal(item, signal.SIGKILL)
+                    item.process.wait()
+        return self._reap(self.clock())
+
     def stop(self, *, grace: float = 360) -> None:
         """SIGTERM every running job (each unwinds cleanly), wait up to ``grace`` seconds, then SIGKILL."""
         for item in self.running.values():

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install what the ecosystem needs on this host, then run its main job on built-in defaults.
 #
-#   scripts/install.sh              Python environment, Docker engine and compose v2 if missing,
-#                                   then `invoke doctor` (the preflight; the trading tasks arrive
-#                                   with later issues)
-#   scripts/install.sh --for-tests  the same plus what the tests need (Samba, busybox, debootstrap,
-#                                   pytest), without running anything
+#   scripts/install.sh              Python environment, Docker engine, compose v2, Samba and
+#                                   debootstrap if missing, then `invoke demo` (a compressed trading
+#                                   week on the stand-ins, with a verdict; it leaves nothing behind)
+#   scripts/install.sh --for-tests  the same plus what the tests need (busybox, pytest), without
+#                                   running anything
 #
 # Safe to run again: it installs only what is missing. Debian/Ubuntu packages come through
 # apt-get (as root or with sudo); on other systems it says what to install.
@@ -85,12 +85,15 @@ if ! docker compose version >/dev/null 2>&1; then
   docker compose version >/dev/null
 fi
 
+# --- what the demo needs: its stand-in SMB target (Samba), a local Python base (debootstrap) --
+apt_install samba debootstrap
+
 # --- what the tests need -------------------------------------------------------------------
 if [ $for_tests = 1 ]; then
-  apt_install samba smbclient busybox-static debootstrap
+  apt_install smbclient busybox-static
   say "ready for the tests"
   exit 0
 fi
 
-say "running the preflight: invoke doctor"
-exec .venv/bin/invoke doctor
+say "running the main job on built-in defaults: invoke demo (a compressed trading week on the stand-ins)"
+exec .venv/bin/invoke demo

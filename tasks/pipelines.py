@@ -66,6 +66,7 @@ def run_pipeline(c, name: str, steps: tuple[Step, ...], cleanup=None, slot: str 
             try:
                 _task(step.call)(c, **step.kwargs, **(given or {}).get(step.call, {}))
             except Exit as exc:
+                print(f"{name}: {step.name} failed" + (f": {exc.message}" if exc.message else f" (exit {exc.code})"))
                 outcomes[step.name] = "failed"
                 record.finish(run, "failed", f"exit {exc.code}: {exc.message or ''}".strip())
                 continue

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ecosystem import images
+from ecosystem.demo import noon_zone  # noqa: F401  (the tests' trading day sits at noon too)
 from ecosystem.settings import Settings, load_settings
 from standins.pysystemtrade_repo import make_repo
 from tests.support.net import free_port
@@ -119,15 +120,6 @@ class CreatedContainers:
     def close(self) -> None:
         self._stream.close()
         self._client.close()
-
-
-def noon_zone() -> str:
-    """Return a fixed-offset zone (Etc/GMT±N) whose local time is now between 12:00 and 13:00, so a
-    test's trading day sits inside every process window whatever time the tests run."""
-    from datetime import datetime, timezone
-
-    offset = 12 - datetime.now(timezone.utc).hour   # hours east of UTC: -11 .. +12
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # the Etc names have the sign inverted
 
 
 def write_private(made, name: str, text: str) -> None:

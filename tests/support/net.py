@@ -1,11 +1,2 @@
-"""Network helpers for tests: loopback only."""
-from __future__ import annotations
-
-import socket
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+"""Network helpers for tests: loopback only (the stand-ins' own, re-exported)."""
+from standins.net import free_port  # noqa: F401

@@ -6,13 +6,12 @@ even when the test failed half-way.
 """
 from __future__ import annotations
 
-import ipaddress
-import random
 import uuid
 from dataclasses import dataclass
 
 from ecosystem.compose import Compose
 from ecosystem.errors import ComposeError
+from standins.net import free_network_part
 
 
 @dataclass(frozen=True)
@@ -26,25 +25,10 @@ class TestStack:
         return f"com.docker.compose.project={self.project}"
 
 
-def used_subnets(client) -> list[ipaddress.IPv4Network]:
-    subnets = []
-    for network in client.networks.list():
-        for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
-            if config.get("Subnet") and ":" not in config["Subnet"]:
-                subnets.append(ipaddress.ip_network(config["Subnet"], strict=False))
-    return subnets
-
-
 def unique_stack(client) -> TestStack:
     """Return a project name, suffix and network part no other stack on this engine uses."""
     token = uuid.uuid4().hex[:8]
-    used = used_subnets(client)
-    for _ in range(200):
-        part = f"10.{random.randint(100, 250)}.{random.randint(0, 255)}"
-        candidate = ipaddress.ip_network(f"{part}.0/24")
-        if not any(candidate.overlaps(net) for net in used):
-            return TestStack(project=f"psttest{token}", suffix=f"_t{token}", network_part=part)
-    raise RuntimeError("no free /24 subnet found for a test stack")
+    return TestStack(project=f"psttest{token}", suffix=f"_t{token}", network_part=free_network_part(client))
 
 
 def leftovers(client, stack: TestStack) -> list[str]:

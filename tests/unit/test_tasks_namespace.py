@@ -39,13 +39,6 @@ def test_plain_python_import_sees_the_same_file_and_namespace():
     assert set(names.split()) == set(tasks.ns.task_names)
 
 
-def test_not_yet_built_tasks_say_so_and_fail():
-    result = subprocess.run([sys.executable, "-m", "invoke", "demo"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 1
-    assert "not built yet" in result.stderr and "issue #8" in result.stderr
-
-
 def test_task_modules_do_not_touch_docker_smb_or_git_directly():
     for module in (ROOT / "tasks").glob("*.py"):
         text = module.read_text()

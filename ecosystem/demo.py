@@ -1,0 +1,425 @@
+"""`invoke demo`: a compressed trading week on the shipped stand-ins, run by the real scheduler.
+
+Nothing of the trader's own set-up is read or touched: the demo has its own folder (a fresh
+``.env``, STATE_DIR, BACKUP_DIR, REPORTS_DIR), its own compose project, network, volumes and
+images (a ``_demo…`` name suffix), a stand-in pysystemtrade repository, the stand-in MongoDB
+and gateway, a stand-in SMB target (a private smbd on loopback) and a local bare git
+repository for the reports.
+
+The week is the scheduler's own: ``Scheduler`` and its planner over a simulated clock that goes
+over seven days one due instant at a time, each due job run for real as an ``invoke`` process on
+this engine, waited for, then the clock moves on. The demo's trading week is five days that
+start today (its timezone is chosen so that now is about noon there), so the processes that
+``weekly open`` really starts today run inside their windows whatever day the demo runs on;
+the weekend pipeline follows on the sixth day and the gateway check on the seventh evening.
+On the third day the scheduler is restarted (a new one, which picks up from the heartbeat),
+and on the fourth evening it is down from 18:00 to 22:00, so that evening's nightly pipeline is
+caught up at 22:00. Real processes run in real time: a stand-in process runs two seconds, and
+the demo's days share one real day, so the day's continuous processes run at the first opening
+and the later openings find them done ("in step with the plan").
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from . import backup_sets, eod, images, process, scheduler as scheduler_module, scheduling, trading_day
+from .history import History
+from .settings import KNOWN_NAMES, Settings, load_settings
+
+RESTART = (2, time(11, 0))                     # the third day, 11:00: the scheduler is restarted
+OUTAGE = ((3, time(18, 0)), (3, time(22, 0)))  # the fourth day, 18:00-22:00: the scheduler is down
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEMO_ENV = {"HEALTH_INTERVAL": "1s", "GATEWAY_START_PERIOD": "5s"}  # compose's health checks, quicker
+
+
+def noon_zone(now: datetime | None = None) -> str:
+    """Return a fixed-offset zone (Etc/GMT±N) whose local time is now between 12:00 and 13:00, so
+    the demo's real day sits inside every process window whatever time it runs."""
+    now = now or datetime.now(timezone.utc)
+    offset = 12 - now.hour   # hours east of UTC: -11 .. +12
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # the Etc names have the sign inverted
+
+
+@dataclass
+class Workspace:
+    root: Path                  # the project folder (tasks.py)
+    folder: Path                # everything of the demo that is not in Docker
+    suffix: str
+    values: dict
+    remote: Path                # the reports' bare repository
+    smb: object | None = None   # standins.smb_target.SambaServer
+    secrets: list[str] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def env_file(self) -> Path:
+        return self.folder / ".env"
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(self.root, env_file=self.env_file, environ={})
+
+    def write_env(self) -> None:
+        self.env_file.write_text("".join(f"{k}='{v}'\n" for k, v in self.values.items()))
+        self.env_file.chmod(0o600)
+
+    def environ(self) -> dict[str, str]:
+        """This process's environment without any of the trader's own settings, pointed at the demo's .env."""
+        keep = {k: v for k, v in os.environ.items() if k not in KNOWN_NAMES}
+        return keep | DEMO_ENV | {"ECOSYSTEM_ENV_FILE": str(self.env_file)}
+
+    def log_path(self, name: str) -> Path:
+        path = self.folder / "logs" / f"{len(self.logs) + 1:02d}-{name.replace(' ', '_')}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.logs.append(path)
+        return path
+
+    def start(self, command: tuple[str, ...]) -> subprocess.Popen:
+        """Start ``invoke COMMAND`` for the demo's ecosystem, its output into its own log file."""
+        with open(self.log_path(command[0]), "w") as log:
+            return subprocess.Popen([sys.executable, "-m", "invoke", *command], cwd=str(self.root),
+                                    env=self.environ(), stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def run(self, *command: str, timeout: float = 1800) -> str:
+        """Run ``invoke COMMAND`` to its end; return its output; raise DemoFailed if it fails."""
+        child = self.start(command)
+        try:
+            code = child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            code = child.wait()
+        output = self.logs[-1].read_text(errors="replace")
+        if code != 0:
+            raise DemoFailed(f"invoke {' '.join(command)} exited with code {code}", output)
+        return output
+
+
+class DemoFailed(Exception):
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+def week_settings(now: datetime) -> dict[str, str]:
+    """The demo's week: a timezone where ``now`` is about noon, five trading days starting on that
+    day, the weekend pipeline on the sixth day at 10:00 and the gateway check on the seventh at 20:00."""
+    zone = noon_zone(now)
+    first = now.astimezone(ZoneInfo(zone)).isoweekday()
+
+    def day(offset: int) -> str:
+        return DAY_NAMES[(first - 1 + offset) % 7]
+
+    return {"TIMEZONE": zone, "WORKFLOW_WEEKDAY_START": str(first), "WORKFLOW_WEEKDAY_END": str((first + 3) % 7 + 1),
+            "WEEKEND_PIPELINE_AT": f"{day(5)} 10:00", "GATEWAY_CHECK_AT": f"{day(6)} 20:00"}
+
+
+def prepare(client, root: Path, folder: Path, *, base_image: str, say: Callable[[str], None]) -> Workspace:
+    """Make the demo's folder, stand-in repository, remotes, .env and stand-in images."""
+    from standins.net import free_network_part, free_port
+    from standins.pysystemtrade_repo import make_repo
+
+    suffix = f"_demo{uuid.uuid4().hex[:6]}"
+    broker = f"DEMO-broker-{secrets.token_hex(4)}"
+    tws_password, smb_password = f"demo-tws-{secrets.token_hex(8)}", f"demo-smb-{secrets.token_hex(8)}"
+    origin = make_repo(folder / "pysystemtrade-origin", private_sentinel=broker)
+    remote = folder / "reports.git"
+    process.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(remote)], timeout=60)
+    values = {"NAME_SUFFIX": suffix, "IPV4_NETWORK_PART": free_network_part(client),
+              **week_settings(datetime.now(timezone.utc)),
+              "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
+              "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
+              "TWSUSERID": "demo-user", "TWSPASSWORD": tws_password, "PYTHON_BASE_IMAGE": base_image,
+              "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()), "JUPYTER_PORT": str(free_port()),
+              "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3", "BACKUP_WAIT_MINUTES": "5",
+              "BACKUP_MIN_FREE_GB": "1", "REPORTS_REMOTE": f"file://{remote}", "REPORTS_BRANCH": "main",
+              "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5"}
+    ws = Workspace(root, folder, suffix, values, remote, secrets=[broker, tws_password, smb_password])
+    ws.smb = _smb_target(folder, smb_password, say)
+    if ws.smb is not None:
+        values |= {"SMB_SERVER": "127.0.0.1", "SMB_PORT": str(ws.smb.port), "SMB_SHARE": ws.smb.share,
+                   "SMB_FOLDER": "pysystemtrade-demo", "SMB_USER": ws.smb.user, "SMB_PASSWORD": smb_password}
+    ws.write_env()
+    plans = {p.key: p for p in images.standin_plans(ws.settings)}
+    for plan in plans.values():
+        say(f"building {plan.current} (stand-in)")
+        images.build(client, plan)
+    values |= {"MONGO_IMAGE": plans["standin-mongo"].current, "GATEWAY_BASE_IMAGE": plans["standin-gateway"].current}
+    ws.write_env()
+    return ws
+
+
+def _smb_target(folder: Path, password: str, say) -> object | None:
+    from standins.smb_target import start_samba
+
+    if shutil.which("smbd") is None and not Path("/usr/sbin/smbd").exists():
+        say("no stand-in SMB target: Samba is not installed (scripts/install.sh installs it); offload is skipped")
+        return None
+    if os.geteuid() != 0:
+        say("no stand-in SMB target: its user and password database need root; offload is skipped")
+        return None
+    return start_samba(folder / "smb", password)
+
+
+def write_behaviour(ws: Workspace) -> None:
+    """Tell the stand-in processes how to behave: two seconds each, and the reports process writes a report."""
+    s = ws.settings
+    path = Path(s.private_config_dir) / "standin_behaviour"
+    path.write_text("seconds=2\nrun_reports=report\n")
+    if os.geteuid() == 0:
+        os.chown(path, s.container_uid, -1)
+    path.chmod(0o600)
+
+
+SEED = """
+import json, pathlib
+root = pathlib.Path('/data/db/standin-data')
+for db, coll, n in (('production', 'futures_contract_prices', 500), ('production', 'capital', 60),
+                    ('production', 'optimal_positions', 40), ('meta', 'roll_parameters', 12)):
+    (root / db).mkdir(parents=True, exist_ok=True)
+    (root / db / (coll + '.jsonl')).write_text(''.join(json.dumps({'i': i, 'sample': coll}) + '\\n' for i in range(n)))
+"""
+
+
+def seed(client, ws: Workspace) -> None:
+    """Put sample collections into the stand-in MongoDB, as a set-up pysystemtrade has data (an empty
+    database makes every backup ``suspect``, rightly)."""
+    container = client.containers.get(f"mongo_db{ws.suffix}")
+    result = container.exec_run(["python3", "-c", SEED], user="mongodb")
+    if result.exit_code != 0:
+        raise DemoFailed("could not seed the stand-in MongoDB", result.output.decode(errors="replace"))
+
+
+@dataclass
+class Entry:
+    at: datetime          # simulated
+    job: str
+    slot: str
+    how: str              # on time | caught up (...) | missed (...) | a note
+    outcome: str = ""
+    seconds: float = 0.0
+    said: str = ""        # the job's last line
+
+
+def _local(day, moment: time, tz) -> datetime:
+    return datetime.combine(day, moment, tzinfo=tz).astimezone(timezone.utc)
+
+
+def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = None) -> list[Entry]:
+    """Run the scheduler over this week's simulated clock (see the module's docstring); return the timeline."""
+    s = ws.settings
+    tz = s.tz
+    monday = (now or datetime.now(timezone.utc)).astimezone(tz).date()   # the demo's week starts today
+    start = _local(monday, time(0), tz)
+    end = start + timedelta(days=7) - timedelta(minutes=1)
+    restart = _local(monday + timedelta(days=RESTART[0]), RESTART[1], tz)
+    down = tuple(_local(monday + timedelta(days=d), t, tz) for d, t in OUTAGE)
+    plans: dict = {}
+
+    def plan_of(day):
+        from .plan import plan_for
+        if day not in plans:
+            plans[day] = plan_for(s, day)
+        return plans[day]
+
+    jobs = scheduling.trading_days_jobs(s, plan_of)
+    instants = {slot.at for slot in scheduling.slots_between(jobs, start - timedelta(minutes=1), end, tz)}
+    instants = sorted(t for t in instants | {start, restart, down[1]} if not down[0] <= t < down[1])
+    history = History(s.state_dir / "history.jsonl")
+    heartbeat = s.state_dir / "scheduler-heartbeat.json"
+    clock = [start - timedelta(minutes=1)]
+    heartbeat.parent.mkdir(parents=True, exist_ok=True)
+    heartbeat.write_text('{"looked": "%s"}' % clock[0].isoformat())  # the week starts here, not at the real now
+    started: dict[str, tuple[Entry, datetime]] = {}
+    timeline: list[Entry] = []
+
+    def launch(command):
+        return ws.start(command)
+
+    def new_loop():
+        return scheduler_module.Scheduler(jobs, history, tz=tz, heartbeat=heartbeat, launch=launch,
+                                          clock=lambda: clock[0])
+
+    loop = new_loop()
+    for instant in instants:
+        clock[0] = instant
+        if instant == restart:
+            loop = new_loop()
+            timeline.append(Entry(instant, "scheduler", "", "restarted (a new loop, picking up from its heartbeat)"))
+            say(format_entry(timeline[-1], tz))
+        if instant == down[1]:
+            timeline.append(Entry(down[0], "scheduler", "", f"down until {down[1].astimezone(tz):%a %H:%M} "
+                                  "(then it catches up what can still do its work)"))
+            say(format_entry(timeline[-1], tz))
+        begun = datetime.now(timezone.utc)
+        for decision in scheduling.due(jobs, instant, since=loop.since, done=loop.done, tz=tz):
+            how = {"run": "on time", "catch_up": f"caught up: {decision.reason}"}.get(decision.action,
+                                                                                       f"missed: {decision.reason}")
+            started[str(decision.slot)] = (Entry(instant, decision.slot.job, decision.slot.key, how), begun)
+        for line in loop.tick():
+            if line.startswith("started weekly.sync"):
+                continue
+        for line in loop.settle():
+            pass
+        for key, (entry, began) in list(started.items()):
+            runs = [r for r in history.runs(job=scheduler_module.JOB) if f"{r.step}@{r.slot}" == key and r.outcome]
+            if runs:
+                entry.outcome = runs[-1].outcome
+                entry.seconds = ((runs[-1].end - runs[-1].start).total_seconds() if runs[-1].end else 0.0)
+                entry.said = _last_line(ws, entry.job)
+                timeline.append(entry)
+                say(format_entry(entry, tz))
+                del started[key]
+    return sorted(timeline, key=lambda e: e.at)
+
+
+def _last_line(ws: Workspace, job: str) -> str:
+    name = job.split()[0]
+    for path in reversed(ws.logs):
+        if path.name.endswith(f"-{name}.log"):
+            lines = [x for x in path.read_text(errors="replace").splitlines()
+                     if x.strip() and not x.startswith(("note:", "warning:"))]
+            return lines[-1] if lines else ""
+    return ""
+
+
+def format_entry(entry: Entry, tz) -> str:
+    when = entry.at.astimezone(tz).strftime("%a %H:%M")
+    if entry.job == "scheduler":
+        return f"{when}  scheduler {entry.how}"
+    said = f" | {entry.said[:110]}" if entry.said else ""
+    return f"{when}  {entry.job:<15} {entry.slot:<11} {entry.outcome or '-':<9} {entry.seconds:5.0f}s  {entry.how}{said}"
+
+
+@dataclass(frozen=True)
+class Check:
+    what: str
+    ok: bool
+    detail: str
+
+
+def verdict(ws: Workspace, timeline: list[Entry]) -> list[Check]:
+    """Check what the week should have left behind, from the history, the sets, the share and the remote."""
+    s = ws.settings
+    history = History(s.state_dir / "history.jsonl")
+    checks = []
+    ran = [e for e in timeline if e.job != "scheduler"]
+    keys = [(e.job, e.slot) for e in ran]
+    bad = [f"{e.job}@{e.slot} {e.outcome}" for e in ran if e.outcome != "ok"]
+    checks.append(Check("every scheduled job ran once and ended ok", not bad and len(set(keys)) == len(keys),
+                        ", ".join(bad) or f"{len(ran)} runs, none twice"))
+    trading = sorted({e.slot for e in ran if e.job == "nightly"})
+    opened = sorted({e.slot for e in ran if e.job == "weekly.open"})
+    checks.append(Check("the window opened and the nightly pipeline ran on each trading day",
+                        len(trading) == 5 and trading == opened, f"nightly {len(trading)}, opened {len(opened)}"))
+    caught = [e for e in ran if e.how.startswith("caught up")]
+    checks.append(Check("the evening missed while the scheduler was down was caught up",
+                        any(e.job == "nightly" for e in caught), ", ".join(f"{e.job}@{e.slot}" for e in caught) or
+                        "nothing was caught up"))
+    processes_ok = {r.step for r in history.runs(job=trading_day.JOB) if r.outcome == "ok" and r.step}
+    wanted = {"run_stack_handler", "run_capital_update", *s.morning_processes}
+    checks.append(Check("the day's processes ran and ended by themselves", wanted <= processes_ok,
+                        f"ok: {', '.join(sorted(processes_ok & wanted)) or 'none'}"))
+    chain = {}
+    for run in history.runs(job=eod.JOB):
+        if run.step and run.outcome:
+            chain.setdefault(run.slot, {})[run.step] = run.outcome
+    full = [day for day in trading if all(chain.get(day, {}).get(p) == "ok" for p in s.eod_chain)]
+    checks.append(Check("the evening chain ran every step ok on each trading day", len(full) == len(trading) == 5,
+                        f"{len(full)} of {len(trading)} days"))
+    good = backup_sets.good_sets(s.backup_dir)
+    broken = [m.name for m in good if backup_sets.verify(s.backup_dir / m.name, m)]
+    cold = [m for m in good if m.how == "cold"]
+    checks.append(Check("every backup set verifies (five nightly, one cold)", len(good) >= 6 and cold and not broken,
+                        f"{len(good)} good sets, {len(cold)} cold" + (f"; failing: {', '.join(broken)}" if broken
+                                                                      else "")))
+    drills = [r for r in history.runs(job="weekend") if r.step == "restore drill"]
+    restored = [r for r in history.runs(job="restore") if r.outcome]
+    checks.append(Check("the restore drill restored the cold backup", bool(drills) and drills[-1].outcome == "ok",
+                        (restored[-1].detail if restored else drills[-1].detail) if drills else "no drill ran"))
+    checks.append(_offloaded(s, good))
+    checks.append(_pushed(ws))
+    checks.append(_no_secret(ws))
+    return checks
+
+
+def _offloaded(s: Settings, good) -> Check:
+    if not s.smb_configured:
+        return Check("the sets are on the stand-in SMB share", True, "skipped: no stand-in SMB target here")
+    from . import offload, smb
+
+    with smb.session(smb.ShareAddress.from_settings(s)) as share:
+        share.ensure_folder()
+        remote = offload.remote_sets(share)
+    missing = [m.name for m in good if m.name not in remote]
+    return Check("the sets are on the stand-in SMB share", bool(good) and not missing,
+                 f"{len(remote)} on the share" + (f"; missing {', '.join(missing)}" if missing else ""))
+
+
+def _pushed(ws: Workspace) -> Check:
+    result = process.run(["git", "-C", str(ws.remote), "log", "--format=%s", "main"], timeout=60, check=False)
+    commits = [x for x in result.stdout.splitlines() if x]
+    files = process.run(["git", "-C", str(ws.remote), "ls-tree", "-r", "--name-only", "main"], timeout=60,
+                        check=False).stdout.split()
+    return Check("the daily reports were committed and pushed to the (local) remote",
+                 bool(commits) and any("report" in f for f in files),
+                 f"{len(commits)} commit(s); files: {', '.join(files[:4]) or 'none'}")
+
+
+def _no_secret(ws: Workspace) -> Check:
+    s = ws.settings
+    places = [s.state_dir / "history.jsonl", *ws.logs]
+    leaked = [str(p.name) for p in places if p.exists() and any(x in p.read_text(errors="replace") for x in ws.secrets)]
+    dump = process.run(["git", "-C", str(ws.remote), "log", "-p", "--all"], timeout=60, check=False).stdout
+    if any(x in dump for x in ws.secrets):
+        leaked.append("the reports remote")
+    return Check("no secret in the history, the task output or the reports remote", not leaked,
+                 ", ".join(leaked) or f"{len(ws.secrets)} secrets looked for in {len(places) + 1} places")
+
+
+def leftovers(client, suffix: str) -> list[str]:
+    """Name every container, network, volume and image of the demo that is still on the engine."""
+    found = [f"container {c.name}" for c in client.containers.list(all=True) if suffix in c.name]
+    found += [f"network {n.name}" for n in client.networks.list() if suffix in n.name]
+    found += [f"volume {v.name}" for v in client.volumes.list() if suffix in v.name]
+    found += [f"image {t}" for i in client.images.list() for t in i.tags if suffix in t]
+    return found
+
+
+def remove(client, ws: Workspace) -> list[str]:
+    """Remove everything the demo made (the base image stays, for the next run); return what is left."""
+    from docker.errors import DockerException
+
+    try:
+        ws.run("down", timeout=600)
+    except DemoFailed:
+        pass  # the sweep below removes what down could not
+    for container in client.containers.list(all=True):
+        if ws.suffix in container.name:
+            container.remove(force=True, v=True)
+    for network in client.networks.list():
+        if ws.suffix in network.name:
+            network.remove()
+    for volume in client.volumes.list():
+        if ws.suffix in volume.name:
+            volume.remove(force=True)
+    for image in client.images.list():
+        for tag in image.tags:
+            if ws.suffix in tag:
+                try:
+                    client.images.remove(tag, force=True)
+                except DockerException:
+                    pass
+    if ws.smb is not None:
+        ws.smb.stop()
+    return leftovers(client, ws.suffix)

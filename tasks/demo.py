@@ -1,0 +1,71 @@
+"""`invoke demo`: a compressed trading week on the shipped stand-ins, with a timeline and a verdict."""
+import os
+import tempfile
+from pathlib import Path
+
+from invoke import Exit, task
+
+from ecosystem import base_images, demo as demos, engine
+from ecosystem.errors import EcosystemError
+
+from ._common import ROOT
+
+
+@task(help={"keep": "leave the demo's stack and folder in place to look around (remove them with "
+                    "the printed commands)"})
+def demo(c, keep=False):
+    """Run a compressed trading week on the stand-ins, print its timeline and a verdict, clean up.
+
+    No broker account or private repository is needed: the scheduler opens the window, the day's
+    processes and the evening chain run, then backup, offload, reports and a restore drill."""
+    def say(text):
+        print(text, flush=True)
+
+    try:
+        client = engine.connect()
+        base = base_images.python_base(client, os.environ.get("PYTHON_BASE_IMAGE", "python:3.10-slim-bookworm"),
+                                       say=say)
+    except EcosystemError as exc:
+        raise Exit(str(exc), code=1) from None
+    folder = Path(tempfile.mkdtemp(prefix="pysystemtrade-demo-"))
+    folder.chmod(0o755)  # the stand-in processes' user reads the repository's private folder below it
+    ws = None
+    checks, timeline, failure = [], [], None
+    try:
+        ws = demos.prepare(client, ROOT, folder, base_image=base, say=say)
+        say(f"demo ecosystem {ws.suffix} in {folder}: building the images, setting up, starting the stack")
+        ws.run("build")
+        ws.run("setup")
+        demos.write_behaviour(ws)
+        ws.run("up")
+        demos.seed(client, ws)
+        say("the week, as the scheduler runs it (simulated clock; each job runs for real):")
+        timeline = demos.week(ws, say=say)
+        checks = demos.verdict(ws, timeline)
+    except demos.DemoFailed as exc:
+        failure = f"{exc}\n" + "\n".join(exc.output.strip().splitlines()[-15:])
+    except EcosystemError as exc:
+        failure = str(exc)
+    finally:
+        left = []
+        if ws is not None and not keep:
+            say("cleaning up: the demo's containers, network, volumes, images and folder")
+            left = demos.remove(client, ws)
+            if not left:
+                import shutil
+                shutil.rmtree(folder, ignore_errors=True)
+    print()
+    print("verdict:")
+    for check in checks:
+        print(f"  {'PASS' if check.ok else 'FAIL'}  {check.what}: {check.detail}")
+    if ws is not None and not keep:
+        print(f"  {'PASS' if not left else 'FAIL'}  nothing left behind: " +
+              (", ".join(left) if left else "no container, volume, network or image of the demo"))
+    if keep and ws is not None:
+        print(f"\nkept: {folder} (its .env: ECOSYSTEM_ENV_FILE={ws.env_file} invoke status); "
+              f"remove with ECOSYSTEM_ENV_FILE={ws.env_file} invoke down, then docker volume/image rm *{ws.suffix}")
+    if failure:
+        raise Exit(f"demo failed: {failure}", code=1)
+    if not checks or not all(c.ok for c in checks) or left:
+        raise Exit("demo: FAILED (see the verdict above)", code=1)
+    print("\ndemo: PASSED - this host runs the ecosystem, its backups restore, and nothing was left behind")

@@ -1,0 +1,43 @@
+"""The demo's pure parts: its week fits whatever day it runs on, and it never reads the trader's own settings."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from ecosystem import demo, plan, scheduling, week
+from ecosystem.settings import load_settings
+from standins.pysystemtrade_repo import make_repo
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    return make_repo(tmp_path_factory.mktemp("clone") / "repo")
+
+
+@pytest.mark.parametrize("hours", range(0, 7 * 24, 5))
+def test_the_demo_week_starts_today_with_now_inside_every_window_whatever_the_day_and_hour(tmp_path, clone, hours):
+    now = datetime(2026, 11, 30, 0, 17, tzinfo=timezone.utc) + timedelta(hours=hours)
+    values = demo.week_settings(now)
+    s = load_settings(tmp_path, environ={**values, "PYSYSTEMTRADE_CLONE_DIR": str(clone)})
+    local = now.astimezone(s.tz)
+    assert 12 <= local.hour < 13, "about noon: inside the stack handler's, capital update's and morning windows"
+    assert week.phase(week.WeekWindow.from_settings(s), now).inside, "the processes it really starts may run"
+    start = datetime.combine(local.date(), datetime.min.time(), tzinfo=s.tz).astimezone(timezone.utc)
+    slots = scheduling.slots_between(scheduling.trading_days_jobs(s, lambda d: plan.plan_for(s, d)),
+                                     start - timedelta(minutes=1), start + timedelta(days=7, minutes=-1), s.tz)
+    jobs = [x.job for x in slots]
+    assert jobs == ["weekly.open", "nightly"] * 5 + ["weekly.close", "weekend", "gateway.status"]
+    assert slots[0].at == start and slots[1].key == local.date().isoformat()
+
+
+def test_the_demo_runs_its_jobs_on_its_own_env_never_the_traders(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATE_DIR", "/srv/my-real-state")
+    monkeypatch.setenv("TWSPASSWORD_FILE", "/run/secrets/my-real-password")
+    monkeypatch.setenv("ECOSYSTEM_ENV_FILE", "/srv/my-real.env")
+    monkeypatch.setenv("PATH", "/usr/bin")
+    ws = demo.Workspace(root=Path("."), folder=tmp_path, suffix="_demox", values={}, remote=tmp_path / "r.git")
+    env = ws.environ()
+    assert "STATE_DIR" not in env and "TWSPASSWORD_FILE" not in env
+    assert env["ECOSYSTEM_ENV_FILE"] == str(tmp_path / ".env") and env["PATH"] == "/usr/bin"
