@@ -46,7 +46,8 @@ def heartbeat_path(s):
 
 @task(name="run-scheduler", help={"once": "run one tick and exit (for a check or a cron-style setup)"})
 def run_scheduler(c, once=False):
-    """Run the scheduler loop: weekly sync every minute, the nightly and weekend pipelines, the Sunday gateway check."""
+    """Run the scheduler loop: weekly sync every minute, the window's opening and close, the nightly and weekend
+    pipelines, the Sunday gateway check and your own jobs (SCHEDULER_JOBS)."""
     import schedule
 
     s = settings(c)
@@ -92,8 +93,8 @@ def schedule(c, days=7):
     now = datetime.now(timezone.utc)
     slots = scheduling.next_runs(_jobs(s), now, s.tz, days=int(days))
     print("weekly.sync: every minute")
-    print(table(("job", "slot", "at"), [(x.job, x.key, x.at.astimezone(s.tz).strftime("%a %Y-%m-%d %H:%M"))
-                                        for x in slots]))
+    print(table(("job", "slot", "at", "runs"), [(x.job, x.key, x.at.astimezone(s.tz).strftime("%a %Y-%m-%d %H:%M"),
+                                                 "invoke " + " ".join(x.command)) for x in slots]))
     try:
         beat = json.loads(heartbeat_path(s).read_text())
         looked = datetime.fromisoformat(beat["looked"])

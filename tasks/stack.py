@@ -134,7 +134,7 @@ def status(c):
         print(table(("job", "last run", "outcome", "detail"),
                     [(job, r.start.astimezone(s.tz).strftime("%a %d %b %H:%M"), r.outcome, r.detail)
                      for job, r in sorted(last.items())]))
-    _scheduler_lines(s, now)
+    _scheduler_lines(s, now, runs)
     slot = now.astimezone(s.tz).date().isoformat()
     today = {}
     for run in runs:  # each process's latest outcome this trading day, from the day's launches and the chain
@@ -166,13 +166,13 @@ def logs(c, service, since=None, tail=200):
         raise Exit(str(exc), code=1) from None
 
 
-def _scheduler_lines(s, now):
-    """The scheduler's heartbeat and each job's next run."""
+def _scheduler_lines(s, now, runs=()):
+    """The scheduler's heartbeat, and each scheduled job's next run and last outcome."""
     import json
     from datetime import timedelta
 
     from .scheduler import _jobs, heartbeat_path
-    from ecosystem import scheduling
+    from ecosystem import scheduler as loop, scheduling
 
     try:
         looked = datetime.fromisoformat(json.loads(heartbeat_path(s).read_text())["looked"])
@@ -180,11 +180,23 @@ def _scheduler_lines(s, now):
         print(f"\nscheduler: {'running' if alive else 'NOT RUNNING'} (heartbeat {_ago(looked, now)})")
     except (OSError, ValueError, KeyError):
         print("\nscheduler: never ran (invoke run-scheduler)")
+    last = {}
+    for run in runs:
+        if run.job == loop.JOB and run.step and run.outcome:
+            last[run.step] = run
     try:
         upcoming = {}
         for slot in scheduling.next_runs(_jobs(s), now, s.tz, days=8):
             upcoming.setdefault(slot.job, slot)
-        if upcoming:
-            print("next: " + ", ".join(f"{job} {slot.at.astimezone(s.tz):%a %H:%M}" for job, slot in upcoming.items()))
     except EcosystemError as exc:
         print(f"next runs unknown: {exc.message}")
+        return
+    except Exit as exc:
+        print(f"next runs unknown: {exc.message}")
+        return
+    names = list(upcoming) + [job for job in last if job not in upcoming]
+    if names:
+        print(table(("scheduled job", "next run", "last run", "outcome"),
+                    [(job, upcoming[job].at.astimezone(s.tz).strftime("%a %d %b %H:%M") if job in upcoming else "",
+                      f"{last[job].slot or ''} {_ago(last[job].start, now)}".strip() if job in last else "never",
+                      last[job].outcome if job in last else "") for job in names]))
