@@ -8,9 +8,10 @@ repository for the reports.
 
 The week is the scheduler's own: ``Scheduler`` and its planner over a simulated clock that goes
 over seven days one due instant at a time, each due job run for real as an ``invoke`` process on
-this engine, waited for, then the clock moves on. The demo's trading week is five days that
-start today (its timezone is chosen so that now is about noon there), so the processes that
-``weekly open`` really starts today run inside their windows whatever day the demo runs on;
+this engine, waited for, then the clock moves on. The demo's trading week is the five days that
+end today (its timezone is chosen so that now is about noon there), so the processes that
+``weekly open`` really starts run inside their windows whatever day the demo runs on, and each
+evening chain is booked to a day that has been (``nightly --day``; a future day is refused);
 the weekend pipeline follows on the sixth day and the gateway check on the seventh evening.
 On the third day the scheduler is restarted (a new one, which picks up from the heartbeat),
 and on the fourth evening it is down from 18:00 to 22:00, so that evening's nightly pipeline is
@@ -20,6 +21,7 @@ and the later openings find them done ("in step with the plan").
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -39,6 +41,7 @@ from .settings import KNOWN_NAMES, Settings, load_settings
 RESTART = (2, time(11, 0))                     # the third day, 11:00: the scheduler is restarted
 OUTAGE = ((3, time(18, 0)), (3, time(22, 0)))  # the fourth day, 18:00-22:00: the scheduler is down
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TRADING_DAYS = 5
 DEMO_ENV = {"HEALTH_INTERVAL": "1s", "GATEWAY_START_PERIOD": "5s"}  # compose's health checks, quicker
 
 
@@ -86,23 +89,45 @@ class Workspace:
 
     def start(self, command: tuple[str, ...]) -> subprocess.Popen:
         """Start ``invoke COMMAND`` for the demo's ecosystem, its output into its own log file."""
+        if not self.env_file.exists():  # without it the task would act on the built-in defaults: yours
+            raise DemoFailed(f"the demo's .env ({self.env_file}) is not there; nothing was run")
         with open(self.log_path(command[0]), "w") as log:
             return subprocess.Popen([sys.executable, "-m", "invoke", *command], cwd=str(self.root),
                                     env=self.environ(), stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
 
     def run(self, *command: str, timeout: float = 1800) -> str:
-        """Run ``invoke COMMAND`` to its end; return its output; raise DemoFailed if it fails."""
+        """Run ``invoke COMMAND`` to its end; return its output; raise DemoFailed if it fails. Interrupted
+        (Ctrl-C) or past ``timeout``, the task and everything it started (its process group) are stopped."""
         child = self.start(command)
         try:
             code = child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            child.kill()
+            _stop_group(child)
             code = child.wait()
+        except BaseException:
+            _stop_group(child)
+            raise
         output = self.logs[-1].read_text(errors="replace")
         if code != 0:
             raise DemoFailed(f"invoke {' '.join(command)} exited with code {code}", output)
         return output
+
+
+def _stop_group(child: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM the child's process group (the task unwinds: a step through STOP), SIGKILL after ``grace``."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            child.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 class DemoFailed(Exception):
@@ -112,10 +137,10 @@ class DemoFailed(Exception):
 
 
 def week_settings(now: datetime) -> dict[str, str]:
-    """The demo's week: a timezone where ``now`` is about noon, five trading days starting on that
-    day, the weekend pipeline on the sixth day at 10:00 and the gateway check on the seventh at 20:00."""
+    """The demo's week: a timezone where ``now`` is about noon, five trading days ending on that day,
+    the weekend pipeline on the sixth day at 10:00 and the gateway check on the seventh at 20:00."""
     zone = noon_zone(now)
-    first = now.astimezone(ZoneInfo(zone)).isoweekday()
+    first = (now.astimezone(ZoneInfo(zone)) - timedelta(days=TRADING_DAYS - 1)).isoweekday()
 
     def day(offset: int) -> str:
         return DAY_NAMES[(first - 1 + offset) % 7]
@@ -124,27 +149,34 @@ def week_settings(now: datetime) -> dict[str, str]:
             "WEEKEND_PIPELINE_AT": f"{day(5)} 10:00", "GATEWAY_CHECK_AT": f"{day(6)} 20:00"}
 
 
-def prepare(client, root: Path, folder: Path, *, base_image: str, say: Callable[[str], None]) -> Workspace:
-    """Make the demo's folder, stand-in repository, remotes, .env and stand-in images."""
+def workspace(root: Path, folder: Path) -> Workspace:
+    """Name the demo's ecosystem and choose its secrets (nothing is made yet: whatever happens next,
+    ``remove`` finds everything by the suffix)."""
+    broker = f"DEMO-broker-{secrets.token_hex(4)}"
+    tws_password, smb_password = f"demo-tws-{secrets.token_hex(8)}", f"demo-smb-{secrets.token_hex(8)}"
+    return Workspace(root, folder, f"_demo{uuid.uuid4().hex[:6]}", {}, folder / "reports.git",
+                     secrets=[broker, tws_password, smb_password])
+
+
+def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None]) -> None:
+    """Make the demo's stand-in repository, remotes, .env and stand-in images."""
     from standins.net import free_network_part, free_port
     from standins.pysystemtrade_repo import make_repo
 
-    suffix = f"_demo{uuid.uuid4().hex[:6]}"
-    broker = f"DEMO-broker-{secrets.token_hex(4)}"
-    tws_password, smb_password = f"demo-tws-{secrets.token_hex(8)}", f"demo-smb-{secrets.token_hex(8)}"
+    broker, tws_password, smb_password = ws.secrets
+    folder = ws.folder
     origin = make_repo(folder / "pysystemtrade-origin", private_sentinel=broker)
-    remote = folder / "reports.git"
-    process.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(remote)], timeout=60)
-    values = {"NAME_SUFFIX": suffix, "IPV4_NETWORK_PART": free_network_part(client),
-              **week_settings(datetime.now(timezone.utc)),
-              "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
-              "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
-              "TWSUSERID": "demo-user", "TWSPASSWORD": tws_password, "PYTHON_BASE_IMAGE": base_image,
-              "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()), "JUPYTER_PORT": str(free_port()),
-              "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3", "BACKUP_WAIT_MINUTES": "5",
-              "BACKUP_MIN_FREE_GB": "1", "REPORTS_REMOTE": f"file://{remote}", "REPORTS_BRANCH": "main",
-              "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5"}
-    ws = Workspace(root, folder, suffix, values, remote, secrets=[broker, tws_password, smb_password])
+    process.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(ws.remote)], timeout=60)
+    values = ws.values
+    values |= {"NAME_SUFFIX": ws.suffix, "IPV4_NETWORK_PART": free_network_part(client),
+               **week_settings(datetime.now(timezone.utc)),
+               "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
+               "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
+               "TWSUSERID": "demo-user", "TWSPASSWORD": tws_password, "PYTHON_BASE_IMAGE": base_image,
+               "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()), "JUPYTER_PORT": str(free_port()),
+               "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3", "BACKUP_WAIT_MINUTES": "5",
+               "BACKUP_MIN_FREE_GB": "1", "REPORTS_REMOTE": f"file://{ws.remote}", "REPORTS_BRANCH": "main",
+               "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5"}
     ws.smb = _smb_target(folder, smb_password, say)
     if ws.smb is not None:
         values |= {"SMB_SERVER": "127.0.0.1", "SMB_PORT": str(ws.smb.port), "SMB_SHARE": ws.smb.share,
@@ -156,7 +188,6 @@ def prepare(client, root: Path, folder: Path, *, base_image: str, say: Callable[
         images.build(client, plan)
     values |= {"MONGO_IMAGE": plans["standin-mongo"].current, "GATEWAY_BASE_IMAGE": plans["standin-gateway"].current}
     ws.write_env()
-    return ws
 
 
 def _smb_target(folder: Path, password: str, say) -> object | None:
@@ -216,14 +247,15 @@ def _local(day, moment: time, tz) -> datetime:
 
 
 def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = None) -> list[Entry]:
-    """Run the scheduler over this week's simulated clock (see the module's docstring); return the timeline."""
+    """Run the scheduler over the demo week's simulated clock (see the module's docstring); return the timeline."""
     s = ws.settings
     tz = s.tz
-    monday = (now or datetime.now(timezone.utc)).astimezone(tz).date()   # the demo's week starts today
-    start = _local(monday, time(0), tz)
-    end = start + timedelta(days=7) - timedelta(minutes=1)
-    restart = _local(monday + timedelta(days=RESTART[0]), RESTART[1], tz)
-    down = tuple(_local(monday + timedelta(days=d), t, tz) for d, t in OUTAGE)
+    today = (now or datetime.now(timezone.utc)).astimezone(tz).date()   # the last of its trading days
+    first = today - timedelta(days=TRADING_DAYS - 1)
+    start = _local(first, time(0), tz) - scheduling.OPEN_LEAD - timedelta(minutes=20)
+    end = _local(first, time(0), tz) + timedelta(days=7) - scheduling.OPEN_LEAD - timedelta(minutes=1)
+    restart = _local(first + timedelta(days=RESTART[0]), RESTART[1], tz)
+    down = tuple(_local(first + timedelta(days=d), t, tz) for d, t in OUTAGE)
     plans: dict = {}
 
     def plan_of(day):
@@ -232,55 +264,71 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
             plans[day] = plan_for(s, day)
         return plans[day]
 
-    jobs = scheduling.trading_days_jobs(s, plan_of)
-    instants = {slot.at for slot in scheduling.slots_between(jobs, start - timedelta(minutes=1), end, tz)}
-    instants = sorted(t for t in instants | {start, restart, down[1]} if not down[0] <= t < down[1])
-    history = History(s.state_dir / "history.jsonl")
-    heartbeat = s.state_dir / "scheduler-heartbeat.json"
-    clock = [start - timedelta(minutes=1)]
-    heartbeat.parent.mkdir(parents=True, exist_ok=True)
-    heartbeat.write_text('{"looked": "%s"}' % clock[0].isoformat())  # the week starts here, not at the real now
-    started: dict[str, tuple[Entry, datetime]] = {}
-    timeline: list[Entry] = []
+    run = SimulatedWeek(ws, scheduling.trading_days_jobs(s, plan_of), tz, say, start - timedelta(minutes=1))
+    instants = {slot.at for slot in scheduling.slots_between(run.jobs, start - timedelta(minutes=1), end, tz)}
+    try:
+        for instant in sorted(t for t in instants | {start, restart, down[1]} if not down[0] <= t < down[1]):
+            if instant == restart:
+                run.restart(instant)
+            if instant == down[1]:
+                run.note(down[0], f"down until {down[1].astimezone(tz):%a %H:%M} "
+                                  "(then it catches up what can still do its work)")
+            run.at(instant)
+    finally:  # Ctrl-C or a failure: the jobs still running unwind cleanly (each in its own session)
+        run.loop.stop(grace=120)
+    return sorted(run.timeline, key=lambda e: e.at)
 
-    def launch(command):
-        return ws.start(command)
 
-    def new_loop():
-        return scheduler_module.Scheduler(jobs, history, tz=tz, heartbeat=heartbeat, launch=launch,
-                                          clock=lambda: clock[0])
+class SimulatedWeek:
+    """The real scheduler loop on a clock that moves only when told, each tick's jobs waited for."""
 
-    loop = new_loop()
-    for instant in instants:
-        clock[0] = instant
-        if instant == restart:
-            loop = new_loop()
-            timeline.append(Entry(instant, "scheduler", "", "restarted (a new loop, picking up from its heartbeat)"))
-            say(format_entry(timeline[-1], tz))
-        if instant == down[1]:
-            timeline.append(Entry(down[0], "scheduler", "", f"down until {down[1].astimezone(tz):%a %H:%M} "
-                                  "(then it catches up what can still do its work)"))
-            say(format_entry(timeline[-1], tz))
-        begun = datetime.now(timezone.utc)
-        for decision in scheduling.due(jobs, instant, since=loop.since, done=loop.done, tz=tz):
-            how = {"run": "on time", "catch_up": f"caught up: {decision.reason}"}.get(decision.action,
-                                                                                       f"missed: {decision.reason}")
-            started[str(decision.slot)] = (Entry(instant, decision.slot.job, decision.slot.key, how), begun)
-        for line in loop.tick():
-            if line.startswith("started weekly.sync"):
-                continue
-        for line in loop.settle():
-            pass
-        for key, (entry, began) in list(started.items()):
-            runs = [r for r in history.runs(job=scheduler_module.JOB) if f"{r.step}@{r.slot}" == key and r.outcome]
-            if runs:
-                entry.outcome = runs[-1].outcome
-                entry.seconds = ((runs[-1].end - runs[-1].start).total_seconds() if runs[-1].end else 0.0)
-                entry.said = _last_line(ws, entry.job)
-                timeline.append(entry)
-                say(format_entry(entry, tz))
-                del started[key]
-    return sorted(timeline, key=lambda e: e.at)
+    def __init__(self, ws: Workspace, jobs, tz, say, looked: datetime) -> None:
+        s = ws.settings
+        self.ws, self.jobs, self.tz, self.say = ws, jobs, tz, say
+        self.history = History(s.state_dir / "history.jsonl")
+        self.heartbeat = s.state_dir / "scheduler-heartbeat.json"
+        self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
+        # the week starts here, not at the real now
+        self.heartbeat.write_text(json.dumps({"looked": looked.isoformat()}))
+        self.clock = looked
+        self.timeline: list[Entry] = []
+        self.pending: dict[str, Entry] = {}
+        self.loop = self._new_loop()
+
+    def _new_loop(self):
+        return scheduler_module.Scheduler(self.jobs, self.history, tz=self.tz, heartbeat=self.heartbeat,
+                                          launch=self.ws.start, clock=lambda: self.clock)
+
+    def note(self, at: datetime, text: str) -> None:
+        self.timeline.append(Entry(at, "scheduler", "", text))
+        self.say(format_entry(self.timeline[-1], self.tz))
+
+    def restart(self, at: datetime) -> None:
+        """A new loop, as after a reboot: all it knows is the history and the heartbeat."""
+        self.clock = at
+        self.loop.stop(grace=120)
+        self.loop = self._new_loop()
+        self.note(at, "restarted (a new loop, picking up from its heartbeat)")
+
+    def at(self, instant: datetime) -> None:
+        """Tick at ``instant``, wait for what it started, and put each slot's outcome on the timeline."""
+        self.clock = instant
+        for decision in scheduling.due(self.jobs, instant, since=self.loop.since, done=self.loop.done, tz=self.tz):
+            how = {"run": "on time", "catch_up": f"caught up: {decision.reason}"}.get(
+                decision.action, f"missed: {decision.reason}")
+            self.pending[str(decision.slot)] = Entry(instant, decision.slot.job, decision.slot.key, how)
+        self.loop.tick()
+        self.loop.settle()
+        ended = {f"{r.step}@{r.slot}": r for r in self.history.runs(job=scheduler_module.JOB) if r.outcome}
+        for key, entry in list(self.pending.items()):
+            if key in ended:
+                run = ended[key]
+                entry.outcome = run.outcome
+                entry.seconds = (run.end - run.start).total_seconds() if run.end else 0.0
+                entry.said = _last_line(self.ws, entry.job)
+                self.timeline.append(entry)
+                self.say(format_entry(entry, self.tz))
+                del self.pending[key]
 
 
 def _last_line(ws: Workspace, job: str) -> str:
@@ -397,29 +445,39 @@ def leftovers(client, suffix: str) -> list[str]:
 
 
 def remove(client, ws: Workspace) -> list[str]:
-    """Remove everything the demo made (the base image stays, for the next run); return what is left."""
+    """Remove everything the demo made (the base image stays, for the next run), each part whatever
+    happened to the others; return what is left."""
     from docker.errors import DockerException
 
+    def quietly(action) -> None:
+        try:
+            action()
+        except (DockerException, DemoFailed, OSError):
+            pass  # what stays is named by leftovers() below
+
     try:
-        ws.run("down", timeout=600)
-    except DemoFailed:
-        pass  # the sweep below removes what down could not
-    for container in client.containers.list(all=True):
-        if ws.suffix in container.name:
-            container.remove(force=True, v=True)
-    for network in client.networks.list():
-        if ws.suffix in network.name:
-            network.remove()
-    for volume in client.volumes.list():
-        if ws.suffix in volume.name:
-            volume.remove(force=True)
-    for image in client.images.list():
-        for tag in image.tags:
-            if ws.suffix in tag:
-                try:
-                    client.images.remove(tag, force=True)
-                except DockerException:
-                    pass
-    if ws.smb is not None:
-        ws.smb.stop()
-    return leftovers(client, ws.suffix)
+        if ws.env_file.exists():
+            quietly(lambda: ws.run("down", timeout=600))
+        for container in client.containers.list(all=True):
+            if ws.suffix in container.name:
+                quietly(lambda: container.remove(force=True, v=True))
+        for network in client.networks.list():
+            if ws.suffix in network.name:
+                quietly(network.remove)
+        for volume in client.volumes.list():
+            if ws.suffix in volume.name:
+                quietly(lambda: volume.remove(force=True))
+        for image in client.images.list():
+            for tag in image.tags:
+                if ws.suffix in tag:
+                    quietly(lambda: client.images.remove(tag, force=True))
+        left = leftovers(client, ws.suffix)
+    finally:
+        if ws.smb is not None:
+            ws.smb.stop()
+        shutil.rmtree(ws.folder, ignore_errors=True)
+    if ws.smb is not None and ws.smb.process is not None and ws.smb.process.poll() is None:
+        left.append("the stand-in smbd")
+    if ws.folder.exists():
+        left.append(f"the folder {ws.folder}")
+    return left

@@ -42,6 +42,7 @@ class Running:
     started: datetime
     run_id: object = None   # the history run of its slot
     terminated_at: datetime | None = None
+    command: tuple[str, ...] = ()
 
 
 def launch_invoke(command: tuple[str, ...], root: Path, env: dict | None = None) -> subprocess.Popen:
@@ -95,7 +96,7 @@ class Scheduler:
             slot = decision.slot
             if decision.action == "missed":
                 self.history.record(JOB, "missed", decision.reason, step=slot.job, slot=slot.key,
-                                    hint=f"run it by hand if it still makes sense: invoke {slot.job}")
+                                    hint=f"run it by hand if it still makes sense: invoke {' '.join(slot.command)}")
                 said.append(f"{slot} missed")
             elif slot.job in self.running:
                 self.waiting.append(decision)
@@ -110,12 +111,12 @@ class Scheduler:
     def _start(self, job: str, slot, now: datetime, reason: str = "") -> str:
         run = self.history.begin(JOB, step=job, slot=slot.key) if slot else None
         try:
-            process = self.launch(slot.command if slot else (job,))
+            process = self.launch(slot.command_at(now) if slot else (job,))
         except OSError as exc:
             if run is not None:
                 self.history.finish(run, "failed", f"could not start: {exc}")
             return f"{job} could not start: {exc}"
-        self.running[job] = Running(job, slot, process, now, run)
+        self.running[job] = Running(job, slot, process, now, run, command=slot.command_at(now) if slot else (job,))
         return f"started {job}" + (f" for {slot.key} ({reason})" if slot else "")
 
     def _reap(self, now: datetime) -> list[str]:
@@ -134,8 +135,8 @@ class Scheduler:
             del self.running[job]
             outcome = "ok" if code == 0 else ("timed_out" if item.terminated_at else "failed")
             if item.run_id is not None:
-                self.history.finish(item.run_id, outcome, f"invoke {job} exited with code {code}",
-                                    hint=f"invoke history --job {job.split('.')[0]}")
+                self.history.finish(item.run_id, outcome, f"invoke {' '.join(item.command)} exited with code {code}",
+                                    hint=f"invoke history --job {item.command[0].split('.')[0]}")
             elif outcome != "ok":  # a failing sync: its own run is in the history; say it once more here
                 self.history.record(JOB, outcome, f"invoke {job} exited with code {code}", step=job)
             said.append(f"{job} ended: {outcome}")

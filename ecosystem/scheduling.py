@@ -19,6 +19,9 @@ from .plan import PlannedStep
 from .week import WeekWindow, phase
 
 ON_TIME = timedelta(minutes=2)   # a slot seen within this of its time is on time, not a catch-up
+OPEN_LEAD = timedelta(minutes=10)  # weekly.open runs this long before the day's first launch, so its `up`
+                                   # (which may recreate a service) is done before weekly sync launches anything
+OWN = "own:"                     # the prefix of the trader's own jobs (SCHEDULER_JOBS) in the history
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,17 @@ class Slot:
     at: datetime             # aware, UTC: when it is due
     runnable_until: datetime  # after this a missed slot cannot do its work any more
     args: tuple[str, ...] = ()  # the job's command-line arguments for this slot (e.g. --day 2026-12-01)
+    runs: tuple[str, ...] = ()  # the command, when it is not the job's name (a trader's own job)
+    late: tuple[datetime, tuple[str, ...]] | None = None  # dispatched after this instant, add these arguments
+
+    def command_at(self, now: datetime) -> tuple[str, ...]:
+        """The invoke command line for a dispatch at ``now``."""
+        late = self.late[1] if self.late and now > self.late[0] else ()
+        return (*(self.runs or shlex.split(self.job)), *self.args, *late)
 
     @property
     def command(self) -> tuple[str, ...]:
-        """The invoke command line: the job (a trader's job may carry its own arguments) and the slot's."""
-        return (*shlex.split(self.job), *self.args)
+        return self.command_at(self.at)
 
     def __str__(self) -> str:
         return f"{self.job}@{self.key}"
@@ -71,26 +80,28 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
         return any(phase(window, _local(day, time(hour), tz)).inside for hour in range(0, 24, 3))
 
     def window_open(day: date) -> list[Slot]:
-        if not trading_day(day):
-            return []
-        daytime = [s for s in plan_of(day) if s.kind != "evening"]
+        daytime = [s for s in plan_of(day) if s.kind != "evening"] if trading_day(day) else []
         if not daytime:
             return []
-        start = min(s.launch_at for s in daytime)
+        first = min(s.launch_at for s in daytime)
+        if not phase(window, first).inside:
+            return []
         # the opening is worth catching up while a daytime window is still open
-        return [Slot("weekly.open", day.isoformat(), start, max(s.window_stop for s in daytime))]
+        return [Slot("weekly.open", day.isoformat(), first - OPEN_LEAD, max(s.window_stop for s in daytime))]
 
     def nightly(day: date) -> list[Slot]:
-        if not trading_day(day):
-            return []
-        evening = [s for s in plan_of(day) if s.kind == "evening"]
+        evening = [s for s in plan_of(day) if s.kind == "evening"] if trading_day(day) else []
         if not evening:
             return []
         start = min(s.launch_at for s in evening)
+        if not phase(window, start).inside:
+            return []
         last_stop = max(s.window_stop for s in evening)
-        # a catch-up is worth it while the chain can still run; backup/offload/reports follow it
-        # the trading day goes with it: a catch-up after midnight still runs that day's chain
-        return [Slot("nightly", day.isoformat(), start, max(last_stop, start + catchup), ("--day", day.isoformat()))]
+        # The slot carries its trading day. Caught up after the chain's last window closed,
+        # pysystemtrade would not run the chain (it waits for, or refuses, its window): the
+        # pipeline then records the chain missed and still backs up, offloads and pushes reports.
+        return [Slot("nightly", day.isoformat(), start, max(last_stop, start + catchup), ("--day", day.isoformat()),
+                     late=(last_stop, ("--skip-eod",)))]
 
     def weekend(day: date) -> list[Slot]:
         weekday, moment = settings.weekend_pipeline_at
@@ -124,8 +135,8 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
             elif day.isoweekday() not in spec.days:
                 return []
             at = _local(day, spec.at, tz)
-            return [Slot(spec.name, day.isoformat(), at, at + catchup)]
-        return JobSpec(spec.name, slots)
+            return [Slot(OWN + spec.name, day.isoformat(), at, at + catchup, runs=tuple(shlex.split(spec.name)))]
+        return JobSpec(OWN + spec.name, slots)
 
     return [JobSpec("weekly.open", window_open), JobSpec("nightly", nightly), JobSpec("weekly.close", window_close),
             JobSpec("weekend", weekend),

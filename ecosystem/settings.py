@@ -202,25 +202,34 @@ class ScheduledJob:
     at: object                     # datetime.time, local
 
 
+_DAY_WORDS = {**{d: i + 1 for i, d in enumerate(_WEEKDAYS)},
+              **{d: i + 1 for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday",
+                                                 "saturday", "sunday"))}}
+
+
 def _days(text: str):
     text = text.strip().lower()
     if text == "trading":
         return "trading"
-    if text == "daily":
+    if text in ("daily", ""):
         return tuple(range(1, 8))
     days: list[int] = []
     for part in text.split(","):
-        first, _, last = part.strip().partition("-")
-        if first[:3] not in _WEEKDAYS or (last and last[:3] not in _WEEKDAYS):
-            raise ValueError(f"{part.strip()!r} is not a day")
-        a = _WEEKDAYS.index(first[:3]) + 1
-        b = _WEEKDAYS.index(last[:3]) + 1 if last else a
+        first, dash, last = (x.strip() for x in part.partition("-"))
+        if first not in _DAY_WORDS or (dash and last not in _DAY_WORDS):
+            raise ValueError(f"{part.strip()!r} is not a day or a range of days")
+        a = _DAY_WORDS[first]
+        b = _DAY_WORDS[last] if dash else a
         days += list(range(a, b + 1)) if a <= b else [*range(a, 8), *range(1, b + 1)]
     return tuple(sorted(set(days)))
 
 
+_HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
 def _scheduled_jobs(text: str):
     import shlex
+    from datetime import time as clock
 
     jobs = []
     for item in (i.strip() for line in text.splitlines() for i in line.split(";")):
@@ -234,17 +243,18 @@ def _scheduled_jobs(text: str):
             if not words or words[0].startswith("-"):
                 raise ValueError("no task")
             days, _, moment = when.strip().rpartition(" ")
-            hours, _, minutes = moment.partition(":")
-            if not hours.isdigit() or not minutes.isdigit() or int(hours) > 23 or int(minutes) > 59:
-                raise ValueError("no time")
-            from datetime import time as clock
-            jobs.append(ScheduledJob(" ".join(words), _days(days or "daily"), clock(int(hours), int(minutes))))
+            matched = _HH_MM.fullmatch(moment.strip())
+            if not matched:
+                raise ValueError(f"{moment.strip()!r} is not a time like 07:30")
+            jobs.append(ScheduledJob(shlex.join(words), _days(days),
+                                     clock(int(matched.group(1)), int(matched.group(2)))))
         except ValueError as exc:
             raise ValueError(f"{item!r} is not 'TASK [ARGS] @ DAYS HH:MM' ({exc}); DAYS is daily, trading, "
                              "or days like mon,wed or mon-fri") from None
     names = [j.name for j in jobs]
     if len(set(names)) != len(names):
-        raise ValueError("the same command is scheduled twice: give each job its own command or merge the times")
+        raise ValueError("the same command is scheduled twice: put its days in one entry (mon,thu 12:00), "
+                         "or, for another time of day, tell the two apart by their arguments")
     return tuple(jobs)
 
 

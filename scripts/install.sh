@@ -86,7 +86,23 @@ if ! docker compose version >/dev/null 2>&1; then
 fi
 
 # --- what the demo needs: its stand-in SMB target (Samba), a local Python base (debootstrap) --
-apt_install samba debootstrap
+# The demo runs its own smbd on loopback. Debian's samba package would also start the system's
+# smbd on every interface (port 445): a file server nobody asked for. So a fresh install is made
+# with service starts denied (policy-rc.d), and the system services are then disabled.
+if [ "$(dpkg-query -W -f='${Status}' samba 2>/dev/null)" != "install ok installed" ] && command -v apt-get >/dev/null 2>&1; then
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
+    made_policy=1
+  fi
+  apt_install samba || { [ $made_policy = 1 ] && as_root rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ $made_policy = 1 ] && as_root rm -f /usr/sbin/policy-rc.d
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now smbd nmbd samba-ad-dc >/dev/null 2>&1 || true
+  fi
+  say "Samba installed for the demo's stand-in SMB target; the system's smbd/nmbd services are left off"
+fi
+apt_install debootstrap
 
 # --- what the tests need -------------------------------------------------------------------
 if [ $for_tests = 1 ]; then

@@ -2,7 +2,8 @@
 
 Started by the tests and by ``invoke demo`` (Samba must be installed; ``scripts/install.sh``
 installs it; root is needed for its system user and password database). It serves one
-writable share, ``backups``, to one user whose password the caller chooses.
+writable share, ``backups``, to one user whose password the caller chooses. The system user
+``pstsmb`` (no home, no shell) is created once and kept, so later runs reuse it.
 """
 from __future__ import annotations
 
@@ -103,10 +104,14 @@ def start_samba(root: Path, password: str) -> SambaServer:
     server = SambaServer(root=root, port=free_port(), user=SMB_USER, password=password, share_path=share)
     for sub in ("run", "lock", "state", "cache", "private", "ncalrpc"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    server.conf.write_text(CONF.format(port=server.port, root=root, share=share, user=SMB_USER))
-    subprocess.run(["smbpasswd", "-c", str(server.conf), "-a", "-s", SMB_USER],
-                   input=f"{password}\n{password}\n", text=True, check=True, capture_output=True)
-    _launch(server)
+    try:
+        server.conf.write_text(CONF.format(port=server.port, root=root, share=share, user=SMB_USER))
+        subprocess.run(["smbpasswd", "-c", str(server.conf), "-a", "-s", SMB_USER],
+                       input=f"{password}\n{password}\n", text=True, check=True, capture_output=True)
+        _launch(server)
+    except BaseException:
+        server.stop()  # the share folder goes too
+        raise
     return server
 
 

@@ -29,10 +29,10 @@ def demo(c, keep=False):
         raise Exit(str(exc), code=1) from None
     folder = Path(tempfile.mkdtemp(prefix="pysystemtrade-demo-"))
     folder.chmod(0o755)  # the stand-in processes' user reads the repository's private folder below it
-    ws = None
-    checks, timeline, failure = [], [], None
+    ws = demos.workspace(ROOT, folder)
+    checks, timeline, failure, left = [], [], None, []
     try:
-        ws = demos.prepare(client, ROOT, folder, base_image=base, say=say)
+        demos.prepare(client, ws, base_image=base, say=say)
         say(f"demo ecosystem {ws.suffix} in {folder}: building the images, setting up, starting the stack")
         ws.run("build")
         ws.run("setup")
@@ -46,22 +46,20 @@ def demo(c, keep=False):
         failure = f"{exc}\n" + "\n".join(exc.output.strip().splitlines()[-15:])
     except EcosystemError as exc:
         failure = str(exc)
-    finally:
-        left = []
-        if ws is not None and not keep:
+    except Exception as exc:  # the engine, smbd, a file: say what, clean up all the same
+        failure = f"{type(exc).__name__}: {exc}"
+    finally:  # also after Ctrl-C: whatever was made goes
+        if not keep:
             say("cleaning up: the demo's containers, network, volumes, images and folder")
             left = demos.remove(client, ws)
-            if not left:
-                import shutil
-                shutil.rmtree(folder, ignore_errors=True)
     print()
     print("verdict:")
     for check in checks:
         print(f"  {'PASS' if check.ok else 'FAIL'}  {check.what}: {check.detail}")
-    if ws is not None and not keep:
+    if not keep:
         print(f"  {'PASS' if not left else 'FAIL'}  nothing left behind: " +
-              (", ".join(left) if left else "no container, volume, network or image of the demo"))
-    if keep and ws is not None:
+              (", ".join(left) if left else "no container, volume, network, image, smbd or folder of the demo"))
+    if keep:
         print(f"\nkept: {folder} (its .env: ECOSYSTEM_ENV_FILE={ws.env_file} invoke status); "
               f"remove with ECOSYSTEM_ENV_FILE={ws.env_file} invoke down, then docker volume/image rm *{ws.suffix}")
     if failure:

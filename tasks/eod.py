@@ -1,5 +1,5 @@
 """`invoke eod`: the evening chain, each step its own container, each outcome in the run history."""
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from invoke import Exit, task
 
@@ -9,15 +9,28 @@ from ecosystem.errors import EcosystemError
 from ._common import history, redactor, settings, unwinding_on_sigterm
 
 
+PAST_DAYS = 7   # how far back --day may reach: older evenings are history, not catch-up
+
+
 def trading_day(s, day: str | None) -> date:
-    """The trading day to run: today in TIMEZONE, or ``day`` (YYYY-MM-DD: the scheduler's catch-up
-    after midnight runs the evening it missed, not the new day's)."""
+    """The trading day to run: today in TIMEZONE, or ``day`` (YYYY-MM-DD), a day of the last week
+    (the scheduler passes the day of its slot, so a late run is booked to the evening it belongs to).
+    A future day is refused: steps recorded ok under it would be skipped when that day comes."""
+    today = datetime.now(timezone.utc).astimezone(s.tz).date()
     if not day:
-        return datetime.now(timezone.utc).astimezone(s.tz).date()
+        return today
     try:
-        return date.fromisoformat(day)
+        if len(day) != 10:
+            raise ValueError(day)
+        given = date.fromisoformat(day)
     except ValueError:
-        raise Exit(f"--day {day!r} is not a date; write it as YYYY-MM-DD, e.g. --day 2026-12-01", code=2) from None
+        raise Exit(f"--day {day!r} is not a date; write it as YYYY-MM-DD, e.g. --day {today.isoformat()}",
+                   code=2) from None
+    if not today - timedelta(days=PAST_DAYS) <= given <= today:
+        raise Exit(f"--day {given.isoformat()} is not a trading day this can run: give today or one of the "
+                   f"last {PAST_DAYS} days ({(today - timedelta(days=PAST_DAYS)).isoformat()} to {today.isoformat()})",
+                   code=2)
+    return given
 
 
 @task(help={"force": "run every step again, also those that ended ok earlier today",

@@ -40,9 +40,10 @@ def _task(name: str):
 
 
 def run_pipeline(c, name: str, steps: tuple[Step, ...], cleanup=None, slot: str | None = None,
-                 given: dict | None = None) -> dict[str, str]:
+                 given: dict | None = None, missed: dict | None = None) -> dict[str, str]:
     """Run ``steps`` in order with their dependencies; record each; return step -> outcome.
-    ``given`` adds keyword arguments to the steps whose task is named (e.g. eod's trading day)."""
+    ``given`` adds keyword arguments to the steps whose task is named (e.g. eod's trading day);
+    ``missed`` names steps not to run, with the reason: each is recorded ``missed`` (alerted)."""
     s = settings(c)
     record = history(c)
     parent = record.begin(name, slot=slot)
@@ -55,6 +56,12 @@ def run_pipeline(c, name: str, steps: tuple[Step, ...], cleanup=None, slot: str 
                 record.record(name, "skipped", f"not run: {', '.join(missing)} did not end ok", step=step.name,
                               parent=parent.id)
                 print(f"{name}: {step.name} skipped ({', '.join(missing)} did not end ok)")
+                continue
+            if step.name in (missed or {}):
+                outcomes[step.name] = "missed"
+                record.record(name, "missed", missed[step.name], step=step.name, parent=parent.id, slot=slot,
+                              hint="check the evening's prices, positions and orders before the next session")
+                print(f"{name}: {step.name} missed ({missed[step.name]})")
                 continue
             if step.optional_when and not getattr(s, step.optional_when):
                 outcomes[step.name] = "skipped"
@@ -105,13 +112,16 @@ def _after_weekend(c) -> None:
         print(f"weekend cleanup: {exc}")
 
 
-@task(help={"day": "the trading day whose evening chain runs, YYYY-MM-DD (default: today in TIMEZONE)"})
-def nightly(c, day=None):
+@task(help={"day": "the trading day whose evening chain runs, YYYY-MM-DD (default: today in TIMEZONE)",
+            "skip_eod": "record the evening chain missed (its windows closed) and run the rest"})
+def nightly(c, day=None, skip_eod=False):
     """The nightly pipeline: eod, then backup (in the dead time), offload and reports."""
     from .eod import trading_day
 
     slot = trading_day(settings(c), day).isoformat()
-    run_pipeline(c, "nightly", NIGHTLY, slot=slot, given={"eod": {"day": slot}})
+    missed = {"eod": f"the evening chain of {slot} was not run: its process windows had closed when the "
+                     "scheduler got to it (pysystemtrade would not run it now)"} if skip_eod else None
+    run_pipeline(c, "nightly", NIGHTLY, slot=slot, given={"eod": {"day": slot}}, missed=missed)
 
 
 @task

@@ -10,23 +10,36 @@ from ecosystem import plan as planning, scheduler as scheduler_module, schedulin
 from ._common import ROOT, history, settings, table
 
 
-NOT_SCHEDULABLE = {"run-scheduler", "demo", "restore", "resume", "down", "rollback", "shell"}
+NOT_SCHEDULABLE = {"run-scheduler": "it would nest", "demo": "it is a try-out", "restore": "it needs a person",
+                   "resume": "it needs a person", "down": "it needs a person", "rollback": "it needs a person",
+                   "shell": "it needs a person", "weekly.sync": "the scheduler runs it every minute already"}
 
 
 def check_own_jobs(s) -> None:
-    """Refuse, naming it, a SCHEDULER_JOBS entry whose task does not exist or must not run unattended."""
+    """Refuse, naming it, a SCHEDULER_JOBS entry whose task does not exist, must not run unattended, or
+    is given a flag the task does not have (it would fail, and alert, at every run)."""
+    import shlex
+
     import tasks
 
     for job in s.scheduler_jobs:
-        name = job.name.split()[0]
+        words = shlex.split(job.name)
+        name = words[0]
         if name in NOT_SCHEDULABLE:
-            raise Exit(f"SCHEDULER_JOBS: {name} is not for the scheduler (it needs a person or would nest); "
+            raise Exit(f"SCHEDULER_JOBS: {name} is not for the scheduler ({NOT_SCHEDULABLE[name]}); "
                        "remove it from SCHEDULER_JOBS", code=2)
         try:
-            tasks.ns[name]
+            found = tasks.ns[name]
         except KeyError:
             raise Exit(f"SCHEDULER_JOBS: there is no task {name!r}; see invoke --list for the names "
                        "(a collection's task is written like weekly.sync)", code=2) from None
+        flags = {f"--{n.replace('_', '-')}" for arg in found.get_arguments() for n in arg.names if len(n) > 1}
+        flags |= {f"-{n}" for arg in found.get_arguments() for n in arg.names if len(n) == 1}
+        for word in words[1:]:
+            flag = word.split("=", 1)[0]
+            if flag.startswith("-") and flag not in flags:
+                raise Exit(f"SCHEDULER_JOBS: {name} has no flag {flag}; its flags are {', '.join(sorted(flags))} "
+                           f"(invoke --help {name})", code=2)
 
 
 def _jobs(s):

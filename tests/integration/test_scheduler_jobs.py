@@ -81,14 +81,14 @@ def world(tmp_path, monkeypatch):
 def test_a_failing_job_alerts_every_time_a_hanging_one_is_stopped_at_its_timeout_and_sync_never_waits(
         world, monkeypatch):
     folder, environ, smtp = world
-    monkeypatch.setitem(loop_module.TIMEOUTS, "offload", timedelta(minutes=3))
+    monkeypatch.setitem(loop_module.TIMEOUTS, "own:offload", timedelta(minutes=3))
     monkeypatch.setattr(loop_module, "TERM_GRACE", timedelta(minutes=1))
     c = Context()
     from tasks import scheduler as scheduler_tasks
     from tasks._common import settings
 
     s = settings(c)
-    jobs = [j for j in scheduler_tasks._jobs(s) if j.name in ("eod", "offload")]
+    jobs = [j for j in scheduler_tasks._jobs(s) if j.name in ("own:eod", "own:offload")]
     record = task_history(c)   # the scheduler's own history, wired to alerts as `invoke run-scheduler` wires it
     launched: list[tuple[str, ...]] = []
 
@@ -108,7 +108,7 @@ def test_a_failing_job_alerts_every_time_a_hanging_one_is_stopped_at_its_timeout
             clock[0] += timedelta(minutes=1) if minute else timedelta(0)
             loop.tick()
             ticks += 1
-            if "offload" in loop.running and loop.running["offload"].process.poll() is None:
+            if "own:offload" in loop.running and loop.running["own:offload"].process.poll() is None:
                 hanging_seen_with_sync += 1
             deadline = time.monotonic() + 60   # a real minute has not passed: let this tick's sync end
             while loop_module.SYNC in loop.running and loop.running[loop_module.SYNC].process.poll() is None \
@@ -120,7 +120,8 @@ def test_a_failing_job_alerts_every_time_a_hanging_one_is_stopped_at_its_timeout
     assert len(syncs) == ticks, "weekly sync was started on every tick, also while offload hung"
     assert hanging_seen_with_sync >= 6, "offload really was hanging during those ticks"
     runs = [r for r in record.runs(job=loop_module.JOB)]
-    by_job = {job: [(r.slot, r.outcome) for r in runs if r.step == job and r.slot] for job in ("eod", "offload")}
+    by_job = {job: [(r.slot, r.outcome) for r in runs if r.step == f"own:{job}" and r.slot]
+              for job in ("eod", "offload")}
     assert by_job["eod"] == [("2026-12-01", "failed"), ("2026-12-02", "failed"), ("2026-12-03", "failed")]
     assert by_job["offload"] == [("2026-12-01", "timed_out"), ("2026-12-02", "timed_out"),
                                  ("2026-12-03", "timed_out")]

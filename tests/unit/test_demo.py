@@ -17,19 +17,21 @@ def clone(tmp_path_factory):
 
 
 @pytest.mark.parametrize("hours", range(0, 7 * 24, 5))
-def test_the_demo_week_starts_today_with_now_inside_every_window_whatever_the_day_and_hour(tmp_path, clone, hours):
+def test_the_demo_week_ends_today_with_now_inside_every_window_whatever_the_day_and_hour(tmp_path, clone, hours):
     now = datetime(2026, 11, 30, 0, 17, tzinfo=timezone.utc) + timedelta(hours=hours)
     values = demo.week_settings(now)
     s = load_settings(tmp_path, environ={**values, "PYSYSTEMTRADE_CLONE_DIR": str(clone)})
     local = now.astimezone(s.tz)
     assert 12 <= local.hour < 13, "about noon: inside the stack handler's, capital update's and morning windows"
     assert week.phase(week.WeekWindow.from_settings(s), now).inside, "the processes it really starts may run"
-    start = datetime.combine(local.date(), datetime.min.time(), tzinfo=s.tz).astimezone(timezone.utc)
+    first = local.date() - timedelta(days=4)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=s.tz).astimezone(timezone.utc)
     slots = scheduling.slots_between(scheduling.trading_days_jobs(s, lambda d: plan.plan_for(s, d)),
-                                     start - timedelta(minutes=1), start + timedelta(days=7, minutes=-1), s.tz)
+                                     start - timedelta(hours=1), start + timedelta(days=7, minutes=-11), s.tz)
     jobs = [x.job for x in slots]
     assert jobs == ["weekly.open", "nightly"] * 5 + ["weekly.close", "weekend", "gateway.status"]
-    assert slots[0].at == start and slots[1].key == local.date().isoformat()
+    assert slots[0].at == start - scheduling.OPEN_LEAD and slots[1].key == first.isoformat()
+    assert slots[9].key == local.date().isoformat(), "the last evening is today's: no chain is booked to a future day"
 
 
 def test_the_demo_runs_its_jobs_on_its_own_env_never_the_traders(tmp_path, monkeypatch):
@@ -41,3 +43,10 @@ def test_the_demo_runs_its_jobs_on_its_own_env_never_the_traders(tmp_path, monke
     env = ws.environ()
     assert "STATE_DIR" not in env and "TWSPASSWORD_FILE" not in env
     assert env["ECOSYSTEM_ENV_FILE"] == str(tmp_path / ".env") and env["PATH"] == "/usr/bin"
+
+
+def test_without_its_own_env_the_demo_runs_no_task_so_nothing_can_act_on_the_traders_stack(tmp_path):
+    ws = demo.Workspace(root=Path("."), folder=tmp_path, suffix="_demox", values={}, remote=tmp_path / "r.git")
+    with pytest.raises(demo.DemoFailed) as refused:
+        ws.run("down")
+    assert "nothing was run" in str(refused.value) and ws.logs == []

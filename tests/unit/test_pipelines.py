@@ -63,13 +63,31 @@ def test_all_ok_is_ok(context, monkeypatch):
 
 
 def test_nightly_runs_the_chain_of_the_day_it_is_given_and_records_that_day(context, monkeypatch, tmp_path):
+    from datetime import date, timedelta
+
     calls: list = []
     fake_tasks(monkeypatch, set(), calls)
-    pipelines.nightly(context, day="2026-12-03")
-    assert calls[0] == ("eod", {"day": "2026-12-03"}), "a catch-up after midnight runs Thursday's chain"
+    day = (date.today() - timedelta(days=2)).isoformat()   # the settings' timezone is London: near enough
+    pipelines.nightly(context, day=day)
+    assert calls[0] == ("eod", {"day": day}), "a late run is booked to the evening it belongs to"
     assert ("backup", {}) in calls
     parent = [r for r in History(tmp_path / "state" / "history.jsonl").runs(job="nightly") if not r.step][0]
-    assert parent.slot == "2026-12-03" and parent.outcome == "ok"
-    with pytest.raises(Exit) as bad:
-        pipelines.nightly(context, day="Thursday")
-    assert "YYYY-MM-DD" in bad.value.message
+    assert parent.slot == day and parent.outcome == "ok"
+    for bad, says in (("Thursday", "YYYY-MM-DD"), ("20261201", "YYYY-MM-DD"),
+                      ((date.today() + timedelta(days=2)).isoformat(), "today or one of the last 7 days"),
+                      ((date.today() - timedelta(days=30)).isoformat(), "today or one of the last 7 days")):
+        with pytest.raises(Exit) as refused:
+            pipelines.nightly(context, day=bad)
+        assert says in refused.value.message
+
+
+def test_a_nightly_caught_up_after_the_chains_windows_records_the_chain_missed_and_runs_the_rest(
+        context, monkeypatch, tmp_path):
+    calls: list = []
+    fake_tasks(monkeypatch, set(), calls)
+    with pytest.raises(Exit) as failed:
+        pipelines.nightly(context, skip_eod=True)
+    assert [name for name, _ in calls] == ["backup", "offload"], "no chain; backup and offload still run"
+    assert "eod missed" in failed.value.message
+    steps = {r.step: r for r in History(tmp_path / "state" / "history.jsonl").runs(job="nightly") if r.step}
+    assert steps["eod"].outcome == "missed" and "windows had closed" in steps["eod"].detail

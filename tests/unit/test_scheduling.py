@@ -5,6 +5,8 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import shlex
+
 import pytest
 
 from ecosystem import plan, scheduling
@@ -49,19 +51,22 @@ MONDAY = datetime(2026, 11, 30, 0, 0, tzinfo=LONDON).astimezone(timezone.utc)
 
 
 def test_a_week_runs_each_nightly_once_the_weekend_once_and_the_sunday_check(settings):
-    timeline = simulate(settings, MONDAY, MONDAY + timedelta(days=7))
-    opens = [("%s 00:00" % d, "run", f"weekly.open@2026-{k}") for d, k in
-             (("Mon", "11-30"), ("Tue", "12-01"), ("Wed", "12-02"), ("Thu", "12-03"), ("Fri", "12-04"))]
-    nights = [("%s 19:55" % d, "run", f"nightly@2026-{k}") for d, k in
-              (("Mon", "11-30"), ("Tue", "12-01"), ("Wed", "12-02"), ("Thu", "12-03"), ("Fri", "12-04"))]
+    timeline = simulate(settings, MONDAY - timedelta(hours=1), MONDAY + timedelta(days=7))
+    days = (("Mon", "11-30"), ("Tue", "12-01"), ("Wed", "12-02"), ("Thu", "12-03"), ("Fri", "12-04"))
+    eves = ("Sun", "Mon", "Tue", "Wed", "Thu")  # the opening runs OPEN_LEAD before the first launch (00:00)
+    opens = [(f"{eve} 23:50", "run", f"weekly.open@2026-{k}") for eve, (_, k) in zip(eves, days)]
+    nights = [(f"{d} 19:55", "run", f"nightly@2026-{k}") for d, k in days]
     assert timeline == [x for pair in zip(opens, nights) for x in pair] + [
-        ("Sat 00:00", "run", "weekly.close@2026-W49"), ("Sat 10:00", "run", "weekend@2026-W49"), ("Sun 20:00", "run", "gateway.status@2026-12-06"),
-        ("Mon 00:00", "run", "weekly.open@2026-12-07")]
+        ("Sat 00:00", "run", "weekly.close@2026-W49"), ("Sat 10:00", "run", "weekend@2026-W49"),
+        ("Sun 20:00", "run", "gateway.status@2026-12-06"), ("Sun 23:50", "run", "weekly.open@2026-12-07")]
 
 
 def test_the_nightly_slot_carries_its_trading_day_so_a_catch_up_after_midnight_runs_that_day(settings):
     slot = next(s for s in scheduling.next_runs(jobs_of(settings), MONDAY, settings.tz, days=1) if s.job == "nightly")
     assert slot.command == ("nightly", "--day", "2026-11-30")
+    assert slot.command_at(slot.at + timedelta(hours=3)) == ("nightly", "--day", "2026-11-30"), "23:50: still in time"
+    assert slot.command_at(slot.at + timedelta(hours=4)) == ("nightly", "--day", "2026-11-30", "--skip-eod"), \
+        "after the chain's last window (23:50) pysystemtrade would not run it: backup, offload, reports only"
 
 
 def test_a_traders_own_jobs_come_from_settings(tmp_path):
@@ -71,13 +76,24 @@ def test_a_traders_own_jobs_come_from_settings(tmp_path):
     slots = scheduling.next_runs(jobs_of(s), MONDAY, s.tz, days=7)
     mine = [(x.job, x.at.astimezone(LONDON).strftime("%a %H:%M"), x.command) for x in slots
             if x.job not in ("nightly", "weekly.open", "weekly.close", "weekend", "gateway.status")]
-    assert mine == [("history", f"{d} 07:15", ("history",)) for d in ("Mon", "Tue", "Wed", "Thu", "Fri")] + [
-        ("backup --what=csv", "Sat 12:30", ("backup", "--what=csv")),
-        ("backup --what=csv", "Sun 12:30", ("backup", "--what=csv"))]
+    assert mine == [("own:history", f"{d} 07:15", ("history",)) for d in ("Mon", "Tue", "Wed", "Thu", "Fri")] + [
+        ("own:backup --what=csv", "Sat 12:30", ("backup", "--what=csv")),
+        ("own:backup --what=csv", "Sun 12:30", ("backup", "--what=csv"))]
+
+
+def test_an_own_job_of_a_builtin_task_never_takes_the_builtin_slot(tmp_path):
+    clone = make_repo(tmp_path / "repo")
+    s = load_settings(tmp_path, environ={"PYSYSTEMTRADE_CLONE_DIR": str(clone),
+                                         "SCHEDULER_JOBS": "gateway.status @ daily 07:30"})
+    timeline = simulate(s, MONDAY, MONDAY + timedelta(days=7))
+    sunday = [t for t in timeline if t[0].startswith("Sun")]
+    assert ("Sun 07:30", "run", "own:gateway.status@2026-12-06") in sunday
+    assert ("Sun 20:00", "run", "gateway.status@2026-12-06") in sunday, "the Sunday-evening check still runs"
 
 
 @pytest.mark.parametrize("bad", ["backup sat 12:00", "backup @ funday 12:00", "backup @ sat 25:00", "@ sat 10:00",
-                                 "backup @ sat 10:00; backup @ sun 10:00"])
+                                 "backup @ sat 10:00; backup @ sun 10:00", "backup @ monkey 10:00",
+                                 "backup @ sat 7:5", "backup @ sunny,wedge 10:00"])
 def test_a_malformed_own_job_is_refused_with_the_format(tmp_path, bad):
     from ecosystem.settings import SettingsError
 
@@ -114,7 +130,9 @@ def test_next_runs_lists_the_coming_slots(settings):
 
 
 @pytest.mark.parametrize("job, says", [("backpu @ sat 10:00", "no task 'backpu'"),
-                                       ("run-scheduler @ daily 10:00", "not for the scheduler")])
+                                       ("run-scheduler @ daily 10:00", "not for the scheduler"),
+                                       ("weekly.sync @ daily 10:00", "every minute already"),
+                                       ("backup --wat=csv @ sat 10:00", "backup has no flag --wat")])
 def test_an_own_job_naming_no_task_or_an_unattended_one_is_refused_before_the_loop_starts(tmp_path, job, says):
     from invoke import Exit
 
@@ -124,4 +142,15 @@ def test_an_own_job_naming_no_task_or_an_unattended_one_is_refused_before_the_lo
     with pytest.raises(Exit) as refused:
         scheduler_tasks.check_own_jobs(s)
     assert says in refused.value.message and "SCHEDULER_JOBS" in refused.value.message
-    scheduler_tasks.check_own_jobs(load_settings(tmp_path, environ={"SCHEDULER_JOBS": "weekly.sync @ sat 10:00"}))
+    scheduler_tasks.check_own_jobs(load_settings(tmp_path, environ={
+        "SCHEDULER_JOBS": "history --job backup @ sat 10:00; backup -w csv --cold @ sun 12:00"}))
+
+
+def test_own_jobs_keep_quoted_arguments_and_read_day_ranges_with_spaces(tmp_path):
+    s = load_settings(tmp_path, environ={"SCHEDULER_JOBS": "history --job 'a b' @ mon - wed 07:00; "
+                                                            "backup @ Friday,sunday 08:00"})
+    first, second = s.scheduler_jobs
+    assert first.days == (1, 2, 3) and first.name == "history --job 'a b'"
+    assert second.days == (5, 7)
+    slot = scheduling.Slot("own:" + first.name, "k", MONDAY, MONDAY, runs=tuple(shlex.split(first.name)))
+    assert slot.command == ("history", "--job", "a b")

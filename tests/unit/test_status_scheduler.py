@@ -26,6 +26,6 @@ def test_status_shows_the_heartbeat_and_each_jobs_next_run_and_last_outcome(tmp_
             ("nightly", "weekend", "weekly.open", "gateway.status")}
     assert "Wed 02 Dec 19:55" in rows["nightly"] and "2026-12-01" in rows["nightly"] and "failed" in rows["nightly"]
     assert "Sat 05 Dec 10:00" in rows["weekend"] and "missed" in rows["weekend"]
-    assert "never" in rows["weekly.open"] and "Thu 03 Dec" in rows["weekly.open"]
+    assert "never" in rows["weekly.open"] and "Wed 02 Dec 23:50" in rows["weekly.open"], "Thursday's opening"
     stack._scheduler_lines(s, now + timedelta(minutes=10), record.runs())
     assert "NOT RUNNING" in capsys.readouterr().out
