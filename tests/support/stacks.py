@@ -32,18 +32,14 @@ def unique_stack(client) -> TestStack:
 
 
 def leftovers(client, stack: TestStack) -> list[str]:
-    """Name every container, network and volume that still belongs to ``stack``."""
+    """Name every container, network and volume that still belongs to ``stack`` (by its compose label),
+    and anything else carrying its suffix (the demo's own sweep)."""
+    from ecosystem.demo import leftovers as by_suffix
+
     found = [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": stack.label})]
     found += [f"network {n.name}" for n in client.networks.list(filters={"label": stack.label})]
     found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": stack.label})]
-    found += [f"container {c.name}" for c in client.containers.list(all=True) if stack.suffix in c.name
-              and f"container {c.name}" not in found]
-    found += [f"network {n.name}" for n in client.networks.list() if stack.suffix in n.name
-              and f"network {n.name}" not in found]
-    found += [f"volume {v.name}" for v in client.volumes.list() if stack.suffix in v.name
-              and f"volume {v.name}" not in found]
-    found += [f"image {tag}" for image in client.images.list() for tag in image.tags if stack.suffix in tag]
-    return found
+    return found + [item for item in by_suffix(client, stack.suffix) if item not in found]
 
 
 def remove_everything(client, stack: TestStack, compose: Compose | None = None) -> None:
