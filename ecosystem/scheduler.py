@@ -43,6 +43,7 @@ class Running:
     run_id: object = None   # the history run of its slot
     terminated_at: datetime | None = None
     command: tuple[str, ...] = ()
+    stopped_with_loop: bool = False   # asked to stop because the scheduler itself stopped
 
 
 def launch_invoke(command: tuple[str, ...], root: Path, env: dict | None = None) -> subprocess.Popen:
@@ -133,9 +134,15 @@ class Scheduler:
                     self._signal(item, signal.SIGKILL)
                 continue
             del self.running[job]
-            outcome = "ok" if code == 0 else ("timed_out" if item.terminated_at else "failed")
-            if item.run_id is not None:
-                self.history.finish(item.run_id, outcome, f"invoke {' '.join(item.command)} exited with code {code}",
+            outcome = "ok" if code == 0 else ("timed_out" if item.terminated_at and not item.stopped_with_loop
+                                              else "failed")
+            command = " ".join(item.command)
+            if item.run_id is not None and item.stopped_with_loop and outcome != "ok":
+                self.history.finish(item.run_id, outcome, f"stopped when the scheduler stopped (invoke {command} "
+                                    f"exited with code {code}); its slot is not run again",
+                                    hint=f"run it by hand if it still makes sense: invoke {command}")
+            elif item.run_id is not None:
+                self.history.finish(item.run_id, outcome, f"invoke {command} exited with code {code}",
                                     hint=f"invoke history --job {item.command[0].split('.')[0]}")
             elif outcome != "ok":  # a failing sync: its own run is in the history; say it once more here
                 self.history.record(JOB, outcome, f"invoke {job} exited with code {code}", step=job)
@@ -167,8 +174,10 @@ class Scheduler:
         return self._reap(self.clock())
 
     def stop(self, *, grace: float = 360) -> None:
-        """SIGTERM every running job (each unwinds cleanly), wait up to ``grace`` seconds, then SIGKILL."""
+        """SIGTERM every running job (each unwinds cleanly), wait up to ``grace`` seconds, then SIGKILL.
+        A slot's job that did not finish is recorded failed, saying so (an alert: its work was not done)."""
         for item in self.running.values():
+            item.stopped_with_loop = True
             self._signal(item, signal.SIGTERM)
         for item in list(self.running.values()):
             try:

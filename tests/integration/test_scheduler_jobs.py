@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -140,3 +141,47 @@ def test_a_failing_job_alerts_every_time_a_hanging_one_is_stopped_at_its_timeout
     assert len([t for t in texts if "invoke eod exited with code 1" in t]) == 3, "and the scheduler's record of it"
     timed_out = [t for t in texts if "invoke offload exited" in t and "timed_out" in t.replace("timed out", "timed_out")]
     assert len(timed_out) == 3, "each hang stopped at its timeout is alerted"
+
+
+def test_run_scheduler_on_sigterm_stops_its_running_job_cleanly_records_why_and_exits_0(world):
+    """The real `invoke run-scheduler` process: a trader's own job (offload to the silent NAS) is due
+    this minute; SIGTERM (systemctl stop) ends the job's whole process group, records the slot as
+    stopped with the scheduler, and the loop exits 0."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from ecosystem.history import History
+
+    folder, environ, _ = world
+    now = datetime.now(LONDON)
+    if now.second > 45:            # the slot must still be this minute when the loop first looks
+        time.sleep(61 - now.second)
+        now = datetime.now(LONDON)
+    env_file = Path(environ["ECOSYSTEM_ENV_FILE"])
+    env_file.write_text(env_file.read_text().replace("eod @ daily 08:00; offload @ daily 08:00",
+                                                     f"offload @ daily {now:%H:%M}"))
+    loop = subprocess.Popen([sys.executable, "-m", "invoke", "run-scheduler"], cwd=ROOT, env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    heartbeat = folder / "state" / "scheduler-heartbeat.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if "own:offload" in json.loads(heartbeat.read_text()).get("running", []):
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    else:
+        loop.kill()
+        raise AssertionError(f"the own offload job never ran:\n{loop.communicate()[0]}")
+    time.sleep(2)  # let it reach its SMB connection
+    loop.send_signal(signal.SIGTERM)
+    output, _ = loop.communicate(timeout=120)
+    assert loop.returncode == 0, output
+    assert "stopping" in output
+    left = subprocess.run(["pgrep", "-f", "invoke offload"], capture_output=True, text=True).stdout.split()
+    assert left == [], "the job's process group was stopped with the loop"
+    runs = [r for r in History(folder / "state" / "history.jsonl").runs(job="schedule") if r.step == "own:offload"]
+    assert len(runs) == 1 and runs[0].outcome == "failed" and "stopped when the scheduler stopped" in runs[0].detail
