@@ -16,8 +16,9 @@ the weekend pipeline follows on the sixth day and the gateway check on the seven
 On the third day the scheduler is restarted (a new one, which picks up from the heartbeat),
 and on the fourth evening it is down from 18:00 to 22:00, so that evening's nightly pipeline is
 caught up at 22:00; on the seventh evening it is down from 19:00 to 23:30, past the 20:00 gateway
-check's three hours, so that check is recorded ``missed`` (an alert, where alerts are set up). Real processes run in real time: a stand-in process runs two seconds, and
-the demo's days share one real day, so the day's continuous processes run at the first opening
+check's three hours, so that check is recorded ``missed`` (an alert, where alerts are set up).
+Real processes run in real time: a stand-in process runs two seconds, and the demo's days share
+one real day, so the day's continuous processes run at the first opening
 and the later openings find them done ("in step with the plan").
 """
 from __future__ import annotations
@@ -445,7 +446,7 @@ def _no_secret(ws: Workspace) -> Check:
 
 def leftovers(client, suffix: str) -> list[str]:
     """Name every container, network, volume and image of the demo that is still on the engine."""
-    found = [f"container {c.name}" for c in client.containers.list(all=True) if suffix in c.name]
+    found = [f"container {c.name}" for c in client.containers.list(ignore_removed=True, all=True) if suffix in c.name]
     found += [f"network {n.name}" for n in client.networks.list() if suffix in n.name]
     found += [f"volume {v.name}" for v in client.volumes.list() if suffix in v.name]
     found += [f"image {t}" for i in client.images.list() for t in i.tags if suffix in t]
@@ -466,7 +467,7 @@ def remove(client, ws: Workspace) -> list[str]:
     try:
         if ws.env_file.exists():
             quietly(lambda: ws.run("down", timeout=600))
-        for container in client.containers.list(all=True):
+        for container in client.containers.list(ignore_removed=True, all=True):
             if ws.suffix in container.name:
                 quietly(lambda: container.remove(force=True, v=True))
         for network in client.networks.list():

@@ -40,13 +40,13 @@ def api_version(client: "docker.DockerClient") -> tuple[str, str]:
 
 def project_containers(client: "docker.DockerClient", project: str) -> list:
     """Return every container (running or not) of compose project ``project``."""
-    return client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+    return client.containers.list(ignore_removed=True, all=True, filters={"label": f"com.docker.compose.project={project}"})
 
 
 def containers_publishing(client: "docker.DockerClient", port: int) -> list[tuple[str, str]]:
     """Return (container name, compose project) of each running container publishing host ``port``."""
     found = []
-    for container in client.containers.list():
+    for container in client.containers.list(ignore_removed=True):
         ports = container.attrs.get("NetworkSettings", {}).get("Ports") or {}
         for bindings in ports.values():
             if any(str(b.get("HostPort")) == str(port) for b in bindings or []):

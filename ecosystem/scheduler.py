@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 JOB = "schedule"
 SYNC = "weekly.sync"
-TIMEOUTS = {SYNC: timedelta(minutes=15), "weekly.open": timedelta(minutes=30), "nightly": timedelta(hours=12), "weekend": timedelta(hours=8),
+TIMEOUTS = {SYNC: timedelta(minutes=15), "weekly.open": timedelta(minutes=30), "nightly": timedelta(hours=12),
+            "weekend": timedelta(hours=8),
             "gateway.status": timedelta(minutes=5)}
 TERM_GRACE = timedelta(minutes=6)   # longer than a process's STOP grace by default
 

@@ -155,7 +155,7 @@ def test_a_restore_drill_changes_no_production_container_or_volume(bk, docker_cl
     assert fingerprints(bk) == before
     assert {c.name: c.attrs["State"]["StartedAt"] for c in docker_client.containers.list(
         filters={"label": bk.test_stack.label})} == containers_before
-    assert not [c.name for c in docker_client.containers.list(all=True) if "pst-drill" in c.name]
+    assert not [c.name for c in docker_client.containers.list(ignore_removed=True, all=True) if "pst-drill" in c.name]
     assert not [v.name for v in docker_client.volumes.list() if "pst-drill" in v.name]
 
 
@@ -215,7 +215,7 @@ def backup_sets_marker(bk) -> Path:
 
 
 def _helpers(docker_client):
-    return [c for c in docker_client.containers.list(filters={"label": "org.pysystemtrade-ecosystem.role=control"})
+    return [c for c in docker_client.containers.list(ignore_removed=True, filters={"label": "org.pysystemtrade-ecosystem.role=control"})
             if c.attrs["HostConfig"]["NetworkMode"] == "none" and "pst-drill" not in c.name]
 
 
@@ -295,13 +295,13 @@ def test_a_backup_does_not_run_while_a_process_runs_unless_forced_and_then_relau
         assert refused.returncode == 1 and "still running" in refused.stderr and "--force" in refused.stderr
         forced = bk.run("backup", "--force").stdout
         assert "ended by STOP" in forced and "launched run_stack_handler" in forced
-        running = [c for c in docker_client.containers.list(filters={"label": bk.test_stack.label})
+        running = [c for c in docker_client.containers.list(ignore_removed=True, filters={"label": bk.test_stack.label})
                    if c.labels.get("org.pysystemtrade-ecosystem.process") == "run_stack_handler"]
         assert len(running) == 1
     finally:
         bk.run("stop", "--all")
         write_private(bk, "standin_behaviour", "seconds=0.5\n")
-        for leftover in docker_client.containers.list(all=True, filters={"name": "sh_by_hand"}):
+        for leftover in docker_client.containers.list(ignore_removed=True, all=True, filters={"name": "sh_by_hand"}):
             leftover.remove(force=True)
 
 

@@ -63,7 +63,7 @@ def store(made, docker_client) -> dict:
 
 
 def process_containers(docker_client, made, process: str) -> list:
-    return [c for c in docker_client.containers.list(all=True, filters={"label": made.test_stack.label})
+    return [c for c in docker_client.containers.list(ignore_removed=True, all=True, filters={"label": made.test_stack.label})
             if c.labels.get("org.pysystemtrade-ecosystem.process") == process]
 
 
@@ -250,7 +250,7 @@ def test_sync_outside_the_trading_week_launches_nothing(day, docker_client):
     try:
         out = day.run("weekly.sync").stdout
         assert "launched" not in out
-        assert not [c for c in docker_client.containers.list(filters={"label": day.test_stack.label})
+        assert not [c for c in docker_client.containers.list(ignore_removed=True, filters={"label": day.test_stack.label})
                     if c.labels.get("org.pysystemtrade-ecosystem.process")]
     finally:
         day.values |= {"WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7"}
@@ -266,7 +266,7 @@ def test_weekly_open_checks_the_gateway_and_launches_close_launches_nothing_and_
     assert "still running" in closed and "run_stack_handler" in closed and "launched" not in closed
     assert "still open" in closed, "the settings keep this test's week open all week"
     day.run("weekly.close", "--stop")
-    assert not [c for c in docker_client.containers.list(filters={"label": day.test_stack.label})
+    assert not [c for c in docker_client.containers.list(ignore_removed=True, filters={"label": day.test_stack.label})
                 if c.labels.get("org.pysystemtrade-ecosystem.process")]
     write_private(day, "standin_behaviour", "seconds=0.5\n")
 

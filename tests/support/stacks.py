@@ -36,7 +36,7 @@ def leftovers(client, stack: TestStack) -> list[str]:
     and anything else carrying its suffix (the demo's own sweep)."""
     from ecosystem.demo import leftovers as by_suffix
 
-    found = [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": stack.label})]
+    found = [f"container {c.name}" for c in client.containers.list(ignore_removed=True, all=True, filters={"label": stack.label})]
     found += [f"network {n.name}" for n in client.networks.list(filters={"label": stack.label})]
     found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": stack.label})]
     return found + [item for item in by_suffix(client, stack.suffix) if item not in found]
@@ -49,9 +49,9 @@ def remove_everything(client, stack: TestStack, compose: Compose | None = None) 
             compose.down(volumes=True, stop_grace=1)
         except ComposeError:
             pass
-    for container in client.containers.list(all=True, filters={"label": stack.label}):
+    for container in client.containers.list(ignore_removed=True, all=True, filters={"label": stack.label}):
         container.remove(force=True, v=True)
-    for container in client.containers.list(all=True):
+    for container in client.containers.list(ignore_removed=True, all=True):
         if stack.suffix in container.name:
             container.remove(force=True, v=True)
     for network in client.networks.list():
