@@ -61,7 +61,8 @@ def demo(c, keep=False):
               (", ".join(left) if left else "no container, volume, network, image, smbd or folder of the demo"))
     if keep:
         print(f"\nkept: {folder} (its .env: ECOSYSTEM_ENV_FILE={ws.env_file} invoke status); "
-              f"remove with ECOSYSTEM_ENV_FILE={ws.env_file} invoke down, then docker volume/image rm *{ws.suffix}")
+              f"remove with ECOSYSTEM_ENV_FILE={ws.env_file} invoke down, then docker volume/image rm *{ws.suffix}" +
+              (f", and stop the stand-in smbd: kill {ws.smb.process.pid}" if ws.smb and ws.smb.process else ""))
     if failure:
         raise Exit(f"demo failed: {failure}", code=1)
     if not checks or not all(c.ok for c in checks) or left:

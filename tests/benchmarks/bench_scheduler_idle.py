@@ -40,7 +40,7 @@ def child_main(folder: Path, minutes: float) -> None:
     def plan_of(day):
         return cache.setdefault(day, planning.plan_for(s, day))
     loop = loop_module.Scheduler(scheduling.trading_days_jobs(s, plan_of), history, tz=s.tz,
-                                 heartbeat=folder / "heartbeat.json", launch=lambda job: subprocess.Popen(["true"]))
+                                 heartbeat=folder / "heartbeat.json", launch=lambda command: subprocess.Popen(["true"]))
     schedule.every().minute.at(":00").do(loop.tick)
     cpu0, wall0 = time.process_time(), time.monotonic()
     while time.monotonic() - wall0 < minutes * 60:
