@@ -28,7 +28,7 @@ import docker
 from ecosystem import stack
 from standins.pysystemtrade_repo import PROCESSES
 from tests.support import images as test_images
-from tests.support.ecosystem import make_ecosystem
+from tests.support.ecosystem import build_and_start, make_ecosystem
 from tests.support.stacks import remove_everything
 
 CHAIN = [name.replace("run_daily_price_updates", "run_daily_prices_updates") for name in PROCESSES]
@@ -81,14 +81,10 @@ def main() -> None:
         "WORKFLOW_WEEKDAY_END": "7"})
     lives = Lives(made.test_stack.label)
     try:
-        made.run("build")
+        control = ("process_configuration_start_time:\n" + "".join(f"  {p}: '00:00'\n" for p in CHAIN) +
+                   "process_configuration_stop_time:\n" + "".join(f"  {p}: '23:59'\n" for p in CHAIN))
+        build_and_start(made, {"private_control_config.yaml": control, "standin_behaviour": f"seconds={args.seconds}\n"})
         s = made.settings
-        control = (Path(s.private_config_dir) / "private_control_config.yaml")
-        control.write_text("process_configuration_start_time:\n" + "".join(f"  {p}: '00:00'\n" for p in CHAIN) +
-                           "process_configuration_stop_time:\n" + "".join(f"  {p}: '23:59'\n" for p in CHAIN))
-        (Path(s.private_config_dir) / "standin_behaviour").write_text(f"seconds={args.seconds}\n")
-        made.run("setup")
-        made.run("up")
         project = stack.compose(s)
         env = {**os.environ, **project.env}
         eod_overheads, plain_overheads, eod_totals, plain_totals = [], [], [], []

@@ -17,7 +17,7 @@ import pytest
 
 from ecosystem import backup_sets, volumes
 from ecosystem.history import History
-from tests.support.ecosystem import make_ecosystem, noon_zone, tear_down, write_private
+from tests.support.ecosystem import build_and_start, make_ecosystem, noon_zone, tear_down, write_private
 
 STORE_FILES = ("./standin_process_control.json", "./standin_process_control.lock")  # process control (stand-in)
 
@@ -28,10 +28,7 @@ def bk(docker_client, debian_python, tmp_path_factory):
         "TIMEZONE": noon_zone(), "WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7",
         "BACKUP_WAIT_MINUTES": "0", "MONGO_ROOT_USER": "admin", "MONGO_ROOT_PASSWORD": "sentinel-MONGO-pw-5150"})
     try:
-        made.run("build")
-        write_private(made, "standin_behaviour", "seconds=0.5\n")
-        made.run("setup")
-        made.run("up")
+        build_and_start(made, {"standin_behaviour": "seconds=0.5\n"})
         yield made
     finally:
         tear_down(docker_client, made)

@@ -17,7 +17,8 @@ import pytest
 
 from ecosystem import stack as stack_module
 from ecosystem.history import History
-from tests.support.ecosystem import CreatedContainers, make_ecosystem, noon_zone, tear_down, write_private
+from tests.support.ecosystem import (CreatedContainers, build_and_start, make_ecosystem, noon_zone, tear_down,
+                                     write_private)
 
 CHAIN = ("run_daily_prices_updates", "run_systems", "run_strategy_order_generator", "run_cleaners", "run_reports")
 
@@ -34,11 +35,7 @@ def day(docker_client, debian_python, tmp_path_factory):
         "CRASH_RELAUNCH_LIMIT": "2", "ORDER_GENERATOR_WAIT_MINUTES": "0"})
     made.created = CreatedContainers(made.test_stack.label)
     try:
-        made.run("build")
-        write_private(made, "private_control_config.yaml", PRIVATE_CONTROL)
-        write_private(made, "standin_behaviour", "seconds=0.5\n")
-        made.run("setup")
-        made.run("up")
+        build_and_start(made, {"private_control_config.yaml": PRIVATE_CONTROL, "standin_behaviour": "seconds=0.5\n"})
         yield made
     finally:
         tear_down(docker_client, made)

@@ -131,6 +131,16 @@ def write_private(made, name: str, text: str) -> None:
     path.chmod(0o600)
 
 
+def build_and_start(made, private: dict[str, str]) -> None:
+    """Build the images, write ``private`` (file name -> text) into the private config folder,
+    then `invoke setup` and `invoke up`: a module's ecosystem ready for its tests."""
+    made.run("build")
+    for name, text in private.items():
+        write_private(made, name, text)
+    made.run("setup")
+    made.run("up")
+
+
 def tear_down(client, made) -> None:
     """Remove everything a module's ecosystem made, and check that nothing is left."""
     from tests.support.stacks import leftovers, remove_everything

@@ -83,10 +83,13 @@ def test_a_flipped_byte_a_truncated_file_and_a_missing_manifest_are_refused(tmp_
         restoring.check_set(bare)
 
 
-def rehash(folder: Path) -> None:
-    """Make the manifest match the files again: the archive checks must then be what refuses a set."""
+def rehash(folder: Path, *, parquet_files: int | None = None) -> None:
+    """Make the manifest match the files again (and, given, the Parquet file count): the archive
+    checks must then be what refuses a set."""
     manifest = Manifest.read(folder)
     manifest.files = {n: dict(zip(("size", "sha256"), archives.sha256_file(folder / n))) for n in manifest.files}
+    if parquet_files is not None:
+        manifest.counts["parquet"]["files"] = parquet_files
     manifest.write(folder)
 
 
@@ -155,10 +158,7 @@ def test_a_hard_link_to_a_symlink_and_a_gnu_header_with_a_prefix_are_refused(tmp
 
 def test_hard_links_count_as_files_as_find_does(tmp_path):
     folder = make_set(tmp_path, "pst-20261201T223000Z", [file("./a"), special("./b", tarfile.LNKTYPE, "a")])
-    rehash(folder)
-    manifest = Manifest.read(folder)
-    manifest.counts["parquet"]["files"] = 2
-    manifest.write(folder)
+    rehash(folder, parquet_files=2)
     restoring.check_set(folder)
 
 
@@ -173,10 +173,7 @@ def test_a_truncated_archive_with_a_matching_manifest_is_still_refused(tmp_path)
 
 def test_an_inside_symlink_is_fine(tmp_path):
     folder = make_set(tmp_path, "pst-20261201T223000Z", [file("./a/data"), special("./a/link", tarfile.SYMTYPE, "data")])
-    rehash(folder)
-    manifest = Manifest.read(folder)
-    manifest.counts["parquet"]["files"] = 1
-    manifest.write(folder)
+    rehash(folder, parquet_files=1)
     restoring.check_set(folder)
 
 
