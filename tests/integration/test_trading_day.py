@@ -149,30 +149,32 @@ def test_the_order_generator_waits_for_the_stack_handler_and_fails_clearly_at_it
 
 
 def test_sigterm_to_eod_stops_the_running_step_cleanly_and_the_rerun_is_not_blocked(day, docker_client):
-    write_private(day, "standin_behaviour", "seconds=0.5\nrun_cleaners=hang\n")
+    write_private(day, "standin_behaviour", "seconds=0.5\nrun_reports=hang\n")
     since = datetime.now(timezone.utc)
     eod = day.start("eod", "--force")
     try:
+        # the hanging step has the default timeout (not run_cleaners' 1 minute of this module), so a slow
+        # poll here can never let the step's own timeout end it before the SIGTERM lands
         for _ in range(240):  # until the hanging step's container runs
-            if [c for c in process_containers(docker_client, day, "run_cleaners") if c.status == "running"]:
+            if [c for c in process_containers(docker_client, day, "run_reports") if c.status == "running"]:
                 break
             time.sleep(0.5)
         else:
-            raise AssertionError("run_cleaners never started")
+            raise AssertionError("run_reports never started")
         eod.send_signal(signal.SIGTERM)
         output, _ = eod.communicate(timeout=120)
     finally:
         if eod.poll() is None:
             eod.kill()
     assert eod.returncode != 0 and "stopping" in output and "cleanly" in output
-    assert eod_steps(day, since)["run_cleaners"].outcome == "failed"
-    assert not process_containers(docker_client, day, "run_cleaners"), "stopped through STOP, then removed"
-    cleaners = control(day, docker_client).record("run_cleaners")
-    assert cleaners.status == "GO" and not cleaners.running, "status put back, record finished by its clean end"
+    assert eod_steps(day, since)["run_reports"].outcome == "failed"
+    assert not process_containers(docker_client, day, "run_reports"), "stopped through STOP, then removed"
+    reports = control(day, docker_client).record("run_reports")
+    assert reports.status == "GO" and not reports.running, "status put back, record finished by its clean end"
     write_private(day, "standin_behaviour", "seconds=0.5\n")
     again = datetime.now(timezone.utc)
     day.run("eod")
-    assert eod_steps(day, again)["run_cleaners"].outcome == "ok", "the rerun resumes there and is not declined"
+    assert eod_steps(day, again)["run_reports"].outcome == "ok", "the rerun resumes there and is not declined"
 
 
 def test_weekly_sync_launches_the_day_once_and_a_second_call_changes_nothing(day, docker_client):
