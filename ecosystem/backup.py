@@ -2,7 +2,7 @@
 
 ``take`` writes what ``what`` names into ``.partial-<name>``: ``db`` (a ``mongodump --archive
 --gzip`` streamed out of the MongoDB container, or with ``cold`` the stopped MongoDB's volumes),
-``parquet`` (the Parquet volume), ``volumes`` (notebooks, pysystemtrade's logs), ``csv``
+``parquet`` (the Parquet volume), ``volumes`` (notebooks, pysystemtrade's logs and backtest store), ``csv``
 (pysystemtrade's CSV export, archived). Each file is hashed as it is written; the manifest
 (written last) lists them, with the record counts and the tools' versions; the folder is
 fsynced and renamed to its name. Anything that fails, or a kill, leaves only a ``.partial-``

@@ -257,34 +257,71 @@ def _suggest(begin, end) -> str:
     return middle.strftime("%I:%M %p").lstrip("0")
 
 
-def check_ib_settings(inputs: DoctorInputs) -> list[CheckResult]:
-    skipped = _needs_settings("pysystemtrade IB settings", inputs)
+def _private_config_reviews(inputs: DoctorInputs, name: str):
+    """Return (reviews, None), or (None, the row to show instead) when there is nothing to review."""
+    from . import pysys_config
+
+    settings = inputs.settings
+    path = pysys_config.private_config_path(settings)
+    if not path.is_file():
+        return None, CheckResult(name, "warn", f"no {path.name} in {path.parent} yet",
+                                 "run `invoke setup`: it writes a starter with the containers' paths")
+    try:
+        config = pysys_config.private_config(settings)
+    except EcosystemError as exc:
+        return None, CheckResult(name, "fail", exc.message, exc.fix)
+    return pysys_config.review(settings, config), None
+
+
+def _fix(review, path) -> str:
+    fix = f"put the line `{review.line}` in {path}"
+    if review.key == "mongo_host" and "********" in review.line:
+        fix += " (******** is MONGO_ROOT_PASSWORD, URL-encoded)"
+    return fix
+
+
+def check_private_config(inputs: DoctorInputs) -> list[CheckResult]:
+    """Every path key and mongo_host of pysystemtrade's private config, as the containers need them."""
+    name = "private config"
+    skipped = _needs_settings(name, inputs)
     if skipped:
         return [skipped]
     from . import pysys_config
-    from .stack import RELAY_PORTS
 
+    reviews, instead = _private_config_reviews(inputs, name)
+    if instead:
+        return [instead]
+    path = pysys_config.private_config_path(inputs.settings)
+    return [CheckResult(name, "ok", f"{r.key} {r.detail}") if r.ok else
+            CheckResult(name, "fail", f"{r.key} {r.detail}", _fix(r, path))
+            for r in reviews if r.key not in pysys_config.IB_KEYS]
+
+
+def check_ib_settings(inputs: DoctorInputs) -> list[CheckResult]:
+    name = "pysystemtrade IB settings"
+    skipped = _needs_settings(name, inputs)
+    if skipped:
+        return [skipped]
+    from . import pysys_config
+
+    reviews, instead = _private_config_reviews(inputs, name)
+    if instead:
+        return [CheckResult(name, "skip", f"{instead.detail}; run `invoke setup`") if instead.verdict == "warn"
+                else instead]
     settings = inputs.settings
-    config = pysys_config.private_config(settings)
-    if not config:
-        return [CheckResult("pysystemtrade IB settings", "skip", "no private_config.yaml yet (comes with the clone)")]
+    path = pysys_config.private_config_path(settings)
+    wrong = [r for r in reviews if r.key in pysys_config.IB_KEYS and not r.ok]
     results = []
-    address = str(config.get("ib_ipaddress", "127.0.0.1"))
-    if address != "ib_gateway":
-        results.append(CheckResult("pysystemtrade IB settings", "fail", f"ib_ipaddress is {address}, not the gateway",
-                                   "set ib_ipaddress: ib_gateway in private_config.yaml"))
-    port, want = config.get("ib_port", 4001), RELAY_PORTS[settings.trading_mode]
-    if str(port) != str(want):
-        results.append(CheckResult("pysystemtrade IB settings", "fail",
-                                   f"ib_port is {port}; the gateway relays the {settings.trading_mode} API on {want}",
-                                   f"set ib_port: {want} in private_config.yaml (or change TRADING_MODE)"))
-    return results or [CheckResult("pysystemtrade IB settings", "ok",
-                                   f"ib_gateway:{want} ({settings.trading_mode})")]
+    for review in wrong:
+        fix = _fix(review, path) + (" (or change TRADING_MODE)" if review.key == "ib_port" else "")
+        results.append(CheckResult(name, "fail", f"{review.key} {review.detail}", fix))
+    return results or [CheckResult(name, "ok", f"{pysys_config.GATEWAY_SERVICE}:{pysys_config.relay_port(settings)} "
+                                               f"({settings.trading_mode})")]
 
 
 CHECKS: list[Check] = [check_settings, check_engine, check_compose, check_ports, check_disk, check_smb,
                        check_reports_remote, check_images, check_mongo_auth, check_gateway_restart,
-                       check_ib_settings]
+                       check_ib_settings, check_private_config]
 
 
 def run_checks(inputs: DoctorInputs, checks: list[Check] | None = None) -> list[CheckResult]:

@@ -106,6 +106,19 @@ class ContainerStep:
         self.settings, self.client, self.project, self.control = settings, client, project, control
         self.history = history
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._statuses: dict[str, str] | None = None
+
+    def status_before(self, process: str) -> str:
+        """Return ``process``'s status as the chain found it when it began (read once, in one call;
+        "GO" when it has no record yet, "" when the records could not be read)."""
+        if self._statuses is None:
+            try:
+                self._statuses = {name: r.status for name, r in self.control.records().items()}
+            except EcosystemError as exc:
+                log.warning("could not read the process records before the chain: %s", exc.message)
+                self._statuses = {}
+                return ""
+        return self._statuses.get(process, "GO")
 
     def timeout(self, process: str) -> timedelta:
         return timedelta(minutes=self.settings.eod_step_timeouts.get(process, self.settings.eod_step_timeout_minutes))
@@ -127,6 +140,8 @@ class ContainerStep:
         return None
 
     def __call__(self, step: PlannedStep) -> StepResult:
+        if self.status_before(step.process) == "NO-RUN":  # upstream would wait in its 60 s loop until its stop time
+            return StepResult(process_runs.NO_RUN_VERDICT)
         waited = self._wait_for_predecessor(step)
         if waited:
             return StepResult(waited)
@@ -193,7 +208,13 @@ class ContainerStep:
     def _stop_overdue(self, step: PlannedStep, name: str) -> Verdict:
         minutes = int(self.timeout(step.process).total_seconds() // 60)
         running = processes.RunningProcess(name, SERVICE, step.process)
+        started = process_runs.started_at(self.client, name)
         stopped = processes.stop_as_set(self.client, self.control, running, self.settings, by="eod timeout")
+        record = self._record(step.process)
+        if record is not None and record.status == "NO-RUN" and not process_runs.ran_since(record, started,
+                                                                                         self.settings.tz):
+            return Verdict("declined", "its status was set to NO-RUN: it waited for GO (as pysystemtrade does) until "
+                           f"its timeout, then was ended by {stopped.ended_by}", process_runs.DECLINE_FIX)
         return Verdict("timed_out", f"ran past its timeout ({minutes} min after its window opened); "
                        f"ended by {stopped.ended_by} after {stopped.seconds:.0f}s",
                        f"read its log (invoke logs {step.process}); raise EOD_STEP_TIMEOUTS={step.process}=MINUTES "

@@ -4,7 +4,8 @@ Every operation runs a short Python program in the pysystemtrade environment (a 
 container of the pysystemtrade image, never the container of the process it acts on, which
 may have exited) that calls ``sysproduction.data.control_process``:
 ``dataControlProcess().change_status_to_stop / _go / _no_run(name)``, ``finish_process(name)``,
-``diagControlProcess().get_control_for_process_name(name)``, and ``sysproduction.startup.startup()``.
+``get_dict_of_control_processes()``, ``diagControlProcess().get_control_for_process_name(name)``,
+and ``sysproduction.startup.startup()``.
 The program prints one JSON line; this module parses it.
 """
 from __future__ import annotations
@@ -30,11 +31,17 @@ if operation == "startup":
     sys.exit(0)
 from sysproduction.data.control_process import dataControlProcess, diagControlProcess
 control = dataControlProcess()
+note = ""
 if operation in ("stop", "go", "no_run", "pause"):
     getattr(control, "change_status_to_" + operation)(name)
 elif operation == "finish":
-    control.finish_process(name)
-elif operation != "record":
+    try:
+        control.finish_process(name)
+    except Exception as exc:  # upstream raises processNotRunning for a record not marked running
+        if type(exc).__name__ != "processNotRunning":
+            raise
+        note = "not running"
+elif operation not in ("record", "records"):
     raise SystemExit("unknown operation " + operation)
 
 def plain(value):
@@ -46,10 +53,19 @@ def plain(value):
         return {str(k): plain(v) for k, v in value.items()}
     return str(value)
 
+def fields(record):
+    return plain(record.as_dict() if hasattr(record, "as_dict") else vars(record))
+
+if operation == "records":
+    every = control.get_dict_of_control_processes()
+    print(json.dumps({"ok": True, "records": {str(k): fields(v) for k, v in dict(every).items()}}))
+    sys.exit(0)
 record = diagControlProcess().get_control_for_process_name(name)
-fields = record.as_dict() if hasattr(record, "as_dict") else vars(record)
-print(json.dumps({"ok": True, "record": plain(fields)}))
+print(json.dumps({"ok": True, "record": fields(record), "note": note}))
 """
+
+# what pysystemtrade's traceback says when MongoDB cannot be reached (pymongo's server selection)
+MONGO_UNREACHABLE = ("ServerSelectionTimeoutError", "AutoReconnect", "ConnectionFailure")
 
 # names as they appear in the record dict across pysystemtrade versions
 _RUNNING_KEYS = ("currently_running", "running")
@@ -99,6 +115,13 @@ class ProcessControl:
         try:
             out = self._run(argv)
         except EcosystemError as exc:
+            output = getattr(exc, "output", "") or ""
+            unreachable = next((word for word in MONGO_UNREACHABLE if word in output), "")
+            if unreachable:
+                raise ProcessControlError(f"process control ({operation} {name}) failed: pysystemtrade could not "
+                                          f"reach MongoDB ({unreachable})", process=name,
+                                          fix="check that mongo_db is up (invoke status) and that mongo_host in "
+                                              "private_config.yaml is mongodb://mongo_db (invoke doctor)") from None
             raise ProcessControlError(f"process control ({operation} {name}) failed: {exc.message}",
                                       process=name, fix=exc.fix or "check that the pysystemtrade image is built "
                                       "and MongoDB is up (invoke status)") from None
@@ -126,8 +149,14 @@ class ProcessControl:
         return ProcessRecord.from_fields(name, self._call("pause", name)["record"])
 
     def finish(self, name: str) -> ProcessRecord:
-        """Mark ``name`` finished (after a crash), leaving every other record alone."""
+        """Mark ``name`` finished (after a crash), leaving every other record alone. A record that
+        is not marked running (upstream's finish_process raises processNotRunning) is left as it is."""
         return ProcessRecord.from_fields(name, self._call("finish", name)["record"])
+
+    def records(self) -> dict[str, ProcessRecord]:
+        """Return every process's record (one call); a process with none yet is absent (status GO)."""
+        return {name: ProcessRecord.from_fields(name, fields)
+                for name, fields in self._call("records")["records"].items()}
 
     def startup(self) -> None:
         """Run pysystemtrade's cold start: every process marked finished, IB client ids cleared."""

@@ -31,6 +31,14 @@ DECLINE_FIX = ("set its status back to GO: `invoke shell --tool interactive_cont
                "(option 'change status of process')")
 
 
+def ran_since(record: ProcessRecord, started: datetime, tz: ZoneInfo) -> bool:
+    """Say whether the record shows a start at or after ``started`` (the container's start)."""
+    last_start = record_time(record.last_start, tz)
+    if last_start is not None and last_start < started - CLOCK_TOLERANCE:
+        last_start = record_time(record.last_start, tz, fold=1)  # 01:30 twice in an autumn night: the later
+    return last_start is not None and last_start >= started - CLOCK_TOLERANCE
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What a process run came to: ok | declined | failed | timed_out, why, and what to do."""
@@ -42,6 +50,12 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+
+# NO-RUN is decided from the record before launching: upstream's syscontrol/run_process.py
+# (_is_okay_to_wait_before_starting) keeps a NO-RUN process waiting, checking every 60 s, until its stop time
+NO_RUN_VERDICT = Verdict("declined", "its status is NO-RUN: not launched (pysystemtrade would wait for GO until its "
+                         "stop time)", DECLINE_FIX)
 
 
 def record_time(text: str | None, tz: ZoneInfo, *, fold: int = 0) -> datetime | None:
@@ -70,19 +84,19 @@ def judge(process: str, exit_code: int, record: ProcessRecord | None, started: d
     if exit_code != 0:
         killed = " (killed: SIGKILL or out of memory)" if exit_code == 137 else ""
         return Verdict("failed", f"exited with code {exit_code}{killed}",
-                       f"read its log: invoke logs {process}")
+                       f"read its whole output: invoke logs {process} --run last (or --run list)")
     if record is None:
         return Verdict("failed", "exited 0, but its process-control record could not be read, so whether it ran "
                        "or declined is unknown", "check MongoDB (invoke status), then invoke logs " + process)
-    last_start = record_time(record.last_start, tz)
-    if last_start is not None and last_start < started - CLOCK_TOLERANCE:
-        last_start = record_time(record.last_start, tz, fold=1)  # 01:30 twice in an autumn night: the later
-    if last_start is not None and last_start >= started - CLOCK_TOLERANCE:
+    if ran_since(record, started, tz):
+        last_start = record_time(record.last_start, tz)
+        if last_start < started - CLOCK_TOLERANCE:
+            last_start = record_time(record.last_start, tz, fold=1)
         return Verdict("ok", f"ran: started {last_start.astimezone(tz):%H:%M:%S}, exit 0")
     if record.status == "STOP":
         return Verdict("declined", "its status is STOP (STOP persists until set back to GO)", DECLINE_FIX)
-    if record.status == "NO-RUN":
-        return Verdict("declined", "its status is NO-RUN", DECLINE_FIX)
+    if record.status == "NO-RUN":  # upstream waits while NO-RUN: it ended at its stop time, or by a STOP since undone
+        return Verdict("declined", "its status is NO-RUN (it waited for GO and never started)", DECLINE_FIX)
     if record.running:
         pid = f" (pid {record.process_id})" if record.process_id else ""
         return Verdict("declined", f"its record says it is already running{pid}",
@@ -141,13 +155,34 @@ def container_name(process: str, suffix: str, *, unique: bool) -> str:
     return f"{process}{suffix}_{uuid.uuid4().hex[:8]}"
 
 
+LAUNCH = "pysys-launch"  # the image's launcher wrapper (docker/pysystemtrade/pysys-launch)
+
+
+def command(launcher: str) -> list[str]:
+    """Return the container command that runs upstream's ``launcher`` as its crontab would: with
+    bash, whatever its mode in git (0644 upstream), its whole output kept on the logs volume."""
+    return [LAUNCH, launcher]
+
+
+def launcher_of(argv: list[str]) -> str:
+    """Return the launcher a process container's command runs (``command``'s inverse), or ""."""
+    if len(argv) == 2 and argv[0].rsplit("/", 1)[-1] == LAUNCH:
+        return argv[1]
+    if len(argv) == 1:  # a container started before pysys-launch, or by hand
+        return argv[0].rsplit("/", 1)[-1]
+    return ""
+
+
 def launch(project, *, service: str, process: str, launcher: str, name: str, job: str, slot: str, kind: str,
            deadline: datetime | None) -> str:
-    """Start ``launcher`` in a new detached container ``name`` of ``service``, labelled; return the name."""
+    """Start ``launcher`` in a new detached container ``name`` of ``service``, labelled; return the name.
+
+    The run's whole output is kept as /data/logs/runs/LAUNCHER/<time>_NAME.log (``invoke logs --run``)."""
     labels = {CONTROL_LABEL: "process", PROCESS_LABEL: process, JOB_LABEL: job, SLOT_LABEL: slot, KIND_LABEL: kind}
     if deadline is not None:
         labels[DEADLINE_LABEL] = deadline.astimezone(timezone.utc).isoformat(timespec="seconds")
-    return project.run_detached(service, [launcher], name=name, labels=labels)
+    return project.run_detached(service, command(launcher), name=name, labels=labels,
+                                environment={"PYSYS_RUN_ID": name})
 
 
 @dataclass(frozen=True)

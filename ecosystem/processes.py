@@ -21,7 +21,7 @@ from .engine import project_containers
 from .errors import EcosystemError
 from .plan import LAUNCHERS
 from .process_control import CONTROL_LABEL, ProcessControl
-from .process_runs import PROCESS_LABEL
+from .process_runs import PROCESS_LABEL, launcher_of
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,12 @@ class StopResult:
 
 
 def process_name(container) -> str:
-    """Return the pysystemtrade process a container runs (its command is one launcher, e.g. run_systems), or ""."""
+    """Return the pysystemtrade process a container runs (its command runs one launcher, e.g. run_systems), or ""."""
     if container.labels.get(CONTROL_LABEL) == "control":
         return ""
     if container.labels.get(PROCESS_LABEL):  # launched by the trading-day tasks
         return container.labels[PROCESS_LABEL]
-    command = container.attrs.get("Config", {}).get("Cmd") or []
-    if len(command) != 1:
-        return ""
-    launcher = command[0].rsplit("/", 1)[-1]
+    launcher = launcher_of(container.attrs.get("Config", {}).get("Cmd") or [])
     if not (launcher.startswith("run_") or launcher == "startup"):
         return ""
     return PROCESS_NAMES.get(launcher, launcher)

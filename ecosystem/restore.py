@@ -55,8 +55,9 @@ def _archives_of(manifest: Manifest, parts: tuple[str, ...]) -> dict[str, str]:
         chosen |= {f"{key}.tar.gz": key for key in volumes.MONGO_VOLUMES}
     if "parquet" in parts:
         chosen["parquet.tar.gz"] = "parquet"
-    if "volumes" in parts:
-        chosen |= {f"{key}.tar.gz": key for key in volumes.OTHER_VOLUMES}
+    if "volumes" in parts:  # a set made before the backtest store had its volume has no backtests.tar.gz
+        chosen |= {f"{key}.tar.gz": key for key in volumes.OTHER_VOLUMES
+                   if f"{key}.tar.gz" in manifest.files or key != "backtests"}
     return chosen
 
 

@@ -108,6 +108,10 @@ def _container_path(text: str) -> str:
     return path.rstrip("/") or "/"
 
 
+def _optional_container_path(text: str) -> str:
+    return _container_path(text) if text.strip() else ""
+
+
 def _host_path(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
@@ -345,9 +349,21 @@ VARIABLES: tuple[Variable, ...] = (
        "/opt/pysystemtrade/sysproduction/linux/scripts", "pysystemtrade's launcher scripts inside its containers"),
     _v("pysystemtrade", "ECHO_PATH", "echo_path", "/data/logs/echos", _container_path, "/data/logs/echos",
        "where the processes' echo files go inside their containers (on the logs volume)"),
-    _v("pysystemtrade", "LOG_SERVER_PORT", "log_server_port", "6020",
-       _int_in(1024, 65535, "must be a port number from 1024 to 65535"), "LOG_SERVER_PORT=6020",
-       "port of pysystemtrade's socket log server, on the processes' shared localhost"),
+    _v("pysystemtrade", "LOG_SERVER_PORT", "log_server_port", "9020",
+       _int_in(1024, 65535, "must be a port number from 1024 to 65535"), "LOG_SERVER_PORT=9020",
+       "port of pysystemtrade's socket log server, on the processes' shared localhost (upstream's "
+       "syslogging/logging_prod.yaml uses 9020)"),
+    _v("pysystemtrade", "PYSYS_LOGGING_CONFIG", "pysys_logging_config", "", _optional_container_path,
+       "PYSYS_LOGGING_CONFIG=/opt/private/logging_prod.yaml",
+       "your own logging config inside the containers (upstream's format); empty: the ecosystem's, which sends "
+       "every record to the log server on LOG_SERVER_PORT"),
+    _v("pysystemtrade", "PYSYS_BUILD_CONSTRAINTS", "pysys_build_constraints", "", _optional_text,
+       "PYSYS_BUILD_CONSTRAINTS=/srv/pysystemtrade/constraints.txt",
+       "pip constraints for installing your repository's dependencies into its image; empty: "
+       "docker/pysystemtrade/build-constraints.txt (cython<3, so PyYAML 5.x builds); none: no constraints"),
+    _v("pysystemtrade", "PYSYS_RUN_LOGS_KEEP", "pysys_run_logs_keep", "60",
+       _int_in(1, 10000, "must be a whole number from 1 to 10000"), "PYSYS_RUN_LOGS_KEEP=60",
+       "how many runs' complete output are kept per process on the logs volume (invoke logs run_X --run)"),
     _v("pysystemtrade", "STOP_GRACE_SECONDS", "stop_grace_seconds", "300",
        _int_in(0, 86400, "must be a whole number of seconds from 0 to 86400"), "STOP_GRACE_SECONDS=300",
        "how long a process may take to finish after its status is set to STOP, before SIGTERM"),
@@ -514,6 +530,9 @@ class Settings:
     script_path: str
     echo_path: str
     log_server_port: int
+    pysys_logging_config: str
+    pysys_build_constraints: str
+    pysys_run_logs_keep: int
     stop_grace_seconds: int
     stop_term_seconds: int
     eod_chain: tuple[str, ...]

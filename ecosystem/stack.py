@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets as random_secrets
 import shlex
 from dataclasses import dataclass
@@ -42,6 +43,80 @@ def secrets_dir(settings: Settings) -> Path:
     return settings.state_dir / "secrets"
 
 
+def etc_dir(settings: Settings) -> Path:
+    """The host folder mounted read-only at /opt/ecosystem/etc in every pysystemtrade container."""
+    return settings.state_dir / "etc"
+
+
+LOGGING_CONFIG = "/opt/ecosystem/etc/logging_prod.yaml"  # PYSYS_LOGGING_CONFIG unless the trader names theirs
+
+
+def logging_config_text(settings: Settings) -> str:
+    """Return the ecosystem's logging config, in the format of upstream's syslogging/logging_prod.yaml
+    (read by syslogging/logger.py when PYSYS_LOGGING_CONFIG names it): the console, pysystemtrade's
+    CRITICAL e-mails, and a socket handler to the log server on localhost at LOG_SERVER_PORT."""
+    return f"""\
+# Written by the pysystemtrade ecosystem (invoke setup / up) from LOG_SERVER_PORT: edits are overwritten.
+# Name your own with PYSYS_LOGGING_CONFIG (a path inside the containers, e.g. /opt/private/logging.yaml).
+version: 1
+disable_existing_loggers: true
+formatters:
+  simple:
+    format: '%(asctime)s %(levelname)s %(name)s %(message)s'
+    datefmt: '%Y-%m-%d %H:%M:%S'
+handlers:
+  console:
+    class: logging.StreamHandler
+    level: DEBUG
+    stream: ext://sys.stdout
+    formatter: simple
+  email:
+    class: syslogging.handlers.PstSMTPHandler
+    level: CRITICAL
+    formatter: simple
+  socket:
+    class: logging.handlers.SocketHandler
+    host: localhost
+    port: {settings.log_server_port}
+    level: DEBUG
+    formatter: simple
+loggers:
+  ib_insync:
+    level: WARNING
+  arctic:
+    level: INFO
+  matplotlib:
+    level: INFO
+root:
+  level: DEBUG
+  handlers:
+    - console
+    - email
+    - socket
+"""
+
+
+def write_logging_config(settings: Settings) -> Path:
+    """Write the ecosystem's logging config into ``etc_dir`` (readable by the containers), replacing
+    it atomically when it changed; return its path. Raise EcosystemError if it cannot be written."""
+    folder = etc_dir(settings)
+    path = folder / "logging_prod.yaml"
+    text = logging_config_text(settings)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o755)
+        if path.exists() and path.read_text() == text:
+            return path
+        temporary = folder / f".logging_prod.yaml.{os.getpid()}"
+        temporary.write_text(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise EcosystemError(f"cannot write the logging config in {folder}: {exc.strerror}",
+                             fix="run the task as the user that ran `invoke setup` (or root), or fix STATE_DIR") from None
+    return path
+
+
 def compose_env(settings: Settings) -> dict[str, str]:
     """Return every variable docker-compose.yml reads, derived from the settings (no secret values)."""
     names = images.image_names(settings)
@@ -65,6 +140,9 @@ def compose_env(settings: Settings) -> dict[str, str]:
         "SCRIPT_PATH": settings.script_path,
         "ECHO_PATH": settings.echo_path,
         "LOG_SERVER_PORT": str(settings.log_server_port),
+        "PYSYS_LOGGING_CONFIG": settings.pysys_logging_config or LOGGING_CONFIG,
+        "PYSYS_RUN_LOGS_KEEP": str(settings.pysys_run_logs_keep),
+        "ECOSYSTEM_ETC_DIR": str(etc_dir(settings)),
         "PRIVATE_CONFIG_DIR": str(settings.private_config_dir),
         "BACKUP_DIR": str(settings.backup_dir),
         "REPORTS_DIR": str(settings.reports_dir),
@@ -133,6 +211,13 @@ class SecretsWritten:
 
 SECRET_SERVICES = {"tws_userid": "ib_gateway", "tws_password": "ib_gateway", "vnc_password": "ib_gateway",
                    "mongo_root_password": "mongo_db", "mongo_tools_config": "mongo_db", "jupyter_token": "jupyter"}
+
+
+def write_mounted_files(settings: Settings) -> SecretsWritten:
+    """Write every file the containers mount from STATE_DIR: the logging config, then the secret
+    files (``write_secret_files``, whose result is returned)."""
+    write_logging_config(settings)
+    return write_secret_files(settings)
 
 
 def write_secret_files(settings: Settings) -> SecretsWritten:
@@ -204,10 +289,31 @@ def secure_private_config(settings: Settings) -> str:
 LOG_FILE = "/data/logs/pysystemtrade.log"
 
 
+_LOG_NAME = re.compile(r"""dataBlob\([^)]*log_name\s*=\s*["'](\w+)["']""")
+
+
+def logger_names(settings: Settings, process: str) -> list[str]:
+    """Return the logger names ``process`` logs under: its own, and those its methods' data blobs
+    use, read from its module in the clone (upstream: ``dataBlob(log_name="stack_handler")`` in
+    sysproduction/run_stack_handler.py, for example)."""
+    from .plan import LAUNCHERS
+
+    names = [process]
+    module = Path(settings.pysystemtrade_clone_dir) / "sysproduction" / f"{LAUNCHERS.get(process, process)}.py"
+    try:
+        names += [name for name in _LOG_NAME.findall(module.read_text(errors="replace")) if name not in names]
+    except OSError:
+        pass
+    return names
+
+
 def process_log(settings: Settings, process: str, *, tail: int = 200) -> str:
-    """Return the last ``tail`` records of ``process`` in the log server's files (read in pysys_runtime)."""
-    pattern = f" {process} "
-    script = (f"cat $(ls -tr {LOG_FILE}* 2>/dev/null) 2>/dev/null | grep -F -- {shlex.quote(pattern)} "
+    """Return the last ``tail`` records of ``process`` in the log server's files (read in pysys_runtime).
+
+    A record's logger name follows its level (upstream's format ``%(asctime)s %(levelname)s
+    %(name)s %(message)s``); every logger name of the process counts."""
+    patterns = " ".join(f"-e {shlex.quote(f' {name} ')}" for name in logger_names(settings, process))
+    script = (f"cat $(ls -tr {LOG_FILE}* 2>/dev/null) 2>/dev/null | grep -F {patterns} "
               f"| tail -n {int(tail)}")
     return compose(settings).exec("pysys_runtime", ["sh", "-c", script])
 
@@ -272,7 +378,7 @@ def ensure_always_on(settings: Settings, client) -> list[str]:
     project = compose(settings)
     needed = [name for name in missing if name in ("mongo_db", "pysys_runtime")]
     if missing:
-        write_secret_files(settings)
+        write_mounted_files(settings)
         # the processes need MongoDB and the runtime healthy; the gateway (maybe waiting for a
         # 2FA nobody approves) and Jupyter are started without holding up the trading day
         if needed:

@@ -90,14 +90,26 @@ def deadline_of(step: PlannedStep, now: datetime, settings) -> datetime:
     return max(now, step.window_start) + timedelta(minutes=minutes)
 
 
-def launch_or_record(project, client, settings, history: History, due: Due, now: datetime) -> str:
+def launch_or_record(project, client, settings, history: History, due: Due, now: datetime, control=None) -> str:
     """Launch a due process; return what was done. A launch that fails is recorded as this
     process's ``failed`` run of the day, so it counts towards the relaunch limit (never a retry
-    every minute forever) and its failure event says why."""
+    every minute forever) and its failure event says why. With ``control``, a process whose
+    status is NO-RUN is recorded ``declined`` without a container (upstream would wait for GO
+    until its stop time); a continuous one is launched once its status is GO again."""
+    slot = due.step.window_start.astimezone(settings.tz).date().isoformat()
+    if control is not None:
+        try:
+            status = control.record(due.step.process).status
+        except EcosystemError as exc:
+            log.warning("could not read the record of %s before launching it: %s", due.step.process, exc.message)
+            status = ""
+        if status == "NO-RUN":
+            verdict = process_runs.NO_RUN_VERDICT
+            history.record(JOB, verdict.outcome, verdict.detail, step=due.step.process, slot=slot, hint=verdict.hint)
+            return f"{due.step.process} {verdict.outcome}: {verdict.detail}"
     try:
         name = launch(project, client, settings, due, now)
     except EcosystemError as exc:
-        slot = due.step.window_start.astimezone(settings.tz).date().isoformat()
         history.record(JOB, "failed", f"could not be launched: {exc.message}", step=due.step.process, slot=slot,
                        hint=exc.fix)
         return f"{due.step.process} failed: could not be launched: {exc.message}"

@@ -10,7 +10,7 @@ from .errors import CommandFailed, EcosystemError
 
 # the compose file's volumes, by key; their engine names carry NAME_SUFFIX
 PARQUET = "parquet"
-OTHER_VOLUMES = ("notebooks", "pysys_logs")
+OTHER_VOLUMES = ("notebooks", "pysys_logs", "backtests")  # backtests: pysystemtrade's backtest store
 MONGO_VOLUMES = ("mongo_data", "mongo_config")
 COMPRESSOR = "gzip -3"
 

@@ -2,6 +2,7 @@
 from invoke import Exit, task
 
 from ecosystem import doctor as checks
+from ecosystem import pysys_config
 from ecosystem.errors import SettingsError
 from ecosystem.secrets import Redactor
 from ecosystem.settings import load_settings
@@ -11,13 +12,15 @@ from ._common import ROOT, table
 
 @task
 def doctor(c):
-    """Check the host and settings are ready: engine, compose, ports, disk, SMB, reports remote."""
+    """Check the host and settings are ready: engine, compose, ports, disk, SMB, reports remote, private config."""
     try:
         loaded, error = load_settings(ROOT), None
     except SettingsError as exc:
         loaded, error = None, exc
     results = checks.run_checks(checks.DoctorInputs(settings=loaded, settings_error=error))
-    redact = loaded.redactor() if loaded else Redactor([])
+    # the settings' secrets and the private config's (the user name in mongo_host is shown, as in the table)
+    redact = Redactor(loaded.secret_values() + pysys_config.secret_values(loaded, users=False)) if loaded \
+        else Redactor([])
     rows = [(r.verdict.upper(), r.check, redact(r.detail)) for r in results]
     print(table(("verdict", "check", "detail"), rows))
     fixes = [(r.check, redact(r.fix)) for r in results if r.fix and r.verdict in ("fail", "warn")]

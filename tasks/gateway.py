@@ -55,7 +55,7 @@ def login(c, timeout=180, restart=False, dry_run=False):
         return
     with recorded(c, "gateway", step="login") as run:
         if restart or _container_state(s) != "running":
-            stack.write_secret_files(s)
+            stack.write_mounted_files(s)
             stack.compose(s).up(["ib_gateway"], wait=False, force_recreate=bool(restart))
             print("gateway started: approve the login on your phone (IBKR Mobile) when asked")
 

@@ -65,6 +65,7 @@ def shell(c, tool=None, command=None):
         except EcosystemError as exc:
             raise Exit(redactor(c)(str(exc)), code=1) from None
         return
-    code = project.run_interactive("daily_processes", [tool] if tool else ["bash"])
+    # upstream's launchers are mode 0644 in git: run with bash, as its crontab lines do
+    code = project.run_interactive("daily_processes", ["bash", f"{s.script_path}/{tool}"] if tool else ["bash"])
     if code:
         raise Exit(code=code)

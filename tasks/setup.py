@@ -1,9 +1,9 @@
-"""`invoke setup`: folders, secret files, the reports clone and the containers."""
+"""`invoke setup`: folders, secret files, a starter private config, the reports clone and the containers."""
 import os
 
 from invoke import task
 
-from ecosystem import repository, stack
+from ecosystem import pysys_config, repository, stack
 
 from ._common import recorded, settings
 
@@ -18,10 +18,12 @@ def _own(path, uid):
 
 @task(help={"dry_run": "print what would be done, change nothing"})
 def setup(c, dry_run=False):
-    """Create backup/ and reports/, the secret files, the reports clone and the containers."""
+    """Create backup/ and reports/, the secret files, a starter private config, the reports clone and the containers."""
     s = settings(c)
+    starter = pysys_config.plan_starter(s)
     steps = [f"create {s.backup_dir} and {s.reports_dir} (0750), owned by uid {s.container_uid}",
              f"write the secret files into {stack.secrets_dir(s)} (folder 0700, each file owned by its reader)",
+             starter.intent(),
              f"restrict {s.private_config_dir} to uid {s.container_uid}"]
     if s.reports_remote:
         steps.append(f"make {s.reports_dir} a clone of {s.reports_remote} ({s.reports_branch})")
@@ -38,8 +40,9 @@ def setup(c, dry_run=False):
             owned = _own(folder, s.container_uid)
             os.chmod(folder, 0o750)  # backups and reports are nobody else's business
             print(f"{folder}: ready" + ("" if owned else f" (not root: make it writable by uid {s.container_uid})"))
-        written = stack.write_secret_files(s)
+        written = stack.write_mounted_files(s)
         print(f"secret files in {stack.secrets_dir(s)}: " + ", ".join(f"{k} {v}" for k, v in written.notes.items()))
+        print(pysys_config.write_starter(s, starter))  # before securing: it gets the same owner and modes
         print(stack.secure_private_config(s))
         stack.compose(s).create(list(stack.ALWAYS_ON))
         print(f"containers created: {', '.join(stack.ALWAYS_ON)}")

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from invoke import Exit, task
 
-from ecosystem import backup as backups, engine, locks, processes, stack
+from ecosystem import backup as backups, engine, locks, processes, run_logs, stack
 from ecosystem.process_control import ProcessControl, compose_runner
 from ecosystem.errors import EcosystemError
 
@@ -42,7 +42,7 @@ def up(c, services=None, timeout=600, dry_run=False):
                                  "itself", fix="wait for it (invoke history --job backup)")
         for line in restart_after_cold(c, s, engine.connect()):  # a cold backup killed outright
             print(line)
-        written = stack.write_secret_files(s)
+        written = stack.write_mounted_files(s)
         project = stack.compose(s)
         client = engine.connect()
         running = processes.running_processes(client, s)
@@ -149,14 +149,20 @@ def status(c):
 
 @task(help={"service": "a service (its container logs) or a pysystemtrade process like run_stack_handler "
                        "(its records in the log server's file)",
-            "since": "for a service: e.g. 2h, 30m or 2026-11-28T09:00", "tail": "at most this many lines (default 200)"})
-def logs(c, service, since=None, tail=200):
-    """Show a service's container logs, or a pysystemtrade process's log records."""
+            "since": "for a service: e.g. 2h, 30m or 2026-11-28T09:00", "tail": "at most this many lines (default 200)",
+            "run": "for a process: a run's whole output, kept after its container is gone: last, N (1 = the "
+                   "newest), a container name, or list"})
+def logs(c, service, since=None, tail=200, run=None):
+    """Show a service's container logs, or a pysystemtrade process's log records or a run's whole output."""
     s = settings(c)
     try:
         if service.startswith("run_") or service == "startup":
+            if run is not None:
+                _run_output(c, s, service, run)
+                return
             text = stack.process_log(s, processes.canonical(service), tail=int(tail))
             print(redactor(c)(text) if text else f"no log records of {service} in the log server's file")
+            print(f"(a run's whole output: invoke logs {service} --run last; all kept runs: --run list)")
             return
         if service not in stack.SERVICES:
             raise Exit(f"unknown service {service}; the services are: {', '.join(stack.SERVICES)}, "
@@ -164,6 +170,22 @@ def logs(c, service, since=None, tail=200):
         print(redactor(c)(stack.compose(s).logs(service, tail=int(tail), since=since)), end="")
     except EcosystemError as exc:
         raise Exit(str(exc), code=1) from None
+
+
+def _run_output(c, s, process, which):
+    client = engine.connect()
+    kept = run_logs.listing(client, s, process)
+    if which == "list":
+        if not kept:
+            print(f"no run of {process} has kept output yet")
+            return
+        print(table(("#", "started", "run (container)", "exit", "size"),
+                    [(str(len(kept) - i), r.started.astimezone(s.tz).strftime("%a %d %b %H:%M:%S"), r.run,
+                      "running or killed" if r.exit_code is None else str(r.exit_code), f"{r.size:,} B")
+                     for i, r in enumerate(kept)]))
+        return
+    chosen = run_logs.choose(kept, which)
+    print(redactor(c)(run_logs.read(client, s, process, chosen)), end="")
 
 
 def _scheduler_lines(s, now, runs=()):

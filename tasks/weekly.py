@@ -56,7 +56,7 @@ def _sync(c, s, *, launch=True) -> list[str]:
     project = stack.compose(s)
     for due in trading_day.due_launches(plan, now, inside_week=inside, running=running, tried=tried,
                                         relaunch_limit=s.crash_relaunch_limit, cleared=cleared):
-        done.append(trading_day.launch_or_record(project, client, s, record, due, now))
+        done.append(trading_day.launch_or_record(project, client, s, record, due, now, control))
     return done
 
 

@@ -128,3 +128,58 @@ def test_mongo_without_auth_warns_with_the_fix(tmp_path):
 
 def test_images_check_is_skipped_without_an_engine(tmp_path):
     assert doctor.check_images(inputs_for(tmp_path))[0].verdict == "skip"
+
+
+def private_inputs(tmp_path, text=None, **environ):
+    private = tmp_path / "private"
+    private.mkdir(exist_ok=True)
+    if text is not None:
+        (private / "private_config.yaml").write_text(text)
+    return inputs_for(tmp_path, PRIVATE_CONFIG_DIR=str(private), **environ)
+
+
+def test_no_private_config_warns_and_says_run_setup(tmp_path):
+    inputs = private_inputs(tmp_path)
+    [result] = doctor.check_private_config(inputs)
+    assert result.verdict == "warn" and "invoke setup" in result.fix
+    [result] = doctor.check_ib_settings(inputs)
+    assert result.verdict == "skip" and "invoke setup" in result.detail
+
+
+def test_wrong_or_missing_private_config_paths_fail_with_the_exact_line(tmp_path):
+    inputs = private_inputs(tmp_path, "backtest_store_directory: 'private.backtests'\n"
+                                      "csv_backup_directory: data/backups_csv\nparquet_store: /home/me/data/parquet\n"
+                                      "mongo_host: mongodb://mongo_db\n")
+    results = {r.detail.split()[0]: r for r in doctor.check_private_config(inputs)}
+    assert results["mongo_host"].verdict == "ok"
+    for key, line in (("backtest_store_directory", "backtest_store_directory: /data/backtests"),
+                      ("csv_backup_directory", "csv_backup_directory: /data/backup/csv"),
+                      ("parquet_store", "parquet_store: /data/parquet"),
+                      ("reporting_directory", "reporting_directory: /data/reports")):
+        assert results[key].verdict == "fail" and f"`{line}`" in results[key].fix, key
+    assert not doctor.healthy(list(results.values()))
+
+
+def test_unreadable_private_config_is_a_fail_not_a_crash(tmp_path):
+    [result] = doctor.check_private_config(private_inputs(tmp_path, "parquet_store: [unclosed\n"))
+    assert result.verdict == "fail" and "valid YAML" in result.fix
+
+
+def test_doctor_task_never_prints_the_mongo_password_of_the_private_config(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir()
+    other = "an0ther-Mongo-pw"  # not MONGO_ROOT_PASSWORD: only the private config knows it
+    (private / "private_config.yaml").write_text(f"mongo_host: mongodb://admin:{other}@localhost\n"
+                                                 "parquet_store: data.parquet\n")
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"STATE_DIR={tmp_path}/state\nBACKUP_DIR={tmp_path}/backup\nPRIVATE_CONFIG_DIR={private}\n"
+                        f"MONGO_ROOT_USER=admin\nMONGO_ROOT_PASSWORD={SENTINEL}\n")
+    env_file.chmod(0o600)
+    environ = {**os.environ, "ECOSYSTEM_ENV_FILE": str(env_file), "DOCKER_HOST": f"unix://{tmp_path}/no.sock"}
+    result = subprocess.run([sys.executable, "-m", "invoke", "doctor"], cwd=ROOT, env=environ, capture_output=True,
+                            text=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "`mongo_host: mongodb://admin:********@mongo_db`" in output
+    assert "`parquet_store: /data/parquet`" in output
+    assert other not in output and SENTINEL not in output

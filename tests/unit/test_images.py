@@ -59,7 +59,7 @@ def test_context_leaves_out_git_and_private_and_adds_the_dockerfile(settings, tm
         members = {m.name: m for m in archive.getmembers()}
         assert images.CONTEXT_DOCKERFILE in members
         assert archive.extractfile(images.CONTEXT_DOCKERFILE).read() == plan.dockerfile.read_bytes()
-        assert members["sysproduction/linux/scripts/run_stack_handler"].mode & 0o111
+        assert members["sysproduction/linux/scripts/run_stack_handler"].mode & 0o444 == 0o444  # readable by all
         assert not any(b"SECRET-ACCOUNT" in archive.extractfile(m).read() for m in members.values() if m.isfile())
 
 
@@ -72,3 +72,99 @@ def test_missing_clone_says_to_build_without_no_pull_repo(settings):
 def test_dry_run_description_names_tags_and_exclusions(settings):
     text = images.describe(images.plan_build(settings)[0])
     assert "pysystemtrade_x:current" in text and "without .git/ and private/" in text
+
+
+# --- building upstream as it is: its dependency files, its Python, its known-bad pins -------------
+
+UPSTREAM_180_SETUP = '''from distutils.version import StrictVersion
+if StrictVersion(platform.python_version()) <= StrictVersion("3.10.0"):
+    print("pysystemtrade requires Python 3.10.0 or later. Exiting.", file=sys.stderr)
+'''
+
+
+def test_dependencies_are_the_repositorys_requirements_files(tmp_path):
+    (tmp_path / "requirements.txt").write_text("pandas==2.1.3\n-r requirements_extra.txt\n")
+    (tmp_path / "requirements_extra.txt").write_text("psutil==5.6.6\n")
+    source, files = images.dependencies(tmp_path)
+    assert source == "requirements.txt" and set(files) == {"requirements.txt", "requirements_extra.txt"}
+
+
+def test_dependencies_of_a_pyproject_only_repository(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["pandas>=2", "pymongo"]\n')
+    source, files = images.dependencies(tmp_path)
+    assert "pyproject.toml" in source and files["requirements.txt"] == b"pandas>=2\npymongo\n"
+
+
+def test_no_dependency_file_is_a_clear_error(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.black]\nline-length = 88\n')  # as upstream 1.80's has no deps
+    with pytest.raises(EcosystemError, match="neither requirements.txt nor"):
+        images.dependencies(tmp_path)
+
+
+@pytest.mark.parametrize("files,expected", [
+    ({"setup.py": UPSTREAM_180_SETUP}, (">3.10.0", "the Python version check in setup.py")),
+    ({"setup.py": "setup(name='x', python_requires='>=3.10')"}, (">=3.10", "python_requires in setup.py")),
+    ({"pyproject.toml": '[project]\nrequires-python = ">=3.10,<3.13"\n', "setup.py": UPSTREAM_180_SETUP},
+     (">=3.10,<3.13", "requires-python in pyproject.toml")),
+    ({"pyproject.toml": "[tool.black]\n"}, None),
+])
+def test_required_python_is_read_where_the_repository_declares_it(tmp_path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert images.required_python(tmp_path) == expected
+
+
+def test_a_base_image_with_the_wrong_python_stops_before_building():
+    images.check_python((">3.10.0", "setup.py"), "3.11.2", "base")  # 1.80 on bookworm's Python: fine
+    images.check_python(None, "3.9.2", "base")
+    with pytest.raises(EcosystemError) as caught:
+        images.check_python((">3.10.0", "the Python version check in setup.py"), "3.10.0", "old:base")
+    assert "requires Python >3.10.0" in caught.value.message and "3.10.0" in caught.value.message
+    assert "PYTHON_BASE_IMAGE" in caught.value.fix
+
+
+def test_pyyaml_5_without_the_cython_constraint_stops_with_the_pin_and_the_fix(tmp_path, settings):
+    (tmp_path / "requirements.txt").write_text("pandas==2.1.3\npyyaml==5.4\n")
+    shipped = images.SHIPPED_CONSTRAINTS.read_bytes()
+    assert images.known_pin_problems({"requirements.txt": b"pyyaml==5.4\n"}, shipped) == []
+    assert images.known_pin_problems({"requirements.txt": b"PyYAML == 5.4.1\n"}, b"") != []
+    assert images.known_pin_problems({"requirements.txt": b"pyyaml==6.0.1\n"}, b"") == []
+    empty = tmp_path / "none.txt"
+    empty.write_text("# nothing\n")
+    plan = images.ImagePlan("pysystemtrade", "p", images.ROOT / "docker" / "pysystemtrade" / "Dockerfile", tmp_path,
+                            strip_private=True, constraints=empty)
+    with pytest.raises(images.ImageBuildError) as caught:
+        images.pysystemtrade_inputs(plan)
+    assert "pyyaml==5.4" in caught.value.message and "cython<3" in caught.value.fix
+
+
+def test_constraints_setting(tmp_path):
+    def chosen(value):
+        return images.constraints_file(load_settings(tmp_path, environ={"PYSYS_BUILD_CONSTRAINTS": value}))
+    assert chosen("") == images.SHIPPED_CONSTRAINTS and chosen("none") is None
+    assert chosen("mine.txt") == tmp_path / "mine.txt"
+
+
+def test_a_failed_compile_names_the_pin():
+    lines = ["  Running setup.py install for psutil: finished with status 'error'",
+             "ERROR: Failed building wheel for pymongo", "Failed to build pymongo psutil"]
+    said = images.diagnose_pip(lines, {"requirements.txt": b"pymongo==3.11.3\npsutil==5.6.6  # pinned\n"}, "3.12.1")
+    assert "pymongo==3.11.3" in said and "psutil==5.6.6" in said and "3.12.1" in said
+    assert images.diagnose_pip(["Step 3/19 : RUN apt-get update", "E: Unable to locate package"], {}, "3") == ""
+
+
+def test_context_keeps_launchers_as_in_git_readable_by_all_and_adds_the_ecosystem_files(settings, tmp_path):
+    clone = make_repo(tmp_path / "clone")
+    launcher = clone / "sysproduction" / "linux" / "scripts" / "run_systems"
+    launcher.chmod(0o600)  # as a umask 077 clone would leave it
+    plan = images.plan_build(settings, "pysystemtrade")[0]
+    plan = images.ImagePlan(plan.key, plan.repository, plan.dockerfile, clone, plan.buildargs, strip_private=True,
+                            constraints=plan.constraints)
+    inputs = images.pysystemtrade_inputs(plan)
+    buffer = io.BytesIO()
+    images.write_context(plan, buffer, inputs.files())
+    members = {m.name: m for m in tarfile.open(fileobj=io.BytesIO(buffer.getvalue())).getmembers()}
+    scripts = members["sysproduction/linux/scripts/run_systems"]
+    assert scripts.mode & 0o444 == 0o444 and not scripts.mode & 0o111 and scripts.uid == 0
+    assert members[".ecosystem/pysys-launch"].mode & 0o755 == 0o755
+    assert ".ecosystem/deps/requirements.txt" in members and ".ecosystem/deps/constraints.txt" in members
