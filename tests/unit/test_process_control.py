@@ -9,7 +9,7 @@ import pytest
 
 from ecosystem.errors import CommandFailed
 from ecosystem.process_control import ProcessControl, ProcessControlError, ProcessRecord
-from standins.pysystemtrade_repo import make_repo
+from standins.pysystemtrade_repo import SCRIPTS, make_repo
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,9 @@ def repo(tmp_path_factory):
 
 @pytest.fixture
 def env(repo, tmp_path):
-    return {**os.environ, "PYTHONPATH": str(repo), "PYSYS_CODE": str(repo),
+    scripts = repo / SCRIPTS  # the launchers are 0644, as upstream's: run with bash, SCRIPT_PATH on PATH
+    return {**os.environ, "PYTHONPATH": str(repo), "PYSYS_CODE": str(repo), "HOME": str(tmp_path),
+            "SCRIPT_PATH": str(scripts), "PATH": f"{scripts}:{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
             "PYSYS_PRIVATE_CONFIG_DIR": str(repo / "private"), "STANDIN_PROCESS_STORE": str(tmp_path / "pc.json"),
             "STANDIN_SECONDS": "0", "STANDIN_POLL_SECONDS": "0.1"}
 
@@ -36,7 +38,7 @@ def control(env):
 
 
 def launch(repo, env, name, behaviour="run"):
-    return subprocess.Popen([str(repo / "sysproduction" / "linux" / "scripts" / name)], cwd=repo,
+    return subprocess.Popen(["bash", str(repo / SCRIPTS / name)], cwd=repo,
                             env=env | {"STANDIN_BEHAVIOUR": f"*={behaviour}"}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
@@ -57,10 +59,15 @@ def test_stop_persists_and_makes_a_launch_decline_with_exit_0(control, repo, env
     assert process.wait(timeout=30) == 0 and control.record("run_systems").last_end is not None
 
 
-def test_no_run_declines_too(control, repo, env):
+def test_no_run_waits_until_the_status_changes(control, repo, env):
     control.no_run("run_cleaners")
-    output = launch(repo, env, "run_cleaners").communicate(timeout=30)[0]
-    assert "not starting: process_no_run" in output
+    process = launch(repo, env, "run_cleaners")
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(timeout=0.5)
+    control.stop("run_cleaners")
+    output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0 and "waiting to start: process_no_run" in output
+    assert "not starting: process_stop" in output and control.record("run_cleaners").last_start is None
 
 
 def test_a_crash_leaves_running_and_finish_clears_only_that_record(control, repo, env):
@@ -108,3 +115,30 @@ def test_a_broken_environment_is_a_clear_error():
 def test_record_fields_of_other_pysystemtrade_versions():
     record = ProcessRecord.from_fields("x", {"status": "go", "running": True, "process_id": "42"})
     assert (record.status, record.running, record.process_id) == ("GO", True, 42)
+
+
+def test_finish_on_a_record_not_running_is_answered_not_raised(control, repo, env):
+    # upstream's finish_process raises processNotRunning here (a waiting process that was stopped)
+    probe = subprocess.run([sys.executable, "-c", "from sysproduction.data.control_process import dataControlProcess\n"
+                            "dataControlProcess().finish_process('run_cleaners')"], env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert probe.returncode == 1 and "processNotRunning" in probe.stderr
+    record = control.finish("run_cleaners")
+    assert record.running is False and record.status == "GO"
+
+
+def test_records_reads_every_process_in_one_call(control):
+    control.no_run("run_systems")
+    control.stop("run_reports")
+    records = control.records()
+    assert records["run_systems"].status == "NO-RUN" and records["run_reports"].status == "STOP"
+
+
+def test_a_mongodb_that_cannot_be_reached_is_named_with_the_fix():
+    def unreachable(argv):
+        raise CommandFailed("python3 in pysys_runtime exited with code 1", returncode=1,
+                            output="Traceback ...\npymongo.errors.ServerSelectionTimeoutError: mongo_db:27017: timed out")
+    with pytest.raises(ProcessControlError) as caught:
+        ProcessControl(unreachable).record("run_systems")
+    assert "could not reach MongoDB (ServerSelectionTimeoutError)" in caught.value.message
+    assert "mongo_host" in caught.value.fix

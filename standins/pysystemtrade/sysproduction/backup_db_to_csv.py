@@ -5,18 +5,18 @@ Upstream writes every table (prices, positions, orders, ...) as CSV under the pr
 per process, plus a marker, into the same place.
 """
 import csv
-import os
 from pathlib import Path
 
+from syscore.fileutils import get_resolved_pathname
+from sysproduction import yaml_lite
 from sysproduction.data.control_process import _store
 
 
 def _directory():
-    config = Path(os.environ.get("PYSYS_PRIVATE_CONFIG_DIR", "private")) / "private_config.yaml"
-    for line in config.read_text().splitlines():
-        if line.startswith("csv_backup_directory:"):
-            return Path(line.partition(":")[2].strip().strip("'\""))
-    raise SystemExit("csv_backup_directory is not set in private_config.yaml")
+    folder = yaml_lite.private_config_value("csv_backup_directory")
+    if not folder:
+        raise SystemExit("csv_backup_directory is not set in private_config.yaml")
+    return Path(get_resolved_pathname(folder))
 
 
 def backup_db_to_csv():

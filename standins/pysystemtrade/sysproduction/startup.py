@@ -1,6 +1,8 @@
 """STAND-IN of pysystemtrade's sysproduction/startup.py: the cold-start routine.
 
-Marks every process finished and clears the IB client ids, as upstream's startup() does.
+Marks every process finished and clears the IB client ids, as upstream's startup() does (1.80:
+dataControlProcess().finish_all_processes(), which skips records not marked running, then
+dataBrokerClientIDs().clear_all_clientids()).
 """
 from sysproduction.data.control_process import _store, dataControlProcess
 
