@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ecosystem import backup_sets, volumes
+from ecosystem import backup_sets, process_runs, volumes
 from ecosystem.history import History
 from tests.support.ecosystem import build_and_start, make_ecosystem, noon_zone, tear_down, write_private
 
@@ -286,7 +286,7 @@ def test_a_backup_does_not_run_while_a_process_runs_unless_forced_and_then_relau
 
     write_private(bk, "standin_behaviour", "seconds=0.5\nrun_stack_handler=hang\n")
     try:
-        stack.compose(bk.settings).run_detached("stack_handler", ["run_stack_handler"],
+        stack.compose(bk.settings).run_detached("stack_handler", process_runs.command("run_stack_handler"),
                                                 name=f"sh_by_hand{bk.test_stack.suffix}")
         refused = bk.run("backup", check=False)
         assert refused.returncode == 1 and "still running" in refused.stderr and "--force" in refused.stderr

@@ -63,7 +63,7 @@ def test_pysystemtrade_processes_share_the_runtimes_namespaces(rendered):
         assert service["network_mode"] == "service:pysys_runtime", name
         assert service["pid"] == "service:pysys_runtime", name
     runtime = rendered["services"]["pysys_runtime"]
-    assert runtime["command"][:3] == ["python3", "-m", "syslogging.server"] and "6020" in runtime["command"]
+    assert runtime["command"][:3] == ["python3", "-m", "syslogging.server"] and "9020" in runtime["command"]
 
 
 def test_names_carry_the_suffix_and_the_subnet_comes_from_the_setting(rendered):
@@ -92,3 +92,29 @@ def test_plain_compose_without_the_variables_says_what_to_do():
     result = config({})
     assert result.returncode != 0
     assert "see .env.example" in result.stderr or "invoke setup" in result.stderr
+
+
+def test_every_pysystemtrade_container_logs_to_the_runtimes_log_server_through_the_ecosystems_config(rendered):
+    runtime = rendered["services"]["pysys_runtime"]
+    port = runtime["command"][runtime["command"].index("--port") + 1]
+    for name in SHARED + ("pysys_runtime",):
+        environment = rendered["services"][name]["environment"]
+        assert environment["PYSYS_LOGGING_CONFIG"] == "/opt/ecosystem/etc/logging_prod.yaml", name
+        assert environment["LOG_SERVER_PORT"] == port, name
+        targets = {v["target"]: v for v in rendered["services"][name]["volumes"]}
+        assert targets["/opt/ecosystem/etc"]["read_only"], name
+
+
+def test_private_code_resolves_where_upstream_imports_it_and_the_backtest_store_is_shared(rendered):
+    for name in SHARED + ("pysys_runtime",):
+        targets = {v["target"]: v for v in rendered["services"][name]["volumes"]}
+        assert targets["/opt/private"]["source"] == targets["/opt/pysystemtrade/private"]["source"], name
+        assert targets["/opt/pysystemtrade/private"]["read_only"], name
+        assert targets["/data/backtests"]["source"] == "backtests", name
+    assert rendered["volumes"]["backtests"]["name"] == "backtests_cfg"
+
+
+def test_process_services_run_upstreams_launchers_through_pysys_launch(rendered):
+    for name, launcher in (("stack_handler", "run_stack_handler"), ("capital_update", "run_capital_update"),
+                           ("daily_processes", "run_daily_price_updates"), ("csv_backup", "run_backups")):
+        assert rendered["services"][name]["command"] == ["pysys-launch", launcher]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ecosystem import images, stack as stack_module
+from ecosystem import images, process_runs, stack as stack_module
 from ecosystem.gateway import handshake
 from ecosystem.process_control import ProcessControl, compose_runner
 from tests.support.scan import find_in_folder, find_in_image
@@ -214,11 +214,11 @@ def test_process_control_runs_pysystemtrades_api_in_a_one_off_container(docker_c
     control = ProcessControl(compose_runner(project))
     assert control.record("run_systems").status == "GO"
     assert control.stop("run_systems").status == "STOP"
-    declined = project.run_once("daily_processes", ["run_systems"])
+    declined = project.run_once("daily_processes", process_runs.command("run_systems"))
     assert "not starting: process_stop" in declined
     assert control.record("run_systems").status == "STOP", "STOP persists"
     control.go("run_systems")
-    ran = project.run_once("daily_processes", ["run_systems"])
+    ran = project.run_once("daily_processes", process_runs.command("run_systems"))
     assert "finished" in ran and control.record("run_systems").last_end is not None
     assert docker_client.containers.list(all=True, filters={"label": "com.docker.compose.oneoff=True",
                                                             "name": eco.test_stack.suffix}) == []
@@ -241,7 +241,7 @@ def test_processes_in_separate_containers_share_one_log_server_and_see_each_othe
         assert record.running and record.process_id
         check = ["python3", "-c", PID_CHECK, str(record.process_id)]
         assert project.run_once("daily_processes", check).strip() == "alive", "one PID namespace"
-        assert "finished" in project.run_once("capital_update", ["run_capital_update"])
+        assert "finished" in project.run_once("capital_update", process_runs.command("run_capital_update"))
         log = project.run_once("daily_processes", ["cat", stack_module.LOG_FILE])
         assert " run_stack_handler starting (stand-in" in log and " run_capital_update finished" in log
         shown = eco.run("logs", "run_capital_update").stdout
@@ -278,7 +278,7 @@ def test_graceful_stop_ends_a_process_through_stop_and_sets_go_again(docker_clie
                                                                               docker_client.containers.list(all=True)} else None
     assert state is None or state["ExitCode"] == 0, "no signal: it exited by itself"
     assert control.record("run_stack_handler").status == "GO", "STOP must not persist"
-    again = stack_module.compose(eco.settings).run_once("stack_handler", ["run_stack_handler"])
+    again = stack_module.compose(eco.settings).run_once("stack_handler", process_runs.command("run_stack_handler"))
     assert "not starting" not in again and "finished" in again
     docker_client.containers.get(name).remove(force=True)
 

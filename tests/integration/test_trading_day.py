@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ecosystem import stack as stack_module
+from ecosystem import process_runs, stack as stack_module
 from ecosystem.history import History
 from tests.support.ecosystem import (CreatedContainers, build_and_start, make_ecosystem, noon_zone, tear_down,
                                      write_private)
@@ -135,7 +135,7 @@ def test_a_failure_in_a_stop_on_failure_step_skips_the_rest(day, docker_client):
 def test_the_order_generator_waits_for_the_stack_handler_and_fails_clearly_at_its_deadline(day, docker_client):
     write_private(day, "standin_behaviour", "seconds=0.5\nrun_stack_handler=hang\n")
     project = stack_module.compose(day.settings)
-    project.run_detached("stack_handler", ["run_stack_handler"], name=f"sh_wait{day.test_stack.suffix}")
+    project.run_detached("stack_handler", process_runs.command("run_stack_handler"), name=f"sh_wait{day.test_stack.suffix}")
     try:
         since = datetime.now(timezone.utc)
         day.run("eod", "--force", check=False)
@@ -175,6 +175,82 @@ def test_sigterm_to_eod_stops_the_running_step_cleanly_and_the_rerun_is_not_bloc
     again = datetime.now(timezone.utc)
     day.run("eod")
     assert eod_steps(day, again)["run_reports"].outcome == "ok", "the rerun resumes there and is not declined"
+
+
+def created_for(docker_client, process: str, since: datetime) -> list[str]:
+    """The containers the engine created for ``process`` since ``since`` (from its events)."""
+    events = docker_client.events(since=since, until=datetime.now(timezone.utc), decode=True,
+                                  filters={"type": "container", "event": "create",
+                                           "label": f"org.pysystemtrade-ecosystem.process={process}"})
+    return [event["Actor"]["Attributes"].get("name", "?") for event in events]
+
+
+def test_no_run_is_declined_without_a_container_and_a_process_launched_in_no_run_waits_for_go(day, docker_client):
+    ctl = control(day, docker_client)
+    write_private(day, "standin_behaviour", "seconds=0.5\npoll=0.5\n")
+    ctl.no_run("run_systems")
+    name = f"run_systems_waiting{day.test_stack.suffix}"
+    try:
+        since = datetime.now(timezone.utc)
+        day.run("eod", "--force", check=False)
+        steps = eod_steps(day, since)
+        assert steps["run_systems"].outcome == "declined" and "NO-RUN: not launched" in steps["run_systems"].detail
+        assert steps["run_strategy_order_generator"].outcome == "ok", "EOD_STOP_ON_FAILURE=none: the chain goes on"
+        assert created_for(docker_client, "run_systems", since) == [], "decided from the record: no container"
+
+        # launched anyway (by hand, as upstream's crontab would), it waits in its loop: it neither runs nor ends
+        process_runs.launch(stack_module.compose(day.settings), service="daily_processes", process="run_systems",
+                            launcher="run_systems", name=name, job="test", slot="", kind="evening", deadline=None)
+        time.sleep(4)
+        assert process_runs.is_running(docker_client, name) and not ctl.record("run_systems").running
+        stopped = day.run("stop", "--process", "run_systems").stdout  # a waiting process stops through STOP too
+        assert "ended by STOP" in stopped and ctl.record("run_systems").status == "NO-RUN", "its status put back"
+        process_runs.remove(docker_client, name)
+
+        process_runs.launch(stack_module.compose(day.settings), service="daily_processes", process="run_systems",
+                            launcher="run_systems", name=name, job="test", slot="", kind="evening", deadline=None)
+        time.sleep(2)
+        started = process_runs.started_at(docker_client, name)
+        ctl.go("run_systems")  # ... and runs once its status is GO
+        assert docker_client.api.wait(name, timeout=60)["StatusCode"] == 0
+        assert process_runs.ran_since(ctl.record("run_systems"), started, day.settings.tz)
+    finally:
+        ctl.go("run_systems")
+        process_runs.remove(docker_client, name)
+        write_private(day, "standin_behaviour", "seconds=0.5\n")
+
+
+def test_a_backtest_written_by_one_process_is_read_by_the_next_and_by_jupyter(day, docker_client):
+    write_private(day, "standin_behaviour", "seconds=0.5\nrun_systems=backtest\nrun_strategy_order_generator=read_backtest\n"
+                                            "run_reports=read_backtest\n")
+    try:
+        since = datetime.now(timezone.utc)
+        day.run("eod", "--force")
+        steps = eod_steps(day, since)
+        assert all(steps[p].outcome == "ok" for p in ("run_systems", "run_strategy_order_generator", "run_reports"))
+        jupyter = docker_client.containers.get(f"jupyter{day.test_stack.suffix}")
+        read = jupyter.exec_run(["python3", "-c", "import glob, os, pickle; newest = max(glob.glob("
+                                 "'/data/backtests/*/*.pck'), key=os.path.getmtime); print(pickle.load(open(newest, 'rb')))"])
+        assert read.exit_code == 0 and b"run_systems" in read.output, read.output
+    finally:
+        write_private(day, "standin_behaviour", "seconds=0.5\n")
+
+
+def test_a_crashed_steps_whole_output_is_shown_after_its_container_is_gone(day, docker_client):
+    write_private(day, "standin_behaviour", "seconds=0.5\nrun_cleaners=fail\n")
+    try:
+        since = datetime.now(timezone.utc)
+        day.run("eod", "--force", check=False)
+        assert eod_steps(day, since)["run_cleaners"].outcome == "failed"
+        [created] = created_for(docker_client, "run_cleaners", since)
+        assert not process_containers(docker_client, day, "run_cleaners"), "its container is gone"
+        listed = day.run("logs", "run_cleaners", "--run", "list").stdout
+        assert created in listed
+        whole = day.run("logs", "run_cleaners", "--run", created).stdout
+        assert "failed on purpose" in whole and "starting" in whole and whole.splitlines()[-1].startswith(
+            f"# pysys-launch run_cleaners (run {created}) exit code 1")
+    finally:
+        write_private(day, "standin_behaviour", "seconds=0.5\n")
 
 
 def test_weekly_sync_launches_the_day_once_and_a_second_call_changes_nothing(day, docker_client):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ecosystem import images
-from ecosystem.demo import noon_zone  # noqa: F401  (the tests' trading day sits at noon too)
+from ecosystem.demo import noon_zone  # the tests' trading day sits at noon too
 from ecosystem.settings import Settings, load_settings
 from standins.pysystemtrade_repo import make_repo
 from tests.support.net import free_port
@@ -70,13 +70,17 @@ class Ecosystem:
 
 
 def make_ecosystem(client, folder: Path, base: str, shared_standins: Settings | None = None,
-                   extra: dict | None = None) -> Ecosystem:
+                   extra: dict | None = None, origin: str | None = None) -> Ecosystem:
+    """An ecosystem whose private repository is the stand-in one, or the git URL ``origin``
+    (the upstream contract tests give a real pysystemtrade tree)."""
     test_stack = unique_stack(client)
     test_stack = dataclasses.replace(test_stack, project=f"pysystemtrade{test_stack.suffix}")
-    origin = make_repo(folder / "origin", private_sentinel=PRIVATE)
-    values = {"NAME_SUFFIX": test_stack.suffix, "IPV4_NETWORK_PART": test_stack.network_part,
+    origin = origin or f"file://{make_repo(folder / 'origin', private_sentinel=PRIVATE)}"
+    # a zone where it is about noon: inside every process's window (the stand-in, as upstream, declines
+    # a process launched past its stop time)
+    values = {"TIMEZONE": noon_zone(), "NAME_SUFFIX": test_stack.suffix, "IPV4_NETWORK_PART": test_stack.network_part,
               "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
-              "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
+              "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": origin,
               "GIT_TOKEN": GIT_TOKEN, "TWSUSERID": TWS_USER, "TWSPASSWORD": TWS_PASSWORD,
               "PYTHON_BASE_IMAGE": base, "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()),
               "JUPYTER_PORT": str(free_port()), "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3"} | (extra or {})

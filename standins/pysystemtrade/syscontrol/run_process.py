@@ -76,7 +76,7 @@ class processToRun:
         try:
             self.data_control.finish_process(self.process_name)
         except processNotRunning:
-            self.log.warning("Process %s won't finish in process control as already close: weird!", self.process_name)
+            self.log.warning("%s (stand-in): its record was not marked running at its finish", self.process_name)
         else:
             self.log.info("finished (stand-in): process control %s marked close", self.process_name)
 
