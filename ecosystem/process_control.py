@@ -112,24 +112,25 @@ class ProcessControl:
 
     def _call(self, operation: str, name: str = "") -> dict:
         argv = ["python3", "-c", PROGRAM, operation] + ([name] if name else [])
+        what = f"{operation} {name}".strip()
         try:
             out = self._run(argv)
         except EcosystemError as exc:
             output = getattr(exc, "output", "") or ""
             unreachable = next((word for word in MONGO_UNREACHABLE if word in output), "")
             if unreachable:
-                raise ProcessControlError(f"process control ({operation}{" " + name if name else ""}) failed: pysystemtrade could not "
+                raise ProcessControlError(f"process control ({what}) failed: pysystemtrade could not "
                                           f"reach MongoDB ({unreachable})", process=name,
                                           fix="check that mongo_db is up (invoke status) and that mongo_host in "
                                               "private_config.yaml is mongodb://mongo_db (invoke doctor)") from None
-            raise ProcessControlError(f"process control ({operation}{" " + name if name else ""}) failed: {exc.message}",
+            raise ProcessControlError(f"process control ({what}) failed: {exc.message}",
                                       process=name, fix=exc.fix or "check that the pysystemtrade image is built "
                                       "and MongoDB is up (invoke status)") from None
         lines = [line for line in out.strip().splitlines() if line.startswith("{")]
         try:
             answer = json.loads(lines[-1])
         except (IndexError, ValueError):
-            raise ProcessControlError(f"process control ({operation}{" " + name if name else ""}) gave no answer", process=name,
+            raise ProcessControlError(f"process control ({what}) gave no answer", process=name,
                                       fix="run `invoke shell` and check sysproduction imports") from None
         return answer
 
