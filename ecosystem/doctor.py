@@ -319,9 +319,59 @@ def check_ib_settings(inputs: DoctorInputs) -> list[CheckResult]:
                                                f"({settings.trading_mode})")]
 
 
+def check_logging_config(inputs: DoctorInputs) -> list[CheckResult]:
+    """The logging config pysystemtrade's processes read (PYSYS_LOGGING_CONFIG): it must send to
+    the log server on localhost at LOG_SERVER_PORT, or every record stays on the console."""
+    name = "pysystemtrade logging"
+    skipped = _needs_settings(name, inputs)
+    if skipped:
+        return [skipped]
+    import yaml
+
+    s = inputs.settings
+    port = s.log_server_port
+    chosen = s.pysys_logging_config
+    if not chosen:
+        return [CheckResult(name, "ok", f"the ecosystem's config (STATE_DIR/etc): socket handler to localhost:{port}")]
+    folders = chosen.rsplit("/", 1)[0]
+    if "." in folders:  # upstream's resolve_path_and_filename_for_package reads every dot as a separator
+        return [CheckResult(name, "fail", f"PYSYS_LOGGING_CONFIG={chosen} has a dot in a folder name, which "
+                            "pysystemtrade reads as a path separator (it then falls back to console-only logging)",
+                            "move the file to a folder without dots, e.g. /opt/private/logging_prod.yaml")]
+    host = None
+    for inside in ("/opt/private/", f"{s.pysys_code}/private/"):
+        if chosen.startswith(inside):
+            host = Path(s.private_config_dir) / chosen[len(inside):]
+    if host is None:
+        return [CheckResult(name, "warn", f"PYSYS_LOGGING_CONFIG={chosen} is not in the private folder, so it "
+                            "cannot be checked from the host", "keep your logging config in PRIVATE_CONFIG_DIR "
+                            "(/opt/private/... inside the containers), or leave PYSYS_LOGGING_CONFIG empty")]
+    try:
+        config = yaml.safe_load(host.read_text()) or {}
+        socket_handler = (config.get("handlers") or {}).get("socket") or {}
+    except FileNotFoundError:
+        return [CheckResult(name, "fail", f"PYSYS_LOGGING_CONFIG={chosen}: {host} does not exist (pysystemtrade "
+                            "then falls back to console-only logging)", f"create {host}, or leave PYSYS_LOGGING_CONFIG "
+                            "empty for the ecosystem's config")]
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        return [CheckResult(name, "fail", f"{host} cannot be read as a logging config ({type(exc).__name__})",
+                            "compare it with upstream's syslogging/logging_prod.yaml")]
+    wrong = []
+    if str(socket_handler.get("host", "")) not in ("localhost", "127.0.0.1"):
+        wrong.append("host: localhost")
+    if str(socket_handler.get("port", "")) != str(port) or not isinstance(socket_handler.get("port"), int):
+        wrong.append(f"port: {port}")
+    if wrong:
+        return [CheckResult(name, "fail", f"{host}: its socket handler does not reach the log server on "
+                            f"localhost:{port} (LOG_SERVER_PORT)", "under handlers: socket: write " +
+                            " and ".join(f"`{line}`" for line in wrong) + " (a literal number: pysystemtrade "
+                            "does not convert an !ENV port)")]
+    return [CheckResult(name, "ok", f"{chosen}: socket handler to localhost:{port}")]
+
+
 CHECKS: list[Check] = [check_settings, check_engine, check_compose, check_ports, check_disk, check_smb,
                        check_reports_remote, check_images, check_mongo_auth, check_gateway_restart,
-                       check_ib_settings, check_private_config]
+                       check_ib_settings, check_private_config, check_logging_config]
 
 
 def run_checks(inputs: DoctorInputs, checks: list[Check] | None = None) -> list[CheckResult]:

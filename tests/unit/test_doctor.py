@@ -90,18 +90,24 @@ def test_unconfigured_smb_and_remote_are_skipped(tmp_path):
     assert doctor.check_reports_remote(inputs)[0].verdict == "skip"
 
 
-def test_doctor_task_exits_non_zero_on_fail_and_never_prints_a_secret(tmp_path):
+def run_doctor(tmp_path, env_text: str) -> tuple[int, str]:
+    """`invoke doctor` as a process, with ``env_text`` as its .env and no Docker engine; (exit code, output)."""
     env_file = tmp_path / ".env"
-    env_file.write_text(f"GIT_TOKEN={SENTINEL}\nSMB_PASSWORD={SENTINEL}x\nTWSPASSWORD={SENTINEL}y\n"
-                        f"STATE_DIR={tmp_path}/state\nBACKUP_DIR={tmp_path}/backup\n")
+    env_file.write_text(env_text)
     env_file.chmod(0o600)
     environ = {**os.environ, "ECOSYSTEM_ENV_FILE": str(env_file), "DOCKER_HOST": f"unix://{tmp_path}/no.sock"}
     result = subprocess.run([sys.executable, "-m", "invoke", "doctor"], cwd=ROOT, env=environ, capture_output=True,
                             text=True, timeout=120)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_doctor_task_exits_non_zero_on_fail_and_never_prints_a_secret(tmp_path):
+    code, output = run_doctor(tmp_path, f"GIT_TOKEN={SENTINEL}\nSMB_PASSWORD={SENTINEL}x\nTWSPASSWORD={SENTINEL}y\n"
+                                         f"STATE_DIR={tmp_path}/state\nBACKUP_DIR={tmp_path}/backup\n")
+    assert code == 1
     assert "FAIL     docker engine" in output and "How to fix:" in output
     assert SENTINEL not in output
+    environ = {**os.environ, "ECOSYSTEM_ENV_FILE": str(tmp_path / ".env")}
     config = subprocess.run([sys.executable, "-m", "invoke", "config"], cwd=ROOT, env=environ, capture_output=True,
                             text=True, timeout=120)
     assert config.returncode == 0 and "********" in config.stdout
@@ -171,15 +177,31 @@ def test_doctor_task_never_prints_the_mongo_password_of_the_private_config(tmp_p
     other = "an0ther-Mongo-pw"  # not MONGO_ROOT_PASSWORD: only the private config knows it
     (private / "private_config.yaml").write_text(f"mongo_host: mongodb://admin:{other}@localhost\n"
                                                  "parquet_store: data.parquet\n")
-    env_file = tmp_path / ".env"
-    env_file.write_text(f"STATE_DIR={tmp_path}/state\nBACKUP_DIR={tmp_path}/backup\nPRIVATE_CONFIG_DIR={private}\n"
-                        f"MONGO_ROOT_USER=admin\nMONGO_ROOT_PASSWORD={SENTINEL}\n")
-    env_file.chmod(0o600)
-    environ = {**os.environ, "ECOSYSTEM_ENV_FILE": str(env_file), "DOCKER_HOST": f"unix://{tmp_path}/no.sock"}
-    result = subprocess.run([sys.executable, "-m", "invoke", "doctor"], cwd=ROOT, env=environ, capture_output=True,
-                            text=True, timeout=120)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1
+    code, output = run_doctor(tmp_path, f"STATE_DIR={tmp_path}/state\nBACKUP_DIR={tmp_path}/backup\n"
+                                         f"PRIVATE_CONFIG_DIR={private}\nMONGO_ROOT_USER=admin\nMONGO_ROOT_PASSWORD={SENTINEL}\n")
+    assert code == 1
     assert "`mongo_host: mongodb://admin:********@mongo_db`" in output
     assert "`parquet_store: /data/parquet`" in output
     assert other not in output and SENTINEL not in output
+
+
+def test_the_logging_config_must_reach_the_log_server(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir()
+    assert verdicts(doctor.check_logging_config(inputs_for(tmp_path)), "pysystemtrade logging")[0][0] == "ok"
+
+    def check(text, path="/opt/private/logging.yaml"):
+        if text is not None:
+            (private / "logging.yaml").write_text(text)
+        return doctor.check_logging_config(inputs_for(tmp_path, PRIVATE_CONFIG_DIR=str(private),
+                                                      PYSYS_LOGGING_CONFIG=path))[0]
+
+    upstreams = "handlers:\n  socket:\n    class: logging.handlers.SocketHandler\n    host: localhost\n    port: 9020\n"
+    assert check(upstreams).verdict == "ok"
+    wrong_port = check(upstreams.replace("9020", "6020"))
+    assert wrong_port.verdict == "fail" and "`port: 9020`" in wrong_port.fix
+    as_env = check(upstreams.replace("port: 9020", "port: !ENV ${LOG_SERVER_PORT}").replace("!ENV ", ""))
+    assert as_env.verdict == "fail", "a port that stays a string does not connect"
+    assert check(None, "/opt/private/missing.yaml").verdict == "fail"
+    assert "dot in a folder" in check(None, "/opt/private/.config/logging.yaml").detail
+    assert check(None, "/etc/logging.yaml").verdict == "warn"
