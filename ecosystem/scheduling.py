@@ -10,6 +10,7 @@ nothing; the loop (tasks/scheduler.py) records and dispatches.
 """
 from __future__ import annotations
 
+import functools
 import shlex
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -76,6 +77,7 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
     window = WeekWindow.from_settings(settings)
     catchup = timedelta(hours=settings.scheduler_catchup_hours)
 
+    @functools.cache  # pure in the day: a simulated week asks it for every minute
     def trading_day(day: date) -> bool:
         return any(phase(window, _local(day, time(hour), tz)).inside for hour in range(0, 24, 3))
 
@@ -138,9 +140,16 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
             return [Slot(OWN + spec.name, day.isoformat(), at, at + catchup, runs=tuple(shlex.split(spec.name)))]
         return JobSpec(OWN + spec.name, slots)
 
-    return [JobSpec("weekly.open", window_open), JobSpec("nightly", nightly), JobSpec("weekly.close", window_close),
+    jobs = [JobSpec("weekly.open", window_open), JobSpec("nightly", nightly), JobSpec("weekly.close", window_close),
             JobSpec("weekend", weekend),
             JobSpec("gateway.status", gateway_check), *(custom(spec) for spec in settings.scheduler_jobs)]
+    return [JobSpec(job.name, _per_day(job.slots)) for job in jobs]
+
+
+def _per_day(slots: Callable[[date], list[Slot]]) -> Callable[[date], list[Slot]]:
+    """Remember a job's slots per day (a pure function of the day, asked for again on every tick)."""
+    remembered = functools.cache(lambda day: tuple(slots(day)))
+    return lambda day: list(remembered(day))
 
 
 def slots_between(jobs: Iterable[JobSpec], start: datetime, end: datetime, tz) -> list[Slot]:
