@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Provision everything the tests need (scripts/install.sh --for-tests), then run them all:
 # unit tests (no Docker) and integration tests (real Docker engine, Samba, git).
-# Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
+# Extra arguments go to pytest instead, e.g. scripts/test.sh tests/unit -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh --for-tests
+if [ $# -eq 0 ]; then set -- tests; fi  # every suite: unit, integration, upstream (a bare pytest runs the unit suite only)
 exec .venv/bin/python -m pytest "$@"
