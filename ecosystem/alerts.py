@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Sequence
 
 from .events import FailureEvent
+from .state_files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +76,11 @@ class Alerter:
         self._held = {k: int(v) for k, v in data.get("held", {}).items()}
 
     def _save(self) -> None:
-        import json
-        import os
-
         if self._state_path is None:
             return
         recent = {k: v for k, v in self._last.items() if self._clock() - v < max(self._throttle, timedelta(days=1))}
-        temporary = self._state_path.with_suffix(f".{os.getpid()}")
-        temporary.write_text(json.dumps({"last": {k: v.isoformat() for k, v in recent.items()},
-                                         "held": {k: v for k, v in self._held.items() if k in recent}}))
-        os.replace(temporary, self._state_path)
+        write_json(self._state_path, {"last": {k: v.isoformat() for k, v in recent.items()},
+                                      "held": {k: v for k, v in self._held.items() if k in recent}})
 
     def __call__(self, event: FailureEvent) -> None:
         import hashlib

@@ -153,14 +153,10 @@ class ColdMarker:
         self.path = Path(state_dir) / "stopped-by-backup.json"
 
     def note(self, services: list[str], processes: list[str]) -> None:
-        import json
-        import os
+        from .state_files import write_json
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(f".{os.getpid()}")
-        temporary.write_text(json.dumps({"services": services, "processes": processes,
-                                         "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
-        os.replace(temporary, self.path)
+        write_json(self.path, {"services": services, "processes": processes,
+                               "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
     def read(self) -> dict | None:
         import json

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .archives import sha256_file
 from .errors import EcosystemError
+from .state_files import write_json
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -51,12 +52,7 @@ class Manifest:
         return datetime.fromisoformat(self.created)
 
     def write(self, folder: Path) -> None:
-        temporary = folder / f".{MANIFEST}.{os.getpid()}"
-        with open(temporary, "w") as handle:
-            json.dump(asdict(self), handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, folder / MANIFEST)
+        write_json(folder / MANIFEST, asdict(self), indent=1, sort_keys=True)
 
     @classmethod
     def read(cls, folder: Path) -> "Manifest":

@@ -23,7 +23,6 @@ and the later openings find them done ("in step with the plan").
 """
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -39,6 +38,7 @@ from zoneinfo import ZoneInfo
 from . import backup_sets, eod, images, process, scheduler as scheduler_module, scheduling, trading_day
 from .history import History
 from .settings import KNOWN_NAMES, Settings, load_settings
+from .state_files import write_json
 
 RESTART = (2, time(11, 0))                     # the third day, 11:00: the scheduler is restarted
 OUTAGES = (((3, time(18, 0)), (3, time(22, 0))),   # the fourth evening: its nightly is caught up at 22:00
@@ -293,9 +293,7 @@ class SimulatedWeek:
         self.ws, self.jobs, self.tz, self.say = ws, jobs, tz, say
         self.history = History(s.state_dir / "history.jsonl")
         self.heartbeat = s.state_dir / "scheduler-heartbeat.json"
-        self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
-        # the week starts here, not at the real now
-        self.heartbeat.write_text(json.dumps({"looked": looked.isoformat()}))
+        write_json(self.heartbeat, {"looked": looked.isoformat()})  # the week starts here, not at the real now
         self.clock = looked
         self.timeline: list[Entry] = []
         self.pending: dict[str, Entry] = {}

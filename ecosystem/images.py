@@ -408,9 +408,9 @@ def build(client, plan: ImagePlan, *, redact: Callable[[str], str] = lambda t: t
 
 def record_build(state_dir: Path, repositories: list[str]) -> None:
     """Remember which images the last build replaced, for ``rollback``."""
-    path = Path(state_dir) / "last_build.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"repositories": repositories}))
+    from .state_files import write_json
+
+    write_json(Path(state_dir) / "last_build.json", {"repositories": repositories})
 
 
 def last_build(state_dir: Path) -> list[str] | None:

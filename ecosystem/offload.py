@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ from typing import Callable
 from . import backup_sets, retention, smb
 from .backup_sets import MANIFEST, PARTIAL, Manifest
 from .errors import SmbError
+from .state_files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,7 @@ class Ledger:
         self._write(data)
 
     def _write(self, data: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(f".{os.getpid()}")
-        temporary.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(temporary, self.path)
+        write_json(self.path, data, indent=1, sort_keys=True)
 
 
 @dataclass

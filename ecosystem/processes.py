@@ -22,6 +22,7 @@ from .errors import EcosystemError
 from .plan import LAUNCHERS
 from .process_control import CONTROL_LABEL, ProcessControl
 from .process_runs import PROCESS_LABEL, launcher_of
+from .state_files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +114,8 @@ class StatusLedger:
         self.folder = Path(state_dir) / "pending-status"
 
     def note(self, process: str, before: str, by: str) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.folder / f".{process}.{os.getpid()}"
-        temporary.write_text(json.dumps({"process": process, "before": before, "by": by, "pid": os.getpid(),
-                                         "host": socket.gethostname()}))
-        os.replace(temporary, self.folder / f"{process}.json")
+        write_json(self.folder / f"{process}.json", {"process": process, "before": before, "by": by,
+                                                     "pid": os.getpid(), "host": socket.gethostname()})
 
     def done(self, process: str) -> None:
         (self.folder / f"{process}.json").unlink(missing_ok=True)

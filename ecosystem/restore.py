@@ -129,10 +129,9 @@ class RestoreMarker:
         self.path = Path(state_dir) / "restore-in-progress.json"
 
     def note(self, name: str) -> None:
-        import json
+        from .state_files import write_json
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps({"set": name}))
+        write_json(self.path, {"set": name})
 
     def read(self) -> str | None:
         import json

@@ -24,6 +24,7 @@ from typing import Callable
 
 from . import scheduling
 from .history import History
+from .state_files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,7 @@ class Scheduler:
             return None
 
     def _beat(self, now: datetime) -> None:
-        self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.heartbeat.with_suffix(f".{os.getpid()}")
-        temporary.write_text(json.dumps({"looked": now.isoformat(), "pid": os.getpid(),
-                                         "running": sorted(self.running)}))
-        os.replace(temporary, self.heartbeat)
+        write_json(self.heartbeat, {"looked": now.isoformat(), "pid": os.getpid(), "running": sorted(self.running)})
 
     def done(self, slot: scheduling.Slot) -> bool:
         """A slot that was run (whatever came of it) or recorded missed is never run again."""

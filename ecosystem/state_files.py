@@ -1,0 +1,30 @@
+"""The ecosystem's small state files (markers, ledgers, heartbeats, manifests): written whole or not at all.
+
+``write_json`` writes to a temporary file in the same folder, fsyncs it, renames it over the
+target and fsyncs the folder, so a reader sees the old content or the new, never a torn one,
+and a power cut right after it returns keeps the new one. A writer killed mid-way leaves at
+most a ``.NAME.PID`` temporary file beside it, which nothing reads.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def write_json(path: Path, data: Any, *, indent: int | None = None, sort_keys: bool = False) -> None:
+    """Replace ``path`` atomically and durably with ``data`` as JSON (creating its folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    with open(temporary, "w") as handle:
+        json.dump(data, handle, indent=indent, sort_keys=sort_keys)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
