@@ -164,7 +164,7 @@ def workspace(root: Path, folder: Path) -> Workspace:
 
 def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None]) -> None:
     """Make the demo's stand-in repository, remotes, .env and stand-in images."""
-    from standins.net import free_network_part, free_port
+    from standins.net import free_network_part, free_ports
     from standins.pysystemtrade_repo import make_repo
 
     broker, tws_password, smb_password = ws.secrets
@@ -172,12 +172,13 @@ def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None
     origin = make_repo(folder / "pysystemtrade-origin", private_sentinel=broker)
     process.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(ws.remote)], timeout=60)
     values = ws.values
+    api_port, vnc_port, jupyter_port = free_ports(3)
     values |= {"NAME_SUFFIX": ws.suffix, "IPV4_NETWORK_PART": free_network_part(client),
                **week_settings(datetime.now(timezone.utc)),
                "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
                "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
                "TWSUSERID": "demo-user", "TWSPASSWORD": tws_password, "PYTHON_BASE_IMAGE": base_image,
-               "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()), "JUPYTER_PORT": str(free_port()),
+               "IB_API_PORT": str(api_port), "VNC_PORT": str(vnc_port), "JUPYTER_PORT": str(jupyter_port),
                "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3", "BACKUP_WAIT_MINUTES": "5",
                "BACKUP_MIN_FREE_GB": "1", "REPORTS_REMOTE": f"file://{ws.remote}", "REPORTS_BRANCH": "main",
                "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5"}

@@ -13,6 +13,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """Return ``count`` different TCP ports on 127.0.0.1 that nothing listens on right now (all held
+    open together while they are picked: ports picked one after another may repeat)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def used_subnets(client) -> list[ipaddress.IPv4Network]:
     subnets = []
     for network in client.networks.list():

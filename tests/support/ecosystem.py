@@ -17,7 +17,7 @@ from ecosystem import images
 from ecosystem.demo import noon_zone  # the tests' trading day sits at noon too
 from ecosystem.settings import Settings, load_settings
 from standins.pysystemtrade_repo import make_repo
-from tests.support.net import free_port
+from tests.support.net import free_ports
 from tests.support.stacks import unique_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,12 +78,13 @@ def make_ecosystem(client, folder: Path, base: str, shared_standins: Settings | 
     origin = origin or f"file://{make_repo(folder / 'origin', private_sentinel=PRIVATE)}"
     # a zone where it is about noon: inside every process's window (the stand-in, as upstream, declines
     # a process launched past its stop time)
+    api_port, vnc_port, jupyter_port = free_ports(3)
     values = {"TIMEZONE": noon_zone(), "NAME_SUFFIX": test_stack.suffix, "IPV4_NETWORK_PART": test_stack.network_part,
               "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
               "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": origin,
               "GIT_TOKEN": GIT_TOKEN, "TWSUSERID": TWS_USER, "TWSPASSWORD": TWS_PASSWORD,
-              "PYTHON_BASE_IMAGE": base, "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()),
-              "JUPYTER_PORT": str(free_port()), "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3"} | (extra or {})
+              "PYTHON_BASE_IMAGE": base, "IB_API_PORT": str(api_port), "VNC_PORT": str(vnc_port),
+              "JUPYTER_PORT": str(jupyter_port), "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3"} | (extra or {})
     eco = Ecosystem(folder, test_stack, values)
     eco.write_env()
     standin_source = shared_standins or eco.settings

@@ -1,2 +1,2 @@
 """Network helpers for tests: loopback only (the stand-ins' own, re-exported)."""
-from standins.net import free_port  # noqa: F401
+from standins.net import free_port, free_ports  # noqa: F401
