@@ -31,12 +31,17 @@ DECLINE_FIX = ("set its status back to GO: `invoke shell --tool interactive_cont
                "(option 'change status of process')")
 
 
-def ran_since(record: ProcessRecord, started: datetime, tz: ZoneInfo) -> bool:
-    """Say whether the record shows a start at or after ``started`` (the container's start)."""
+def start_since(record: ProcessRecord, started: datetime, tz: ZoneInfo) -> datetime | None:
+    """Return the record's last start if it is at or after ``started`` (the container's start), else None."""
     last_start = record_time(record.last_start, tz)
     if last_start is not None and last_start < started - CLOCK_TOLERANCE:
         last_start = record_time(record.last_start, tz, fold=1)  # 01:30 twice in an autumn night: the later
-    return last_start is not None and last_start >= started - CLOCK_TOLERANCE
+    return last_start if last_start is not None and last_start >= started - CLOCK_TOLERANCE else None
+
+
+def ran_since(record: ProcessRecord, started: datetime, tz: ZoneInfo) -> bool:
+    """Say whether the record shows a start at or after ``started`` (the container's start)."""
+    return start_since(record, started, tz) is not None
 
 
 @dataclass(frozen=True)
@@ -88,10 +93,8 @@ def judge(process: str, exit_code: int, record: ProcessRecord | None, started: d
     if record is None:
         return Verdict("failed", "exited 0, but its process-control record could not be read, so whether it ran "
                        "or declined is unknown", "check MongoDB (invoke status), then invoke logs " + process)
-    if ran_since(record, started, tz):
-        last_start = record_time(record.last_start, tz)
-        if last_start < started - CLOCK_TOLERANCE:
-            last_start = record_time(record.last_start, tz, fold=1)
+    last_start = start_since(record, started, tz)
+    if last_start is not None:
         return Verdict("ok", f"ran: started {last_start.astimezone(tz):%H:%M:%S}, exit 0")
     if record.status == "STOP":
         return Verdict("declined", "its status is STOP (STOP persists until set back to GO)", DECLINE_FIX)
