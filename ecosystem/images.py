@@ -9,6 +9,7 @@ as a tar this module writes itself, so no token, history or private config can r
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -364,11 +365,10 @@ def build(client, plan: ImagePlan, *, redact: Callable[[str], str] = lambda t: t
 
     inputs = None
     if plan.strip_private:  # a pysystemtrade clone: its dependencies, checked before anything builds
-        inputs = pysystemtrade_inputs(plan)
         base = plan.buildargs.get("BASE_IMAGE", "")
         python = base_python(client, base)
         check_python(required_python(plan.context), python, base)
-        inputs = PysystemtradeInputs(inputs.source, inputs.requirements, inputs.constraints, python)
+        inputs = dataclasses.replace(pysystemtrade_inputs(plan), python=python)
         log.info("installing %s (%s) on Python %s", plan.repository, inputs.source, python)
     temporary = f"{plan.repository}:build-{uuid.uuid4().hex[:8]}"
     lines: list[str] = []
