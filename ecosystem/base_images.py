@@ -18,7 +18,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import process
+from . import commands
 from .errors import EcosystemError
 from .images import exists
 
@@ -79,8 +79,8 @@ def debian_base(client, repository: str = REPOSITORY) -> str:
                                  fix="apt-get install debootstrap (scripts/install.sh does it), or make "
                                      "PYTHON_BASE_IMAGE available (docker pull python:3.10-slim-bookworm)")
         with tempfile.TemporaryDirectory(prefix="pst-debootstrap-") as root:
-            process.run(["debootstrap", *DEBOOTSTRAP_ARGS, root], timeout=900)
-            process.run(["sh", "-c", f"tar -C {shlex.quote(root)} -c . | docker import - {shlex.quote(tag)}"],
+            commands.run(["debootstrap", *DEBOOTSTRAP_ARGS, root], timeout=900)
+            commands.run(["sh", "-c", f"tar -C {shlex.quote(root)} -c . | docker import - {shlex.quote(tag)}"],
                         timeout=600)
     return tag
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from . import process
+from . import commands
 from .errors import CommandFailed, ComposeError
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 COMPOSE_FIX = "install Docker's compose plugin (docker compose version must say v2) or run scripts/install.sh"
 
 
-def version(*, runner=process.run) -> str:
+def version(*, runner=commands.run) -> str:
     """Return the compose version (e.g. '2.40.3'); raise ComposeError unless it is v2 or newer."""
     try:
         out = runner(["docker", "compose", "version", "--short"], timeout=30).stdout.strip()
@@ -37,7 +37,7 @@ class Compose:
     files: Sequence[Path]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
-    runner: object = process.run
+    runner: object = commands.run
     ignore_env_file: bool = False
 
     def _argv(self, *args: str) -> list[str]:
@@ -50,7 +50,7 @@ class Compose:
 
     def run_interactive(self, service: str, argv: Sequence[str]) -> int:
         """Run ``argv`` in a one-off container of ``service`` attached to this terminal; return its exit code."""
-        return process.run_attached(self._argv("run", "--rm", "--no-deps", service, *argv), env=dict(self.env))
+        return commands.run_attached(self._argv("run", "--rm", "--no-deps", service, *argv), env=dict(self.env))
 
     def _run(self, *args: str, timeout: float, check: bool = True):
         try:

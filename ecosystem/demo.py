@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from . import backup_sets, eod, images, process, scheduler as scheduler_module, scheduling, trading_day
+from . import backup_sets, commands, eod, images, scheduler as scheduler_module, scheduling, trading_day
 from .history import History
 from .settings import KNOWN_NAMES, Settings, load_settings
 from .state_files import write_json
@@ -170,7 +170,7 @@ def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None
     broker, tws_password, smb_password = ws.secrets
     folder = ws.folder
     origin = make_repo(folder / "pysystemtrade-origin", private_sentinel=broker)
-    process.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(ws.remote)], timeout=60)
+    commands.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(ws.remote)], timeout=60)
     values = ws.values
     api_port, vnc_port, jupyter_port = free_ports(3)
     values |= {"NAME_SUFFIX": ws.suffix, "IPV4_NETWORK_PART": free_network_part(client),
@@ -423,9 +423,9 @@ def _offloaded(s: Settings, good) -> Check:
 
 
 def _pushed(ws: Workspace) -> Check:
-    result = process.run(["git", "-C", str(ws.remote), "log", "--format=%s", "main"], timeout=60, check=False)
+    result = commands.run(["git", "-C", str(ws.remote), "log", "--format=%s", "main"], timeout=60, check=False)
     commits = [x for x in result.stdout.splitlines() if x]
-    files = process.run(["git", "-C", str(ws.remote), "ls-tree", "-r", "--name-only", "main"], timeout=60,
+    files = commands.run(["git", "-C", str(ws.remote), "ls-tree", "-r", "--name-only", "main"], timeout=60,
                         check=False).stdout.split()
     return Check("the daily reports were committed and pushed to the (local) remote",
                  bool(commits) and any("report" in f for f in files),
@@ -436,7 +436,7 @@ def _no_secret(ws: Workspace) -> Check:
     s = ws.settings
     places = [s.state_dir / "history.jsonl", *ws.logs]
     leaked = [str(p.name) for p in places if p.exists() and any(x in p.read_text(errors="replace") for x in ws.secrets)]
-    dump = process.run(["git", "-C", str(ws.remote), "log", "-p", "--all"], timeout=60, check=False).stdout
+    dump = commands.run(["git", "-C", str(ws.remote), "log", "-p", "--all"], timeout=60, check=False).stdout
     if any(x in dump for x in ws.secrets):
         leaked.append("the reports remote")
     return Check("no secret in the history, the task output or the reports remote", not leaked,

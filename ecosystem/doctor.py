@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import compose, engine, gitremote, process, smb
+from . import commands, compose, engine, gitremote, smb
 from .errors import EcosystemError, SettingsError
 from .settings import Settings
 
@@ -40,7 +40,7 @@ class DoctorInputs:
     settings: Settings | None
     settings_error: SettingsError | None = None
     connect: Callable[[], object] = engine.connect
-    runner: Callable = process.run
+    runner: Callable = commands.run
     _client: object = field(default=None, repr=False)
     _client_error: EcosystemError | None = field(default=None, repr=False)
 

@@ -11,7 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import Iterator
 
-from . import process
+from . import commands
 from .errors import CommandFailed, GitRemoteError
 from .secrets import Redactor, Secret
 
@@ -50,7 +50,7 @@ def git_environment(token: Secret | None, username: str, *, trusted: str | None 
 
 
 def ls_remote(url: str, *, token: Secret | None, username: str, timeout: float = 30,
-              runner=process.run) -> dict[str, str]:
+              runner=commands.run) -> dict[str, str]:
     """Return {ref: sha} of the branches at ``url``; raise GitRemoteError if it does not answer in time."""
     redact = Redactor([token.reveal()] if token else [])
     argv = ["git", "-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=20", "ls-remote", "--heads", "--", url]

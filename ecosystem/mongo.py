@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from . import process
+from . import commands
 from .errors import CommandFailed, EcosystemError
 
 TOOLS_CONFIG = "/run/secrets/mongo_tools_config"
@@ -45,7 +45,7 @@ def dump(container: str, user: str, sink, *, timeout: float = 6 * 3600) -> str:
     """Stream ``mongodump --archive --gzip`` out of ``container`` into ``sink``; return what it said."""
     argv = ["docker", "exec", container, "mongodump", "--archive", "--gzip", *_auth(user)]
     try:
-        return process.stream_out(argv, sink, timeout=timeout)
+        return commands.stream_out(argv, sink, timeout=timeout)
     except CommandFailed as exc:
         raise MongoError(f"mongodump in {container} failed: {exc.output or exc.message}",
                          fix="check MongoDB (invoke status; invoke logs mongo_db) and MONGO_ROOT_USER/PASSWORD") from None
@@ -55,7 +55,7 @@ def restore(container: str, user: str, archive: str, *, timeout: float = 6 * 360
     """Stream ``archive`` into ``mongorestore --archive --gzip --drop`` in ``container``; return what it said."""
     argv = ["docker", "exec", "-i", container, "mongorestore", "--archive", "--gzip", "--drop", *_auth(user)]
     try:
-        return process.stream_in(argv, archive, timeout=timeout)
+        return commands.stream_in(argv, archive, timeout=timeout)
     except CommandFailed as exc:
         raise MongoError(f"mongorestore in {container} failed: {exc.output or exc.message}",
                          fix="the safety backup taken before the restore holds the previous state") from None
@@ -66,7 +66,7 @@ def counts(container: str, user: str, *, timeout: float = 300) -> dict[str, int]
     script = COUNT_SCRIPT % {"user": json.dumps(user), "password_file": json.dumps(PASSWORD_FILE),
                              "system": json.dumps(list(SYSTEM_DATABASES))}
     try:
-        out = process.run(["docker", "exec", container, "mongosh", "--quiet", "--norc", "--eval", script],
+        out = commands.run(["docker", "exec", container, "mongosh", "--quiet", "--norc", "--eval", script],
                           timeout=timeout).stdout
         return {str(k): int(v) for k, v in json.loads(out.strip().splitlines()[-1]).items()}
     except CommandFailed as exc:
@@ -78,7 +78,7 @@ def counts(container: str, user: str, *, timeout: float = 300) -> dict[str, int]
 
 def tool_version(container: str) -> str:
     try:
-        out = process.run(["docker", "exec", container, "mongodump", "--version"], timeout=60, check=False)
+        out = commands.run(["docker", "exec", container, "mongodump", "--version"], timeout=60, check=False)
         return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "?"
     except CommandFailed:
         return "?"

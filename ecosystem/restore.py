@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import backup_sets, mongo, process, volumes
+from . import backup_sets, commands, mongo, volumes
 from .archives import ArchiveRefused, check_tar
 from .backup import DB_ARCHIVE, Sources
 from .backup_sets import BackupSetError, Manifest
@@ -162,7 +162,7 @@ class Drill:
     def volume(self, key: str) -> str:
         name = f"{self.container}-{key}"
         if name not in self.volumes:
-            process.run(["docker", "volume", "create", "--label", "org.pysystemtrade-ecosystem.role=drill", name],
+            commands.run(["docker", "volume", "create", "--label", "org.pysystemtrade-ecosystem.role=drill", name],
                         timeout=60)
             self.volumes.append(name)
         return name
@@ -183,12 +183,12 @@ class Drill:
             if self.settings.mongo_root_user:  # the restored users: the count query logs in with the password file
                 self.cold_auth = True
                 mounts += ["-v", f"{secrets_dir(self.settings) / 'mongo_root_password'}:{mongo.PASSWORD_FILE}:ro"]
-        process.run(["docker", "run", "--detach", "--name", self.container, "--network", "none",
+        commands.run(["docker", "run", "--detach", "--name", self.container, "--network", "none",
                      "--label", "org.pysystemtrade-ecosystem.role=control", *mounts, self.settings.mongo_image],
                     timeout=300)
         self.started = True
         for _ in range(240):  # readiness of a fresh server: a bounded wait, not a schedule
-            ping = process.run(["docker", "exec", self.container, "mongosh", "--quiet", "--norc", "--eval",
+            ping = commands.run(["docker", "exec", self.container, "mongosh", "--quiet", "--norc", "--eval",
                                 "db.adminCommand('ping').ok"], timeout=30, check=False)
             if ping.returncode == 0 and ping.stdout.strip().endswith("1"):
                 return
@@ -197,9 +197,9 @@ class Drill:
                              fix=f"docker logs {self.container}")
 
     def __exit__(self, *exc) -> None:
-        process.run(["docker", "rm", "--force", "--volumes", self.container], timeout=300, check=False)
+        commands.run(["docker", "rm", "--force", "--volumes", self.container], timeout=300, check=False)
         for name in self.volumes:
-            process.run(["docker", "volume", "rm", "--force", name], timeout=120, check=False)
+            commands.run(["docker", "volume", "rm", "--force", name], timeout=120, check=False)
 
 
 def drill(settings, folder: Path, manifest: Manifest, parts: tuple[str, ...], *, say=print) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from . import process
+from . import commands
 from .errors import CommandFailed, EcosystemError
 
 # the compose file's volumes, by key; their engine names carry NAME_SUFFIX
@@ -49,7 +49,7 @@ def archive(image: str, volume: str, target: Path, *, timeout: float = 6 * 3600,
     argv = _helper(image, f"{volume}:/v:ro", script)
     argv[argv.index("--entrypoint"):argv.index("--entrypoint")] = ["-v", f"{target.parent}:/out"]
     try:
-        said = process.run(argv, timeout=timeout).stderr
+        said = commands.run(argv, timeout=timeout).stderr
     except CommandFailed as exc:
         raise VolumeError(f"archiving volume {volume} failed: {exc.output or exc.message}",
                           fix="check that the volume exists (docker volume ls) and the pysystemtrade image is built") from None
@@ -67,8 +67,8 @@ def restore(image: str, volume: str, source: Path, *, timeout: float = 6 * 3600)
     script = ("find /v -mindepth 1 -delete && tar -C /v --numeric-owner --no-overwrite-dir -xzf - "
               "&& echo files=$(find /v -type f | wc -l)")
     try:
-        return process.stream_in(_helper(image, f"{volume}:/v", script, interactive=True), str(source),
-                                 timeout=timeout)
+        return commands.stream_in(_helper(image, f"{volume}:/v", script, interactive=True), str(source),
+                                  timeout=timeout)
     except CommandFailed as exc:
         raise VolumeError(f"restoring volume {volume} failed: {exc.output or exc.message}",
                           fix="the safety backup taken before the restore holds the previous state") from None
@@ -80,6 +80,6 @@ def fingerprint(image: str, volume: str, *, timeout: float = 3600) -> str:
               "xargs -0 -r stat -c '%n %a %u %g %s' | sha256sum; "
               "find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum")
     try:
-        return process.run(_helper(image, f"{volume}:/v:ro", script), timeout=timeout).stdout.strip()
+        return commands.run(_helper(image, f"{volume}:/v:ro", script), timeout=timeout).stdout.strip()
     except CommandFailed as exc:
         raise VolumeError(f"reading volume {volume} failed: {exc.output or exc.message}") from None
