@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from . import backup_sets, commands, eod, images, scheduler as scheduler_module, scheduling, trading_day
+from . import backup_sets, commands, eod, images, scheduler_loop as scheduler_module, scheduler_plan, trading_day
 from .history import History
 from .settings import KNOWN_NAMES, Settings, load_settings
 from .state_files import write_json
@@ -257,8 +257,8 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
     tz = s.tz
     today = (now or datetime.now(timezone.utc)).astimezone(tz).date()   # the last of its trading days
     first = today - timedelta(days=TRADING_DAYS - 1)
-    start = _local(first, time(0), tz) - scheduling.OPEN_LEAD - timedelta(minutes=20)
-    end = _local(first, time(0), tz) + timedelta(days=7) - scheduling.OPEN_LEAD - timedelta(minutes=1)
+    start = _local(first, time(0), tz) - scheduler_plan.OPEN_LEAD - timedelta(minutes=20)
+    end = _local(first, time(0), tz) + timedelta(days=7) - scheduler_plan.OPEN_LEAD - timedelta(minutes=1)
     restart = _local(first + timedelta(days=RESTART[0]), RESTART[1], tz)
     outages = [tuple(_local(first + timedelta(days=d), t, tz) for d, t in outage) for outage in OUTAGES]
     plans: dict = {}
@@ -269,8 +269,8 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
             plans[day] = plan_for(s, day)
         return plans[day]
 
-    run = SimulatedWeek(ws, scheduling.trading_days_jobs(s, plan_of), tz, say, start - timedelta(minutes=1))
-    instants = {slot.at for slot in scheduling.slots_between(run.jobs, start - timedelta(minutes=1), end, tz)}
+    run = SimulatedWeek(ws, scheduler_plan.trading_days_jobs(s, plan_of), tz, say, start - timedelta(minutes=1))
+    instants = {slot.at for slot in scheduler_plan.slots_between(run.jobs, start - timedelta(minutes=1), end, tz)}
     instants |= {start, restart, *(back for _, back in outages)}
     try:
         for instant in sorted(t for t in instants if not any(gone <= t < back for gone, back in outages)):
@@ -318,7 +318,7 @@ class SimulatedWeek:
     def at(self, instant: datetime) -> None:
         """Tick at ``instant``, wait for what it started, and put each slot's outcome on the timeline."""
         self.clock = instant
-        for decision in scheduling.due(self.jobs, instant, since=self.loop.since, done=self.loop.done, tz=self.tz):
+        for decision in scheduler_plan.due(self.jobs, instant, since=self.loop.since, done=self.loop.done, tz=self.tz):
             how = {"run": "on time", "catch_up": f"caught up: {decision.reason}"}.get(
                 decision.action, f"missed: {decision.reason}")
             self.pending[str(decision.slot)] = Entry(instant, decision.slot.job, decision.slot.key, how)

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from invoke import Exit, task
 
-from ecosystem import plan as planning, scheduler as scheduler_module, scheduling
+from ecosystem import plan as planning, scheduler_loop as scheduler_module, scheduler_plan
 
 from ._common import ROOT, history, settings, table
 
@@ -50,7 +50,7 @@ def _jobs(s):
         if day not in cache:
             cache[day] = planning.plan_for(s, day)
         return cache[day]
-    return scheduling.trading_days_jobs(s, plan_of)
+    return scheduler_plan.trading_days_jobs(s, plan_of)
 
 
 def heartbeat_path(s):
@@ -104,7 +104,7 @@ def schedule(c, days=7):
 
     s = settings(c)
     now = datetime.now(timezone.utc)
-    slots = scheduling.next_runs(_jobs(s), now, s.tz, days=int(days))
+    slots = scheduler_plan.next_runs(_jobs(s), now, s.tz, days=int(days))
     print("weekly.sync: every minute")
     print(table(("job", "slot", "at", "runs"), [(x.job, x.key, x.at.astimezone(s.tz).strftime("%a %Y-%m-%d %H:%M"),
                                                  "invoke " + " ".join(x.command)) for x in slots]))

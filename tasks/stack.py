@@ -194,7 +194,7 @@ def _scheduler_lines(s, now, runs=()):
     from datetime import timedelta
 
     from .scheduler import _jobs, heartbeat_path
-    from ecosystem import scheduler as loop, scheduling
+    from ecosystem import scheduler_loop as loop, scheduler_plan
 
     try:
         looked = datetime.fromisoformat(json.loads(heartbeat_path(s).read_text())["looked"])
@@ -208,7 +208,7 @@ def _scheduler_lines(s, now, runs=()):
             last[run.step] = run
     try:
         upcoming = {}
-        for slot in scheduling.next_runs(_jobs(s), now, s.tz, days=8):
+        for slot in scheduler_plan.next_runs(_jobs(s), now, s.tz, days=8):
             upcoming.setdefault(slot.job, slot)
     except EcosystemError as exc:
         print(f"next runs unknown: {exc.message}")

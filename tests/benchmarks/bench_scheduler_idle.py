@@ -23,7 +23,7 @@ from pathlib import Path
 def child_main(folder: Path, minutes: float) -> None:
     import schedule
 
-    from ecosystem import plan as planning, scheduler as loop_module, scheduling
+    from ecosystem import plan as planning, scheduler_loop as loop_module, scheduler_plan
     from ecosystem.history import History
     from ecosystem.settings import load_settings
     from standins.pysystemtrade_repo import make_repo
@@ -39,7 +39,7 @@ def child_main(folder: Path, minutes: float) -> None:
 
     def plan_of(day):
         return cache.setdefault(day, planning.plan_for(s, day))
-    loop = loop_module.Scheduler(scheduling.trading_days_jobs(s, plan_of), history, tz=s.tz,
+    loop = loop_module.Scheduler(scheduler_plan.trading_days_jobs(s, plan_of), history, tz=s.tz,
                                  heartbeat=folder / "heartbeat.json", launch=lambda command: subprocess.Popen(["true"]))
     schedule.every().minute.at(":00").do(loop.tick)
     cpu0, wall0 = time.process_time(), time.monotonic()

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from invoke import Context
 
-from ecosystem import backup, locks, scheduler as loop_module
+from ecosystem import backup, locks, scheduler_loop as loop_module
 from tasks._common import history as task_history
 from tests.support.invoking import ROOT, write_env
 from tests.support.smtp import SmtpServer

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ecosystem import demo, plan, scheduling, week
+from ecosystem import demo, plan, scheduler_plan, week
 from ecosystem.settings import load_settings
 from standins.pysystemtrade_repo import make_repo
 
@@ -26,11 +26,11 @@ def test_the_demo_week_ends_today_with_now_inside_every_window_whatever_the_day_
     assert week.phase(week.WeekWindow.from_settings(s), now).inside, "the processes it really starts may run"
     first = local.date() - timedelta(days=4)
     start = datetime.combine(first, datetime.min.time(), tzinfo=s.tz).astimezone(timezone.utc)
-    slots = scheduling.slots_between(scheduling.trading_days_jobs(s, lambda d: plan.plan_for(s, d)),
+    slots = scheduler_plan.slots_between(scheduler_plan.trading_days_jobs(s, lambda d: plan.plan_for(s, d)),
                                      start - timedelta(hours=1), start + timedelta(days=7, minutes=-11), s.tz)
     jobs = [x.job for x in slots]
     assert jobs == ["weekly.open", "nightly"] * 5 + ["weekly.close", "weekend", "gateway.status"]
-    assert slots[0].at == start - scheduling.OPEN_LEAD and slots[1].key == first.isoformat()
+    assert slots[0].at == start - scheduler_plan.OPEN_LEAD and slots[1].key == first.isoformat()
     assert slots[9].key == local.date().isoformat(), "the last evening is today's: no chain is booked to a future day"
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ecosystem import scheduler as loop_module, scheduling
+from ecosystem import scheduler_loop as loop_module, scheduler_plan
 from ecosystem.events import EventBus
 from ecosystem.history import History
 
@@ -20,10 +20,10 @@ MONDAY_1950 = datetime(2026, 11, 30, 19, 50, tzinfo=LONDON).astimezone(timezone.
 
 def nightly_at_1955(day):
     at = datetime.combine(day, datetime.min.time(), tzinfo=LONDON).replace(hour=19, minute=55).astimezone(timezone.utc)
-    return [scheduling.Slot("nightly", day.isoformat(), at, at + timedelta(hours=4))] if day.isoweekday() <= 5 else []
+    return [scheduler_plan.Slot("nightly", day.isoformat(), at, at + timedelta(hours=4))] if day.isoweekday() <= 5 else []
 
 
-JOBS = [scheduling.JobSpec("nightly", nightly_at_1955)]
+JOBS = [scheduler_plan.JobSpec("nightly", nightly_at_1955)]
 
 
 class Clock:

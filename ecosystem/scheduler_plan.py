@@ -6,7 +6,7 @@ scheduler never repeats a day. A slot that passed while the scheduler was down i
 once, on start, only while the job can still do its work (the evening chain only before its
 last process window closes; backup, offload and reports within SCHEDULER_CATCHUP_HOURS);
 otherwise it is ``missed``, recorded and alerted. ``due`` answers for one instant and changes
-nothing; the loop (tasks/scheduler.py) records and dispatches.
+nothing; the loop (``scheduler_loop.Scheduler``, run by `invoke run-scheduler`) dispatches and records.
 """
 from __future__ import annotations
 

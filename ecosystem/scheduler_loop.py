@@ -1,4 +1,4 @@
-"""The scheduler's loop body: each minute, decide (``scheduling.due``), dispatch, reap, remember.
+"""The scheduler's loop body: each minute, decide (``scheduler_plan.due``), dispatch, reap, remember.
 
 Every job runs as its own ``invoke`` process (the same tasks and configuration as the command
 line), in its own session so a timeout can stop it: SIGTERM first (the tasks unwind: a step is
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from . import scheduling
+from . import scheduler_plan
 from .history import History
 from .state_files import write_json
 
@@ -39,7 +39,7 @@ TERM_GRACE = timedelta(minutes=6)   # longer than a process's STOP grace by defa
 @dataclass
 class Running:
     job: str
-    slot: scheduling.Slot | None
+    slot: scheduler_plan.Slot | None
     process: subprocess.Popen
     started: datetime
     run_id: object = None   # the history run of its slot
@@ -63,7 +63,7 @@ class Scheduler:
         self.jobs, self.history, self.tz, self.heartbeat = list(jobs), history, tz, heartbeat
         self.launch, self.clock, self.checks = launch, clock, checks
         self.running: dict[str, Running] = {}
-        self.waiting: list[scheduling.Decision] = []   # due while their job still ran: a long job delays, never doubles
+        self.waiting: list[scheduler_plan.Decision] = []   # due while their job still ran: a long job delays, never doubles
         self.since = self._last_looked() or (clock() - timedelta(minutes=1))
 
     # -- memory -----------------------------------------------------------------------------
@@ -77,7 +77,7 @@ class Scheduler:
     def _beat(self, now: datetime) -> None:
         write_json(self.heartbeat, {"looked": now.isoformat(), "pid": os.getpid(), "running": sorted(self.running)})
 
-    def done(self, slot: scheduling.Slot) -> bool:
+    def done(self, slot: scheduler_plan.Slot) -> bool:
         """A slot that was run (whatever came of it) or recorded missed is never run again."""
         return any(r.step == slot.job and r.slot == slot.key for r in self.history.runs(job=JOB))
 
@@ -89,7 +89,7 @@ class Scheduler:
         said = self._reap(now)
         if SYNC not in self.running:
             said.append(self._start(SYNC, None, now))
-        decisions = self.waiting + scheduling.due(self.jobs, now, since=self.since, done=self.done, tz=self.tz)
+        decisions = self.waiting + scheduler_plan.due(self.jobs, now, since=self.since, done=self.done, tz=self.tz)
         self.waiting = []
         for decision in decisions:
             slot = decision.slot

@@ -9,7 +9,7 @@ import shlex
 
 import pytest
 
-from ecosystem import plan, scheduling
+from ecosystem import plan, scheduler_plan
 from ecosystem.settings import load_settings
 from standins.pysystemtrade_repo import make_repo
 
@@ -26,7 +26,7 @@ def jobs_of(settings):
     @lru_cache(maxsize=None)
     def plan_of(day):
         return plan.plan_for(settings, day)
-    return scheduling.trading_days_jobs(settings, plan_of)
+    return scheduler_plan.trading_days_jobs(settings, plan_of)
 
 
 def simulate(settings, start: datetime, end: datetime, down: list[tuple[datetime, datetime]] = ()):
@@ -39,7 +39,7 @@ def simulate(settings, start: datetime, end: datetime, down: list[tuple[datetime
     now = start
     while now <= end:
         if not any(a <= now < b for a, b in down):
-            for decision in scheduling.due(jobs, now, since=looked, done=lambda s: str(s) in done, tz=settings.tz):
+            for decision in scheduler_plan.due(jobs, now, since=looked, done=lambda s: str(s) in done, tz=settings.tz):
                 timeline.append((now.astimezone(settings.tz).strftime("%a %H:%M"), decision.action, str(decision.slot)))
                 done.add(str(decision.slot))  # run ok, or recorded missed: never again for that slot
             looked = now
@@ -62,7 +62,7 @@ def test_a_week_runs_each_nightly_once_the_weekend_once_and_the_sunday_check(set
 
 
 def test_the_nightly_slot_carries_its_trading_day_so_a_catch_up_after_midnight_runs_that_day(settings):
-    slot = next(s for s in scheduling.next_runs(jobs_of(settings), MONDAY, settings.tz, days=1) if s.job == "nightly")
+    slot = next(s for s in scheduler_plan.next_runs(jobs_of(settings), MONDAY, settings.tz, days=1) if s.job == "nightly")
     assert slot.command == ("nightly", "--day", "2026-11-30")
     assert slot.command_at(slot.at + timedelta(hours=3)) == ("nightly", "--day", "2026-11-30"), "23:50: still in time"
     assert slot.command_at(slot.at + timedelta(hours=4)) == ("nightly", "--day", "2026-11-30", "--skip-eod"), \
@@ -73,7 +73,7 @@ def test_a_traders_own_jobs_come_from_settings(tmp_path):
     clone = make_repo(tmp_path / "repo")
     s = load_settings(tmp_path, environ={"PYSYSTEMTRADE_CLONE_DIR": str(clone), "SCHEDULER_JOBS":
                                          "backup --what=csv @ sat,sun 12:30; history @ trading 07:15"})
-    slots = scheduling.next_runs(jobs_of(s), MONDAY, s.tz, days=7)
+    slots = scheduler_plan.next_runs(jobs_of(s), MONDAY, s.tz, days=7)
     mine = [(x.job, x.at.astimezone(LONDON).strftime("%a %H:%M"), x.command) for x in slots
             if x.job not in ("nightly", "weekly.open", "weekly.close", "weekend", "gateway.status")]
     assert mine == [("own:history", f"{d} 07:15", ("history",)) for d in ("Mon", "Tue", "Wed", "Thu", "Fri")] + [
@@ -123,7 +123,7 @@ def test_a_week_across_the_autumn_dst_change_keeps_wall_clock_times(settings):
 
 
 def test_next_runs_lists_the_coming_slots(settings):
-    slots = scheduling.next_runs(jobs_of(settings), MONDAY, settings.tz, days=2)
+    slots = scheduler_plan.next_runs(jobs_of(settings), MONDAY, settings.tz, days=2)
     assert [str(s) for s in slots] == ["nightly@2026-11-30", "weekly.open@2026-12-01", "nightly@2026-12-01",
                                        "weekly.open@2026-12-02"]
     assert date.fromisoformat(slots[0].key).isoweekday() == 1
@@ -152,5 +152,5 @@ def test_own_jobs_keep_quoted_arguments_and_read_day_ranges_with_spaces(tmp_path
     first, second = s.scheduler_jobs
     assert first.days == (1, 2, 3) and first.name == "history --job 'a b'"
     assert second.days == (5, 7)
-    slot = scheduling.Slot("own:" + first.name, "k", MONDAY, MONDAY, runs=tuple(shlex.split(first.name)))
+    slot = scheduler_plan.Slot("own:" + first.name, "k", MONDAY, MONDAY, runs=tuple(shlex.split(first.name)))
     assert slot.command == ("history", "--job", "a b")
