@@ -261,15 +261,9 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
     end = _local(first, time(0), tz) + timedelta(days=7) - scheduler_plan.OPEN_LEAD - timedelta(minutes=1)
     restart = _local(first + timedelta(days=RESTART[0]), RESTART[1], tz)
     outages = [tuple(_local(first + timedelta(days=d), t, tz) for d, t in outage) for outage in OUTAGES]
-    plans: dict = {}
+    from .plan import plans_of
 
-    def plan_of(day):
-        from .plan import plan_for
-        if day not in plans:
-            plans[day] = plan_for(s, day)
-        return plans[day]
-
-    run = SimulatedWeek(ws, scheduler_plan.trading_days_jobs(s, plan_of), tz, say, start - timedelta(minutes=1))
+    run = SimulatedWeek(ws, scheduler_plan.trading_days_jobs(s, plans_of(s)), tz, say, start - timedelta(minutes=1))
     instants = {slot.at for slot in scheduler_plan.slots_between(run.jobs, start - timedelta(minutes=1), end, tz)}
     instants |= {start, restart, *(back for _, back in outages)}
     try:

@@ -8,8 +8,10 @@ Windows come from upstream's control_config.yaml merged with the trader's privat
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from .pysys_config import DEFAULT_START, DEFAULT_STOP, Window
@@ -62,6 +64,13 @@ def day_plan(day: date, windows: dict[str, Window], tz: ZoneInfo, *, chain: tupl
         steps.append(PlannedStep(process, "evening", launch, start, stop, position))
         earliest = launch
     return sorted(steps, key=lambda s: (s.launch_at, s.chain_position or 0))
+
+
+def plans_of(settings) -> Callable[[date], list[PlannedStep]]:
+    """Return ``plan_for`` of these settings, each day's plan computed once (the windows are read
+    from the clone and the private folder the first time a day is asked for)."""
+    remembered = functools.cache(lambda day: tuple(plan_for(settings, day)))
+    return lambda day: list(remembered(day))
 
 
 def plan_for(settings, day: date) -> list[PlannedStep]:

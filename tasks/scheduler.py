@@ -44,13 +44,7 @@ def check_own_jobs(s) -> None:
 
 def _jobs(s):
     check_own_jobs(s)
-    cache = {}
-
-    def plan_of(day):
-        if day not in cache:
-            cache[day] = planning.plan_for(s, day)
-        return cache[day]
-    return scheduler_plan.trading_days_jobs(s, plan_of)
+    return scheduler_plan.trading_days_jobs(s, planning.plans_of(s))
 
 
 def heartbeat_path(s):

@@ -30,12 +30,7 @@ def _sync(c, s, *, launch=True) -> list[str]:
     control = stack.process_control(s, client)
     running = {r.process for r in processes.running_processes(client, s)}
     done += processes.repair_statuses(processes.StatusLedger(s.state_dir), control, running)
-    plans = {}
-
-    def plan_of(day):
-        if day not in plans:
-            plans[day] = planning.plan_for(s, day)
-        return plans[day]
+    plan_of = planning.plans_of(s)
 
     done += trading_day.reconcile(client, s, control, record, plan_of=plan_of)
     done += trading_day.stop_overdue(client, s, control, record, now)

@@ -85,3 +85,15 @@ def test_invoke_plan_prints_the_day(clone, tmp_path):
     weekend = subprocess.run([sys.executable, "-m", "invoke", "plan", "--date", "2026-12-05"], cwd=ROOT, env=environ,
                              capture_output=True, text=True, timeout=60).stdout
     assert "outside the trading week" in weekend
+
+
+def test_plans_of_reads_each_days_windows_once(clone, tmp_path, monkeypatch):
+    settings = load_settings(tmp_path, environ={"PYSYSTEMTRADE_CLONE_DIR": str(clone)})
+    expected = plan.plan_for(settings, DAY)
+    reads = []
+    real = plan.plan_for
+    monkeypatch.setattr(plan, "plan_for", lambda s, day: reads.append(day) or real(s, day))
+    plan_of = plan.plans_of(settings)
+    assert plan_of(DAY) == expected and plan_of(DAY) == expected and reads == [DAY]
+    plan_of(DAY).clear()  # a caller changing its copy changes nothing for the next
+    assert plan_of(DAY) == expected
