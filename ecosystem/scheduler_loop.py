@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import scheduler_plan
-from .history import History
+from .history import History, Run
 from .state_files import write_json
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Running:
     slot: scheduler_plan.Slot | None
     process: subprocess.Popen
     started: datetime
-    run_id: object = None   # the history run of its slot
+    run: Run | None = None   # the history run of its slot
     terminated_at: datetime | None = None
     command: tuple[str, ...] = ()
     stopped_with_loop: bool = False   # asked to stop because the scheduler itself stopped
@@ -135,12 +135,12 @@ class Scheduler:
             outcome = "ok" if code == 0 else ("timed_out" if item.terminated_at and not item.stopped_with_loop
                                               else "failed")
             command = " ".join(item.command)
-            if item.run_id is not None and item.stopped_with_loop and outcome != "ok":
-                self.history.finish(item.run_id, outcome, f"stopped when the scheduler stopped (invoke {command} "
+            if item.run is not None and item.stopped_with_loop and outcome != "ok":
+                self.history.finish(item.run, outcome, f"stopped when the scheduler stopped (invoke {command} "
                                     f"exited with code {code}); its slot is not run again",
                                     hint=f"run it by hand if it still makes sense: invoke {command}")
-            elif item.run_id is not None:
-                self.history.finish(item.run_id, outcome, f"invoke {command} exited with code {code}",
+            elif item.run is not None:
+                self.history.finish(item.run, outcome, f"invoke {command} exited with code {code}",
                                     hint=f"invoke history --job {item.command[0].split('.')[0]}")
             elif outcome != "ok":  # a failing sync: its own run is in the history; say it once more here
                 self.history.record(JOB, outcome, f"invoke {job} exited with code {code}", step=job)
