@@ -5,8 +5,9 @@ from pathlib import Path
 
 from invoke import Exit, task
 
-from ecosystem import base_images, demo as demos, engine
+from ecosystem import base_images, engine
 from ecosystem.errors import EcosystemError
+from standins import demo as demos
 
 from ._common import ROOT
 

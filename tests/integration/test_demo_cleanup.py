@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from ecosystem import demo
+from standins import demo
 from tests.support.invoking import ROOT
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ecosystem import images
-from ecosystem.demo import noon_zone  # the tests' trading day sits at noon too
+from standins.demo import noon_zone  # the tests' trading day sits at noon too
 from ecosystem.settings import Settings, load_settings
 from standins.pysystemtrade_repo import make_repo
 from tests.support.net import free_ports

@@ -34,7 +34,7 @@ def unique_stack(client) -> TestStack:
 def leftovers(client, stack: TestStack) -> list[str]:
     """Name every container, network and volume that still belongs to ``stack`` (by its compose label),
     and anything else carrying its suffix (the demo's own sweep)."""
-    from ecosystem.demo import leftovers as by_suffix
+    from standins.demo import leftovers as by_suffix
 
     found = [f"container {c.name}" for c in client.containers.list(ignore_removed=True, all=True, filters={"label": stack.label})]
     found += [f"network {n.name}" for n in client.networks.list(filters={"label": stack.label})]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ecosystem import demo, plan, scheduler_plan, week
+from ecosystem import plan, scheduler_plan, week
+from standins import demo
 from ecosystem.settings import load_settings
 from standins.pysystemtrade_repo import make_repo
 

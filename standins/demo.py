@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from . import backup_sets, commands, eod, images, scheduler_loop as scheduler_module, scheduler_plan, trading_day
-from .history import History
-from .settings import KNOWN_NAMES, Settings, load_settings
-from .state_files import write_json
+from ecosystem import backup_sets, commands, eod, images, scheduler_loop as scheduler_module, scheduler_plan, trading_day
+from ecosystem.history import History
+from ecosystem.settings import KNOWN_NAMES, Settings, load_settings
+from ecosystem.state_files import write_json
 
 RESTART = (2, time(11, 0))                     # the third day, 11:00: the scheduler is restarted
 OUTAGES = (((3, time(18, 0)), (3, time(22, 0))),   # the fourth evening: its nightly is caught up at 22:00
@@ -261,7 +261,7 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
     end = _local(first, time(0), tz) + timedelta(days=7) - scheduler_plan.OPEN_LEAD - timedelta(minutes=1)
     restart = _local(first + timedelta(days=RESTART[0]), RESTART[1], tz)
     outages = [tuple(_local(first + timedelta(days=d), t, tz) for d, t in outage) for outage in OUTAGES]
-    from .plan import plans_of
+    from ecosystem.plan import plans_of
 
     run = SimulatedWeek(ws, scheduler_plan.trading_days_jobs(s, plans_of(s)), tz, say, start - timedelta(minutes=1))
     instants = {slot.at for slot in scheduler_plan.slots_between(run.jobs, start - timedelta(minutes=1), end, tz)}
@@ -406,7 +406,7 @@ def verdict(ws: Workspace, timeline: list[Entry]) -> list[Check]:
 def _offloaded(s: Settings, good) -> Check:
     if not s.smb_configured:
         return Check("the sets are on the stand-in SMB share", True, "skipped: no stand-in SMB target here")
-    from . import offload, smb
+    from ecosystem import offload, smb
 
     with smb.session(smb.ShareAddress.from_settings(s)) as share:
         share.ensure_folder()
