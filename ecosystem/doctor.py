@@ -258,8 +258,13 @@ def _suggest(begin, end) -> str:
 
 
 def _private_config_reviews(inputs: DoctorInputs, name: str):
-    """Return (reviews, None), or (None, the row to show instead) when there is nothing to review."""
+    """Return (reviews, None), or (None, the row to show instead) when there is nothing to review
+    (no settings, no private config yet, one that cannot be read)."""
     from . import pysys_config
+
+    skipped = _needs_settings(name, inputs)
+    if skipped:
+        return None, skipped
 
     settings = inputs.settings
     path = pysys_config.private_config_path(settings)
@@ -282,12 +287,9 @@ def _fix(review, path) -> str:
 
 def check_private_config(inputs: DoctorInputs) -> list[CheckResult]:
     """Every path key and mongo_host of pysystemtrade's private config, as the containers need them."""
-    name = "private config"
-    skipped = _needs_settings(name, inputs)
-    if skipped:
-        return [skipped]
     from . import pysys_config
 
+    name = "private config"
     reviews, instead = _private_config_reviews(inputs, name)
     if instead:
         return [instead]
@@ -298,12 +300,9 @@ def check_private_config(inputs: DoctorInputs) -> list[CheckResult]:
 
 
 def check_ib_settings(inputs: DoctorInputs) -> list[CheckResult]:
-    name = "pysystemtrade IB settings"
-    skipped = _needs_settings(name, inputs)
-    if skipped:
-        return [skipped]
     from . import pysys_config
 
+    name = "pysystemtrade IB settings"
     reviews, instead = _private_config_reviews(inputs, name)
     if instead:
         return [CheckResult(name, "skip", f"{instead.detail}; run `invoke setup`") if instead.verdict == "warn"
