@@ -33,9 +33,10 @@ class RunLog:
     exit_code: int | None  # None while it runs, or if it was killed before it could say
 
 
-def launcher_of(process: str) -> str:
-    """Return the launcher (the folder name) of a process or launcher name."""
-    return LAUNCHERS.get(process, process)
+def folder(process: str) -> str:
+    """Return the folder, inside the containers, of the kept runs of a process or launcher name
+    (named after the launcher: run_daily_prices_updates runs as run_daily_price_updates)."""
+    return f"{RUNS_DIR}/{LAUNCHERS.get(process, process)}"
 
 
 def parse_listing(text: str) -> list[RunLog]:
@@ -97,12 +98,11 @@ def _helper(client, settings, script: str) -> str:
 
 def listing(client, settings, process: str) -> list[RunLog]:
     """Return the kept runs of ``process`` (a process or launcher name), oldest first."""
-    folder = shlex.quote(f"{RUNS_DIR}/{launcher_of(process)}")
-    script = (f"cd {folder} 2>/dev/null || exit 0; for f in *.log; do [ -f \"$f\" ] || continue; "
+    script = (f"cd {shlex.quote(folder(process))} 2>/dev/null || exit 0; for f in *.log; do [ -f \"$f\" ] || continue; "
               "printf '%s\\t%s\\t%s\\n' \"$(wc -c < \"$f\")\" \"$f\" \"$(tail -n 1 \"$f\")\"; done")
     return parse_listing(_helper(client, settings, script))
 
 
 def read(client, settings, process: str, run: RunLog) -> str:
     """Return the whole kept output of ``run`` of ``process``."""
-    return _helper(client, settings, "cat " + shlex.quote(f"{RUNS_DIR}/{launcher_of(process)}/{run.file}"))
+    return _helper(client, settings, "cat " + shlex.quote(f"{folder(process)}/{run.file}"))

@@ -31,5 +31,5 @@ def test_choose_last_by_number_and_by_container():
 
 
 def test_a_process_name_maps_to_its_launchers_folder():
-    assert run_logs.launcher_of("run_daily_prices_updates") == "run_daily_price_updates"
-    assert run_logs.launcher_of("run_systems") == "run_systems"
+    assert run_logs.folder("run_daily_prices_updates") == "/data/logs/runs/run_daily_price_updates"
+    assert run_logs.folder("run_systems") == "/data/logs/runs/run_systems"
