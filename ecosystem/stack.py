@@ -21,6 +21,7 @@ from . import images
 from .compose import Compose
 from .errors import EcosystemError
 from .settings import Settings
+from .state_files import write_text
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +108,7 @@ def write_logging_config(settings: Settings) -> Path:
         os.chmod(folder, 0o755)
         if path.exists() and path.read_text() == text:
             return path
-        temporary = folder / f".logging_prod.yaml.{os.getpid()}"
-        temporary.write_text(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+        write_text(path, text, mode=0o644)
     except OSError as exc:
         raise EcosystemError(f"cannot write the logging config in {folder}: {exc.strerror}",
                              fix="run the task as the user that ran `invoke setup` (or root), or fix STATE_DIR") from None

@@ -15,13 +15,20 @@ from typing import Any
 
 def write_json(path: Path, data: Any, *, indent: int | None = None, sort_keys: bool = False) -> None:
     """Replace ``path`` atomically and durably with ``data`` as JSON (creating its folder)."""
+    write_text(path, json.dumps(data, indent=indent, sort_keys=sort_keys))
+
+
+def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Replace ``path`` atomically and durably with ``text`` (creating its folder), with ``mode`` if given."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
     with open(temporary, "w") as handle:
-        json.dump(data, handle, indent=indent, sort_keys=sort_keys)
+        handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
+    if mode is not None:
+        os.chmod(temporary, mode)
     os.replace(temporary, path)
     folder = os.open(path.parent, os.O_RDONLY)
     try:

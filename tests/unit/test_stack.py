@@ -95,3 +95,18 @@ def test_an_unwritable_state_dir_is_a_clear_error(tmp_path):
     from ecosystem.errors import EcosystemError
     with pytest.raises(EcosystemError, match="cannot write the secret files"):
         stack.write_secret_files(load_settings(tmp_path, environ={"STATE_DIR": str(tmp_path / "file")}))
+
+
+def test_the_logging_config_is_upstreams_format_with_the_one_port_readable_by_the_containers(tmp_path):
+    import stat
+
+    import yaml
+
+    settings = load_settings(tmp_path, environ={"STATE_DIR": str(tmp_path / "state"), "LOG_SERVER_PORT": "9123"})
+    path = stack.write_logging_config(settings)
+    config = yaml.safe_load(path.read_text())
+    assert config["handlers"]["socket"] == {"class": "logging.handlers.SocketHandler", "host": "localhost",
+                                            "port": 9123, "level": "DEBUG", "formatter": "simple"}
+    assert set(config["root"]["handlers"]) == {"console", "email", "socket"}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644 and stack.compose_env(settings)["ECOSYSTEM_ETC_DIR"] == str(path.parent)
+    assert [p.name for p in path.parent.iterdir()] == ["logging_prod.yaml"], "no temporary file left"
