@@ -9,6 +9,8 @@ import logging
 import os
 import shlex
 import subprocess
+import sys
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from .errors import CommandFailed
@@ -16,6 +18,23 @@ from .errors import CommandFailed
 log = logging.getLogger(__name__)
 
 Runner = Callable[..., subprocess.CompletedProcess]
+Child = subprocess.Popen                  # a child started by ``start_invoke``
+TimeoutExpired = subprocess.TimeoutExpired  # ``Child.wait(timeout=...)`` ran out
+
+
+def invoke_argv(*command: str) -> list[str]:
+    """The command line of ``invoke COMMAND`` in this Python environment (whatever is on PATH)."""
+    return [sys.executable, "-m", "invoke", *command]
+
+
+def start_invoke(command: Sequence[str], root: Path, *, env: Mapping[str, str] | None = None,
+                 stdout=None) -> Child:
+    """Start ``invoke COMMAND`` from the project folder ``root`` in its own session (so its whole
+    process group can be stopped), with no terminal input; ``env`` replaces the environment,
+    ``stdout`` (a file) takes its output and errors, else they go where this process's go."""
+    return subprocess.Popen(invoke_argv(*command), cwd=str(root), start_new_session=True,
+                            stdin=subprocess.DEVNULL, env=None if env is None else dict(env), stdout=stdout,
+                            stderr=subprocess.STDOUT if stdout is not None else None)
 
 
 def _tail(text: str, lines: int = 15) -> str:

@@ -62,3 +62,21 @@ def parse_time(text: str | None) -> datetime | None:
     text = text.rstrip("Z")
     head, _, fraction = text.partition(".")
     return datetime.fromisoformat(head + ("." + fraction[:6] if fraction else "")).replace(tzinfo=timezone.utc)
+
+
+# the SDK's errors (and its image-reference parser), reached through this seam: ``from .engine
+# import NotFound``. docker is imported on first use, so a task that never touches the engine
+# never loads the SDK.
+_SDK_ERRORS = ("APIError", "BuildError", "ContainerError", "DockerException", "ImageNotFound", "NotFound")
+
+
+def __getattr__(name: str):
+    if name in _SDK_ERRORS:
+        import docker.errors
+
+        return getattr(docker.errors, name)
+    if name == "parse_repository_tag":
+        from docker.utils import parse_repository_tag
+
+        return parse_repository_tag
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

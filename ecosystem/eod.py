@@ -11,22 +11,75 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Sequence
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import process_runs, processes
-from .errors import EcosystemError
+from .errors import EcosystemError, UsageError
 from .history import History
+from .outcomes import Outcome
 from .plan import PlannedStep
 from .process_runs import Verdict
+from .steps import Result, StepRun
+
+if TYPE_CHECKING:
+    from .context import Context
 
 log = logging.getLogger(__name__)
 
 JOB = "eod"
 SERVICE = "daily_processes"
+PAST_DAYS = 7   # how far back --day may reach: older evenings are history, not catch-up
 # a step that may run only once another process has ended for the day
 WAITS_FOR = {"run_strategy_order_generator": "run_stack_handler"}
 STOPPERS = ("stop", "down")  # jobs that stop processes through STOP (each process a step of the run)
+
+
+def trading_day_of(settings, day: str | None) -> date:
+    """The trading day to run: today in TIMEZONE, or ``day`` (YYYY-MM-DD), a day of the last week
+    (the scheduler passes the day of its slot, so a late run is booked to the evening it belongs to).
+    A future day is refused: steps recorded ok under it would be skipped when that day comes."""
+    today = datetime.now(timezone.utc).astimezone(settings.tz).date()
+    if not day:
+        return today
+    try:
+        if len(day) != 10:
+            raise ValueError(day)
+        given = date.fromisoformat(day)
+    except ValueError:
+        raise UsageError(f"--day {day!r} is not a date; write it as YYYY-MM-DD, e.g. --day {today.isoformat()}") \
+            from None
+    if not today - timedelta(days=PAST_DAYS) <= given <= today:
+        raise UsageError(f"--day {given.isoformat()} is not a trading day this can run: give today or one of the "
+                         f"last {PAST_DAYS} days ({(today - timedelta(days=PAST_DAYS)).isoformat()} to "
+                         f"{today.isoformat()})")
+    return given
+
+
+def run(ctx: "Context", slot: str, steps: Sequence[PlannedStep], *, force: bool) -> ChainSummary:
+    """The evening chain as `invoke eod` runs it: under its lock, refused (recorded ``failed``, with
+    the fix) while a restore holds launches or pysys_runtime is down; orphans of a killed chain
+    swept first; then ``run_chain`` with each step its own container."""
+    from . import locks, restore as restoring, stack
+
+    s, record = ctx.settings, ctx.history
+    with locks.exclusive(s.state_dir, JOB):
+        held = restoring.RestoreMarker(s.state_dir).read()
+        if held is not None:
+            record.record(JOB, Outcome.FAILED, f"not run: the restore of {held} is running or did not complete",
+                          slot=slot, hint="finish it (invoke restore) or invoke resume")
+            raise EcosystemError(f"end of day not run: the restore of {held} is running or did not complete")
+        if not stack.runtime_running(s, ctx.client):
+            record.record(JOB, Outcome.FAILED, "not run: pysys_runtime is not running", slot=slot,
+                          hint="start the stack: invoke up")
+            raise EcosystemError("end of day not run: pysys_runtime is not running; start the stack with `invoke up`")
+        control = ctx.control()
+        for line in sweep_orphans(ctx.client, s, control):
+            ctx.say(line)
+        execute = ContainerStep(s, ctx.client, ctx.project, control, history=record)
+        ctx.say(f"end of day {slot}: {', '.join(p.process for p in steps)}")
+        return run_chain(record, slot, steps, execute=execute, stop_on_failure=s.eod_stop_on_failure,
+                         force=force, say=ctx.say)
 
 
 @dataclass(frozen=True)
@@ -43,7 +96,7 @@ class ChainSummary:
 
     @property
     def ok(self) -> bool:
-        return all(outcome == "ok" for outcome in self.outcomes.values())
+        return all(outcome == Outcome.OK for outcome in self.outcomes.values())
 
     def counts(self) -> str:
         tally: dict[str, int] = {}
@@ -61,40 +114,35 @@ def run_chain(history: History, slot: str, steps: Sequence[PlannedStep], *,
     """Run ``steps`` in order for trading day ``slot``, recording each; return what came of them."""
     summary = ChainSummary(slot)
     latest = {run.step: run.state for run in history.runs(job=JOB) if run.slot == slot and run.step}
-    parent = history.begin(JOB, slot=slot)
     stopped_by = ""
-    try:
+
+    def judged(step: PlannedStep) -> Result:
+        try:
+            result = execute(step)
+        except EcosystemError as exc:
+            result = StepResult(Verdict(Outcome.FAILED, exc.message, exc.fix))
+        verdict = result.verdict
+        return Result(verdict.outcome, verdict.detail, verdict.hint, result.log_tail)
+
+    with StepRun(history, JOB, slot=slot) as chain:
+        summary.outcomes = chain.outcomes
         for step in steps:
             name = step.process
-            if not force and latest.get(name) == "ok":  # its latest run this trading day ended ok
+            if not force and latest.get(name) == Outcome.OK:  # its latest run this trading day ended ok
                 summary.done_earlier.append(name)
                 say(f"{name}: ok earlier today, not run again (--force reruns it)")
                 continue
             if stopped_by:
-                history.record(JOB, "skipped", f"not run: {stopped_by}", step=name, slot=slot, parent=parent.id)
-                summary.outcomes[name] = "skipped"
+                chain.note(name, Outcome.SKIPPED, f"not run: {stopped_by}")
                 say(f"{name}: skipped ({stopped_by})")
                 continue
-            run = history.begin(JOB, step=name, slot=slot, parent=parent.id)
-            try:
-                result = execute(step)
-            except EcosystemError as exc:
-                result = StepResult(Verdict("failed", exc.message, exc.fix))
-            except BaseException as exc:
-                history.finish(run, "failed", f"interrupted ({type(exc).__name__})")
-                raise
-            verdict = result.verdict
-            history.finish(run, verdict.outcome, verdict.detail, hint=verdict.hint, log_tail=result.log_tail)
-            summary.outcomes[name] = verdict.outcome
-            say(f"{name}: {verdict.outcome}: {verdict.detail}" + (f"\n  fix: {verdict.hint}"
-                                                                    if verdict.hint and not verdict.ok else ""))
-            if not verdict.ok and name in stop_on_failure:
-                stopped_by = f"{name} {verdict.outcome} and stops the chain (EOD_STOP_ON_FAILURE)"
-    except BaseException as exc:
-        history.finish(parent, "failed", f"interrupted ({type(exc).__name__}) after: {summary.counts()}")
-        raise
-    # the steps' own events say what went wrong; the chain's run says how it ended overall
-    history.finish(parent, "ok" if summary.ok else "failed", summary.counts())
+            result = chain.run(name, lambda: judged(step))
+            say(f"{name}: {result.outcome}: {result.detail}" + (f"\n  fix: {result.hint}"
+                                                                 if result.hint and not result.ok else ""))
+            if not result.ok and name in stop_on_failure:
+                stopped_by = f"{name} {result.outcome} and stops the chain (EOD_STOP_ON_FAILURE)"
+        # the steps' own events say what went wrong; the chain's run says how it ended overall
+        chain.finish(Outcome.OK if summary.ok else Outcome.FAILED, summary.counts())
     return summary
 
 

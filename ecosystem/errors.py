@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 
 class EcosystemError(Exception):
-    """Base of every error this project raises on purpose."""
+    """Base of every error this project raises on purpose. ``exit_code`` is what a task that
+    ends with it exits with: 1 (it failed), 2 (it was asked wrongly: fix the input and rerun)."""
+
+    exit_code = 1
 
     def __init__(self, message: str, *, fix: str = "") -> None:
         super().__init__(message)
@@ -41,12 +44,21 @@ class SettingProblem:
 class SettingsError(EcosystemError):
     """The settings could not be loaded; ``problems`` lists every one found."""
 
+    exit_code = 2
+
     def __init__(self, problems: list[SettingProblem], source: str) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
         lines = [f"{count} problem{'s' if count != 1 else ''} in the settings ({source}):"]
         lines += [f"  - {p}" for p in self.problems]
         super().__init__("\n".join(lines), fix="correct the values above in .env (see .env.example) or in the environment")
+
+
+class UsageError(EcosystemError):
+    """A command or a setting asks for something this cannot do (an unknown name, a flag a task
+    does not have); nothing was changed."""
+
+    exit_code = 2
 
 
 class EngineUnavailable(EcosystemError):

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from .outcomes import FAILING
+
 log = logging.getLogger(__name__)
 
-FAILURE_OUTCOMES = frozenset({"failed", "declined", "timed_out", "suspect", "missed"})
+FAILURE_OUTCOMES = FAILING  # every outcome a person must hear about
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ from typing import Callable, Iterator
 
 from .errors import EcosystemError, HistoryError
 from .events import FAILURE_OUTCOMES, EventBus, FailureEvent
+from .outcomes import Outcome
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("ok", "failed", "declined", "timed_out", "skipped", "suspect", "missed")
+OUTCOMES = tuple(Outcome)
 FORMAT_VERSION = 1
 MAX_DETAIL = 500
 MAX_LOG_LINES, MAX_LOG_LINE = 15, 300

@@ -269,7 +269,7 @@ def pysystemtrade_inputs(plan: ImagePlan) -> PysystemtradeInputs:
 
 def base_python(client, image: str) -> str:
     """Return the Python version of ``image``'s python3 (e.g. 3.11.2)."""
-    from docker.errors import APIError, ContainerError, ImageNotFound
+    from .engine import APIError, ContainerError, ImageNotFound
 
     try:
         out = client.containers.run(image, ["python3", "-c", "import platform; print(platform.python_version())"],
@@ -345,7 +345,7 @@ def write_context(plan: ImagePlan, target, extra: dict[str, bytes] | None = None
 
 def exists(client, tag: str) -> bool:
     """Say whether the engine has an image called ``tag``."""
-    from docker.errors import ImageNotFound
+    from .engine import ImageNotFound
 
     try:
         client.images.get(tag)
@@ -361,7 +361,7 @@ def build(client, plan: ImagePlan, *, redact: Callable[[str], str] = lambda t: t
     Return the new image id. Raise ImageBuildError with the build's last lines on failure,
     leaving both tags as they were.
     """
-    from docker.errors import APIError, BuildError
+    from .engine import APIError, BuildError
 
     inputs = None
     if plan.strip_private:  # a pysystemtrade clone: its dependencies, checked before anything builds
@@ -438,7 +438,7 @@ def rollback(client, repository: str) -> tuple[str, str]:
 
 def image_created(client, tag: str) -> str | None:
     """Return the ISO creation time of ``tag``, or None if there is no such image."""
-    from docker.errors import ImageNotFound
+    from .engine import ImageNotFound
 
     try:
         return client.images.get(tag).attrs.get("Created")

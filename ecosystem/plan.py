@@ -79,3 +79,10 @@ def plan_for(settings, day: date) -> list[PlannedStep]:
 
     return day_plan(day, process_windows(settings), settings.tz, chain=settings.eod_chain,
                     morning=settings.morning_processes, margin=timedelta(minutes=settings.launch_margin_minutes))
+
+
+def known_processes(settings) -> list[str]:
+    """Every process the plan launches today (continuous, morning, the chain), plus run_backups:
+    the ones a restore holds at NO-RUN and `resume` sets back to GO."""
+    today = datetime.now(timezone.utc).astimezone(settings.tz).date()
+    return list(dict.fromkeys([p.process for p in plan_for(settings, today)] + ["run_backups"]))

@@ -199,7 +199,7 @@ class Ended:
 
 def ended(client, container: str) -> Ended | None:
     """Return how ``container`` ended, or None while it runs (or if it is gone)."""
-    from docker.errors import NotFound
+    from .engine import NotFound
 
     from .engine import parse_time
 
@@ -216,7 +216,7 @@ def ended(client, container: str) -> Ended | None:
 
 def is_running(client, container: str) -> bool:
     """Say whether ``container`` exists and runs (or is about to)."""
-    from docker.errors import NotFound
+    from .engine import NotFound
 
     try:
         return client.api.inspect_container(container)["State"].get("Status") in ("running", "created", "restarting")
@@ -241,7 +241,7 @@ def log_tail(client, container: str, lines: int = 15) -> tuple[str, ...]:
 
 
 def remove(client, container: str) -> None:
-    from docker.errors import APIError, NotFound
+    from .engine import APIError, NotFound
 
     try:
         client.api.remove_container(container, force=True)

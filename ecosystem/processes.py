@@ -16,6 +16,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from .engine import project_containers
 from .errors import EcosystemError
@@ -23,6 +24,10 @@ from .plan import LAUNCHERS
 from .process_control import CONTROL_LABEL, ProcessControl
 from .process_runs import PROCESS_LABEL, launcher_of
 from .state_files import write_json
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .history import RunHandle
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +93,7 @@ def wait_exit(client, container_name: str, seconds: float) -> int | None:
     Raise EngineUnavailable if the engine itself fails (that is not "still running").
     """
     import requests
-    from docker.errors import NotFound
+    from .engine import NotFound
 
     from .errors import EngineUnavailable
 
@@ -215,8 +220,24 @@ def stop_as_set(client, control: ProcessControl, running: RunningProcess, settin
                          term_timeout=settings.stop_term_seconds, ledger=StatusLedger(settings.state_dir), by=by)
 
 
+def stop_each(ctx: "Context", targets: Sequence[RunningProcess], run: "RunHandle") -> list[StopResult]:
+    """Stop each of ``targets`` gracefully (``stop_as_set``), each a step of ``run`` in the history,
+    saying how each ended; a stop that skipped the process's clean-up is that step's ``failed``."""
+    control = ctx.control()
+    results = []
+    for target in targets:
+        with run.step(target.process) as step:
+            result = stop_as_set(ctx.client, control, target, ctx.settings, by=f"invoke {run.run.job}")
+            step.detail = f"ended by {result.ended_by} after {result.seconds:.0f}s (status was {result.status_before})"
+            if not result.graceful:
+                step.set("failed", step.detail + ": its on-completion clean-up did not run")
+        ctx.say(f"{target.process} ({target.container}): {step.detail}")
+        results.append(result)
+    return results
+
+
 def _signal(client, container_name: str, signal: str) -> None:
-    from docker.errors import APIError, NotFound
+    from .engine import APIError, NotFound
 
     try:
         client.api.kill(container_name, signal=signal)

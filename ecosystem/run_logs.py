@@ -77,7 +77,7 @@ def choose(runs: list[RunLog], which: str) -> RunLog:
 
 
 def _helper(client, settings, script: str) -> str:
-    from docker.errors import ContainerError, ImageNotFound
+    from .engine import ContainerError, ImageNotFound
 
     from .images import image_names
     from .process_control import CONTROL_LABEL

@@ -15,14 +15,12 @@ import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from . import scheduler_plan
+from . import commands, scheduler_plan
 from .history import History, Run
 from .state_files import write_json
 
@@ -40,7 +38,7 @@ TERM_GRACE = timedelta(minutes=6)   # longer than a process's STOP grace by defa
 class Running:
     job: str
     slot: scheduler_plan.Slot | None
-    process: subprocess.Popen
+    process: commands.Child
     started: datetime
     run: Run | None = None   # the history run of its slot
     terminated_at: datetime | None = None
@@ -48,16 +46,15 @@ class Running:
     stopped_with_loop: bool = False   # asked to stop because the scheduler itself stopped
 
 
-def launch_invoke(command: tuple[str, ...], root: Path, env: dict | None = None) -> subprocess.Popen:
-    """Start ``invoke COMMAND`` from the project folder, in its own session; output goes to the scheduler's."""
-    return subprocess.Popen([sys.executable, "-m", "invoke", *command], cwd=str(root), start_new_session=True,
-                            stdin=subprocess.DEVNULL, env=env)
+def heartbeat_path(settings) -> Path:
+    """Where the loop writes when it last looked (status and `invoke schedule` read it)."""
+    return settings.state_dir / "scheduler-heartbeat.json"
 
 
 class Scheduler:
     """Given the jobs, the history, a way to start a job and a clock, run the loop one tick at a time."""
 
-    def __init__(self, jobs, history: History, *, tz, heartbeat: Path, launch: Callable[[tuple[str, ...]], subprocess.Popen],
+    def __init__(self, jobs, history: History, *, tz, heartbeat: Path, launch: Callable[[tuple[str, ...]], commands.Child],
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  checks: tuple[Callable[[datetime], list[str]], ...] = ()) -> None:
         self.jobs, self.history, self.tz, self.heartbeat = list(jobs), history, tz, heartbeat
@@ -161,12 +158,12 @@ class Scheduler:
             limit = TIMEOUTS.get(item.job, timedelta(hours=6)).total_seconds()
             try:
                 item.process.wait(timeout=limit)
-            except subprocess.TimeoutExpired:
+            except commands.TimeoutExpired:
                 self._signal(item, signal.SIGTERM)
                 item.terminated_at = self.clock()
                 try:
                     item.process.wait(timeout=TERM_GRACE.total_seconds())
-                except subprocess.TimeoutExpired:
+                except commands.TimeoutExpired:
                     self._signal(item, signal.SIGKILL)
                     item.process.wait()
         return self._reap(self.clock())
@@ -180,7 +177,7 @@ class Scheduler:
         for item in list(self.running.values()):
             try:
                 item.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
+            except commands.TimeoutExpired:
                 self._signal(item, signal.SIGKILL)
                 item.process.wait()
         self._reap(self.clock())

@@ -67,6 +67,43 @@ def _local(day: date, moment: time, tz) -> datetime:
     return datetime.combine(day, moment, tzinfo=tz).astimezone(timezone.utc)
 
 
+# tasks the scheduler must not run, and why (SCHEDULER_JOBS naming one is refused)
+NOT_SCHEDULABLE = {"run-scheduler": "it would nest", "demo": "it is a try-out", "restore": "it needs a person",
+                   "resume": "it needs a person", "down": "it needs a person", "rollback": "it needs a person",
+                   "shell": "it needs a person", "weekly.sync": "the scheduler runs it every minute already"}
+
+
+def check_own_jobs(settings, flags_of: Callable[[str], "set[str] | None"]) -> None:
+    """Refuse, naming it, a SCHEDULER_JOBS entry whose task does not exist (``flags_of`` gives a
+    task's flags, None for no such task), must not run unattended, or is given a flag the task
+    does not have (it would fail, and alert, at every run)."""
+    from .errors import UsageError
+
+    for job in settings.scheduler_jobs:
+        words = shlex.split(job.name)
+        name = words[0]
+        if name in NOT_SCHEDULABLE:
+            raise UsageError(f"SCHEDULER_JOBS: {name} is not for the scheduler ({NOT_SCHEDULABLE[name]}); "
+                             "remove it from SCHEDULER_JOBS")
+        flags = flags_of(name)
+        if flags is None:
+            raise UsageError(f"SCHEDULER_JOBS: there is no task {name!r}; see invoke --list for the names "
+                             "(a collection's task is written like weekly.sync)")
+        for word in words[1:]:
+            flag = word.split("=", 1)[0]
+            if flag.startswith("-") and flag not in flags:
+                raise UsageError(f"SCHEDULER_JOBS: {name} has no flag {flag}; its flags are "
+                                 f"{', '.join(sorted(flags))} (invoke --help {name})")
+
+
+def jobs(settings, flags_of: Callable[[str], "set[str] | None"]) -> list[JobSpec]:
+    """The scheduler's jobs for these settings, once the trader's own are checked (``check_own_jobs``)."""
+    from .plan import plans_of
+
+    check_own_jobs(settings, flags_of)
+    return trading_days_jobs(settings, plans_of(settings))
+
+
 def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) -> list[JobSpec]:
     """The jobs of the design card: the window's opening (``weekly.open``: up, the gateway's login
     check, the day's launches) and the nightly pipeline on trading days, the week's close

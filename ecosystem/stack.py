@@ -16,12 +16,17 @@ import shlex
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import images
 from .compose import Compose
 from .errors import EcosystemError
 from .settings import Settings
 from .state_files import write_text
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .history import RunHandle
 
 log = logging.getLogger(__name__)
 
@@ -393,3 +398,45 @@ def ensure_always_on(settings: Settings, client) -> list[str]:
         project.up(["jupyter"], wait=False, force_recreate=True, no_deps=True)
         done.append("recreated jupyter (it had joined an earlier start of pysys_runtime)")
     return done
+
+
+def up(ctx: "Context", names: list[str], *, timeout: int) -> str:
+    """Bring ``names`` up and healthy (after repairing a killed cold backup), recreating those whose
+    secret files changed unless processes run; then the cold start and the STOP repair. Return
+    what was done, for the run's detail."""
+    from . import backup as backups, backup_job, locks, processes, startup
+
+    s = ctx.settings
+    if backups.ColdMarker(s.state_dir).read() is not None and locks.is_held(s.state_dir, "backup"):
+        raise EcosystemError("a cold backup is running: MongoDB is stopped on purpose and it starts it again "
+                             "itself", fix="wait for it (invoke history --job backup)")
+    for line in backup_job.restart_after_cold(ctx):  # a cold backup killed outright
+        ctx.say(line)
+    written = write_mounted_files(s)
+    running = ctx.running()
+    recreate = sorted(written.services_to_recreate() & set(names))
+    if running:  # recreating pysys_runtime would kill every process in its PID namespace
+        ctx.say("pysystemtrade processes are running (" + ", ".join(r.process for r in running) +
+                "): no container is recreated; stop them first to apply changes")
+        ctx.project.up(names, wait=True, timeout=timeout, no_recreate=True)
+    else:
+        if recreate:  # a running container keeps the secret file it was started with
+            ctx.project.up(recreate, wait=False, force_recreate=True)
+        ctx.project.up(names, wait=True, timeout=timeout)
+    startup.cold_start(ctx)
+    for line in processes.repair_statuses(processes.StatusLedger(s.state_dir), ctx.control(),
+                                          {r.process for r in ctx.running()}):
+        ctx.say(line)
+    return ", ".join(names) + (f" (recreated {', '.join(recreate)}: secrets changed)" if recreate and not running
+                               else "")
+
+
+def down(ctx: "Context", run: "RunHandle") -> None:
+    """Stop each running process through its STOP status (never compose's kill), each a step of
+    ``run``; then remove every container of the project (volumes are kept)."""
+    from . import processes
+
+    running = ctx.running()
+    if running:
+        processes.stop_each(ctx, running, run)
+    ctx.project.down()

@@ -1,19 +1,23 @@
-"""What every task module shares: the settings, the run history and plain-text tables.
+"""What every task module shares: the invocation's context, the task decorator, plain-text tables.
 
 Settings are read once per invoke config (so the scheduler and the command line
-see the same), secrets are masked in every log line from then on.
+see the same), secrets are masked in every log line from then on. A task is written
+with ``@ecosystem_task`` instead of invoke's ``@task``: an ``EcosystemError`` it lets out
+ends it with exit code 1 and the message and its fix, masked, never a traceback.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
-from invoke import Context, Exit
+from invoke import Context, Exit, task
 
+from ecosystem.context import Context as EcosystemContext
 from ecosystem.errors import EcosystemError, SettingsError
 from ecosystem.events import EventBus
 from ecosystem.history import History, RunHandle
@@ -87,18 +91,57 @@ def redactor(c: Context) -> Redactor:
     return state["redactor"]
 
 
-@contextmanager
-def recorded(c: Context, job: str, **kwargs) -> Iterator[RunHandle]:
-    """Record a run of ``job`` in the history; turn an EcosystemError into a clean exit (code 1).
+def context(c: Context) -> EcosystemContext:
+    """Return this invocation's context (settings, history, one Docker client, the compose
+    project), built once; everything it says goes through the redactor."""
+    state = _state(c)
+    if "context" not in state:
+        state["context"] = EcosystemContext(settings(c), history(c), redact=redactor(c))
+    return state["context"]
 
-    The history records the failure first; the trader sees the message and its fix, no traceback.
-    """
-    record = history(c)
+
+def ecosystem_task(*args, **kwargs):
+    """invoke's ``@task`` (same arguments), with an ``EcosystemError`` turned into its exit code
+    (1, or 2 for a usage error) and its message and fix, masked; ``Exit`` and everything else pass through unchanged."""
+    def decorate(body: Callable) -> Callable:
+        @functools.wraps(body)
+        def guarded(c, *a, **kw):
+            try:
+                return body(c, *a, **kw)
+            except EcosystemError as exc:
+                raise Exit(redactor(c)(str(exc)), code=exc.exit_code) from None
+        return task(*args, **kwargs)(guarded)
+
+    if len(args) == 1 and callable(args[0]) and not kwargs:  # bare @ecosystem_task
+        body, args = args[0], ()
+        return decorate(body)
+    return decorate
+
+
+def call_task(c: Context, name: str, **kwargs):
+    """Run the task ``name`` of the task tree (``weekly.sync``, ``backup``) as the command line
+    would, in this invocation: the one way a task runs another."""
+    import tasks
+
+    return tasks.ns[name](c, **kwargs)
+
+
+def task_flags(name: str) -> set[str] | None:
+    """Return the flags of task ``name`` as its command line spells them, or None if there is none."""
+    import tasks
+
     try:
-        with record.run(job, **kwargs) as run:
-            yield run
-    except EcosystemError as exc:
-        raise Exit(redactor(c)(str(exc)), code=1) from None
+        found = tasks.ns[name]
+    except KeyError:
+        return None
+    flags = {f"--{n.replace('_', '-')}" for arg in found.get_arguments() for n in arg.names if len(n) > 1}
+    return flags | {f"-{n}" for arg in found.get_arguments() for n in arg.names if len(n) == 1}
+
+
+def recorded(c: Context, job: str, **kwargs) -> "contextmanager[RunHandle]":
+    """Record a run of ``job`` in the history around a block (``History.run``): a failure is
+    recorded first, then goes on up to ``ecosystem_task``, which says it with its fix."""
+    return history(c).run(job, **kwargs)
 
 
 @contextmanager

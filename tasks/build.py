@@ -1,15 +1,15 @@
 """`invoke build` and `invoke rollback`: the images, from your pysystemtrade branch."""
 import sys
 
-from invoke import Exit, task
+from invoke import Exit
 
 from ecosystem import engine, images, processes, repository, stack
 from ecosystem.errors import EcosystemError
 
-from ._common import recorded, settings
+from ._common import ecosystem_task, recorded, settings
 
 
-@task(help={"service": "build only the image this service runs (e.g. jupyter, ib_gateway, stack_handler)",
+@ecosystem_task(help={"service": "build only the image this service runs (e.g. jupyter, ib_gateway, stack_handler)",
             "no_pull_repo": "use the clone as it is; do not fetch your repository",
             "dry_run": "print what would be built, change nothing"})
 def build(c, service=None, no_pull_repo=False, dry_run=False):
@@ -46,27 +46,27 @@ def build(c, service=None, no_pull_repo=False, dry_run=False):
         run.detail = ", ".join(p.key for p in plans)
 
 
-@task(help={"dry_run": "print what would be swapped, change nothing"})
+@ecosystem_task(help={"dry_run": "print what would be swapped, change nothing"})
 def rollback(c, dry_run=False):
     """Put back the images the last build replaced and recreate the running services."""
     s = settings(c)
     repositories = images.last_build(s.state_dir) or [p.repository for p in images.plan_build(s)]
     if dry_run:
-        for repository in repositories:
-            print(f"would swap {repository}:current and {repository}:previous")
+        for repo in repositories:
+            print(f"would swap {repo}:current and {repo}:previous")
         print("would recreate the running services among: " + ", ".join(stack.ALWAYS_ON))
         return
     with recorded(c, "rollback") as run:
         client = engine.connect()
         swapped = []
-        for repository in repositories:
+        for repo in repositories:
             try:
-                current, previous = images.rollback(client, repository)
+                current, previous = images.rollback(client, repo)
             except EcosystemError as exc:
-                print(f"{repository}: {exc.message}")
+                print(f"{repo}: {exc.message}")
                 continue
-            swapped.append(repository)
-            print(f"{repository}:current is now {current[7:19]} (was {previous[7:19]}, kept as :previous)")
+            swapped.append(repo)
+            print(f"{repo}:current is now {current[7:19]} (was {previous[7:19]}, kept as :previous)")
         if not swapped:
             raise EcosystemError("nothing was rolled back", fix="rollback needs two builds of an image")
         uses = {"pysystemtrade": "pysys_runtime", "pysystemtrade-jupyter": "jupyter", "pysystemtrade-gateway": "ib_gateway"}

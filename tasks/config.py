@@ -1,10 +1,9 @@
 """`invoke config`: the effective settings, secrets masked."""
-from invoke import task
 
-from ._common import settings, table
+from ._common import ecosystem_task, settings, table
 
 
-@task
+@ecosystem_task
 def config(c):
     """Show the effective settings and where each came from (secrets masked)."""
     s = settings(c)

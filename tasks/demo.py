@@ -3,16 +3,16 @@ import os
 import tempfile
 from pathlib import Path
 
-from invoke import Exit, task
+from invoke import Exit
 
 from ecosystem import base_images, engine
 from ecosystem.errors import EcosystemError
 from standins import demo as demos
 
-from ._common import ROOT
+from ._common import ROOT, ecosystem_task
 
 
-@task(help={"keep": "leave the demo's stack and folder in place to look around (remove them with "
+@ecosystem_task(help={"keep": "leave the demo's stack and folder in place to look around (remove them with "
                     "the printed commands)"})
 def demo(c, keep=False):
     """Run a compressed trading week on the stand-ins, print its timeline and a verdict, clean up.
@@ -22,12 +22,8 @@ def demo(c, keep=False):
     def say(text):
         print(text, flush=True)
 
-    try:
-        client = engine.connect()
-        base = base_images.python_base(client, os.environ.get("PYTHON_BASE_IMAGE", "python:3.10-slim-bookworm"),
-                                       say=say)
-    except EcosystemError as exc:
-        raise Exit(str(exc), code=1) from None
+    client = engine.connect()
+    base = base_images.python_base(client, os.environ.get("PYTHON_BASE_IMAGE", "python:3.10-slim-bookworm"), say=say)
     folder = Path(tempfile.mkdtemp(prefix="pysystemtrade-demo-"))
     folder.chmod(0o755)  # the stand-in processes' user reads the repository's private folder below it
     ws = demos.workspace(ROOT, folder)

@@ -1,5 +1,5 @@
 """`invoke doctor`: the preflight table."""
-from invoke import Exit, task
+from invoke import Exit
 
 from ecosystem import doctor as checks
 from ecosystem import pysys_config
@@ -7,10 +7,10 @@ from ecosystem.errors import SettingsError
 from ecosystem.secrets import Redactor
 from ecosystem.settings import load_settings
 
-from ._common import ROOT, table
+from ._common import ROOT, ecosystem_task, table
 
 
-@task
+@ecosystem_task
 def doctor(c):
     """Check the host and settings are ready: engine, compose, ports, disk, SMB, reports remote, private config."""
     try:

@@ -1,9 +1,9 @@
 """`invoke history`: what ran, when, and how it ended."""
-from invoke import Exit, task
+from invoke import Exit
 
 from ecosystem.history import parse_since, utcnow
 
-from ._common import history as open_history, settings, table
+from ._common import ecosystem_task, history as open_history, settings, table
 
 
 def _duration(run) -> str:
@@ -13,7 +13,7 @@ def _duration(run) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-@task(help={"job": "only this job", "since": "only runs since: 30m, 12h, 3d, 2w, 2026-11-28 or 2026-11-28T09:30",
+@ecosystem_task(help={"job": "only this job", "since": "only runs since: 30m, 12h, 3d, 2w, 2026-11-28 or 2026-11-28T09:30",
             "limit": "show at most this many of the newest runs (default 50)",
             "logs": "also show the last log lines recorded with each process run"})
 def history(c, job=None, since=None, limit=50, logs=False):

@@ -1,18 +1,18 @@
 """`invoke offload`: copy the good backup sets to the SMB share, verified, with retention there."""
 import sys
 
-from invoke import Exit, task
+from invoke import Exit
 
 from ecosystem import locks, offload as offloading
 
-from ._common import recorded, settings, unwinding_on_sigterm
+from ._common import ecosystem_task, recorded, settings, unwinding_on_sigterm
 
 
 def _progress(file_name: str, size: int) -> None:
     print(f"\r  {file_name}: {size / 1e6:,.1f} MB sent ", end="", flush=True)
 
 
-@task(help={"dry_run": "say which sets would be sent and what retention on the share would delete; change nothing"})
+@ecosystem_task(help={"dry_run": "say which sets would be sent and what retention on the share would delete; change nothing"})
 def offload(c, dry_run=False):
     """Send every good backup set not yet on the SMB share (verified), then apply retention on the share."""
     s = settings(c)

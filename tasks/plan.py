@@ -1,15 +1,14 @@
 """`invoke plan`: the trading day as the scheduler will run it."""
 from datetime import date, datetime
 
-from invoke import Exit, task
+from invoke import Exit
 
 from ecosystem import plan as planning, week
-from ecosystem.errors import EcosystemError
 
-from ._common import settings, table
+from ._common import ecosystem_task, settings, table
 
 
-@task(help={"date": "the day to plan, YYYY-MM-DD (default: today in TIMEZONE)"})
+@ecosystem_task(help={"date": "the day to plan, YYYY-MM-DD (default: today in TIMEZONE)"})
 def plan(c, date_=None):
     """Show a trading day's plan: launches, windows and the evening chain's order."""
     s = settings(c)
@@ -17,10 +16,7 @@ def plan(c, date_=None):
         day = date.fromisoformat(date_) if date_ else datetime.now(s.tz).date()
     except ValueError:
         raise Exit(f"--date {date_!r}: use YYYY-MM-DD, e.g. 2026-12-01", code=2) from None
-    try:
-        steps = planning.plan_for(s, day)
-    except EcosystemError as exc:
-        raise Exit(str(exc), code=1) from None
+    steps = planning.plan_for(s, day)
 
     def local(moment):
         return moment.astimezone(s.tz).strftime("%H:%M")

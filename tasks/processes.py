@@ -1,42 +1,25 @@
 """`invoke stop` and `invoke shell`: the pysystemtrade processes, as pysystemtrade expects them handled."""
-from invoke import Exit, task
+from invoke import Exit
 
-from ecosystem import engine, processes, stack
-from ecosystem.errors import EcosystemError
-from ecosystem.process_control import ProcessControl, compose_runner
+from ecosystem import processes
 
-from ._common import recorded, redactor, settings
+from ._common import context, ecosystem_task, recorded
 
 INTERACTIVE_TOOLS = ("interactive_controls", "interactive_diagnostics", "interactive_order_stack",
                      "interactive_update_roll_status", "interactive_manual_check_historical_prices",
                      "interactive_manual_check_fx_prices", "interactive_update_capital_manual")
 
 
-def stop_processes(c, s, targets, run):
-    """Stop each running process gracefully, recording each in the run history; return the results."""
-    client = engine.connect()
-    control = ProcessControl(compose_runner(stack.compose(s)))
-    results = []
-    for target in targets:
-        with run.step(target.process) as step:
-            result = processes.stop_as_set(client, control, target, s, by=f"invoke {run.run.job}")
-            step.detail = f"ended by {result.ended_by} after {result.seconds:.0f}s (status was {result.status_before})"
-            if not result.graceful:
-                step.set("failed", step.detail + ": its on-completion clean-up did not run")
-        print(f"{target.process} ({target.container}): {step.detail}")
-        results.append(result)
-    return results
-
-
-@task(help={"process": "the process to stop, e.g. run_stack_handler", "all_": "stop every running process",
+@ecosystem_task(help={"process": "the process to stop, e.g. run_stack_handler", "all_": "stop every running process",
             "dry_run": "print the plan, change nothing"})
 def stop(c, process=None, all_=False, dry_run=False):
     """Stop pysystemtrade processes cleanly: STOP status, a grace, then SIGTERM, SIGKILL last."""
-    s = settings(c)
+    ctx = context(c)
+    s = ctx.settings
     if bool(process) == bool(all_):
         raise Exit("name one process (--process run_stack_handler) or give --all", code=2)
     with recorded(c, "stop") as run:
-        running = processes.running_processes(engine.connect(), s)
+        running = ctx.running()
         targets = running if all_ else [r for r in running if r.process == processes.canonical(process)]
         if not targets:
             run.detail = "nothing running" if all_ else f"{process} is not running"
@@ -47,23 +30,21 @@ def stop(c, process=None, all_=False, dry_run=False):
                 print(f"would set {target.process} to STOP, wait {s.stop_grace_seconds}s for {target.container} to "
                       f"end, put its status back, then SIGTERM (wait {s.stop_term_seconds}s), then SIGKILL")
             return
-        results = stop_processes(c, s, targets, run)
+        results = processes.stop_each(ctx, targets, run)
         run.detail = ", ".join(f"{r.process} by {r.ended_by}" for r in results)
 
 
-@task(help={"tool": "an interactive tool (e.g. interactive_controls) or empty for bash",
+@ecosystem_task(help={"tool": "an interactive tool (e.g. interactive_controls) or empty for bash",
             "command": "run this command line instead, without a terminal (for scripts)"})
 def shell(c, tool=None, command=None):
     """Open a terminal in the pysystemtrade environment (shared namespaces, private config, volumes)."""
-    s = settings(c)
+    ctx = context(c)
+    s = ctx.settings
     if tool and tool not in INTERACTIVE_TOOLS and not tool.startswith("run_"):
         raise Exit(f"unknown tool {tool}; the interactive tools are: {', '.join(INTERACTIVE_TOOLS)}", code=2)
-    project = stack.compose(s)
+    project = ctx.project
     if command:
-        try:
-            print(redactor(c)(project.run_once("daily_processes", ["bash", "-c", command], timeout=3600)), end="")
-        except EcosystemError as exc:
-            raise Exit(redactor(c)(str(exc)), code=1) from None
+        print(ctx.redact(project.run_once("daily_processes", ["bash", "-c", command], timeout=3600)), end="")
         return
     # upstream's launchers are mode 0644 in git: run with bash, as its crontab lines do
     code = project.run_interactive("daily_processes", ["bash", f"{s.script_path}/{tool}"] if tool else ["bash"])

@@ -1,12 +1,12 @@
 """`invoke reports`: commit pysystemtrade's new and changed reports in reports/ and push them."""
-from invoke import Exit, task
+from invoke import Exit
 
 from ecosystem import reports as publishing
 
-from ._common import recorded, settings
+from ._common import ecosystem_task, recorded, settings
 
 
-@task(help={"dry_run": "say what would be committed and removed; change nothing, push nothing"})
+@ecosystem_task(help={"dry_run": "say what would be committed and removed; change nothing, push nothing"})
 def reports(c, dry_run=False):
     """Commit new and changed reports (no temporary PDFs) and push them; a failed push keeps the commit."""
     s = settings(c)

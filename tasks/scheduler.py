@@ -3,55 +3,17 @@ import signal
 import time as clock
 from datetime import datetime, timedelta, timezone
 
-from invoke import Exit, task
+from ecosystem import commands, scheduler_loop as scheduler_module, scheduler_plan
+from ecosystem.scheduler_loop import heartbeat_path
 
-from ecosystem import plan as planning, scheduler_loop as scheduler_module, scheduler_plan
-
-from ._common import ROOT, history, settings, table
-
-
-NOT_SCHEDULABLE = {"run-scheduler": "it would nest", "demo": "it is a try-out", "restore": "it needs a person",
-                   "resume": "it needs a person", "down": "it needs a person", "rollback": "it needs a person",
-                   "shell": "it needs a person", "weekly.sync": "the scheduler runs it every minute already"}
-
-
-def check_own_jobs(s) -> None:
-    """Refuse, naming it, a SCHEDULER_JOBS entry whose task does not exist, must not run unattended, or
-    is given a flag the task does not have (it would fail, and alert, at every run)."""
-    import shlex
-
-    import tasks
-
-    for job in s.scheduler_jobs:
-        words = shlex.split(job.name)
-        name = words[0]
-        if name in NOT_SCHEDULABLE:
-            raise Exit(f"SCHEDULER_JOBS: {name} is not for the scheduler ({NOT_SCHEDULABLE[name]}); "
-                       "remove it from SCHEDULER_JOBS", code=2)
-        try:
-            found = tasks.ns[name]
-        except KeyError:
-            raise Exit(f"SCHEDULER_JOBS: there is no task {name!r}; see invoke --list for the names "
-                       "(a collection's task is written like weekly.sync)", code=2) from None
-        flags = {f"--{n.replace('_', '-')}" for arg in found.get_arguments() for n in arg.names if len(n) > 1}
-        flags |= {f"-{n}" for arg in found.get_arguments() for n in arg.names if len(n) == 1}
-        for word in words[1:]:
-            flag = word.split("=", 1)[0]
-            if flag.startswith("-") and flag not in flags:
-                raise Exit(f"SCHEDULER_JOBS: {name} has no flag {flag}; its flags are {', '.join(sorted(flags))} "
-                           f"(invoke --help {name})", code=2)
+from ._common import ROOT, ecosystem_task, history, settings, table, task_flags
 
 
 def _jobs(s):
-    check_own_jobs(s)
-    return scheduler_plan.trading_days_jobs(s, planning.plans_of(s))
+    return scheduler_plan.jobs(s, task_flags)
 
 
-def heartbeat_path(s):
-    return s.state_dir / "scheduler-heartbeat.json"
-
-
-@task(name="run-scheduler", help={"once": "run one tick and exit (for a check or a cron-style setup)"})
+@ecosystem_task(name="run-scheduler", help={"once": "run one tick and exit (for a check or a cron-style setup)"})
 def run_scheduler(c, once=False):
     """Run the scheduler loop: weekly sync every minute, the window's opening and close, the nightly and weekend
     pipelines, the Sunday gateway check and your own jobs (SCHEDULER_JOBS)."""
@@ -62,7 +24,7 @@ def run_scheduler(c, once=False):
     checks = (scheduler_module.offload_age_check(record, max_age=timedelta(hours=s.offload_max_age_hours), tz=s.tz),
               ) if s.smb_configured else ()
     loop = scheduler_module.Scheduler(_jobs(s), record, tz=s.tz, heartbeat=heartbeat_path(s),
-                                      launch=lambda command: scheduler_module.launch_invoke(command, ROOT), checks=checks)
+                                      launch=lambda command: commands.start_invoke(command, ROOT), checks=checks)
     stopping = []
 
     def stop(signum, frame):
@@ -91,7 +53,7 @@ def run_scheduler(c, once=False):
     loop.stop()
 
 
-@task(help={"days": "show the slots of the next N days (default 7); runs nothing"})
+@ecosystem_task(help={"days": "show the slots of the next N days (default 7); runs nothing"})
 def schedule(c, days=7):
     """List the scheduled jobs and their next runs, and the scheduler's heartbeat."""
     import json

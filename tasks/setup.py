@@ -1,11 +1,10 @@
 """`invoke setup`: folders, secret files, a starter private config, the reports clone and the containers."""
 import os
 
-from invoke import task
 
 from ecosystem import pysys_config, repository, stack
 
-from ._common import recorded, settings
+from ._common import ecosystem_task, recorded, settings
 
 
 def _own(path, uid):
@@ -16,7 +15,7 @@ def _own(path, uid):
     return True
 
 
-@task(help={"dry_run": "print what would be done, change nothing"})
+@ecosystem_task(help={"dry_run": "print what would be done, change nothing"})
 def setup(c, dry_run=False):
     """Create backup/ and reports/, the secret files, a starter private config, the reports clone and the containers."""
     s = settings(c)

@@ -1,15 +1,12 @@
 """`invoke up`, `down`, `status`, `logs`: the running ecosystem."""
 from datetime import datetime, timezone
 
-from invoke import Exit, task
+from invoke import Exit
 
-from ecosystem import backup as backups, engine, locks, processes, run_logs, stack
-from ecosystem.process_control import ProcessControl, compose_runner
+from ecosystem import processes, run_logs, stack
 from ecosystem.errors import EcosystemError
 
-from ._common import history, recorded, redactor, settings, table
-from .backup import restart_after_cold
-from .processes import stop_processes
+from ._common import context, ecosystem_task, history, recorded, settings, table, task_flags
 
 
 def _services(text):
@@ -24,7 +21,7 @@ def _services(text):
     return names or list(stack.ALWAYS_ON)
 
 
-@task(help={"services": "comma-separated services (default: mongo_db, ib_gateway, pysys_runtime, jupyter)",
+@ecosystem_task(help={"services": "comma-separated services (default: mongo_db, ib_gateway, pysys_runtime, jupyter)",
             "timeout": "seconds to wait for health (default 600)", "dry_run": "print the plan, change nothing"})
 def up(c, services=None, timeout=600, dry_run=False):
     """Start MongoDB, the gateway, the pysystemtrade runtime and Jupyter; wait until healthy."""
@@ -37,56 +34,11 @@ def up(c, services=None, timeout=600, dry_run=False):
     if "ib_gateway" in names and not (s.twsuserid and s.twspassword):
         raise Exit("the gateway cannot log in without TWSUSERID and TWSPASSWORD", code=2)
     with recorded(c, "up") as run:
-        if backups.ColdMarker(s.state_dir).read() is not None and locks.is_held(s.state_dir, "backup"):
-            raise EcosystemError("a cold backup is running: MongoDB is stopped on purpose and it starts it again "
-                                 "itself", fix="wait for it (invoke history --job backup)")
-        for line in restart_after_cold(c, s, engine.connect()):  # a cold backup killed outright
-            print(line)
-        written = stack.write_mounted_files(s)
-        project = stack.compose(s)
-        client = engine.connect()
-        running = processes.running_processes(client, s)
-        recreate = sorted(written.services_to_recreate() & set(names))
-        if running:  # recreating pysys_runtime would kill every process in its PID namespace
-            print("pysystemtrade processes are running (" + ", ".join(r.process for r in running) +
-                  "): no container is recreated; stop them first to apply changes")
-            project.up(names, wait=True, timeout=int(timeout), no_recreate=True)
-        else:
-            if recreate:  # a running container keeps the secret file it was started with
-                project.up(recreate, wait=False, force_recreate=True)
-            project.up(names, wait=True, timeout=int(timeout))
-        run.detail = ", ".join(names) + (f" (recreated {', '.join(recreate)}: secrets changed)"
-                                         if recreate and not running else "")
-        cold_start(c, s, client)
-        for line in processes.repair_statuses(processes.StatusLedger(s.state_dir), stack.process_control(s, client),
-                                              {r.process for r in processes.running_processes(client, s)}):
-            print(line)
+        run.detail = stack.up(context(c), names, timeout=int(timeout))
     print(f"up and healthy: {', '.join(names)}")
 
 
-def cold_start(c, s, client):
-    """Run pysystemtrade's startup once per start of pysys_runtime (after a reboot, a down, a
-    restore, a recreation), before any process launches; never while a process runs."""
-    runtime = [r for r in stack.service_states(client, s) if r.service == "pysys_runtime" and r.state == "running"]
-    if not runtime or runtime[0].since is None:
-        return
-    record = history(c)
-    earlier = [r for r in record.runs(job="startup") if r.start >= runtime[0].since]
-    if any(r.outcome == "ok" for r in earlier):
-        return  # this runtime has had its startup
-    running = processes.running_processes(client, s)
-    if running and any(r.outcome == "skipped" for r in earlier):
-        return  # already said once for this runtime; sync runs every minute
-    with record.run("startup") as run:
-        if running:
-            run.set("skipped", "processes are running: " + ", ".join(r.process for r in running))
-            return
-        ProcessControl(compose_runner(stack.compose(s))).startup()
-        run.detail = "cold start: every process marked finished, IB client ids cleared"
-    print("cold start: pysystemtrade's startup ran (process records and IB client ids cleared)")
-
-
-@task(help={"dry_run": "print the plan, change nothing"})
+@ecosystem_task(help={"dry_run": "print the plan, change nothing"})
 def down(c, dry_run=False):
     """Stop and remove every container of the ecosystem (volumes and data are kept)."""
     s = settings(c)
@@ -95,10 +47,7 @@ def down(c, dry_run=False):
               f"then SIGTERM, then SIGKILL), then remove every container of {s.compose_project}; volumes are kept")
         return
     with recorded(c, "down") as run:
-        running = processes.running_processes(engine.connect(), s)
-        if running:  # never compose's kill: each process through its STOP status first
-            stop_processes(c, s, running, run)
-        stack.compose(s).down()
+        stack.down(context(c), run)
     print(f"{s.compose_project}: no container left (volumes kept)")
 
 
@@ -112,14 +61,12 @@ def _ago(moment, now):
     return f"{seconds}s ago"
 
 
-@task
+@ecosystem_task
 def status(c):
     """Show each service's state, health, since, last exit code and image age, and the last runs."""
-    s = settings(c)
-    try:
-        rows = stack.service_states(engine.connect(), s)
-    except EcosystemError as exc:
-        raise Exit(str(exc), code=1) from None
+    ctx = context(c)
+    s = ctx.settings
+    rows = stack.service_states(ctx.client, s)
     now = datetime.now(timezone.utc)
     print(table(("service", "container", "state", "health", "since", "exit", "image built"),
                 [(r.service, r.container, r.state, r.health, _ago(r.since, now),
@@ -147,33 +94,30 @@ def status(c):
                      for name, r in sorted(today.items(), key=lambda item: item[1].start)]))
 
 
-@task(help={"service": "a service (its container logs) or a pysystemtrade process like run_stack_handler "
+@ecosystem_task(help={"service": "a service (its container logs) or a pysystemtrade process like run_stack_handler "
                        "(its records in the log server's file)",
             "since": "for a service: e.g. 2h, 30m or 2026-11-28T09:00", "tail": "at most this many lines (default 200)",
             "run": "for a process: a run's whole output, kept after its container is gone: last, N (1 = the "
                    "newest), a container name, or list"})
 def logs(c, service, since=None, tail=200, run=None):
     """Show a service's container logs, or a pysystemtrade process's log records or a run's whole output."""
-    s = settings(c)
-    try:
-        if service.startswith("run_") or service == "startup":
-            if run is not None:
-                _run_output(c, s, service, run)
-                return
-            text = stack.process_log(s, processes.canonical(service), tail=int(tail))
-            print(redactor(c)(text) if text else f"no log records of {service} in the log server's file")
-            print(f"(a run's whole output: invoke logs {service} --run last; all kept runs: --run list)")
+    ctx = context(c)
+    if service.startswith("run_") or service == "startup":
+        if run is not None:
+            _run_output(ctx, service, run)
             return
-        if service not in stack.SERVICES:
-            raise Exit(f"unknown service {service}; the services are: {', '.join(stack.SERVICES)}, "
-                       "or give a process name like run_stack_handler", code=2)
-        print(redactor(c)(stack.compose(s).logs(service, tail=int(tail), since=since)), end="")
-    except EcosystemError as exc:
-        raise Exit(str(exc), code=1) from None
+        text = stack.process_log(ctx.settings, processes.canonical(service), tail=int(tail))
+        print(ctx.redact(text) if text else f"no log records of {service} in the log server's file")
+        print(f"(a run's whole output: invoke logs {service} --run last; all kept runs: --run list)")
+        return
+    if service not in stack.SERVICES:
+        raise Exit(f"unknown service {service}; the services are: {', '.join(stack.SERVICES)}, "
+                   "or give a process name like run_stack_handler", code=2)
+    print(ctx.redact(ctx.project.logs(service, tail=int(tail), since=since)), end="")
 
 
-def _run_output(c, s, process, which):
-    client = engine.connect()
+def _run_output(ctx, process, which):
+    s, client = ctx.settings, ctx.client
     kept = run_logs.listing(client, s, process)
     if which == "list":
         if not kept:
@@ -185,7 +129,7 @@ def _run_output(c, s, process, which):
                      for i, r in enumerate(kept)]))
         return
     chosen = run_logs.choose(kept, which)
-    print(redactor(c)(run_logs.read(client, s, process, chosen)), end="")
+    print(ctx.redact(run_logs.read(client, s, process, chosen)), end="")
 
 
 def _scheduler_lines(s, now, runs=()):
@@ -193,11 +137,10 @@ def _scheduler_lines(s, now, runs=()):
     import json
     from datetime import timedelta
 
-    from .scheduler import _jobs, heartbeat_path
     from ecosystem import scheduler_loop as loop, scheduler_plan
 
     try:
-        looked = datetime.fromisoformat(json.loads(heartbeat_path(s).read_text())["looked"])
+        looked = datetime.fromisoformat(json.loads(loop.heartbeat_path(s).read_text())["looked"])
         alive = now - looked < timedelta(minutes=3)
         print(f"\nscheduler: {'running' if alive else 'NOT RUNNING'} (heartbeat {_ago(looked, now)})")
     except (OSError, ValueError, KeyError):
@@ -208,12 +151,9 @@ def _scheduler_lines(s, now, runs=()):
             last[run.step] = run
     try:
         upcoming = {}
-        for slot in scheduler_plan.next_runs(_jobs(s), now, s.tz, days=8):
+        for slot in scheduler_plan.next_runs(scheduler_plan.jobs(s, task_flags), now, s.tz, days=8):
             upcoming.setdefault(slot.job, slot)
     except EcosystemError as exc:
-        print(f"next runs unknown: {exc.message}")
-        return
-    except Exit as exc:
         print(f"next runs unknown: {exc.message}")
         return
     names = list(upcoming) + [job for job in last if job not in upcoming]

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from invoke import Context
 
-from ecosystem import backup, locks, scheduler_loop as loop_module
+from ecosystem import backup, commands, locks, scheduler_loop as loop_module
 from tasks._common import history as task_history
 from tests.support.invoking import ROOT, write_env
 from tests.support.smtp import SmtpServer
@@ -85,17 +85,17 @@ def test_a_failing_job_alerts_every_time_a_hanging_one_is_stopped_at_its_timeout
     monkeypatch.setitem(loop_module.TIMEOUTS, "own:offload", timedelta(minutes=3))
     monkeypatch.setattr(loop_module, "TERM_GRACE", timedelta(minutes=1))
     c = Context()
-    from tasks import scheduler as scheduler_tasks
-    from tasks._common import settings
+    from ecosystem import scheduler_plan
+    from tasks._common import settings, task_flags
 
     s = settings(c)
-    jobs = [j for j in scheduler_tasks._jobs(s) if j.name in ("own:eod", "own:offload")]
+    jobs = [j for j in scheduler_plan.jobs(s, task_flags) if j.name in ("own:eod", "own:offload")]
     record = task_history(c)   # the scheduler's own history, wired to alerts as `invoke run-scheduler` wires it
     launched: list[tuple[str, ...]] = []
 
     def launch(command):
         launched.append(command)
-        return loop_module.launch_invoke(command, ROOT, env=environ)
+        return commands.start_invoke(command, ROOT, env=environ)
 
     clock = [datetime(2026, 12, 1, 8, 0, tzinfo=LONDON).astimezone(timezone.utc)]
     loop = loop_module.Scheduler(jobs, record, tz=LONDON, heartbeat=folder / "state" / "heartbeat.json",

@@ -1,10 +1,14 @@
-"""Named pipelines: dependents of a failed step are skipped, the others run, cleanup always runs."""
+"""Named pipelines (ecosystem/pipelines.py, through the tasks of tasks/pipelines.py): dependents of a
+failed step are skipped, the others run, cleanup always runs."""
 from __future__ import annotations
 
 import pytest
 from invoke import Context, Exit
 
+from ecosystem import pipelines as plans
 from ecosystem.history import History
+from ecosystem.outcomes import Outcome
+from ecosystem.steps import Result
 from tasks import pipelines
 
 
@@ -21,25 +25,24 @@ def context(tmp_path, monkeypatch):
 
 
 def fake_tasks(monkeypatch, failing: set[str], calls: list):
-    def task_of(name):
-        def run(c, **kwargs):
-            calls.append((name, kwargs))
-            if name in failing:
-                raise Exit(f"{name} failed on purpose", code=1)
-        return run
-    monkeypatch.setattr(pipelines, "_task", task_of)
+    def call_task(c, name, **kwargs):
+        calls.append((name, kwargs))
+        if name in failing:
+            raise Exit(f"{name} failed on purpose", code=1)
+    monkeypatch.setattr(pipelines, "call_task", call_task)
 
 
 def test_a_failed_backup_skips_offload_but_not_the_rest_and_the_pipeline_fails(context, monkeypatch, tmp_path):
     calls: list = []
     fake_tasks(monkeypatch, {"backup"}, calls)
-    with pytest.raises(Exit) as failed:
-        pipelines.run_pipeline(context, "nightly", pipelines.NIGHTLY)
+    with pytest.raises(plans.PipelineFailed) as failed:
+        pipelines._run(context, "nightly", plans.NIGHTLY)
     assert [name for name, _ in calls] == ["eod", "backup"], "offload needs backup; reports has no remote"
     assert "backup failed" in failed.value.message and "offload skipped" in failed.value.message
     runs = History(tmp_path / "state" / "history.jsonl").runs(job="nightly")
     steps = {r.step: r for r in runs if r.step}
     assert steps["backup"].outcome == "failed" and steps["offload"].outcome == "skipped"
+    assert steps["backup"].detail == "exit 1: backup failed on purpose"
     assert "backup did not end ok" in steps["offload"].detail
     assert steps["reports"].outcome == "skipped" and "REPORTS_REMOTE" in steps["reports"].detail
     assert [r for r in runs if not r.step][0].outcome == "failed"
@@ -49,8 +52,8 @@ def test_the_weekend_drills_the_cold_backup_and_cleanup_runs_even_after_a_failur
     calls: list = []
     cleaned: list = []
     fake_tasks(monkeypatch, {"restore"}, calls)
-    with pytest.raises(Exit):
-        pipelines.run_pipeline(context, "weekend", pipelines.WEEKEND, cleanup=lambda c: cleaned.append(True))
+    with pytest.raises(plans.PipelineFailed):
+        pipelines._run(context, "weekend", plans.WEEKEND, cleanup=lambda: cleaned.append(True))
     assert calls == [("backup", {"cold": True}), ("restore", {"verify": True, "from_": "latest"}), ("offload", {})]
     assert cleaned == [True]
 
@@ -58,7 +61,7 @@ def test_the_weekend_drills_the_cold_backup_and_cleanup_runs_even_after_a_failur
 def test_all_ok_is_ok(context, monkeypatch):
     calls: list = []
     fake_tasks(monkeypatch, set(), calls)
-    outcomes = pipelines.run_pipeline(context, "weekend", pipelines.WEEKEND)
+    outcomes = pipelines._run(context, "weekend", plans.WEEKEND)
     assert set(outcomes.values()) == {"ok"}
 
 
@@ -91,3 +94,25 @@ def test_a_nightly_caught_up_after_the_chains_windows_records_the_chain_missed_a
     assert "eod missed" in failed.value.message
     steps = {r.step: r for r in History(tmp_path / "state" / "history.jsonl").runs(job="nightly") if r.step}
     assert steps["eod"].outcome == "missed" and "windows had closed" in steps["eod"].detail
+
+
+def test_a_step_interrupted_ends_the_step_and_the_pipeline_failed_and_cleanup_still_runs(tmp_path):
+    record = History(tmp_path / "history.jsonl")
+    cleaned: list = []
+
+    def call(step, kwargs):
+        if step.name == "backup":
+            raise KeyboardInterrupt
+        return Result(Outcome.OK)
+
+    class Settings:
+        smb_server = reports_remote = ""
+
+    with pytest.raises(KeyboardInterrupt):
+        plans.run(record, Settings(), "nightly", plans.NIGHTLY, call=call, cleanup=lambda: cleaned.append(1),
+                  say=lambda line: None)
+    runs = {r.step: r for r in record.runs(job="nightly")}
+    assert runs["eod"].outcome == "ok"
+    assert runs["backup"].outcome == "failed" and runs["backup"].detail == "interrupted (KeyboardInterrupt)"
+    assert runs[None].outcome == "failed" and runs[None].detail == "interrupted (KeyboardInterrupt) after: 1 ok"
+    assert "offload" not in runs and cleaned == [1]

@@ -85,23 +85,3 @@ def test_retention_never_deletes_the_newest_good_set_nor_everything(raw, last, d
         assert next(d for d in decisions if d.name == newest_good.name).keep
         assert sum(d.keep and s.good for d, s in zip(decisions, sorted(sets, key=lambda s: s.created, reverse=True))) \
             <= 1 + last + daily + weekly
-
-
-def test_prune_deletes_on_disk_what_retention_decides_and_dry_run_deletes_nothing(tmp_path):
-    from ecosystem.backup_sets import Manifest
-    from ecosystem.settings import load_settings
-    from tasks.backup import prune
-
-    s = load_settings(tmp_path, environ={"BACKUP_DIR": str(tmp_path / "backup"), "BACKUP_KEEP_LAST": "0",
-                                         "BACKUP_KEEP_DAILY": "0", "BACKUP_KEEP_WEEKLY": "0"})
-    names = []
-    for day in range(10):
-        created = START + timedelta(days=day)
-        name = f"pst-{created:%Y%m%dT%H%M%SZ}"
-        (s.backup_dir / name).mkdir(parents=True)
-        Manifest(name, created.isoformat(), "online", ["db"], {}, {}, {}, "good").write(s.backup_dir / name)
-        names.append(name)
-    (s.backup_dir / "csv").mkdir()  # pysystemtrade's CSV export folder is not a set
-    assert len(prune(s, dry_run=True)) == 9 and len(list(s.backup_dir.iterdir())) == 11
-    assert len(prune(s, dry_run=False)) == 9
-    assert sorted(p.name for p in s.backup_dir.iterdir()) == ["csv", names[-1]]

@@ -134,16 +134,16 @@ def test_next_runs_lists_the_coming_slots(settings):
                                        ("weekly.sync @ daily 10:00", "every minute already"),
                                        ("backup --wat=csv @ sat 10:00", "backup has no flag --wat")])
 def test_an_own_job_naming_no_task_or_an_unattended_one_is_refused_before_the_loop_starts(tmp_path, job, says):
-    from invoke import Exit
-
-    from tasks import scheduler as scheduler_tasks
+    from ecosystem.errors import UsageError
+    from tasks._common import task_flags
 
     s = load_settings(tmp_path, environ={"SCHEDULER_JOBS": job})
-    with pytest.raises(Exit) as refused:
-        scheduler_tasks.check_own_jobs(s)
+    with pytest.raises(UsageError) as refused:
+        scheduler_plan.check_own_jobs(s, task_flags)
     assert says in refused.value.message and "SCHEDULER_JOBS" in refused.value.message
-    scheduler_tasks.check_own_jobs(load_settings(tmp_path, environ={
-        "SCHEDULER_JOBS": "history --job backup @ sat 10:00; backup -w csv --cold @ sun 12:00"}))
+    assert refused.value.exit_code == 2  # asked wrongly: a task ending with it exits 2
+    scheduler_plan.check_own_jobs(load_settings(tmp_path, environ={
+        "SCHEDULER_JOBS": "history --job backup @ sat 10:00; backup -w csv --cold @ sun 12:00"}), task_flags)
 
 
 def test_own_jobs_keep_quoted_arguments_and_read_day_ranges_with_spaces(tmp_path):

@@ -146,7 +146,7 @@ def test_every_process_control_operation_reaches_mongodb(live, docker_client):
 
 
 def test_the_csv_backup_entry_point_imports(live, docker_client):
-    from tasks.backup import CSV_PROGRAM
+    from ecosystem.backup_job import CSV_PROGRAM
 
     importing = CSV_PROGRAM.split(";")[0]
     out = stack.compose(live.settings).run_once("csv_backup", ["python3", "-c", f"{importing}; print('imported')"],

@@ -1,0 +1,70 @@
+"""One invocation's collaborators, built once at the task boundary and passed down.
+
+A task builds a ``Context`` (``tasks/_common.context``) and hands it to the procedures of this
+package, which take it first: ``procedure(ctx, ...)``. It holds the settings, the run history,
+the redactor and the way to say a line; the Docker client and the compose project are made on
+first use, once per invocation (a task that never touches the engine never connects).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from .history import History
+from .settings import Settings
+
+if TYPE_CHECKING:
+    import docker
+
+    from .compose import Compose
+    from .process_control import ProcessControl
+    from .processes import RunningProcess
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+@dataclass
+class Context:
+    settings: Settings
+    history: History
+    redact: Callable[[str], str] = _unchanged
+    say_line: Callable[[str], None] = print
+    _client: "docker.DockerClient | None" = field(default=None, repr=False)
+    _project: "Compose | None" = field(default=None, repr=False)
+
+    def say(self, line: str) -> None:
+        """Tell the trader ``line``, with every secret masked."""
+        self.say_line(self.redact(line))
+
+    @property
+    def client(self) -> "docker.DockerClient":
+        """The one Docker client of this invocation (EngineUnavailable, with its fix, if none answers)."""
+        if self._client is None:
+            from . import engine
+
+            self._client = engine.connect()
+        return self._client
+
+    @property
+    def project(self) -> "Compose":
+        """The compose project of these settings."""
+        if self._project is None:
+            from . import stack
+
+            self._project = stack.compose(self.settings)
+        return self._project
+
+    def control(self) -> "ProcessControl":
+        """pysystemtrade's process control, chosen now: inside pysys_runtime while it runs, else a
+        one-off container (a control made before the runtime stopped would exec into nothing)."""
+        from . import stack
+
+        return stack.process_control(self.settings, self.client)
+
+    def running(self) -> list["RunningProcess"]:
+        """The pysystemtrade processes running now."""
+        from . import processes
+
+        return processes.running_processes(self.client, self.settings)

@@ -1,0 +1,81 @@
+"""Named pipelines: `invoke nightly` (eod, backup, offload, reports) and `invoke weekend` (cold backup,
+restore drill, offload).
+
+Each step is a task, called as the command line calls it (the task layer gives ``run`` the
+call). A step that fails is recorded ``failed`` and the steps that depend on it are recorded
+``skipped`` with the reason; the others still run (a backup is worth taking after a failed
+chain). A step that is not configured (no SMB share, no reports remote) is ``skipped``. The
+cleanup of a pipeline always runs. The pipeline ends ``ok`` only if every step ran ok.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import EcosystemError
+from .history import History
+from .outcomes import Outcome
+from .steps import Result, StepRun
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    call: str                       # the task, as tasks.py names it
+    kwargs: dict = field(default_factory=dict)
+    needs: tuple[str, ...] = ()     # steps that must have ended ok first
+    optional_when: str = ""         # a settings attribute that, when empty, turns the step off
+
+
+NIGHTLY = (Step("eod", "eod"), Step("backup", "backup"),
+           Step("offload", "offload", needs=("backup",), optional_when="smb_server"),
+           Step("reports", "reports", optional_when="reports_remote"))
+WEEKEND = (Step("cold backup", "backup", {"cold": True}),
+           Step("restore drill", "restore", {"verify": True, "from_": "latest"}, needs=("cold backup",)),
+           Step("offload", "offload", needs=("cold backup",), optional_when="smb_server"))
+MISSED_HINT = "check the evening's prices, positions and orders before the next session"
+
+
+class PipelineFailed(EcosystemError):
+    """A step of a pipeline did not end ok (each step's own failure was recorded and alerted)."""
+
+
+def run(history: History, settings, name: str, steps: tuple[Step, ...], *, call: Callable[[Step, dict], Result],
+        cleanup: Callable[[], None] | None = None, slot: str | None = None, given: dict | None = None,
+        missed: dict | None = None, say: Callable[[str], None] = print) -> dict[str, Outcome]:
+    """Run ``steps`` in order with their dependencies, each through ``call(step, kwargs)``; record
+    each; return step -> outcome, or raise PipelineFailed naming them. ``given`` adds keyword
+    arguments to the steps whose task is named (e.g. eod's trading day); ``missed`` names steps
+    not to run, with the reason: each is recorded ``missed`` (alerted)."""
+    try:
+        with StepRun(history, name, slot=slot) as pipeline:
+            outcomes = pipeline.outcomes
+            for step in steps:
+                missing = [n for n in step.needs if outcomes.get(n) != Outcome.OK]
+                if missing:
+                    pipeline.note(step.name, Outcome.SKIPPED, f"not run: {', '.join(missing)} did not end ok")
+                    say(f"{name}: {step.name} skipped ({', '.join(missing)} did not end ok)")
+                elif step.name in (missed or {}):
+                    pipeline.note(step.name, Outcome.MISSED, missed[step.name], hint=MISSED_HINT)
+                    say(f"{name}: {step.name} missed ({missed[step.name]})")
+                elif step.optional_when and not getattr(settings, step.optional_when):
+                    pipeline.note(step.name, Outcome.SKIPPED,
+                                  f"not configured ({step.optional_when.upper()} is empty)")
+                else:
+                    say(f"{name}: {step.name}")
+                    kwargs = {**step.kwargs, **(given or {}).get(step.call, {})}
+                    result = pipeline.run(step.name, lambda: call(step, kwargs))
+                    if not result.ok:
+                        say(f"{name}: {step.name} {result.outcome} ({result.detail})")
+    finally:
+        if cleanup is not None:
+            cleanup()
+    bad = {k: v for k, v in outcomes.items() if v not in (Outcome.OK, Outcome.SKIPPED)}
+    skipped_after_failure = [k for k, v in outcomes.items() if v == Outcome.SKIPPED and bad]
+    summary = ", ".join(f"{k} {v}" for k, v in outcomes.items())
+    pipeline.finish(Outcome.FAILED if bad else Outcome.OK, summary)
+    if bad:
+        raise PipelineFailed(f"{name}: {summary}" + (f" (skipped after a failure: {', '.join(skipped_after_failure)})"
+                                                     if skipped_after_failure else ""))
+    say(f"{name}: {summary}")
+    return outcomes

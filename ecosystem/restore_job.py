@@ -1,0 +1,106 @@
+"""The restore as a job: a backup set back into production, or a drill of it, and `resume`.
+
+``run`` holds the backup lock first (no backup's retention deletes the set while it is checked and
+restored), checks the whole set before anything changes, and either drills it (scratch MongoDB and
+volumes, compared, removed) or, once confirmed, restores production. Production is restored in this
+order: every launch held (the restore marker, every process NO-RUN) before anything changes, a
+safety backup of the current state, MongoDB before the volumes, counts compared. The hold is
+released only when everything matched. ``resume`` sets every process back to GO.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from . import backup as backups, backup_sets, locks, mongo, plan as planning, processes, restore as restoring
+from .errors import EcosystemError
+
+if TYPE_CHECKING:
+    from .backup_sets import Manifest
+    from .context import Context
+    from .history import RunHandle
+
+JOB = "restore"
+
+
+def run(ctx: "Context", run: "RunHandle", from_: str, parts: tuple[str, ...] | None, *, verify: bool,
+        confirm: Callable[[str], None], safety: bool, resume: bool) -> None:
+    """Restore the set ``from_`` names (or drill it with ``verify``) as ``run``; ``confirm(name)``
+    returns to go on and raises to stop before production is touched."""
+    s = ctx.settings
+    with locks.exclusive(s.state_dir, "backup", wait_seconds=60):
+        folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
+        manifest = restoring.check_set(folder, parts)
+        parts = restoring.parts_of(manifest, parts)
+        ctx.say(f"{manifest.name}: manifest and every checksum verified; archives read to their end and safe")
+        if manifest.status != "good":
+            ctx.say(f"warning: {manifest.name} is {manifest.status}: {manifest.status_reason}")
+        if verify:
+            differences = restoring.drill(s, folder, manifest, parts)
+            if differences:
+                raise EcosystemError(f"drill of {manifest.name}: " + "; ".join(differences),
+                                     fix="this set does not restore as written: keep the older sets")
+            run.detail = f"{manifest.name}: {', '.join(parts)} restored into scratch and matched its manifest"
+            ctx.say(f"drill passed: {run.detail}; scratch resources removed, production untouched")
+            return
+        confirm(manifest.name)
+        with locks.exclusive(s.state_dir, "weekly", wait_seconds=120), locks.exclusive(s.state_dir, "eod"):
+            run.detail = into_production(ctx, folder, manifest, parts, safety=safety, resume=resume)
+
+
+def into_production(ctx: "Context", folder: Path, manifest: "Manifest", parts: tuple[str, ...], *,
+                    safety: bool, resume: bool) -> str:
+    """Hold every launch (the restore marker, NO-RUN) before anything changes; MongoDB before
+    the volumes; release the hold only when everything matched. Return what was done."""
+    s = ctx.settings
+    target = backups.Sources.of(s)
+    if "db" in parts:  # MongoDB must answer (container, credentials) before any volume is wiped
+        mongo.counts(target.mongo_container, target.mongo_user)
+    marker = restoring.RestoreMarker(s.state_dir)
+    marker.note(manifest.name)
+    running = ctx.running()
+    if running:
+        with ctx.history.run("stop") as stop_run:
+            processes.stop_each(ctx, running, stop_run)
+    control = ctx.control()
+    for name in planning.known_processes(s):
+        control.no_run(name)
+    if safety:
+        kinds = tuple(k for k in ("db", "parquet", "volumes") if k in parts)
+        saved = backups.take(s.backup_dir, target, kinds, tag=backup_sets.SAFETY_TAG, suspect_ratio=0.0,
+                             say=lambda line: ctx.say("  safety backup: " + line))
+        ctx.say(f"safety backup of the current state: {saved.name}")
+    cold_db = "db" in parts and manifest.how == "cold"
+    if cold_db:
+        ctx.project.stop(["mongo_db"], timeout=120)
+    try:
+        differences = restoring.restore_into(folder, manifest, parts, target, say=lambda line: ctx.say("  " + line))
+    finally:
+        if cold_db:
+            ctx.project.up(["mongo_db"], wait=True, no_recreate=True)
+    if cold_db:
+        differences += restoring.compare_counts(manifest, mongo.counts(target.mongo_container, target.mongo_user))
+    if differences:
+        raise EcosystemError(f"restored {manifest.name}, but it differs from its manifest: " + "; ".join(differences),
+                             fix="nothing is launched (restore marker, NO-RUN): restore the safety backup or another "
+                                 "set, or `invoke resume` once you have checked")
+    control = ctx.control()
+    control.startup()  # process records and IB client ids restored from the past are cleared
+    for name in planning.known_processes(s):
+        (control.go if resume else control.no_run)(name)
+    marker.clear()
+    return f"{manifest.name}: {', '.join(parts)} restored; startup ran; processes {'GO' if resume else 'NO-RUN'}"
+
+
+def resume(ctx: "Context") -> list[str]:
+    """Set every process pysystemtrade runs back to GO and lift an incomplete restore's hold;
+    return the processes."""
+    control = ctx.control()
+    names = planning.known_processes(ctx.settings)
+    for name in names:
+        control.go(name)
+    held = restoring.RestoreMarker(ctx.settings.state_dir)
+    if held.read() is not None:
+        ctx.say(f"note: the restore of {held.read()} had not completed; launches are allowed again on your word")
+        held.clear()
+    return names

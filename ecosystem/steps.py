@@ -1,0 +1,84 @@
+"""One runner of recorded steps: a parent run in the history, each step a child run of it.
+
+The evening chain (``eod.run_chain``) and the named pipelines (``pipelines.run``) both run
+steps in order and record them the same way, through a ``StepRun``:
+- ``note`` records a step that does not run (``skipped``, ``missed``) with the reason;
+- ``run`` begins the step, calls it, and finishes it with the ``Result`` it returns; an
+  exception that escapes it (Ctrl-C, SIGTERM, a bug) finishes it ``failed``
+  ("interrupted (...)") and goes on up;
+- leaving the block by an exception finishes the parent ``failed`` ("interrupted (...) after: ...");
+  otherwise the caller ends it with ``finish``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .history import History, Run
+from .outcomes import Outcome
+
+
+@dataclass(frozen=True)
+class Result:
+    """How one step ended."""
+    outcome: Outcome
+    detail: str = ""
+    hint: str = ""
+    log_tail: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == Outcome.OK
+
+
+@dataclass
+class StepRun:
+    history: History
+    job: str
+    slot: str | None = None
+    outcomes: dict[str, Outcome] = field(default_factory=dict)   # step -> how it ended in this run
+    parent: Run | None = None
+    _ended: bool = False
+
+    def __enter__(self) -> "StepRun":
+        self.parent = self.history.begin(self.job, slot=self.slot)
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is not None and not self._ended:
+            after = f" after: {self.counts()}" if self.outcomes else ""
+            self.history.finish(self.parent, Outcome.FAILED, f"interrupted ({kind.__name__}){after}")
+        return False
+
+    def note(self, name: str, outcome: Outcome, detail: str, *, hint: str = "") -> None:
+        """Record step ``name`` as not run, with why."""
+        self.history.record(self.job, outcome, detail, step=name, slot=self.slot, parent=self.parent.id, hint=hint)
+        self.outcomes[name] = Outcome(outcome)
+
+    def run(self, name: str, call: Callable[[], Result]) -> Result:
+        """Run step ``name`` (``call``) and record how it ended."""
+        run = self.history.begin(self.job, step=name, slot=self.slot, parent=self.parent.id)
+        try:
+            result = call()
+        except BaseException as exc:
+            self.history.finish(run, Outcome.FAILED, f"interrupted ({type(exc).__name__})")
+            raise
+        self.history.finish(run, result.outcome, result.detail, hint=result.hint, log_tail=result.log_tail)
+        self.outcomes[name] = Outcome(result.outcome)
+        return result
+
+    def finish(self, outcome: Outcome, detail: str) -> None:
+        """End the parent run (the steps' own events say what went wrong; this says how it ended)."""
+        self.history.finish(self.parent, outcome, detail)
+        self._ended = True
+
+    @property
+    def ok(self) -> bool:
+        return all(outcome == Outcome.OK for outcome in self.outcomes.values())
+
+    def counts(self) -> str:
+        """E.g. "3 ok, 1 declined"."""
+        tally: dict[str, int] = {}
+        for outcome in self.outcomes.values():
+            tally[outcome] = tally.get(outcome, 0) + 1
+        return ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items()))

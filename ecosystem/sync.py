@@ -1,0 +1,85 @@
+"""`weekly sync`: the stack brought in line with the plan for this instant, once a minute.
+
+In order: what a killed cold backup stopped is started again (unless a cold backup is running
+and has MongoDB stopped on purpose); the always-on services run; the cold start has run for
+this start of pysys_runtime; a STOP left by a killed stop is put back; every ended process
+container becomes one run-history entry; a process past its deadline is stopped. Then, unless
+a restore holds every launch, what the plan says is due is launched (``trading_day.due_launches``),
+a process whose status is NO-RUN recorded ``declined`` without a container.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from . import backup as backups, backup_job, locks, plan as planning, processes, restore as restoring, stack, \
+    startup, trading_day, week
+from .errors import EcosystemError
+
+if TYPE_CHECKING:
+    from .context import Context
+
+JOB = "weekly"
+
+
+def sync(ctx: "Context", *, launch: bool = True) -> list[str]:
+    """Bring the stack in line with the plan now; return what was changed (empty: nothing to do)."""
+    s, record = ctx.settings, ctx.history
+    now = datetime.now(timezone.utc)
+    client = ctx.client
+    if backups.ColdMarker(s.state_dir).read() is not None:
+        if locks.is_held(s.state_dir, backup_job.JOB):
+            return []  # a cold backup has MongoDB stopped on purpose: it starts it again itself
+        done = backup_job.restart_after_cold(ctx)  # a cold backup was killed: bring back what it stopped
+    else:
+        done = []
+    done += stack.ensure_always_on(s, client)
+    startup.cold_start(ctx)
+    control = ctx.control()
+    running = {r.process for r in ctx.running()}
+    done += processes.repair_statuses(processes.StatusLedger(s.state_dir), control, running)
+    plan_of = planning.plans_of(s)
+
+    done += trading_day.reconcile(client, s, control, record, plan_of=plan_of)
+    done += trading_day.stop_overdue(client, s, control, record, now)
+    if not launch:
+        return done
+    held = restoring.RestoreMarker(s.state_dir).read()
+    if held is not None:
+        ctx.say(f"a restore of {held} is running or did not complete: nothing is launched "
+                "(finish it: invoke restore, or invoke resume)")
+        return done
+    day = now.astimezone(s.tz).date()
+    inside = week.phase(week.WeekWindow.from_settings(s), now).inside
+    running = {r.process for r in ctx.running()}
+    tried = trading_day.tried_today(record, day.isoformat())
+    plan = plan_of(day)
+    cleared = {name for name in trading_day.declined_continuous(plan, now, tried, running)
+               if (r := control.record(name)).status == "GO" and not r.running}
+    for due in trading_day.due_launches(plan, now, inside_week=inside, running=running, tried=tried,
+                                        relaunch_limit=s.crash_relaunch_limit, cleared=cleared):
+        done.append(trading_day.launch_or_record(ctx.project, client, s, record, due, now, control))
+    return done
+
+
+def recorded_sync(ctx: "Context", step: str, *, launch: bool = True) -> list[str]:
+    """``sync`` under the job's lock, as ``step`` (sync, open, close) of the history: a sync that
+    changed something is recorded ``ok`` with what it did, one that failed ``failed`` with the
+    fix (and raised); one that found everything in step leaves no trace (it runs every minute).
+    Another sync holding the lock: this one does nothing and says so."""
+    s = ctx.settings
+    started = datetime.now(timezone.utc)
+    try:
+        with locks.exclusive(s.state_dir, JOB):
+            done = sync(ctx, launch=launch)
+    except locks.Busy as exc:
+        ctx.say(f"{exc.message}: this {step} does nothing")
+        return []
+    except EcosystemError as exc:
+        ctx.history.record(JOB, "failed", exc.message, step=step, start=started, hint=exc.fix)
+        raise
+    if done:
+        ctx.history.record(JOB, "ok", "; ".join(done), step=step, start=started)
+    for line in done:
+        ctx.say(line)
+    return done
