@@ -20,7 +20,7 @@ from .history import History
 from .outcomes import Outcome
 from .plan import PlannedStep
 from .process_runs import Verdict
-from .steps import Result, StepRun
+from .steps import Result, StepRun, tally
 
 if TYPE_CHECKING:
     from .context import Context
@@ -99,10 +99,7 @@ class ChainSummary:
         return all(outcome == Outcome.OK for outcome in self.outcomes.values())
 
     def counts(self) -> str:
-        tally: dict[str, int] = {}
-        for outcome in self.outcomes.values():
-            tally[outcome] = tally.get(outcome, 0) + 1
-        parts = [f"{n} {outcome}" for outcome, n in sorted(tally.items())]
+        parts = [tally(self.outcomes.values())] if self.outcomes else []
         if self.done_earlier:
             parts.append(f"{len(self.done_earlier)} ok earlier")
         return ", ".join(parts) or "nothing to run"

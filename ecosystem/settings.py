@@ -708,6 +708,28 @@ def _read_secret_file(var: Variable, path_text: str, root: Path, problems: list[
     return value
 
 
+def env_line(name: str, value: str) -> str:
+    """One ``.env`` line that python-dotenv reads back as exactly ``value`` (single-quoted, so
+    nothing in it is expanded; double-quoted with escapes where it holds a quote, a backslash or a
+    line break). Raise ValueError for what no line can hold: ``${`` together with one of those."""
+    if not any(c in value for c in "'\\\n"):
+        return f"{name}='{value}'\n"
+    if "${" in value:
+        raise ValueError(f"{name}: a value with ${{ and a quote, backslash or line break cannot be written to a "
+                         ".env unchanged")
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'{name}="{escaped}"\n'
+
+
+def write_env_file(path: Path, values: Mapping[str, str]) -> Path:
+    """Write ``values`` as the ``.env`` at ``path`` (atomically, readable only by its owner: it
+    holds secrets); return the path."""
+    from .state_files import write_text
+
+    write_text(Path(path), "".join(env_line(k, str(v)) for k, v in values.items()), mode=0o600)
+    return Path(path)
+
+
 def load_settings(root: Path, *, env_file: Path | None = None,
                   environ: Mapping[str, str] | None = None) -> Settings:
     """Given the project folder, read .env, the environment and secret files into one Settings.

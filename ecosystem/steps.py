@@ -72,13 +72,13 @@ class StepRun:
         self.history.finish(self.parent, outcome, detail)
         self._ended = True
 
-    @property
-    def ok(self) -> bool:
-        return all(outcome == Outcome.OK for outcome in self.outcomes.values())
-
     def counts(self) -> str:
-        """E.g. "3 ok, 1 declined"."""
-        tally: dict[str, int] = {}
-        for outcome in self.outcomes.values():
-            tally[outcome] = tally.get(outcome, 0) + 1
-        return ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items()))
+        return tally(self.outcomes.values())
+
+
+def tally(outcomes) -> str:
+    """Say how many steps ended each way, e.g. "1 declined, 3 ok"."""
+    counted: dict[str, int] = {}
+    for outcome in outcomes:
+        counted[outcome] = counted.get(outcome, 0) + 1
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counted.items()))

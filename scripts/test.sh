@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh --for-tests
 if [ $# -eq 0 ]; then set -- tests; fi  # every suite: unit, integration, upstream (a bare pytest runs the unit suite only)
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n 0 "$@"  # one process: the integration tests share one Docker engine

@@ -27,7 +27,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
@@ -37,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from ecosystem import backup_sets, commands, eod, images, scheduler_loop as scheduler_module, scheduler_plan, trading_day
 from ecosystem.history import History
-from ecosystem.settings import KNOWN_NAMES, Settings, load_settings
+from ecosystem.settings import KNOWN_NAMES, Settings, load_settings, write_env_file
 from ecosystem.state_files import write_json
 
 RESTART = (2, time(11, 0))                     # the third day, 11:00: the scheduler is restarted
@@ -77,8 +76,7 @@ class Workspace:
         return load_settings(self.root, env_file=self.env_file, environ={})
 
     def write_env(self) -> None:
-        self.env_file.write_text("".join(f"{k}='{v}'\n" for k, v in self.values.items()))
-        self.env_file.chmod(0o600)
+        write_env_file(self.env_file, self.values)
 
     def environ(self) -> dict[str, str]:
         """This process's environment without any of the trader's own settings, pointed at the demo's .env."""
@@ -96,9 +94,7 @@ class Workspace:
         if not self.env_file.exists():  # without it the task would act on the built-in defaults: yours
             raise DemoFailed(f"the demo's .env ({self.env_file}) is not there; nothing was run")
         with open(self.log_path(command[0]), "w") as log:
-            return subprocess.Popen([sys.executable, "-m", "invoke", *command], cwd=str(self.root),
-                                    env=self.environ(), stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            return commands.start_invoke(command, self.root, env=self.environ(), stdout=log)
 
     def run(self, *command: str, timeout: float = 1800) -> str:
         """Run ``invoke COMMAND`` to its end; return its output; raise DemoFailed if it fails. Interrupted

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from ecosystem.commands import invoke_argv
+from ecosystem.settings import write_env_file
 from tests.integration.conftest import SMB_PASSWORD
 from tests.support.net import free_port
 
@@ -24,11 +25,9 @@ def run_doctor(tmp_path, stack):
                   "STATE_DIR": str(tmp_path / "state"), "BACKUP_DIR": str(tmp_path / "backup"),
                   "BACKUP_MIN_FREE_GB": "0", "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()),
                   "JUPYTER_PORT": str(free_port()), "GIT_TOKEN": TOKEN} | settings
-        env_file = tmp_path / ".env"
-        env_file.write_text("".join(f"{k}='{v}'\n" for k, v in values.items()))
-        env_file.chmod(0o600)
+        env_file = write_env_file(tmp_path / ".env", values)
         environ = {k: v for k, v in os.environ.items() if k not in values} | {"ECOSYSTEM_ENV_FILE": str(env_file)}
-        result = subprocess.run([sys.executable, "-m", "invoke", "doctor"], cwd=ROOT, env=environ,
+        result = subprocess.run(invoke_argv("doctor"), cwd=ROOT, env=environ,
                                 capture_output=True, text=True, timeout=180)
         output = result.stdout + result.stderr
         assert TOKEN not in output and SMB_PASSWORD not in output

@@ -8,12 +8,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ecosystem import images
+from ecosystem.commands import invoke_argv
+from ecosystem.settings import write_env_file
 from standins.demo import noon_zone  # the tests' trading day sits at noon too
 from ecosystem.settings import Settings, load_settings
 from standins.pysystemtrade_repo import make_repo
@@ -43,8 +44,7 @@ class Ecosystem:
         return self.folder / ".env"
 
     def write_env(self) -> None:
-        self.env_file.write_text("".join(f"{k}='{v}'\n" for k, v in self.values.items()))
-        self.env_file.chmod(0o600)
+        write_env_file(self.env_file, self.values)
 
     @property
     def settings(self) -> Settings:
@@ -57,11 +57,11 @@ class Ecosystem:
 
     def start(self, *args: str) -> subprocess.Popen:
         """Start ``invoke ARGS`` in the background (to signal it), output captured as text."""
-        return subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=self.environ(),
+        return subprocess.Popen(invoke_argv(*args), cwd=ROOT, env=self.environ(),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def run(self, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=self.environ(),
+        result = subprocess.run(invoke_argv(*args), cwd=ROOT, env=self.environ(),
                                 capture_output=True, text=True, timeout=timeout)
         self.output.append(result.stdout + result.stderr)
         if check and result.returncode != 0:

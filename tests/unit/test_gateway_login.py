@@ -44,10 +44,10 @@ def test_waiting_for_a_gateway_that_never_answers_times_out_with_the_fix():
     threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
     waits = []
     with pytest.raises(GatewayError) as caught:
-        wait_for_login("127.0.0.1", silent.getsockname()[1], timeout=2, every=0.2,
+        wait_for_login("127.0.0.1", silent.getsockname()[1], timeout=1, every=0.2,
                        on_wait=lambda remaining, reason: waits.append(reason))
     silent.close()
-    assert "did not complete its login within 2s" in caught.value.message and "2FA" in caught.value.fix
+    assert "did not complete its login within 1s" in caught.value.message and "2FA" in caught.value.fix
     assert waits and "not logged in" in waits[0]
 
 

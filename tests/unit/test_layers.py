@@ -107,3 +107,14 @@ def test_the_checks_see_each_kind_of_back_edge():
 def test_the_real_tree_is_read():
     assert len(TASK_MODULES) > 10 and len(PRODUCT_MODULES) > 30
     assert "tasks._common" in imports((ROOT / "tasks" / "backup.py").read_text(), package="tasks")
+
+
+def test_the_readme_architecture_table_names_every_module_and_only_modules_that_exist():
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Architecture"):text.index("\n## ", text.index("## Architecture") + 1)]
+    listed = set(re.findall(r"^\| `(\w+\.py)` \|", section, flags=re.M))
+    present = {p.name for p in PRODUCT_MODULES} - {"__init__.py"}
+    assert listed == present, f"README lists {sorted(listed - present)} that do not exist and misses " \
+                              f"{sorted(present - listed)}"

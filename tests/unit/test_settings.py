@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from ecosystem.errors import SettingsError
 from ecosystem.settings import SECRET_NAMES, VARIABLES, Settings, load_settings, render_env_example
@@ -300,3 +301,23 @@ def test_chained_defaults_follow_the_state_dir(tmp_path):
 
 def test_image_references_are_checked(tmp_path):
     assert "image reference" in problems_of(tmp_path, environ={"MONGO_IMAGE": "Mongo Latest"})[0]
+
+
+@given(st.dictionaries(st.sampled_from(["TWSPASSWORD", "SMB_PASSWORD", "GIT_USERNAME", "ALERT_URLS"]),
+                       st.text(st.sampled_from("ab ${}'\"\\\n#=") | st.characters(blacklist_categories=("Cs",),
+                               blacklist_characters="\x00\r"), max_size=30)))
+@hypothesis_settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+def test_a_written_env_file_reads_back_exactly_and_only_its_owner_reads_it(tmp_path_factory, values):
+    from dotenv import dotenv_values
+
+    from ecosystem.settings import write_env_file
+
+    path = tmp_path_factory.mktemp("env") / ".env"
+    try:
+        write_env_file(path, values)
+    except ValueError as exc:  # the one refused shape, named
+        assert any("${" in v and any(c in v for c in "'\\\n") for v in values.values())
+        assert "cannot be written" in str(exc)
+        return
+    assert {k: v or "" for k, v in dotenv_values(path).items()} == values
+    assert path.stat().st_mode & 0o777 == 0o600
