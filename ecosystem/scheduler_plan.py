@@ -11,6 +11,7 @@ nothing; the loop (``scheduler_loop.Scheduler``, run by `invoke run-scheduler`) 
 from __future__ import annotations
 
 import functools
+import re
 import shlex
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -65,6 +66,72 @@ class JobSpec:
 
 def _local(day: date, moment: time, tz) -> datetime:
     return datetime.combine(day, moment, tzinfo=tz).astimezone(timezone.utc)
+
+
+# --- the trader's own jobs (SCHEDULER_JOBS) ---------------------------------------------------
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A job the trader added to the scheduler (SCHEDULER_JOBS): an invoke command and when it runs."""
+
+    name: str                      # the command as written, e.g. "backup --what=csv"
+    days: tuple[int, ...] | str    # ISO weekdays, or "trading" (the trading week's days)
+    at: time                       # local
+
+
+_DAY_WORDS = {**{d: i + 1 for i, d in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
+              **{d: i + 1 for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday",
+                                                 "saturday", "sunday"))}}
+
+
+def _days(text: str) -> tuple[int, ...] | str:
+    text = text.strip().lower()
+    if text == "trading":
+        return "trading"
+    if text in ("daily", ""):
+        return tuple(range(1, 8))
+    days: list[int] = []
+    for part in text.split(","):
+        first, dash, last = (x.strip() for x in part.partition("-"))
+        if first not in _DAY_WORDS or (dash and last not in _DAY_WORDS):
+            raise ValueError(f"{part.strip()!r} is not a day or a range of days")
+        a = _DAY_WORDS[first]
+        b = _DAY_WORDS[last] if dash else a
+        days += list(range(a, b + 1)) if a <= b else [*range(a, 8), *range(1, b + 1)]
+    return tuple(sorted(set(days)))
+
+
+_HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+def parse_own_jobs(text: str) -> tuple[ScheduledJob, ...]:
+    """Read SCHEDULER_JOBS: ``TASK [ARGS] @ DAYS HH:MM`` entries, separated by ``;`` or lines;
+    raise ValueError naming the entry and the form."""
+    jobs = []
+    for item in (i.strip() for line in text.splitlines() for i in line.split(";")):
+        if not item:
+            continue
+        command, at_sign, when = item.rpartition("@")
+        try:
+            if not at_sign or not command.strip():
+                raise ValueError("no '@'")
+            words = shlex.split(command)
+            if not words or words[0].startswith("-"):
+                raise ValueError("no task")
+            days, _, moment = when.strip().rpartition(" ")
+            matched = _HH_MM.fullmatch(moment.strip())
+            if not matched:
+                raise ValueError(f"{moment.strip()!r} is not a time like 07:30")
+            jobs.append(ScheduledJob(shlex.join(words), _days(days),
+                                     time(int(matched.group(1)), int(matched.group(2)))))
+        except ValueError as exc:
+            raise ValueError(f"{item!r} is not 'TASK [ARGS] @ DAYS HH:MM' ({exc}); DAYS is daily, trading, "
+                             "or days like mon,wed or mon-fri") from None
+    names = [j.name for j in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError("the same command is scheduled twice: put its days in one entry (mon,thu 12:00), "
+                         "or, for another time of day, tell the two apart by their arguments")
+    return tuple(jobs)
 
 
 # tasks the scheduler must not run, and why (SCHEDULER_JOBS naming one is refused)

@@ -15,10 +15,11 @@ import os
 import re
 import stat
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
+from datetime import time
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +28,9 @@ from dotenv.parser import parse_stream
 
 from .errors import SettingProblem, SettingsError
 from .secrets import MASK, Redactor, Secret
+
+if TYPE_CHECKING:
+    from .scheduler_plan import ScheduledJob
 
 log = logging.getLogger(__name__)
 
@@ -197,69 +201,10 @@ def _weekday_time(text: str):
     return _WEEKDAYS.index(day[:3]) + 1, clock(int(hours), int(minutes or 0))
 
 
-@dataclass(frozen=True)
-class ScheduledJob:
-    """A job the trader added to the scheduler (SCHEDULER_JOBS): an invoke command and when it runs."""
+def _scheduled_jobs(text: str) -> tuple["ScheduledJob", ...]:
+    from .scheduler_plan import parse_own_jobs  # the grammar of SCHEDULER_JOBS is the planner's
 
-    name: str                      # the command as written, e.g. "backup --what=csv"
-    days: tuple[int, ...] | str    # ISO weekdays, or "trading" (the trading week's days)
-    at: object                     # datetime.time, local
-
-
-_DAY_WORDS = {**{d: i + 1 for i, d in enumerate(_WEEKDAYS)},
-              **{d: i + 1 for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday",
-                                                 "saturday", "sunday"))}}
-
-
-def _days(text: str):
-    text = text.strip().lower()
-    if text == "trading":
-        return "trading"
-    if text in ("daily", ""):
-        return tuple(range(1, 8))
-    days: list[int] = []
-    for part in text.split(","):
-        first, dash, last = (x.strip() for x in part.partition("-"))
-        if first not in _DAY_WORDS or (dash and last not in _DAY_WORDS):
-            raise ValueError(f"{part.strip()!r} is not a day or a range of days")
-        a = _DAY_WORDS[first]
-        b = _DAY_WORDS[last] if dash else a
-        days += list(range(a, b + 1)) if a <= b else [*range(a, 8), *range(1, b + 1)]
-    return tuple(sorted(set(days)))
-
-
-_HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-
-
-def _scheduled_jobs(text: str):
-    import shlex
-    from datetime import time as clock
-
-    jobs = []
-    for item in (i.strip() for line in text.splitlines() for i in line.split(";")):
-        if not item:
-            continue
-        command, at_sign, when = item.rpartition("@")
-        try:
-            if not at_sign or not command.strip():
-                raise ValueError("no '@'")
-            words = shlex.split(command)
-            if not words or words[0].startswith("-"):
-                raise ValueError("no task")
-            days, _, moment = when.strip().rpartition(" ")
-            matched = _HH_MM.fullmatch(moment.strip())
-            if not matched:
-                raise ValueError(f"{moment.strip()!r} is not a time like 07:30")
-            jobs.append(ScheduledJob(shlex.join(words), _days(days),
-                                     clock(int(matched.group(1)), int(matched.group(2)))))
-        except ValueError as exc:
-            raise ValueError(f"{item!r} is not 'TASK [ARGS] @ DAYS HH:MM' ({exc}); DAYS is daily, trading, "
-                             "or days like mon,wed or mon-fri") from None
-    names = [j.name for j in jobs]
-    if len(set(names)) != len(names):
-        raise ValueError("the same command is scheduled twice: put its days in one entry (mon,thu 12:00), "
-                         "or, for another time of day, tell the two apart by their arguments")
-    return tuple(jobs)
+    return parse_own_jobs(text)
 
 
 def _yes_no(text: str) -> bool:
@@ -314,283 +259,288 @@ class Variable:
     help: str
     secret: bool = False
     group: str = ""
+    compose: bool = False   # docker-compose.yml reads it under its own name, as it is
 
 
-def _v(group: str, name: str, attr: str, default: str, parse: Callable[[str], Any], example: str,
-       help: str, secret: bool = False) -> Variable:
+def _v(group: str, name: str, default: str, parse: Callable[[str], Any], example: str, help: str,
+       secret: bool = False, compose: bool = False):
+    """Declare a setting's variable, as the field of ``Settings`` that holds its value; ``compose``:
+    docker-compose.yml reads it too (``stack.compose_env``)."""
     example = example if "=" in example else f"{name}={example}"
-    return Variable(name, attr, default, parse, example, help, secret, group)
+    return field(metadata={"variable": Variable(name, "", default, parse, example, help, secret, group, compose)})
 
 
-VARIABLES: tuple[Variable, ...] = (
-    _v("Ecosystem", "NAME_SUFFIX", "name_suffix", "", _name_suffix, "_prod",
-       "appended to every container, network and volume name, so several ecosystems share one host"),
-    _v("Ecosystem", "IPV4_NETWORK_PART", "ipv4_network_part", "172.28.0", _network_part, "172.28.0",
-       "first three numbers of the ecosystem network's /24 subnet"),
-    _v("Ecosystem", "TIMEZONE", "timezone", "Europe/London", _timezone, "Europe/London",
-       "the one timezone for the trading window, every container's clock and the gateway"),
-    _v("Ecosystem", "STATE_DIR", "state_dir", ".state", _host_path, ".state",
-       "where run history and scheduler state live (relative to the project folder, or absolute)"),
-    _v("pysystemtrade", "PYSYSTEMTRADE_REPO_URL", "pysystemtrade_repo_url", "", _git_url,
-       "https://github.com/you/pysystemtrade.git", "your private pysystemtrade repository (no credentials in it)"),
-    _v("pysystemtrade", "PYSYSTEMTRADE_CLONE_DIR", "pysystemtrade_clone_dir", "${STATE_DIR}/pysystemtrade", _host_path,
-       ".state/pysystemtrade", "where `invoke build` keeps the clone of your repository on this host"),
-    _v("pysystemtrade", "PRIVATE_CONFIG_DIR", "private_config_dir", "${PYSYSTEMTRADE_CLONE_DIR}/private", _host_path,
-       "/srv/pysystemtrade-private", "host folder with private_config.yaml, mounted read-only into the containers"),
-    _v("pysystemtrade", "PYSYSTEMTRADE_BRANCH", "pysystemtrade_branch", "master", _branch, "master",
-       "the branch of that repository to build"),
-    _v("pysystemtrade", "GIT_TOKEN", "git_token", "", _secret, "GIT_TOKEN_FILE=/run/secrets/git_token",
-       "token for the private repository and the reports remote; never stored in a clone or image", secret=True),
-    _v("pysystemtrade", "GIT_USERNAME", "git_username", "x-access-token", _optional_text, "x-access-token",
-       "user name git sends with GIT_TOKEN (GitHub: x-access-token, GitLab: oauth2)"),
-    _v("pysystemtrade", "PYSYS_CODE", "pysys_code", "/opt/pysystemtrade", _container_path, "/opt/pysystemtrade",
-       "where the pysystemtrade code lives inside its containers"),
-    _v("pysystemtrade", "SCRIPT_PATH", "script_path", "${PYSYS_CODE}/sysproduction/linux/scripts", _container_path,
-       "/opt/pysystemtrade/sysproduction/linux/scripts", "pysystemtrade's launcher scripts inside its containers"),
-    _v("pysystemtrade", "ECHO_PATH", "echo_path", "/data/logs/echos", _container_path, "/data/logs/echos",
-       "where the processes' echo files go inside their containers (on the logs volume)"),
-    _v("pysystemtrade", "LOG_SERVER_PORT", "log_server_port", "9020",
-       _int_in(1024, 65535, "must be a port number from 1024 to 65535"), "LOG_SERVER_PORT=9020",
-       "port of pysystemtrade's socket log server, on the processes' shared localhost (upstream's "
-       "syslogging/logging_prod.yaml uses 9020)"),
-    _v("pysystemtrade", "PYSYS_LOGGING_CONFIG", "pysys_logging_config", "", _optional_container_path,
-       "PYSYS_LOGGING_CONFIG=/opt/private/logging_prod.yaml",
-       "your own logging config inside the containers (upstream's format); empty: the ecosystem's, which sends "
-       "every record to the log server on LOG_SERVER_PORT"),
-    _v("pysystemtrade", "PYSYS_BUILD_CONSTRAINTS", "pysys_build_constraints", "", _optional_text,
-       "PYSYS_BUILD_CONSTRAINTS=/srv/pysystemtrade/constraints.txt",
-       "pip constraints for installing your repository's dependencies into its image; empty: "
-       "docker/pysystemtrade/build-constraints.txt (cython<3, so PyYAML 5.x builds); none: no constraints"),
-    _v("pysystemtrade", "PYSYS_RUN_LOGS_KEEP", "pysys_run_logs_keep", "60",
-       _int_in(1, 10000, "must be a whole number from 1 to 10000"), "PYSYS_RUN_LOGS_KEEP=60",
-       "how many runs' complete output are kept per process on the logs volume (invoke logs run_X --run)"),
-    _v("pysystemtrade", "STOP_GRACE_SECONDS", "stop_grace_seconds", "300",
-       _int_in(0, 86400, "must be a whole number of seconds from 0 to 86400"), "STOP_GRACE_SECONDS=300",
-       "how long a process may take to finish after its status is set to STOP, before SIGTERM"),
-    _v("pysystemtrade", "STOP_TERM_SECONDS", "stop_term_seconds", "120",
-       _int_in(0, 86400, "must be a whole number of seconds from 0 to 86400"), "STOP_TERM_SECONDS=120",
-       "how long after SIGTERM before SIGKILL, the last resort"),
-    _v("Trading day", "EOD_CHAIN", "eod_chain",
-       "run_daily_prices_updates,run_systems,run_strategy_order_generator,run_cleaners,run_reports,"
-       "run_daily_update_multiple_adjusted_prices", _process_list,
-       "EOD_CHAIN=run_daily_prices_updates,run_systems,run_strategy_order_generator,run_cleaners,run_reports",
-       "the evening chain, in order (add run_backups to keep pysystemtrade's own backups)"),
-    _v("Trading day", "MORNING_PROCESSES", "morning_processes", "run_daily_fx_and_contract_updates", _process_list,
-       "MORNING_PROCESSES=run_daily_fx_and_contract_updates", "one-shot processes launched in the morning"),
-    _v("Trading day", "LAUNCH_MARGIN_MINUTES", "launch_margin_minutes", "5",
-       _int_in(0, 120, "must be a whole number of minutes from 0 to 120"), "LAUNCH_MARGIN_MINUTES=5",
-       "how long before its window opens a process is launched (it waits for its start time)"),
-    _v("Trading day", "EOD_STEP_TIMEOUT_MINUTES", "eod_step_timeout_minutes", "120",
-       _int_in(1, 1440, "must be a whole number of minutes from 1 to 1440"), "EOD_STEP_TIMEOUT_MINUTES=120",
-       "how long a one-shot process may run after its window opens before it is stopped (timed_out)"),
-    _v("Trading day", "EOD_STEP_TIMEOUTS", "eod_step_timeouts", "", _process_minutes,
-       "EOD_STEP_TIMEOUTS=run_systems=240,run_reports=30", "per-process timeouts in minutes, overriding the one above"),
-    _v("Trading day", "EOD_STOP_ON_FAILURE", "eod_stop_on_failure", "run_daily_prices_updates,run_systems",
-       _process_list_or_none, "EOD_STOP_ON_FAILURE=run_daily_prices_updates,run_systems",
-       "chain steps whose failure (or decline, or timeout) skips the rest of the chain; others let it go on; "
-       "none: nothing stops it"),
-    _v("Trading day", "ORDER_GENERATOR_WAIT_MINUTES", "order_generator_wait_minutes", "60",
-       _int_in(0, 1440, "must be a whole number of minutes from 0 to 1440"), "ORDER_GENERATOR_WAIT_MINUTES=60",
-       "how long the order generator waits for the day's stack handler to end before it fails"),
-    _v("Trading day", "CRASH_RELAUNCH_LIMIT", "crash_relaunch_limit", "3",
-       _int_in(0, 50, "must be a whole number from 0 to 50"), "CRASH_RELAUNCH_LIMIT=3",
-       "how many times a day a crashed stack handler or capital update is launched again"),
-    _v("Scheduler", "SCHEDULER_CATCHUP_HOURS", "scheduler_catchup_hours", "6",
-       _int_in(0, 72, "must be a whole number of hours from 0 to 72"), "SCHEDULER_CATCHUP_HOURS=6",
-       "how long after its time a missed backup, offload or reports run is still caught up"),
-    _v("Scheduler", "OFFLOAD_MAX_AGE_HOURS", "offload_max_age_hours", "36",
-       _int_in(1, 720, "must be a whole number of hours from 1 to 720"), "OFFLOAD_MAX_AGE_HOURS=36",
-       "the scheduler alerts when no offload has succeeded for this long (with SMB configured)"),
-    _v("Scheduler", "WEEKEND_PIPELINE_AT", "weekend_pipeline_at", "sat 10:00", _weekday_time,
-       "WEEKEND_PIPELINE_AT=sat 10:00", "when the weekend pipeline (cold backup, restore drill, offload) runs"),
-    _v("Scheduler", "GATEWAY_CHECK_AT", "gateway_check_at", "sun 20:00", _weekday_time, "GATEWAY_CHECK_AT=sun 20:00",
-       "when the gateway's login is checked before the week (IBKR asks for a full login every Sunday)"),
-    _v("Scheduler", "SCHEDULER_JOBS", "scheduler_jobs", "", _scheduled_jobs,
-       "SCHEDULER_JOBS=backup --what=csv @ sat 12:00; gateway.status @ trading 07:30",
-       "your own scheduled jobs, no code needed: 'TASK [ARGS] @ DAYS HH:MM' separated by ';' "
-       "(DAYS: daily, trading, mon,wed or mon-fri); each runs once a day at most, with catch-up as above"),
-    _v("Alerts", "ALERT_URLS", "alert_urls", "", _secret, "ALERT_URLS_FILE=/run/secrets/alert_urls",
-       "where failure alerts go: Apprise URLs separated by spaces (mailto://, tgram://, slack://, ...); "
-       "they may hold passwords", secret=True),
-    _v("Alerts", "ALERT_THROTTLE_MINUTES", "alert_throttle_minutes", "60",
-       _int_in(0, 10080, "must be a whole number of minutes from 0 to 10080"), "ALERT_THROTTLE_MINUTES=60",
-       "the same alert is sent at most once in this many minutes (the next one says how many were held back)"),
-    _v("Images", "PYTHON_BASE_IMAGE", "python_base_image", "python:3.10-slim-bookworm", _image_ref,
-       "python:3.10-slim-bookworm", "base of the pysystemtrade, Jupyter and stand-in images"),
-    _v("Images", "MONGO_IMAGE", "mongo_image", "mongo:7.0", _image_ref, "mongo:7.0",
-       "the MongoDB image (pinned major version)"),
-    _v("Images", "GATEWAY_BASE_IMAGE", "gateway_base_image", "ghcr.io/gnzsnz/ib-gateway:stable", _image_ref,
-       "ghcr.io/gnzsnz/ib-gateway:stable", "the IB Gateway image ib_gateway/Dockerfile builds on"),
-    _v("Images", "CONTAINER_UID", "container_uid", "1000",
-       _int_in(1, 65534, "must be a non-root user id from 1 to 65534"), "CONTAINER_UID=1000",
-       "user id the pysystemtrade, Jupyter and gateway processes run as; owns their secret files"),
-    _v("Images", "JUPYTERLAB_VERSION", "jupyterlab_version", "4.4.9", _optional_text, "4.4.9",
-       "JupyterLab version installed in the Jupyter image"),
-    _v("Trading week", "WORKFLOW_WEEKDAY_START", "workflow_weekday_start", "1",
-       _int_in(1, 7, "must be 1 (Monday) to 7 (Sunday)"), "WORKFLOW_WEEKDAY_START=1",
-       "first day of the trading week, 1 (Monday) to 7 (Sunday)"),
-    _v("Trading week", "WORKFLOW_WEEKDAY_END", "workflow_weekday_end", "5",
-       _int_in(1, 7, "must be 1 (Monday) to 7 (Sunday)"), "WORKFLOW_WEEKDAY_END=5",
-       "last day of the trading week, 1 (Monday) to 7 (Sunday)"),
-    _v("Trading week", "HOUR_TO_STOP_WORKFLOW_ON_END_WEEKDAY", "hour_to_stop_workflow_on_end_weekday", "24",
-       _int_in(0, 24, "must be a whole hour from 0 to 24 (24 means the end of that day)"),
-       "HOUR_TO_STOP_WORKFLOW_ON_END_WEEKDAY=24", "hour the window closes on its last day; 24 is midnight at its end"),
-    _v("Gateway", "TRADING_MODE", "trading_mode", "paper", _choice("paper", "live"), "TRADING_MODE=paper",
-       "paper or live"),
-    _v("Gateway", "TWSUSERID", "twsuserid", "", _secret, "TWSUSERID_FILE=/run/secrets/tws_user",
-       "IB user name for the gateway", secret=True),
-    _v("Gateway", "TWSPASSWORD", "twspassword", "", _secret, "TWSPASSWORD_FILE=/run/secrets/tws_password",
-       "IB password for the gateway", secret=True),
-    _v("Gateway", "GATEWAY_AUTO_RESTART_TIME", "gateway_auto_restart_time", "11:55 PM", _clock_12h, "11:55 PM",
-       "the gateway's daily restart (IBC), in TIMEZONE; must fall in pysystemtrade's dead time"),
-    _v("Gateway", "VNC_PASSWORD", "vnc_password", "", _secret, "VNC_PASSWORD_FILE=/run/secrets/vnc_password",
-       "password of the gateway's VNC; without one the gateway runs no VNC server", secret=True),
-    _v("MongoDB", "MONGO_ROOT_USER", "mongo_root_user", "", _optional_text, "MONGO_ROOT_USER=admin",
-       "MongoDB root user; with MONGO_ROOT_PASSWORD it turns authentication on"),
-    _v("MongoDB", "MONGO_ROOT_PASSWORD", "mongo_root_password", "", _secret,
-       "MONGO_ROOT_PASSWORD_FILE=/run/secrets/mongo_root_password", "MongoDB root password", secret=True),
-    _v("Jupyter", "JUPYTER_TOKEN", "jupyter_token", "", _secret, "JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token",
-       "token Jupyter asks for; when unset, `invoke setup` generates one under STATE_DIR", secret=True),
-    _v("Host ports", "BIND_ADDRESS", "bind_address", "127.0.0.1", _ip_address, "BIND_ADDRESS=127.0.0.1",
-       "the host address every published port binds to; anyone reaching the IB API port can trade"),
-    _v("Host ports", "IB_API_PORT", "ib_api_port", "4001",
-       _int_in(1, 65535, "must be a port number from 1 to 65535"), "IB_API_PORT=4001", "host port of the IB API"),
-    _v("Host ports", "VNC_PORT", "vnc_port", "5900",
-       _int_in(1, 65535, "must be a port number from 1 to 65535"), "VNC_PORT=5900", "host port of the gateway's VNC"),
-    _v("Host ports", "JUPYTER_PORT", "jupyter_port", "8888",
-       _int_in(1, 65535, "must be a port number from 1 to 65535"), "JUPYTER_PORT=8888", "host port of Jupyter"),
-    _v("Backups", "BACKUP_DIR", "backup_dir", "backup", _host_path, "backup",
-       "where backup sets are written (relative to the project folder, or absolute)"),
-    _v("Backups", "BACKUP_KEEP_LAST", "backup_keep_last", "7",
-       _int_in(0, 100000, "must be a whole number of 0 or more"), "BACKUP_KEEP_LAST=7", "newest sets always kept"),
-    _v("Backups", "BACKUP_KEEP_DAILY", "backup_keep_daily", "14",
-       _int_in(0, 100000, "must be a whole number of 0 or more"), "BACKUP_KEEP_DAILY=14", "days that keep their last set"),
-    _v("Backups", "BACKUP_KEEP_WEEKLY", "backup_keep_weekly", "8",
-       _int_in(0, 100000, "must be a whole number of 0 or more"), "BACKUP_KEEP_WEEKLY=8", "weeks that keep their last set"),
-    _v("Backups", "BACKUP_MIN_FREE_GB", "backup_min_free_gb", "10", _non_negative_float, "BACKUP_MIN_FREE_GB=10",
-       "free disk space below which doctor fails"),
-    _v("Backups", "BACKUP_SUSPECT_RATIO", "backup_suspect_ratio", "0.5", _non_negative_float,
-       "BACKUP_SUSPECT_RATIO=0.5", "a set smaller than this share of the previous good one is suspect, never good"),
-    _v("Backups", "BACKUP_WAIT_MINUTES", "backup_wait_minutes", "60",
-       _int_in(0, 1440, "must be a whole number of minutes from 0 to 1440"), "BACKUP_WAIT_MINUTES=60",
-       "how long a backup waits for running pysystemtrade processes to end before it fails (unless --force)"),
-    _v("SMB offload", "SMB_SERVER", "smb_server", "", _smb_server, "SMB_SERVER=nas.local",
-       "host name or address of the SMB server; empty turns offload off"),
-    _v("SMB offload", "SMB_PORT", "smb_port", "445",
-       _int_in(1, 65535, "must be a port number from 1 to 65535"), "SMB_PORT=445", "SMB server port"),
-    _v("SMB offload", "SMB_SHARE", "smb_share", "", _smb_share, "SMB_SHARE=backups", "share name"),
-    _v("SMB offload", "SMB_FOLDER", "smb_folder", "", _smb_folder, "SMB_FOLDER=pysystemtrade",
-       "folder inside the share"),
-    _v("SMB offload", "SMB_USER", "smb_user", "", _optional_text, "SMB_USER=trader", "SMB user name"),
-    _v("SMB offload", "SMB_PASSWORD", "smb_password", "", _secret, "SMB_PASSWORD_FILE=/run/secrets/smb_password",
-       "SMB password", secret=True),
-    _v("SMB offload", "SMB_ENCRYPT", "smb_encrypt", "no", _yes_no, "SMB_ENCRYPT=yes",
-       "require SMB3 encryption of the session (the server must support it)"),
-    _v("SMB offload", "SMB_VERIFY", "smb_verify", "yes", _yes_no, "SMB_VERIFY=yes",
-       "read every uploaded file back and compare its SHA-256 with the manifest"),
-    _v("SMB offload", "OFFLOAD_KEEP_LAST", "offload_keep_last", "14",
-       _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_LAST=14",
-       "newest sets always kept on the share"),
-    _v("SMB offload", "OFFLOAD_KEEP_DAILY", "offload_keep_daily", "30",
-       _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_DAILY=30",
-       "days that keep their last set on the share"),
-    _v("SMB offload", "OFFLOAD_KEEP_WEEKLY", "offload_keep_weekly", "26",
-       _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_WEEKLY=26",
-       "weeks that keep their last set on the share"),
-    _v("Reports", "REPORTS_DIR", "reports_dir", "reports", _host_path, "reports",
-       "where pysystemtrade writes its reports (relative to the project folder, or absolute)"),
-    _v("Reports", "REPORTS_REMOTE", "reports_remote", "", _git_url, "REPORTS_REMOTE=https://github.com/you/reports.git",
-       "git remote the daily reports are pushed to; empty turns it off"),
-    _v("Reports", "REPORTS_BRANCH", "reports_branch", "main", _branch, "REPORTS_BRANCH=main",
-       "branch of the reports remote"),
-)
 
-SECRET_NAMES = frozenset(v.name for v in VARIABLES if v.secret)
-KNOWN_NAMES = frozenset(v.name for v in VARIABLES) | {f"{n}_FILE" for n in SECRET_NAMES} | {ENV_FILE_VARIABLE}
 FOREIGN_PREFIXES = ("COMPOSE_", "DOCKER_", "BUILDKIT_")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The effective settings. Build with ``load_settings``; never mutate."""
+    """The effective settings. Build with ``load_settings``; never mutate.
+
+    Each setting is declared here once: its field is its attribute and type, and ``_v`` gives its
+    variable (group, name, default, parser, example, help). ``VARIABLES``, the ``config`` table and
+    ``.env.example`` are derived from these fields, in this order."""
 
     root: Path
     env_file: Path | None
-    name_suffix: str
-    ipv4_network_part: str
-    timezone: str
-    state_dir: Path
-    pysystemtrade_repo_url: str
-    pysystemtrade_clone_dir: Path
-    private_config_dir: Path
-    pysystemtrade_branch: str
-    git_token: Secret | None
-    git_username: str
-    pysys_code: str
-    script_path: str
-    echo_path: str
-    log_server_port: int
-    pysys_logging_config: str
-    pysys_build_constraints: str
-    pysys_run_logs_keep: int
-    stop_grace_seconds: int
-    stop_term_seconds: int
-    eod_chain: tuple[str, ...]
-    morning_processes: tuple[str, ...]
-    launch_margin_minutes: int
-    eod_step_timeout_minutes: int
-    eod_step_timeouts: Mapping[str, int]
-    eod_stop_on_failure: tuple[str, ...]
-    order_generator_wait_minutes: int
-    crash_relaunch_limit: int
-    scheduler_catchup_hours: int
-    offload_max_age_hours: int
-    alert_urls: Secret | None
-    alert_throttle_minutes: int
-    weekend_pipeline_at: tuple
-    gateway_check_at: tuple
-    scheduler_jobs: tuple
-    python_base_image: str
-    mongo_image: str
-    gateway_base_image: str
-    container_uid: int
-    jupyterlab_version: str
-    workflow_weekday_start: int
-    workflow_weekday_end: int
-    hour_to_stop_workflow_on_end_weekday: int
-    trading_mode: str
-    twsuserid: Secret | None
-    twspassword: Secret | None
-    gateway_auto_restart_time: str
-    vnc_password: Secret | None
-    mongo_root_user: str
-    mongo_root_password: Secret | None
-    jupyter_token: Secret | None
-    bind_address: str
-    ib_api_port: int
-    vnc_port: int
-    jupyter_port: int
-    backup_dir: Path
-    backup_keep_last: int
-    backup_keep_daily: int
-    backup_keep_weekly: int
-    backup_min_free_gb: float
-    backup_suspect_ratio: float
-    backup_wait_minutes: int
-    smb_server: str
-    smb_port: int
-    smb_share: str
-    smb_folder: str
-    smb_user: str
-    smb_password: Secret | None
-    smb_encrypt: bool
-    smb_verify: bool
-    offload_keep_last: int
-    offload_keep_daily: int
-    offload_keep_weekly: int
-    reports_dir: Path
-    reports_remote: str
-    reports_branch: str
+    name_suffix: str = _v(
+        "Ecosystem", "NAME_SUFFIX", "", _name_suffix, "_prod",
+        "appended to every container, network and volume name, so several ecosystems share one host", compose=True)
+    ipv4_network_part: str = _v(
+        "Ecosystem", "IPV4_NETWORK_PART", "172.28.0", _network_part, "172.28.0",
+        "first three numbers of the ecosystem network's /24 subnet", compose=True)
+    timezone: str = _v(
+        "Ecosystem", "TIMEZONE", "Europe/London", _timezone, "Europe/London",
+        "the one timezone for the trading window, every container's clock and the gateway", compose=True)
+    state_dir: Path = _v(
+        "Ecosystem", "STATE_DIR", ".state", _host_path, ".state",
+        "where run history and scheduler state live (relative to the project folder, or absolute)")
+    pysystemtrade_repo_url: str = _v(
+        "pysystemtrade", "PYSYSTEMTRADE_REPO_URL", "", _git_url,
+        "https://github.com/you/pysystemtrade.git", "your private pysystemtrade repository (no credentials in it)")
+    pysystemtrade_clone_dir: Path = _v(
+        "pysystemtrade", "PYSYSTEMTRADE_CLONE_DIR", "${STATE_DIR}/pysystemtrade", _host_path,
+        ".state/pysystemtrade", "where `invoke build` keeps the clone of your repository on this host")
+    private_config_dir: Path = _v(
+        "pysystemtrade", "PRIVATE_CONFIG_DIR", "${PYSYSTEMTRADE_CLONE_DIR}/private", _host_path,
+        "/srv/pysystemtrade-private", "host folder with private_config.yaml, mounted read-only into the containers", compose=True)
+    pysystemtrade_branch: str = _v(
+        "pysystemtrade", "PYSYSTEMTRADE_BRANCH", "master", _branch, "master",
+        "the branch of that repository to build")
+    git_token: Secret | None = _v(
+        "pysystemtrade", "GIT_TOKEN", "", _secret, "GIT_TOKEN_FILE=/run/secrets/git_token",
+        "token for the private repository and the reports remote; never stored in a clone or image", secret=True)
+    git_username: str = _v(
+        "pysystemtrade", "GIT_USERNAME", "x-access-token", _optional_text, "x-access-token",
+        "user name git sends with GIT_TOKEN (GitHub: x-access-token, GitLab: oauth2)")
+    pysys_code: str = _v(
+        "pysystemtrade", "PYSYS_CODE", "/opt/pysystemtrade", _container_path, "/opt/pysystemtrade",
+        "where the pysystemtrade code lives inside its containers", compose=True)
+    script_path: str = _v(
+        "pysystemtrade", "SCRIPT_PATH", "${PYSYS_CODE}/sysproduction/linux/scripts", _container_path,
+        "/opt/pysystemtrade/sysproduction/linux/scripts", "pysystemtrade's launcher scripts inside its containers", compose=True)
+    echo_path: str = _v(
+        "pysystemtrade", "ECHO_PATH", "/data/logs/echos", _container_path, "/data/logs/echos",
+        "where the processes' echo files go inside their containers (on the logs volume)", compose=True)
+    log_server_port: int = _v(
+        "pysystemtrade", "LOG_SERVER_PORT", "9020",
+        _int_in(1024, 65535, "must be a port number from 1024 to 65535"), "LOG_SERVER_PORT=9020",
+        "port of pysystemtrade's socket log server, on the processes' shared localhost (upstream's "
+        "syslogging/logging_prod.yaml uses 9020)", compose=True)
+    pysys_logging_config: str = _v(
+        "pysystemtrade", "PYSYS_LOGGING_CONFIG", "", _optional_container_path,
+        "PYSYS_LOGGING_CONFIG=/opt/private/logging_prod.yaml",
+        "your own logging config inside the containers (upstream's format); empty: the ecosystem's, which sends "
+        "every record to the log server on LOG_SERVER_PORT")
+    pysys_build_constraints: str = _v(
+        "pysystemtrade", "PYSYS_BUILD_CONSTRAINTS", "", _optional_text,
+        "PYSYS_BUILD_CONSTRAINTS=/srv/pysystemtrade/constraints.txt",
+        "pip constraints for installing your repository's dependencies into its image; empty: "
+        "docker/pysystemtrade/build-constraints.txt (cython<3, so PyYAML 5.x builds); none: no constraints")
+    pysys_run_logs_keep: int = _v(
+        "pysystemtrade", "PYSYS_RUN_LOGS_KEEP", "60",
+        _int_in(1, 10000, "must be a whole number from 1 to 10000"), "PYSYS_RUN_LOGS_KEEP=60",
+        "how many runs' complete output are kept per process on the logs volume (invoke logs run_X --run)", compose=True)
+    stop_grace_seconds: int = _v(
+        "pysystemtrade", "STOP_GRACE_SECONDS", "300",
+        _int_in(0, 86400, "must be a whole number of seconds from 0 to 86400"), "STOP_GRACE_SECONDS=300",
+        "how long a process may take to finish after its status is set to STOP, before SIGTERM")
+    stop_term_seconds: int = _v(
+        "pysystemtrade", "STOP_TERM_SECONDS", "120",
+        _int_in(0, 86400, "must be a whole number of seconds from 0 to 86400"), "STOP_TERM_SECONDS=120",
+        "how long after SIGTERM before SIGKILL, the last resort")
+    eod_chain: tuple[str, ...] = _v(
+        "Trading day", "EOD_CHAIN",
+        "run_daily_prices_updates,run_systems,run_strategy_order_generator,run_cleaners,run_reports,"
+        "run_daily_update_multiple_adjusted_prices", _process_list,
+        "EOD_CHAIN=run_daily_prices_updates,run_systems,run_strategy_order_generator,run_cleaners,run_reports",
+        "the evening chain, in order (add run_backups to keep pysystemtrade's own backups)")
+    morning_processes: tuple[str, ...] = _v(
+        "Trading day", "MORNING_PROCESSES", "run_daily_fx_and_contract_updates", _process_list,
+        "MORNING_PROCESSES=run_daily_fx_and_contract_updates", "one-shot processes launched in the morning")
+    launch_margin_minutes: int = _v(
+        "Trading day", "LAUNCH_MARGIN_MINUTES", "5",
+        _int_in(0, 120, "must be a whole number of minutes from 0 to 120"), "LAUNCH_MARGIN_MINUTES=5",
+        "how long before its window opens a process is launched (it waits for its start time)")
+    eod_step_timeout_minutes: int = _v(
+        "Trading day", "EOD_STEP_TIMEOUT_MINUTES", "120",
+        _int_in(1, 1440, "must be a whole number of minutes from 1 to 1440"), "EOD_STEP_TIMEOUT_MINUTES=120",
+        "how long a one-shot process may run after its window opens before it is stopped (timed_out)")
+    eod_step_timeouts: Mapping[str, int] = _v(
+        "Trading day", "EOD_STEP_TIMEOUTS", "", _process_minutes,
+        "EOD_STEP_TIMEOUTS=run_systems=240,run_reports=30", "per-process timeouts in minutes, overriding the one above")
+    eod_stop_on_failure: tuple[str, ...] = _v(
+        "Trading day", "EOD_STOP_ON_FAILURE", "run_daily_prices_updates,run_systems",
+        _process_list_or_none, "EOD_STOP_ON_FAILURE=run_daily_prices_updates,run_systems",
+        "chain steps whose failure (or decline, or timeout) skips the rest of the chain; others let it go on; "
+        "none: nothing stops it")
+    order_generator_wait_minutes: int = _v(
+        "Trading day", "ORDER_GENERATOR_WAIT_MINUTES", "60",
+        _int_in(0, 1440, "must be a whole number of minutes from 0 to 1440"), "ORDER_GENERATOR_WAIT_MINUTES=60",
+        "how long the order generator waits for the day's stack handler to end before it fails")
+    crash_relaunch_limit: int = _v(
+        "Trading day", "CRASH_RELAUNCH_LIMIT", "3",
+        _int_in(0, 50, "must be a whole number from 0 to 50"), "CRASH_RELAUNCH_LIMIT=3",
+        "how many times a day a crashed stack handler or capital update is launched again")
+    scheduler_catchup_hours: int = _v(
+        "Scheduler", "SCHEDULER_CATCHUP_HOURS", "6",
+        _int_in(0, 72, "must be a whole number of hours from 0 to 72"), "SCHEDULER_CATCHUP_HOURS=6",
+        "how long after its time a missed backup, offload or reports run is still caught up")
+    offload_max_age_hours: int = _v(
+        "Scheduler", "OFFLOAD_MAX_AGE_HOURS", "36",
+        _int_in(1, 720, "must be a whole number of hours from 1 to 720"), "OFFLOAD_MAX_AGE_HOURS=36",
+        "the scheduler alerts when no offload has succeeded for this long (with SMB configured)")
+    weekend_pipeline_at: tuple[int, time] = _v(
+        "Scheduler", "WEEKEND_PIPELINE_AT", "sat 10:00", _weekday_time,
+        "WEEKEND_PIPELINE_AT=sat 10:00", "when the weekend pipeline (cold backup, restore drill, offload) runs")
+    gateway_check_at: tuple[int, time] = _v(
+        "Scheduler", "GATEWAY_CHECK_AT", "sun 20:00", _weekday_time, "GATEWAY_CHECK_AT=sun 20:00",
+        "when the gateway's login is checked before the week (IBKR asks for a full login every Sunday)")
+    scheduler_jobs: tuple["ScheduledJob", ...] = _v(
+        "Scheduler", "SCHEDULER_JOBS", "", _scheduled_jobs,
+        "SCHEDULER_JOBS=backup --what=csv @ sat 12:00; gateway.status @ trading 07:30",
+        "your own scheduled jobs, no code needed: 'TASK [ARGS] @ DAYS HH:MM' separated by ';' "
+        "(DAYS: daily, trading, mon,wed or mon-fri); each runs once a day at most, with catch-up as above")
+    alert_urls: Secret | None = _v(
+        "Alerts", "ALERT_URLS", "", _secret, "ALERT_URLS_FILE=/run/secrets/alert_urls",
+        "where failure alerts go: Apprise URLs separated by spaces (mailto://, tgram://, slack://, ...); "
+        "they may hold passwords", secret=True)
+    alert_throttle_minutes: int = _v(
+        "Alerts", "ALERT_THROTTLE_MINUTES", "60",
+        _int_in(0, 10080, "must be a whole number of minutes from 0 to 10080"), "ALERT_THROTTLE_MINUTES=60",
+        "the same alert is sent at most once in this many minutes (the next one says how many were held back)")
+    python_base_image: str = _v(
+        "Images", "PYTHON_BASE_IMAGE", "python:3.10-slim-bookworm", _image_ref,
+        "python:3.10-slim-bookworm", "base of the pysystemtrade, Jupyter and stand-in images")
+    mongo_image: str = _v(
+        "Images", "MONGO_IMAGE", "mongo:7.0", _image_ref, "mongo:7.0",
+        "the MongoDB image (pinned major version)", compose=True)
+    gateway_base_image: str = _v(
+        "Images", "GATEWAY_BASE_IMAGE", "ghcr.io/gnzsnz/ib-gateway:stable", _image_ref,
+        "ghcr.io/gnzsnz/ib-gateway:stable", "the IB Gateway image ib_gateway/Dockerfile builds on")
+    container_uid: int = _v(
+        "Images", "CONTAINER_UID", "1000",
+        _int_in(1, 65534, "must be a non-root user id from 1 to 65534"), "CONTAINER_UID=1000",
+        "user id the pysystemtrade, Jupyter and gateway processes run as; owns their secret files")
+    jupyterlab_version: str = _v(
+        "Images", "JUPYTERLAB_VERSION", "4.4.9", _optional_text, "4.4.9",
+        "JupyterLab version installed in the Jupyter image")
+    workflow_weekday_start: int = _v(
+        "Trading week", "WORKFLOW_WEEKDAY_START", "1",
+        _int_in(1, 7, "must be 1 (Monday) to 7 (Sunday)"), "WORKFLOW_WEEKDAY_START=1",
+        "first day of the trading week, 1 (Monday) to 7 (Sunday)")
+    workflow_weekday_end: int = _v(
+        "Trading week", "WORKFLOW_WEEKDAY_END", "5",
+        _int_in(1, 7, "must be 1 (Monday) to 7 (Sunday)"), "WORKFLOW_WEEKDAY_END=5",
+        "last day of the trading week, 1 (Monday) to 7 (Sunday)")
+    hour_to_stop_workflow_on_end_weekday: int = _v(
+        "Trading week", "HOUR_TO_STOP_WORKFLOW_ON_END_WEEKDAY", "24",
+        _int_in(0, 24, "must be a whole hour from 0 to 24 (24 means the end of that day)"),
+        "HOUR_TO_STOP_WORKFLOW_ON_END_WEEKDAY=24", "hour the window closes on its last day; 24 is midnight at its end")
+    trading_mode: str = _v(
+        "Gateway", "TRADING_MODE", "paper", _choice("paper", "live"), "TRADING_MODE=paper",
+        "paper or live", compose=True)
+    twsuserid: Secret | None = _v(
+        "Gateway", "TWSUSERID", "", _secret, "TWSUSERID_FILE=/run/secrets/tws_user",
+        "IB user name for the gateway", secret=True)
+    twspassword: Secret | None = _v(
+        "Gateway", "TWSPASSWORD", "", _secret, "TWSPASSWORD_FILE=/run/secrets/tws_password",
+        "IB password for the gateway", secret=True)
+    gateway_auto_restart_time: str = _v(
+        "Gateway", "GATEWAY_AUTO_RESTART_TIME", "11:55 PM", _clock_12h, "11:55 PM",
+        "the gateway's daily restart (IBC), in TIMEZONE; must fall in pysystemtrade's dead time", compose=True)
+    vnc_password: Secret | None = _v(
+        "Gateway", "VNC_PASSWORD", "", _secret, "VNC_PASSWORD_FILE=/run/secrets/vnc_password",
+        "password of the gateway's VNC; without one the gateway runs no VNC server", secret=True)
+    mongo_root_user: str = _v(
+        "MongoDB", "MONGO_ROOT_USER", "", _optional_text, "MONGO_ROOT_USER=admin",
+        "MongoDB root user; with MONGO_ROOT_PASSWORD it turns authentication on", compose=True)
+    mongo_root_password: Secret | None = _v(
+        "MongoDB", "MONGO_ROOT_PASSWORD", "", _secret,
+        "MONGO_ROOT_PASSWORD_FILE=/run/secrets/mongo_root_password", "MongoDB root password", secret=True)
+    jupyter_token: Secret | None = _v(
+        "Jupyter", "JUPYTER_TOKEN", "", _secret, "JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token",
+        "token Jupyter asks for; when unset, `invoke setup` generates one under STATE_DIR", secret=True)
+    bind_address: str = _v(
+        "Host ports", "BIND_ADDRESS", "127.0.0.1", _ip_address, "BIND_ADDRESS=127.0.0.1",
+        "the host address every published port binds to; anyone reaching the IB API port can trade", compose=True)
+    ib_api_port: int = _v(
+        "Host ports", "IB_API_PORT", "4001",
+        _int_in(1, 65535, "must be a port number from 1 to 65535"), "IB_API_PORT=4001", "host port of the IB API", compose=True)
+    vnc_port: int = _v(
+        "Host ports", "VNC_PORT", "5900",
+        _int_in(1, 65535, "must be a port number from 1 to 65535"), "VNC_PORT=5900", "host port of the gateway's VNC", compose=True)
+    jupyter_port: int = _v(
+        "Host ports", "JUPYTER_PORT", "8888",
+        _int_in(1, 65535, "must be a port number from 1 to 65535"), "JUPYTER_PORT=8888", "host port of Jupyter", compose=True)
+    backup_dir: Path = _v(
+        "Backups", "BACKUP_DIR", "backup", _host_path, "backup",
+        "where backup sets are written (relative to the project folder, or absolute)", compose=True)
+    backup_keep_last: int = _v(
+        "Backups", "BACKUP_KEEP_LAST", "7",
+        _int_in(0, 100000, "must be a whole number of 0 or more"), "BACKUP_KEEP_LAST=7", "newest sets always kept")
+    backup_keep_daily: int = _v(
+        "Backups", "BACKUP_KEEP_DAILY", "14",
+        _int_in(0, 100000, "must be a whole number of 0 or more"), "BACKUP_KEEP_DAILY=14",
+        "days that keep their last set")
+    backup_keep_weekly: int = _v(
+        "Backups", "BACKUP_KEEP_WEEKLY", "8",
+        _int_in(0, 100000, "must be a whole number of 0 or more"), "BACKUP_KEEP_WEEKLY=8",
+        "weeks that keep their last set")
+    backup_min_free_gb: float = _v(
+        "Backups", "BACKUP_MIN_FREE_GB", "10", _non_negative_float, "BACKUP_MIN_FREE_GB=10",
+        "free disk space below which doctor fails")
+    backup_suspect_ratio: float = _v(
+        "Backups", "BACKUP_SUSPECT_RATIO", "0.5", _non_negative_float,
+        "BACKUP_SUSPECT_RATIO=0.5", "a set smaller than this share of the previous good one is suspect, never good")
+    backup_wait_minutes: int = _v(
+        "Backups", "BACKUP_WAIT_MINUTES", "60",
+        _int_in(0, 1440, "must be a whole number of minutes from 0 to 1440"), "BACKUP_WAIT_MINUTES=60",
+        "how long a backup waits for running pysystemtrade processes to end before it fails (unless --force)")
+    smb_server: str = _v(
+        "SMB offload", "SMB_SERVER", "", _smb_server, "SMB_SERVER=nas.local",
+        "host name or address of the SMB server; empty turns offload off")
+    smb_port: int = _v(
+        "SMB offload", "SMB_PORT", "445",
+        _int_in(1, 65535, "must be a port number from 1 to 65535"), "SMB_PORT=445", "SMB server port")
+    smb_share: str = _v(
+        "SMB offload", "SMB_SHARE", "", _smb_share, "SMB_SHARE=backups", "share name")
+    smb_folder: str = _v(
+        "SMB offload", "SMB_FOLDER", "", _smb_folder, "SMB_FOLDER=pysystemtrade",
+        "folder inside the share")
+    smb_user: str = _v(
+        "SMB offload", "SMB_USER", "", _optional_text, "SMB_USER=trader", "SMB user name")
+    smb_password: Secret | None = _v(
+        "SMB offload", "SMB_PASSWORD", "", _secret, "SMB_PASSWORD_FILE=/run/secrets/smb_password",
+        "SMB password", secret=True)
+    smb_encrypt: bool = _v(
+        "SMB offload", "SMB_ENCRYPT", "no", _yes_no, "SMB_ENCRYPT=yes",
+        "require SMB3 encryption of the session (the server must support it)")
+    smb_verify: bool = _v(
+        "SMB offload", "SMB_VERIFY", "yes", _yes_no, "SMB_VERIFY=yes",
+        "read every uploaded file back and compare its SHA-256 with the manifest")
+    offload_keep_last: int = _v(
+        "SMB offload", "OFFLOAD_KEEP_LAST", "14",
+        _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_LAST=14",
+        "newest sets always kept on the share")
+    offload_keep_daily: int = _v(
+        "SMB offload", "OFFLOAD_KEEP_DAILY", "30",
+        _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_DAILY=30",
+        "days that keep their last set on the share")
+    offload_keep_weekly: int = _v(
+        "SMB offload", "OFFLOAD_KEEP_WEEKLY", "26",
+        _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_WEEKLY=26",
+        "weeks that keep their last set on the share")
+    reports_dir: Path = _v(
+        "Reports", "REPORTS_DIR", "reports", _host_path, "reports",
+        "where pysystemtrade writes its reports (relative to the project folder, or absolute)", compose=True)
+    reports_remote: str = _v(
+        "Reports", "REPORTS_REMOTE", "", _git_url, "REPORTS_REMOTE=https://github.com/you/reports.git",
+        "git remote the daily reports are pushed to; empty turns it off")
+    reports_branch: str = _v(
+        "Reports", "REPORTS_BRANCH", "main", _branch, "REPORTS_BRANCH=main",
+        "branch of the reports remote")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = ()
 
@@ -637,6 +587,12 @@ class Settings:
                 text = str(value) if value != "" else "(empty)"
             rows.append((var.name, text, self.sources.get(var.name, "default")))
         return rows
+
+
+VARIABLES: tuple[Variable, ...] = tuple(replace(f.metadata["variable"], attr=f.name) for f in fields(Settings)
+                                        if "variable" in f.metadata)
+SECRET_NAMES = frozenset(v.name for v in VARIABLES if v.secret)
+KNOWN_NAMES = frozenset(v.name for v in VARIABLES) | {f"{n}_FILE" for n in SECRET_NAMES} | {ENV_FILE_VARIABLE}
 
 
 # --- loading ------------------------------------------------------------------------------

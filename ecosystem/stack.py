@@ -121,34 +121,19 @@ def write_logging_config(settings: Settings) -> Path:
 
 
 def compose_env(settings: Settings) -> dict[str, str]:
-    """Return every variable docker-compose.yml reads, derived from the settings (no secret values)."""
+    """Return every variable docker-compose.yml reads, derived from the settings (no secret values): those
+    declared ``compose`` as they are, and those computed from them."""
+    from .settings import VARIABLES
+
     names = images.image_names(settings)
-    return {
-        "NAME_SUFFIX": settings.name_suffix,
-        "IPV4_NETWORK_PART": settings.ipv4_network_part,
-        "TIMEZONE": settings.timezone,
-        "BIND_ADDRESS": settings.bind_address,
-        "IB_API_PORT": str(settings.ib_api_port),
-        "VNC_PORT": str(settings.vnc_port),
-        "JUPYTER_PORT": str(settings.jupyter_port),
-        "TRADING_MODE": settings.trading_mode,
+    declared = {v.name: str(getattr(settings, v.attr)) for v in VARIABLES if v.compose}  # as they are
+    return declared | {
         "IB_RELAY_PORT": str(RELAY_PORTS[settings.trading_mode]),
-        "GATEWAY_AUTO_RESTART_TIME": settings.gateway_auto_restart_time,
-        "MONGO_IMAGE": settings.mongo_image,
-        "MONGO_ROOT_USER": settings.mongo_root_user,
         "PYSYSTEMTRADE_IMAGE": names["pysystemtrade"],
         "JUPYTER_IMAGE": names["jupyter"],
         "GATEWAY_IMAGE": names["ib_gateway"],
-        "PYSYS_CODE": settings.pysys_code,
-        "SCRIPT_PATH": settings.script_path,
-        "ECHO_PATH": settings.echo_path,
-        "LOG_SERVER_PORT": str(settings.log_server_port),
         "PYSYS_LOGGING_CONFIG": settings.pysys_logging_config or LOGGING_CONFIG,
-        "PYSYS_RUN_LOGS_KEEP": str(settings.pysys_run_logs_keep),
         "ECOSYSTEM_ETC_DIR": str(etc_dir(settings)),
-        "PRIVATE_CONFIG_DIR": str(settings.private_config_dir),
-        "BACKUP_DIR": str(settings.backup_dir),
-        "REPORTS_DIR": str(settings.reports_dir),
         "SECRETS_DIR": str(secrets_dir(settings)),
     }
 

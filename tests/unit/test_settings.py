@@ -257,6 +257,22 @@ def test_every_variable_maps_to_exactly_one_field():
     assert len({v.name for v in VARIABLES}) == len(VARIABLES)
 
 
+def test_a_setting_is_declared_once_on_its_field_and_the_rest_derives_from_it(tmp_path):
+    from ecosystem.stack import compose_env
+
+    declared = [f for f in dataclasses.fields(Settings) if "variable" in f.metadata]
+    assert [v.attr for v in VARIABLES] == [f.name for f in declared], "VARIABLES is the fields, in their order"
+    assert all(f.metadata["variable"].attr == "" for f in declared), "the attribute is the field's name, never typed"
+    example = render_env_example()
+    assert all(re.search(rf"^#? ?{v.name}=", example, flags=re.M) for v in VARIABLES), ".env.example shows each"
+    settings = load(tmp_path)
+    env = compose_env(settings)
+    for var in VARIABLES:
+        if var.compose:
+            assert env[var.name] == str(getattr(settings, var.attr)), var.name
+    assert not {v.name for v in VARIABLES if v.secret} & set(env), "no secret value goes to compose"
+
+
 def test_earlier_setups_variables_keep_their_names():
     names = {v.name for v in VARIABLES}
     assert {"IPV4_NETWORK_PART", "NAME_SUFFIX", "PYSYS_CODE", "SCRIPT_PATH", "ECHO_PATH", "GIT_TOKEN", "TWSUSERID",
