@@ -36,6 +36,19 @@ MAX_LOG_LINES, MAX_LOG_LINE = 15, 300
 HOST = socket.gethostname()
 
 
+def current_name(job: str, step: str | None) -> tuple[str, str | None]:
+    """The (job, step) an entry written by an earlier version is read as: jobs are named after their
+    task (``weekly.sync`` was ``weekly`` with step ``sync``, its launches ``day``; the scheduler's
+    records were ``schedule``; ``gateway.status`` was ``gateway`` with step ``status``)."""
+    if job == "day":
+        return "weekly.sync", step
+    if job == "schedule":
+        return "run-scheduler", step
+    if job in ("weekly", "gateway") and step:
+        return f"{job}.{step}", None
+    return job, step
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -238,7 +251,8 @@ class History:
                 continue
             try:
                 entry = json.loads(line)
-                run = Run(id=entry["id"], job=entry["job"], step=entry.get("step"), slot=entry.get("slot"),
+                named, step = current_name(entry["job"], entry.get("step"))
+                run = Run(id=entry["id"], job=named, step=step, slot=entry.get("slot"),
                           parent=entry.get("parent"), start=_parse_iso(entry["start"]),
                           end=_parse_iso(entry.get("end")), outcome=entry.get("outcome"),
                           detail=entry.get("detail") or "", pid=entry.get("pid") or 0, host=entry.get("host") or "",
@@ -250,8 +264,8 @@ class History:
                 folded[run.id] = run
         self.damaged_lines = damaged
         result = sorted(folded.values(), key=lambda r: r.start)
-        if job is not None:
-            result = [r for r in result if r.job == job]
+        if job is not None:  # a job, or a collection's jobs (weekly: weekly.sync, weekly.open, ...)
+            result = [r for r in result if r.job == job or r.job.startswith(job + ".")]
         if since is not None:
             result = [r for r in result if r.start >= since]
         if not include_steps:

@@ -14,6 +14,9 @@ from typing import Iterator
 from .errors import EcosystemError
 
 
+WEEK = "weekly"  # held by weekly sync, open and close; backup and restore take it to hold every launch
+
+
 class Busy(EcosystemError):
     """Another run of the same job holds its lock."""
 

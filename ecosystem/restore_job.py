@@ -44,7 +44,7 @@ def run(ctx: "Context", run: "RunHandle", from_: str, parts: tuple[str, ...] | N
             ctx.say(f"drill passed: {run.detail}; scratch resources removed, production untouched")
             return
         confirm(manifest.name)
-        with locks.exclusive(s.state_dir, "weekly", wait_seconds=120), locks.exclusive(s.state_dir, "eod"):
+        with locks.exclusive(s.state_dir, locks.WEEK, wait_seconds=120), locks.exclusive(s.state_dir, "eod"):
             run.detail = into_production(ctx, folder, manifest, parts, safety=safety, resume=resume)
 
 

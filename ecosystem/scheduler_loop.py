@@ -4,7 +4,7 @@ Every job runs as its own ``invoke`` process (the same tasks and configuration a
 line), in its own session so a timeout can stop it: SIGTERM first (the tasks unwind: a step is
 stopped through STOP, a lock released), SIGKILL after a grace. Jobs of different names run side
 by side (``weekly sync`` keeps its minute while the nightly pipeline runs for hours); a job never
-runs twice at once. Each slot's run is recorded under the job ``schedule`` (step = the job,
+runs twice at once. Each slot's run is recorded under the job ``run-scheduler`` (step = the job,
 slot = the slot): ok / failed / timed_out, or ``missed``; any of those but ok is a failure event,
 hence an alert. The heartbeat file says when the loop last looked, which is where a restarted
 scheduler picks up (``since``).
@@ -26,7 +26,7 @@ from .state_files import write_json
 
 log = logging.getLogger(__name__)
 
-JOB = "schedule"
+JOB = "run-scheduler"
 SYNC = "weekly.sync"
 TIMEOUTS = {SYNC: timedelta(minutes=15), "weekly.open": timedelta(minutes=30), "nightly": timedelta(hours=12),
             "weekend": timedelta(hours=8),

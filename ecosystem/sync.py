@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from . import backup as backups, backup_job, locks, plan as planning, processes, restore as restoring, stack, \
     startup, trading_day, week
 from .errors import EcosystemError
+from .outcomes import Outcome
 
 if TYPE_CHECKING:
     from .context import Context
 
-JOB = "weekly"
 
 
 def sync(ctx: "Context", *, launch: bool = True) -> list[str]:
@@ -63,23 +63,23 @@ def sync(ctx: "Context", *, launch: bool = True) -> list[str]:
 
 
 def recorded_sync(ctx: "Context", step: str, *, launch: bool = True) -> list[str]:
-    """``sync`` under the job's lock, as ``step`` (sync, open, close) of the history: a sync that
+    """``sync`` under the week's lock, recorded as the task ``weekly.STEP`` (sync, open, close): a sync that
     changed something is recorded ``ok`` with what it did, one that failed ``failed`` with the
     fix (and raised); one that found everything in step leaves no trace (it runs every minute).
     Another sync holding the lock: this one does nothing and says so."""
     s = ctx.settings
     started = datetime.now(timezone.utc)
     try:
-        with locks.exclusive(s.state_dir, JOB):
+        with locks.exclusive(s.state_dir, locks.WEEK):
             done = sync(ctx, launch=launch)
     except locks.Busy as exc:
         ctx.say(f"{exc.message}: this {step} does nothing")
         return []
     except EcosystemError as exc:
-        ctx.history.record(JOB, "failed", exc.message, step=step, start=started, hint=exc.fix)
+        ctx.history.record(f"weekly.{step}", Outcome.FAILED, exc.message, start=started, hint=exc.fix)
         raise
     if done:
-        ctx.history.record(JOB, "ok", "; ".join(done), step=step, start=started)
+        ctx.history.record(f"weekly.{step}", Outcome.OK, "; ".join(done), start=started)
     for line in done:
         ctx.say(line)
     return done

@@ -25,7 +25,8 @@ from .process_runs import Launched, Verdict
 
 log = logging.getLogger(__name__)
 
-JOB = "day"
+JOB = "weekly.sync"   # the task that launches them; an earlier version's containers say "day"
+FORMER_JOB = "day"
 SERVICES = {"run_stack_handler": "stack_handler", "run_capital_update": "capital_update"}  # else daily_processes
 OVERRUN = timedelta(minutes=30)  # a continuous process still running this long after its stop time is hung
 
@@ -137,7 +138,7 @@ def _ours(client, settings) -> list[tuple[Launched, object]]:
     found = []
     for container in project_containers(client, settings.compose_project):
         launched = Launched.from_labels(container.name, container.labels)
-        if launched and launched.job == JOB:
+        if launched and launched.job in (JOB, FORMER_JOB):
             found.append((launched, container))
     return found
 

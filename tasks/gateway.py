@@ -27,7 +27,7 @@ def status(c):
     s = settings(c)
     host, port = _api_address(s)
     record = history(c)
-    run = record.begin("gateway", step="status")
+    run = record.begin("gateway.status")
     state = _container_state(s)
     if state != "running":
         record.finish(run, "failed", f"gateway container is {state}", hint="run `invoke up`")
@@ -53,7 +53,7 @@ def login(c, timeout=180, restart=False, dry_run=False):
         print(f"would {'restart' if restart else 'start if down'} ib_gateway, wait up to {timeout}s for the IB API "
               f"at {host}:{port} to answer, then compare its account with broker_account and TRADING_MODE")
         return
-    with recorded(c, "gateway", step="login") as run:
+    with recorded(c, "gateway.login") as run:
         if restart or _container_state(s) != "running":
             stack.write_mounted_files(s)
             stack.compose(s).up(["ib_gateway"], wait=False, force_recreate=bool(restart))

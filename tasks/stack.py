@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from invoke import Exit
 
-from ecosystem import processes, run_logs, stack
+from ecosystem import eod, processes, run_logs, stack, trading_day
 from ecosystem.errors import EcosystemError
 
 from ._common import context, ecosystem_task, history, recorded, settings, table, task_flags
@@ -85,7 +85,7 @@ def status(c):
     slot = now.astimezone(s.tz).date().isoformat()
     today = {}
     for run in runs:  # each process's latest outcome this trading day, from the day's launches and the chain
-        if run.slot == slot and run.step and run.job in ("day", "eod"):
+        if run.slot == slot and run.step and run.job in (trading_day.JOB, eod.JOB):
             today[run.step] = run
     if today:
         print(f"\ntrading day {slot}")

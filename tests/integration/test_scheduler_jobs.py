@@ -183,5 +183,5 @@ def test_run_scheduler_on_sigterm_stops_its_running_job_cleanly_records_why_and_
     assert "stopping" in output
     left = subprocess.run(["pgrep", "-f", "invoke offload"], capture_output=True, text=True).stdout.split()
     assert left == [], "the job's process group was stopped with the loop"
-    runs = [r for r in History(folder / "state" / "history.jsonl").runs(job="schedule") if r.step == "own:offload"]
+    runs = [r for r in History(folder / "state" / "history.jsonl").runs(job="run-scheduler") if r.step == "own:offload"]
     assert len(runs) == 1 and runs[0].outcome == "failed" and "stopped when the scheduler stopped" in runs[0].detail

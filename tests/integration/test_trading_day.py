@@ -267,7 +267,7 @@ def test_weekly_sync_launches_the_day_once_and_a_second_call_changes_nothing(day
     assert len(day.created.services) + len(day.created.one_offs) == created_before, "no container created"
     assert day.settings.history_path.read_text() == lines_before, "nothing recorded"
     assert [c.status for c in process_containers(docker_client, day, "run_stack_handler")] == ["running"]
-    fx = [r for r in history(day).runs(job="day") if r.step == "run_daily_fx_and_contract_updates"]
+    fx = [r for r in history(day).runs(job="weekly.sync") if r.step == "run_daily_fx_and_contract_updates"]
     assert [r.outcome for r in fx] == ["ok"]
 
 
@@ -305,7 +305,7 @@ def test_a_crashing_stack_handler_is_relaunched_up_to_the_limit_then_stays_down(
         for _ in range(5):
             outputs.append(day.run("weekly.sync").stdout)
             wait_ended(docker_client, day, "run_stack_handler")
-        crashes = [r for r in history(day).runs(job="day") if r.step == "run_stack_handler"]
+        crashes = [r for r in history(day).runs(job="weekly.sync") if r.step == "run_stack_handler"]
         assert [r.outcome for r in crashes] == ["failed"] * 3, "the first launch and two relaunches, then down"
         assert "relaunch 1 of 2" in crashes[0].detail and "relaunch 2 of 2" in crashes[1].detail
         assert "stays down" in crashes[2].detail

@@ -248,3 +248,26 @@ def test_a_process_runs_last_log_lines_are_kept_redacted_and_bounded(tmp_path):
     assert len(run.log_tail) == 15 and run.log_tail[-2] == "password is ********" and len(run.log_tail[-1]) == 300
     assert "hunter2" not in (tmp_path / "h.jsonl").read_text()
     assert events[0].log_tail == run.log_tail
+
+
+def test_jobs_are_named_after_their_task_and_an_earlier_versions_names_read_as_todays(tmp_path):
+    import json
+
+    path = tmp_path / "history.jsonl"
+    old = [("day", "run_stack_handler"), ("weekly", "sync"), ("schedule", "nightly"), ("gateway", "status"),
+           ("backup", None)]
+    with open(path, "w") as f:
+        for n, (job, step) in enumerate(old):
+            for phase in ("start", "end"):
+                f.write(json.dumps({"v": 1, "phase": phase, "id": str(n), "parent": None, "job": job, "step": step,
+                                    "slot": "2026-12-01", "start": "2026-12-01T10:00:00+00:00",
+                                    "end": "2026-12-01T10:01:00+00:00" if phase == "end" else None,
+                                    "outcome": "ok" if phase == "end" else None, "detail": "", "pid": 1,
+                                    "host": "h"}) + "\n")
+    runs = History(path).runs()
+    assert [(r.job, r.step) for r in runs] == [("weekly.sync", "run_stack_handler"), ("weekly.sync", None),
+                                               ("run-scheduler", "nightly"), ("gateway.status", None),
+                                               ("backup", None)]
+    assert {r.job for r in History(path).runs(job="weekly")} == {"weekly.sync"}, "a collection names its jobs"
+    assert [r.step for r in History(path).runs(job="weekly.sync")] == ["run_stack_handler", None]
+    assert History(path).runs(job="gateway")[0].job == "gateway.status"

@@ -81,7 +81,7 @@ def test_a_job_runs_once_for_its_slot_and_a_restart_repeats_nothing(world):
         again.tick()
         wait_all(again)
     assert "nightly" not in started_again
-    runs = [r for r in world[0].runs(job="schedule") if r.step == "nightly"]
+    runs = [r for r in world[0].runs(job="run-scheduler") if r.step == "nightly"]
     assert [(r.slot, r.outcome) for r in runs] == [("2026-11-30", "ok")]
 
 
@@ -93,9 +93,9 @@ def test_a_failing_job_is_recorded_and_alerted_and_the_loop_goes_on(world):
         wait_all(scheduler)
         clock.advance()
     scheduler.tick()
-    failed = [r for r in world[0].runs(job="schedule") if r.step == "nightly"]
+    failed = [r for r in world[0].runs(job="run-scheduler") if r.step == "nightly"]
     assert failed[0].outcome == "failed" and "code 3" in failed[0].detail
-    assert [e.subject for e in world[1]] == ["schedule/nightly failed"]
+    assert [e.subject for e in world[1]] == ["run-scheduler/nightly failed"]
     assert started.count("weekly.sync") == 4, "weekly sync kept its minute"
 
 
@@ -115,7 +115,7 @@ def test_a_hanging_job_is_stopped_at_its_timeout_and_never_runs_twice_meanwhile(
     clock.advance()
     scheduler.tick()
     assert started.count("nightly") == 1 and started.count("weekly.sync") >= 5
-    runs = [r for r in world[0].runs(job="schedule") if r.step == "nightly"]
+    runs = [r for r in world[0].runs(job="run-scheduler") if r.step == "nightly"]
     assert [r.outcome for r in runs] == ["timed_out"]
 
 
@@ -129,7 +129,7 @@ def test_a_slot_passed_while_down_beyond_its_limit_is_missed_and_alerted(world):
     later, started = make(world, clock, lambda job: child(0.1))
     later.tick()
     assert "nightly" not in started
-    assert [(e.subject, e.slot) for e in events] == [("schedule/nightly missed", "2026-11-30")]
+    assert [(e.subject, e.slot) for e in events] == [("run-scheduler/nightly missed", "2026-11-30")]
 
 
 def test_an_offload_older_than_its_limit_is_alerted_once_a_day(world):
@@ -140,4 +140,4 @@ def test_an_offload_older_than_its_limit_is_alerted_once_a_day(world):
     assert check(now + timedelta(hours=1)) == []
     late = now + timedelta(hours=40)
     assert check(late) and check(late + timedelta(seconds=1)) == [], "once a day"
-    assert [e.subject for e in events] == ["schedule/offload-age failed"]
+    assert [e.subject for e in events] == ["run-scheduler/offload-age failed"]

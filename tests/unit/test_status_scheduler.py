@@ -16,8 +16,8 @@ def test_status_shows_the_heartbeat_and_each_jobs_next_run_and_last_outcome(tmp_
                                          "TIMEZONE": "Europe/London"})
     now = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
     record = History(tmp_path / "state" / "history.jsonl", clock=lambda: now - timedelta(hours=16))
-    record.record("schedule", "failed", "invoke nightly exited with code 1", step="nightly", slot="2026-12-01")
-    record.record("schedule", "missed", "its slot passed", step="weekend", slot="2026-W48")
+    record.record("run-scheduler", "failed", "invoke nightly exited with code 1", step="nightly", slot="2026-12-01")
+    record.record("run-scheduler", "missed", "its slot passed", step="weekend", slot="2026-W48")
     (tmp_path / "state" / "scheduler-heartbeat.json").write_text(json.dumps({"looked": (now - timedelta(minutes=1)).isoformat()}))
     stack._scheduler_lines(s, now, record.runs())
     out = capsys.readouterr().out
