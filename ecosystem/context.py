@@ -33,6 +33,7 @@ class Context:
     say_line: Callable[[str], None] = print
     _client: "docker.DockerClient | None" = field(default=None, repr=False)
     _project: "Compose | None" = field(default=None, repr=False)
+    _control: "ProcessControl | None" = field(default=None, repr=False)
 
     def say(self, line: str) -> None:
         """Tell the trader ``line``, with every secret masked."""
@@ -57,14 +58,20 @@ class Context:
         return self._project
 
     def control(self) -> "ProcessControl":
-        """pysystemtrade's process control, chosen now: inside pysys_runtime while it runs, else a
-        one-off container (a control made before the runtime stopped would exec into nothing)."""
+        """pysystemtrade's process control: run inside pysys_runtime once it runs (fast; kept for the
+        invocation), until then in a one-off container of the pysystemtrade image."""
+        if self._control is not None:
+            return self._control
         from . import stack
+        from .process_control import ProcessControl, compose_runner, exec_runner
 
-        return stack.process_control(self.settings, self.client)
+        if stack.runtime_running(self):
+            self._control = ProcessControl(exec_runner(self.client, stack.runtime_container(self.settings)))
+            return self._control
+        return ProcessControl(compose_runner(self.project))
 
     def running(self) -> list["RunningProcess"]:
         """The pysystemtrade processes running now."""
         from . import processes
 
-        return processes.running_processes(self.client, self.settings)
+        return processes.running_processes(self)

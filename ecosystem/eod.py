@@ -69,14 +69,13 @@ def run(ctx: "Context", slot: str, steps: Sequence[PlannedStep], *, force: bool)
             record.record(JOB, Outcome.FAILED, f"not run: the restore of {held} is running or did not complete",
                           slot=slot, hint="finish it (invoke restore) or invoke resume")
             raise EcosystemError(f"end of day not run: the restore of {held} is running or did not complete")
-        if not stack.runtime_running(s, ctx.client):
+        if not stack.runtime_running(ctx):
             record.record(JOB, Outcome.FAILED, "not run: pysys_runtime is not running", slot=slot,
                           hint="start the stack: invoke up")
             raise EcosystemError("end of day not run: pysys_runtime is not running; start the stack with `invoke up`")
-        control = ctx.control()
-        for line in sweep_orphans(ctx.client, s, control):
+        for line in sweep_orphans(ctx):
             ctx.say(line)
-        execute = ContainerStep(s, ctx.client, ctx.project, control, history=record)
+        execute = ContainerStep(ctx)
         ctx.say(f"end of day {slot}: {', '.join(p.process for p in steps)}")
         return run_chain(record, slot, steps, execute=execute, stop_on_failure=s.eod_stop_on_failure,
                          force=force, say=ctx.say)
@@ -146,12 +145,22 @@ def run_chain(history: History, slot: str, steps: Sequence[PlannedStep], *,
 class ContainerStep:
     """Given the stack, run one chain step as its own container of ``daily_processes`` and judge it."""
 
-    def __init__(self, settings, client, project, control, *, history: History | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
-        self.settings, self.client, self.project, self.control = settings, client, project, control
-        self.history = history
+    def __init__(self, ctx: "Context", *, clock: Callable[[], datetime] | None = None) -> None:
+        self.ctx, self.settings, self.history = ctx, ctx.settings, ctx.history
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._statuses: dict[str, str] | None = None
+
+    @property
+    def client(self):
+        return self.ctx.client
+
+    @property
+    def project(self):
+        return self.ctx.project
+
+    @property
+    def control(self):
+        return self.ctx.control()
 
     def status_before(self, process: str) -> str:
         """Return ``process``'s status as the chain found it when it began (read once, in one call;
@@ -173,7 +182,7 @@ class ContainerStep:
         if not before:
             return None
         limit = self.settings.order_generator_wait_minutes * 60
-        for running in processes.running_processes(self.client, self.settings):
+        for running in processes.running_processes(self.ctx):
             if running.process != before:
                 continue
             print(f"{step.process}: waiting up to {limit // 60} min for {before} ({running.container}) to end")
@@ -238,8 +247,8 @@ class ContainerStep:
             return
         print(f"{step.process}: interrupted; stopping {name} cleanly (STOP, up to {self.settings.stop_grace_seconds}s)")
         try:
-            processes.stop_as_set(self.client, self.control, processes.RunningProcess(name, SERVICE, step.process),
-                                  self.settings, by="interrupted eod")
+            processes.stop_as_set(self.ctx, processes.RunningProcess(name, SERVICE, step.process),
+                                  by="interrupted eod")
         except Exception as exc:  # the interruption itself is what the caller reports
             log.warning("could not stop %s after the interruption: %s", name, exc)
 
@@ -254,7 +263,7 @@ class ContainerStep:
         minutes = int(self.timeout(step.process).total_seconds() // 60)
         running = processes.RunningProcess(name, SERVICE, step.process)
         started = process_runs.started_at(self.client, name)
-        stopped = processes.stop_as_set(self.client, self.control, running, self.settings, by="eod timeout")
+        stopped = processes.stop_as_set(self.ctx, running, by="eod timeout")
         record = self._record(step.process)
         if record is not None and record.status == "NO-RUN" and not process_runs.ran_since(record, started,
                                                                                          self.settings.tz):
@@ -266,19 +275,19 @@ class ContainerStep:
                        "if it needs longer")
 
 
-def sweep_orphans(client, settings, control) -> list[str]:
+def sweep_orphans(ctx: "Context") -> list[str]:
     """Deal with step containers an earlier ``eod`` left behind when it was killed (its run
     recorded the step as interrupted): an ended one is removed, a running one stopped cleanly."""
     from .engine import project_containers
 
     said = []
-    for container in project_containers(client, settings.compose_project):
+    for container in project_containers(ctx.client, ctx.settings.compose_project):
         launched = process_runs.Launched.from_labels(container.name, container.labels)
         if launched is None or launched.job != JOB:
             continue
         if container.status == "running":
-            stopped = processes.stop_as_set(client, control, processes.RunningProcess(
-                container.name, SERVICE, launched.process), settings, by="eod sweep")
+            stopped = processes.stop_as_set(ctx, processes.RunningProcess(container.name, SERVICE, launched.process),
+                                            by="eod sweep")
             said.append(f"stopped {launched.process} left running by an earlier, killed eod ({stopped.ended_by})")
-        process_runs.remove(client, container.name)
+        process_runs.remove(ctx.client, container.name)
     return said

@@ -10,12 +10,14 @@ cleanup of a pipeline always runs. The pipeline ends ``ok`` only if every step r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .errors import EcosystemError
-from .history import History
 from .outcomes import Outcome
 from .steps import Result, StepRun
+
+if TYPE_CHECKING:
+    from .context import Context
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,16 @@ class PipelineFailed(EcosystemError):
     """A step of a pipeline did not end ok (each step's own failure was recorded and alerted)."""
 
 
-def run(history: History, settings, name: str, steps: tuple[Step, ...], *, call: Callable[[Step, dict], Result],
+def run(ctx: "Context", name: str, steps: tuple[Step, ...], *, call: Callable[[Step, dict], Result],
         cleanup: Callable[[], None] | None = None, slot: str | None = None, given: dict | None = None,
-        missed: dict | None = None, say: Callable[[str], None] = print) -> dict[str, Outcome]:
+        missed: dict | None = None) -> dict[str, Outcome]:
     """Run ``steps`` in order with their dependencies, each through ``call(step, kwargs)``; record
     each; return step -> outcome, or raise PipelineFailed naming them. ``given`` adds keyword
     arguments to the steps whose task is named (e.g. eod's trading day); ``missed`` names steps
     not to run, with the reason: each is recorded ``missed`` (alerted)."""
+    settings, say = ctx.settings, ctx.say
     try:
-        with StepRun(history, name, slot=slot) as pipeline:
+        with StepRun(ctx.history, name, slot=slot) as pipeline:
             outcomes = pipeline.outcomes
             for step in steps:
                 missing = [n for n in step.needs if outcomes.get(n) != Outcome.OK]

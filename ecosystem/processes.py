@@ -75,10 +75,10 @@ def canonical(name: str) -> str:
     return PROCESS_NAMES.get(name, name)
 
 
-def running_processes(client, settings) -> list[RunningProcess]:
+def running_processes(ctx: "Context") -> list[RunningProcess]:
     """Return the running pysystemtrade process containers of the ecosystem."""
     found = []
-    for container in project_containers(client, settings.compose_project):
+    for container in project_containers(ctx.client, ctx.settings.compose_project):
         service = container.labels.get("com.docker.compose.service", "")
         if service in PROCESS_SERVICES and container.status == "running":
             name = process_name(container)
@@ -213,21 +213,21 @@ def graceful_stop(client, control: ProcessControl, running: RunningProcess, *, g
     return StopResult(running.process, running.container, ended_by, time.monotonic() - started, before)
 
 
-def stop_as_set(client, control: ProcessControl, running: RunningProcess, settings, *, by: str) -> StopResult:
+def stop_as_set(ctx: "Context", running: RunningProcess, *, by: str) -> StopResult:
     """``graceful_stop`` with the settings' grace (STOP_GRACE_SECONDS, STOP_TERM_SECONDS) and the
     STATE_DIR ledger that lets a killed stop's STOP be put back; ``by`` names who stopped it."""
-    return graceful_stop(client, control, running, grace=settings.stop_grace_seconds,
-                         term_timeout=settings.stop_term_seconds, ledger=StatusLedger(settings.state_dir), by=by)
+    s = ctx.settings
+    return graceful_stop(ctx.client, ctx.control(), running, grace=s.stop_grace_seconds,
+                         term_timeout=s.stop_term_seconds, ledger=StatusLedger(s.state_dir), by=by)
 
 
 def stop_each(ctx: "Context", targets: Sequence[RunningProcess], run: "RunHandle") -> list[StopResult]:
     """Stop each of ``targets`` gracefully (``stop_as_set``), each a step of ``run`` in the history,
     saying how each ended; a stop that skipped the process's clean-up is that step's ``failed``."""
-    control = ctx.control()
     results = []
     for target in targets:
         with run.step(target.process) as step:
-            result = stop_as_set(ctx.client, control, target, ctx.settings, by=f"invoke {run.run.job}")
+            result = stop_as_set(ctx, target, by=f"invoke {run.run.job}")
             step.detail = f"ended by {result.ended_by} after {result.seconds:.0f}s (status was {result.status_before})"
             if not result.graceful:
                 step.set("failed", step.detail + ": its on-completion clean-up did not run")

@@ -13,9 +13,13 @@ import re
 import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from .errors import EcosystemError
 from .plan import LAUNCHERS
+
+if TYPE_CHECKING:
+    from .context import Context
 
 RUNS_DIR = "/data/logs/runs"
 _NAME = re.compile(r"^(\d{8}T\d{6}Z)_(.+)\.log$")
@@ -76,16 +80,17 @@ def choose(runs: list[RunLog], which: str) -> RunLog:
                          fix="give --run last, a number (1 = the newest) or a container name from --run list")
 
 
-def _helper(client, settings, script: str) -> str:
+def _helper(ctx: "Context", script: str) -> str:
     from .engine import ContainerError, ImageNotFound
 
     from .images import image_names
     from .process_control import CONTROL_LABEL
     from .volumes import volume_name
 
+    settings = ctx.settings
     image = image_names(settings)["pysystemtrade"]
     try:
-        out = client.containers.run(image, ["sh", "-c", script], entrypoint=[], remove=True, network_disabled=True,
+        out = ctx.client.containers.run(image, ["sh", "-c", script], entrypoint=[], remove=True, network_disabled=True,
                                     volumes={volume_name(settings, "pysys_logs"): {"bind": "/data/logs", "mode": "ro"}},
                                     labels={CONTROL_LABEL: "control"})
     except ImageNotFound:
@@ -96,13 +101,13 @@ def _helper(client, settings, script: str) -> str:
     return out.decode("utf-8", "replace")
 
 
-def listing(client, settings, process: str) -> list[RunLog]:
+def listing(ctx: "Context", process: str) -> list[RunLog]:
     """Return the kept runs of ``process`` (a process or launcher name), oldest first."""
     script = (f"cd {shlex.quote(folder(process))} 2>/dev/null || exit 0; for f in *.log; do [ -f \"$f\" ] || continue; "
               "printf '%s\\t%s\\t%s\\n' \"$(wc -c < \"$f\")\" \"$f\" \"$(tail -n 1 \"$f\")\"; done")
-    return parse_listing(_helper(client, settings, script))
+    return parse_listing(_helper(ctx, script))
 
 
-def read(client, settings, process: str, run: RunLog) -> str:
+def read(ctx: "Context", process: str, run: RunLog) -> str:
     """Return the whole kept output of ``run`` of ``process``."""
-    return _helper(client, settings, "cat " + shlex.quote(f"{folder(process)}/{run.file}"))
+    return _helper(ctx, "cat " + shlex.quote(f"{folder(process)}/{run.file}"))

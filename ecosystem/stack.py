@@ -148,22 +148,12 @@ def runtime_container(settings: Settings) -> str:
     return f"pysys_runtime{settings.name_suffix}"
 
 
-def runtime_running(settings: Settings, client) -> bool:
+def runtime_running(ctx: "Context") -> bool:
     """Say whether pysys_runtime (the processes' namespaces and log server) is running."""
     try:
-        return client.api.inspect_container(runtime_container(settings))["State"]["Status"] == "running"
+        return ctx.client.api.inspect_container(runtime_container(ctx.settings))["State"]["Status"] == "running"
     except Exception:  # not created
         return False
-
-
-def process_control(settings: Settings, client=None):
-    """Return pysystemtrade's process control for this stack: run inside pysys_runtime while it
-    runs (fast), else in a one-off container of the pysystemtrade image."""
-    from .process_control import ProcessControl, compose_runner, exec_runner
-
-    if client is not None and runtime_running(settings, client):
-        return ProcessControl(exec_runner(client, runtime_container(settings)))
-    return ProcessControl(compose_runner(compose(settings)))
 
 
 @dataclass(frozen=True)
@@ -319,10 +309,11 @@ class ServiceState:
     image_created: datetime | None
 
 
-def service_states(client, settings: Settings) -> list[ServiceState]:
+def service_states(ctx: "Context") -> list[ServiceState]:
     """Return the state of every service of the stack, from the engine's view of its containers."""
     from .engine import parse_time, project_containers
 
+    client, settings = ctx.client, ctx.settings
     by_service = {}
     for container in project_containers(client, settings.compose_project):
         by_service.setdefault(container.labels.get("com.docker.compose.service", "?"), []).append(container)
@@ -351,11 +342,12 @@ def service_states(client, settings: Settings) -> list[ServiceState]:
     return rows
 
 
-def ensure_always_on(settings: Settings, client) -> list[str]:
+def ensure_always_on(ctx: "Context") -> list[str]:
     """Start whichever always-on service is not running (never recreating a running one), and
     recreate Jupyter if it joined an earlier start of pysys_runtime (after the runtime restarted
     by itself, Jupyter's network namespace is a dead one). Return what was done."""
-    states = {r.service: r for r in service_states(client, settings)}
+    settings = ctx.settings
+    states = {r.service: r for r in service_states(ctx)}
     # "restarting" is Docker's restart policy at work: starting it again would not help
     missing = [name for name in ALWAYS_ON if states.get(name) is None or states[name].state not in
                ("running", "restarting")]
@@ -363,7 +355,7 @@ def ensure_always_on(settings: Settings, client) -> list[str]:
     if "ib_gateway" in missing and not (settings.twsuserid and settings.twspassword):
         missing.remove("ib_gateway")
         log.warning("the gateway is not running and cannot log in without TWSUSERID and TWSPASSWORD")
-    project = compose(settings)
+    project = ctx.project
     needed = [name for name in missing if name in ("mongo_db", "pysys_runtime")]
     if missing:
         write_mounted_files(settings)
@@ -375,7 +367,7 @@ def ensure_always_on(settings: Settings, client) -> list[str]:
         if others:
             project.up(others, wait=False, no_recreate=True)
         done.append("started " + ", ".join(missing))
-        states = {r.service: r for r in service_states(client, settings)}
+        states = {r.service: r for r in service_states(ctx)}
     runtime, jupyter = states.get("pysys_runtime"), states.get("jupyter")
     if runtime and jupyter and runtime.since and jupyter.since and jupyter.state == "running" \
             and jupyter.since < runtime.since:

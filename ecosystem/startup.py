@@ -22,8 +22,7 @@ JOB = "startup"
 def cold_start(ctx: "Context") -> None:
     """Run the startup if this start of pysys_runtime has not had it; say so once when
     processes are running and it has to wait."""
-    runtime = [r for r in stack.service_states(ctx.client, ctx.settings)
-               if r.service == "pysys_runtime" and r.state == "running"]
+    runtime = [r for r in stack.service_states(ctx) if r.service == "pysys_runtime" and r.state == "running"]
     if not runtime or runtime[0].since is None:
         return
     earlier = [r for r in ctx.history.runs(job=JOB) if r.start >= runtime[0].since]

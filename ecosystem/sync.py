@@ -26,22 +26,21 @@ def sync(ctx: "Context", *, launch: bool = True) -> list[str]:
     """Bring the stack in line with the plan now; return what was changed (empty: nothing to do)."""
     s, record = ctx.settings, ctx.history
     now = datetime.now(timezone.utc)
-    client = ctx.client
     if backups.ColdMarker(s.state_dir).read() is not None:
         if locks.is_held(s.state_dir, backup_job.JOB):
             return []  # a cold backup has MongoDB stopped on purpose: it starts it again itself
         done = backup_job.restart_after_cold(ctx)  # a cold backup was killed: bring back what it stopped
     else:
         done = []
-    done += stack.ensure_always_on(s, client)
+    done += stack.ensure_always_on(ctx)
     startup.cold_start(ctx)
     control = ctx.control()
     running = {r.process for r in ctx.running()}
     done += processes.repair_statuses(processes.StatusLedger(s.state_dir), control, running)
     plan_of = planning.plans_of(s)
 
-    done += trading_day.reconcile(client, s, control, record, plan_of=plan_of)
-    done += trading_day.stop_overdue(client, s, control, record, now)
+    done += trading_day.reconcile(ctx, plan_of=plan_of)
+    done += trading_day.stop_overdue(ctx, now)
     if not launch:
         return done
     held = restoring.RestoreMarker(s.state_dir).read()
@@ -58,7 +57,7 @@ def sync(ctx: "Context", *, launch: bool = True) -> list[str]:
                if (r := control.record(name)).status == "GO" and not r.running}
     for due in trading_day.due_launches(plan, now, inside_week=inside, running=running, tried=tried,
                                         relaunch_limit=s.crash_relaunch_limit, cleared=cleared):
-        done.append(trading_day.launch_or_record(ctx.project, client, s, record, due, now, control))
+        done.append(trading_day.launch_or_record(ctx, due, now, read_status=True))
     return done
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import process_runs, processes
 from .engine import project_containers
@@ -22,6 +22,9 @@ from .errors import EcosystemError
 from .history import History
 from .plan import PlannedStep
 from .process_runs import Launched, Verdict
+
+if TYPE_CHECKING:
+    from .context import Context
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +94,17 @@ def deadline_of(step: PlannedStep, now: datetime, settings) -> datetime:
     return max(now, step.window_start) + timedelta(minutes=minutes)
 
 
-def launch_or_record(project, client, settings, history: History, due: Due, now: datetime, control=None) -> str:
+def launch_or_record(ctx: "Context", due: Due, now: datetime, *, read_status: bool = False) -> str:
     """Launch a due process; return what was done. A launch that fails is recorded as this
     process's ``failed`` run of the day, so it counts towards the relaunch limit (never a retry
-    every minute forever) and its failure event says why. With ``control``, a process whose
+    every minute forever) and its failure event says why. With ``read_status``, a process whose
     status is NO-RUN is recorded ``declined`` without a container (upstream would wait for GO
     until its stop time); a continuous one is launched once its status is GO again."""
+    settings, history = ctx.settings, ctx.history
     slot = due.step.window_start.astimezone(settings.tz).date().isoformat()
-    if control is not None:
+    if read_status:
         try:
-            status = control.record(due.step.process).status
+            status = ctx.control().record(due.step.process).status
         except EcosystemError as exc:
             log.warning("could not read the record of %s before launching it: %s", due.step.process, exc.message)
             status = ""
@@ -109,7 +113,7 @@ def launch_or_record(project, client, settings, history: History, due: Due, now:
             history.record(JOB, verdict.outcome, verdict.detail, step=due.step.process, slot=slot, hint=verdict.hint)
             return f"{due.step.process} {verdict.outcome}: {verdict.detail}"
     try:
-        name = launch(project, client, settings, due, now)
+        name = launch(ctx, due, now)
     except EcosystemError as exc:
         history.record(JOB, "failed", f"could not be launched: {exc.message}", step=due.step.process, slot=slot,
                        hint=exc.fix)
@@ -117,8 +121,9 @@ def launch_or_record(project, client, settings, history: History, due: Due, now:
     return f"launched {due.step.process} ({name}): {due.reason}"
 
 
-def launch(project, client, settings, due: Due, now: datetime) -> str:
+def launch(ctx: "Context", due: Due, now: datetime) -> str:
     """Launch a due process in its own container; return the container's name."""
+    settings, client = ctx.settings, ctx.client
     step = due.step
     continuous = step.process in SERVICES
     name = process_runs.container_name(step.process, settings.name_suffix, unique=not continuous)
@@ -126,7 +131,7 @@ def launch(project, client, settings, due: Due, now: datetime) -> str:
         process_runs.remove(client, name)  # an ended, unlabelled leftover of the same name (reconcile took ours)
     slot = step.window_start.astimezone(settings.tz).date().isoformat()
     try:
-        return process_runs.launch(project, service=SERVICES.get(step.process, "daily_processes"),
+        return process_runs.launch(ctx.project, service=SERVICES.get(step.process, "daily_processes"),
                                    process=step.process, launcher=step.launcher, name=name, job=JOB, slot=slot,
                                    kind=step.kind, deadline=deadline_of(step, now, settings))
     except EcosystemError:
@@ -134,20 +139,20 @@ def launch(project, client, settings, due: Due, now: datetime) -> str:
         raise
 
 
-def _ours(client, settings) -> list[tuple[Launched, object]]:
+def _ours(ctx: "Context") -> list[tuple[Launched, object]]:
     found = []
-    for container in project_containers(client, settings.compose_project):
+    for container in project_containers(ctx.client, ctx.settings.compose_project):
         launched = Launched.from_labels(container.name, container.labels)
         if launched and launched.job in (JOB, FORMER_JOB):
             found.append((launched, container))
     return found
 
 
-def reconcile(client, settings, control, history: History, *,
-              plan_of: Callable[[date], Sequence[PlannedStep]]) -> list[str]:
+def reconcile(ctx: "Context", *, plan_of: Callable[[date], Sequence[PlannedStep]]) -> list[str]:
     """Record every ended process container of this job, once, and remove it; return what was recorded."""
+    settings, client, history, control = ctx.settings, ctx.client, ctx.history, ctx.control()
     said = []
-    for launched, container in _ours(client, settings):
+    for launched, container in _ours(ctx):
         end = process_runs.ended(client, launched.container)
         if end is None:
             continue
@@ -164,7 +169,7 @@ def reconcile(client, settings, control, history: History, *,
                                      window_start=window.window_start if window else None,
                                      window_stop=window.window_stop if window else None, ended=end.finished)
         if verdict.outcome == "failed" and end.exit_code != 0:
-            verdict = _crashed(verdict, launched, history, settings, control, record)
+            verdict = _crashed(verdict, launched, ctx, record)
         elif verdict.ok and window and launched.kind == "continuous":
             ended_at = end.finished.astimezone(settings.tz).strftime("%H:%M")
             normal = end.finished >= window.window_stop - timedelta(minutes=2)
@@ -178,13 +183,13 @@ def reconcile(client, settings, control, history: History, *,
     return said
 
 
-def _crashed(verdict: Verdict, launched: Launched, history: History, settings, control, record) -> Verdict:
+def _crashed(verdict: Verdict, launched: Launched, ctx: "Context", record) -> Verdict:
     """Mark the crashed process's own record finished, and say whether the next sync relaunches it."""
-    cleared = process_runs.clear_after_crash(control, launched.process, record)
+    cleared = process_runs.clear_after_crash(ctx.control(), launched.process, record)
     if launched.kind != "continuous":
         return Verdict("failed", f"{verdict.detail}; {cleared}; a one-shot is not relaunched", verdict.hint)
-    crashes = tried_today(history, launched.slot).get(launched.process, []).count("failed") + 1
-    limit = settings.crash_relaunch_limit
+    crashes = tried_today(ctx.history, launched.slot).get(launched.process, []).count("failed") + 1
+    limit = ctx.settings.crash_relaunch_limit
     if crashes <= limit:
         then = f"relaunch {crashes} of {limit} follows"
     else:
@@ -192,16 +197,17 @@ def _crashed(verdict: Verdict, launched: Launched, history: History, settings, c
     return Verdict("failed", f"crashed: {verdict.detail}; {cleared}; {then}", verdict.hint)
 
 
-def stop_overdue(client, settings, control, history: History, now: datetime) -> list[str]:
+def stop_overdue(ctx: "Context", now: datetime) -> list[str]:
     """Stop, gracefully, each running process of this job past its deadline; record it ``timed_out``."""
+    settings, client, history = ctx.settings, ctx.client, ctx.history
     said = []
-    for launched, container in _ours(client, settings):
+    for launched, container in _ours(ctx):
         if container.status != "running" or launched.deadline is None or now < launched.deadline:
             continue
         started = process_runs.started_at(client, launched.container)
         service = container.labels.get("com.docker.compose.service", "")
-        stopped = processes.stop_as_set(client, control, processes.RunningProcess(
-            launched.container, service, launched.process), settings, by="weekly sync (overdue)")
+        stopped = processes.stop_as_set(ctx, processes.RunningProcess(launched.container, service, launched.process),
+                                        by="weekly sync (overdue)")
         detail = (f"still running past its deadline {launched.deadline.astimezone(settings.tz):%H:%M}: "
                   f"ended by {stopped.ended_by} after {stopped.seconds:.0f}s")
         history.record(JOB, "timed_out", detail, step=launched.process, slot=launched.slot, start=started,

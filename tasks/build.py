@@ -3,10 +3,10 @@ import sys
 
 from invoke import Exit
 
-from ecosystem import engine, images, processes, repository, stack
+from ecosystem import images, repository, stack
 from ecosystem.errors import EcosystemError
 
-from ._common import ecosystem_task, recorded, settings
+from ._common import context, ecosystem_task, recorded, settings
 
 
 @ecosystem_task(help={"service": "build only the image this service runs (e.g. jupyter, ib_gateway, stack_handler)",
@@ -35,7 +35,7 @@ def build(c, service=None, no_pull_repo=False, dry_run=False):
                 state = repository.sync(s.pysystemtrade_repo_url, s.pysystemtrade_branch, s.pysystemtrade_clone_dir,
                                         token=s.git_token, username=s.git_username, pull=not no_pull_repo)
             print(f"repository: {state.action} at {state.commit[:12]} ({state.branch})")
-        client = engine.connect()
+        client = context(c).client
         for plan in plans:
             with run.step(plan.key):
                 print(f"building {plan.current} ...", flush=True)
@@ -57,7 +57,8 @@ def rollback(c, dry_run=False):
         print("would recreate the running services among: " + ", ".join(stack.ALWAYS_ON))
         return
     with recorded(c, "rollback") as run:
-        client = engine.connect()
+        ctx = context(c)
+        client = ctx.client
         swapped = []
         for repo in repositories:
             try:
@@ -71,11 +72,11 @@ def rollback(c, dry_run=False):
             raise EcosystemError("nothing was rolled back", fix="rollback needs two builds of an image")
         uses = {"pysystemtrade": "pysys_runtime", "pysystemtrade-jupyter": "jupyter", "pysystemtrade-gateway": "ib_gateway"}
         affected = {uses[r.removesuffix(s.name_suffix)] for r in swapped if r.removesuffix(s.name_suffix) in uses}
-        running = [r.service for r in stack.service_states(client, s) if r.service in affected and r.state == "running"]
-        if processes.running_processes(client, s) and "pysys_runtime" in running:
+        running = [r.service for r in stack.service_states(ctx) if r.service in affected and r.state == "running"]
+        if ctx.running() and "pysys_runtime" in running:
             running.remove("pysys_runtime")  # recreating it would kill every running process
             print("pysys_runtime keeps its image until no pysystemtrade process runs (invoke stop --all)")
         if running:
-            stack.compose(s).up(running, wait=True)
+            ctx.project.up(running, wait=True)
             print("recreated: " + ", ".join(running))
         run.detail = f"swapped {', '.join(swapped)}; recreated {', '.join(running) or 'nothing'}"

@@ -4,10 +4,10 @@ import sys
 
 from invoke import Exit
 
-from ecosystem import engine, gateway, pysys_config, stack
+from ecosystem import gateway, pysys_config, stack
 from ecosystem.errors import EcosystemError
 
-from ._common import ecosystem_task, history, recorded, settings
+from ._common import context, ecosystem_task, history, recorded, settings
 
 
 def _api_address(s):
@@ -16,8 +16,8 @@ def _api_address(s):
     return host, s.ib_api_port
 
 
-def _container_state(s) -> str:
-    rows = [r for r in stack.service_states(engine.connect(), s) if r.service == "ib_gateway"]
+def _container_state(ctx) -> str:
+    rows = [r for r in stack.service_states(ctx) if r.service == "ib_gateway"]
     return rows[0].state if rows else "not created"
 
 
@@ -28,7 +28,7 @@ def status(c):
     host, port = _api_address(s)
     record = history(c)
     run = record.begin("gateway.status")
-    state = _container_state(s)
+    state = _container_state(context(c))
     if state != "running":
         record.finish(run, "failed", f"gateway container is {state}", hint="run `invoke up`")
         raise Exit(f"gateway: down (container {state}); start it with `invoke up`", code=1)
@@ -54,7 +54,7 @@ def login(c, timeout=180, restart=False, dry_run=False):
               f"at {host}:{port} to answer, then compare its account with broker_account and TRADING_MODE")
         return
     with recorded(c, "gateway.login") as run:
-        if restart or _container_state(s) != "running":
+        if restart or _container_state(context(c)) != "running":
             stack.write_mounted_files(s)
             stack.compose(s).up(["ib_gateway"], wait=False, force_recreate=bool(restart))
             print("gateway started: approve the login on your phone (IBKR Mobile) when asked")

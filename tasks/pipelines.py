@@ -16,8 +16,7 @@ def _run(c, name, steps, *, cleanup=None, **kwargs):
             return Result(Outcome.FAILED, f"exit {exc.code}: {exc.message or ''}".strip())
         return Result(Outcome.OK)
 
-    ctx = context(c)
-    return pipelines.run(ctx.history, ctx.settings, name, steps, call=call, cleanup=cleanup, say=ctx.say, **kwargs)
+    return pipelines.run(context(c), name, steps, call=call, cleanup=cleanup, **kwargs)
 
 
 @ecosystem_task(help={"day": "the trading day whose evening chain runs, YYYY-MM-DD (default: today in TIMEZONE)",

@@ -66,7 +66,7 @@ def status(c):
     """Show each service's state, health, since, last exit code and image age, and the last runs."""
     ctx = context(c)
     s = ctx.settings
-    rows = stack.service_states(ctx.client, s)
+    rows = stack.service_states(ctx)
     now = datetime.now(timezone.utc)
     print(table(("service", "container", "state", "health", "since", "exit", "image built"),
                 [(r.service, r.container, r.state, r.health, _ago(r.since, now),
@@ -117,8 +117,8 @@ def logs(c, service, since=None, tail=200, run=None):
 
 
 def _run_output(ctx, process, which):
-    s, client = ctx.settings, ctx.client
-    kept = run_logs.listing(client, s, process)
+    s = ctx.settings
+    kept = run_logs.listing(ctx, process)
     if which == "list":
         if not kept:
             print(f"no run of {process} has kept output yet")
@@ -129,7 +129,7 @@ def _run_output(ctx, process, which):
                      for i, r in enumerate(kept)]))
         return
     chosen = run_logs.choose(kept, which)
-    print(ctx.redact(run_logs.read(client, s, process, chosen)), end="")
+    print(ctx.redact(run_logs.read(ctx, process, chosen)), end="")
 
 
 def _scheduler_lines(s, now, runs=()):

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from ecosystem import images, process_runs, stack as stack_module
+from ecosystem.context import Context
 from ecosystem.gateway import handshake
+from ecosystem.history import History
 from ecosystem.process_control import ProcessControl, compose_runner
 from tests.support.scan import find_in_folder, find_in_image
 from tests.support.ecosystem import (GIT_TOKEN, PRIVATE, ROOT, SENTINELS, TWS_PASSWORD, TWS_USER,  # noqa: F401
@@ -55,7 +57,7 @@ def test_build_keeps_every_secret_out_of_images_history_clone_and_logs(docker_cl
 def test_up_brings_the_stack_to_healthy_and_status_shows_it(docker_client, eco):
     eco.run("setup")
     eco.run("up", "--timeout", "180")
-    rows = {r.service: r for r in stack_module.service_states(docker_client, eco.settings)}
+    rows = {r.service: r for r in stack_module.service_states(Context(eco.settings, History(eco.settings.history_path), _client=docker_client))}
     for service in stack_module.ALWAYS_ON:
         assert (rows[service].state, rows[service].health) == ("running", "healthy"), service
     for service in stack_module.TRADING + stack_module.ONE_SHOT:
@@ -204,7 +206,7 @@ def test_rollback_after_a_second_build_runs_the_previous_image(docker_client, ec
     eco.run("rollback")
     assert docker_client.images.get(f"{repository}:current").id == first
     assert not has_second_build()
-    rows = {r.service: r for r in stack_module.service_states(docker_client, eco.settings)}
+    rows = {r.service: r for r in stack_module.service_states(Context(eco.settings, History(eco.settings.history_path), _client=docker_client))}
     assert all(rows[s].state == "running" for s in stack_module.ALWAYS_ON)
 
 

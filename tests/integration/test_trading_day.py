@@ -50,7 +50,9 @@ def slot(made) -> str:
 
 
 def control(made, docker_client):
-    return stack_module.process_control(made.settings, docker_client)
+    from ecosystem.context import Context
+
+    return Context(made.settings, History(made.settings.history_path), _client=docker_client).control()
 
 
 def store(made, docker_client) -> dict:

@@ -121,7 +121,9 @@ def test_a_step_that_ended_through_someone_elses_stop_is_not_ok(tmp_path):
     settings = load_settings(tmp_path, environ={"TIMEZONE": "Europe/London"})
     history = History(tmp_path / "h.jsonl")
     step = chain_steps()[0]
-    runner = eod.ContainerStep(settings, None, None, RecordingControl(), history=history)
+    from ecosystem.context import Context
+
+    runner = eod.ContainerStep(Context(settings, history, _control=RecordingControl()))
     started = datetime.now(timezone.utc) - timedelta(seconds=1)
     assert runner._judge(step, 0, started).ok
     with history.run("stop") as run:

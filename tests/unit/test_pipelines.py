@@ -105,12 +105,13 @@ def test_a_step_interrupted_ends_the_step_and_the_pipeline_failed_and_cleanup_st
             raise KeyboardInterrupt
         return Result(Outcome.OK)
 
-    class Settings:
-        smb_server = reports_remote = ""
+    from types import SimpleNamespace
 
+    from ecosystem.context import Context
+
+    ctx = Context(SimpleNamespace(smb_server="", reports_remote=""), record, say_line=lambda line: None)
     with pytest.raises(KeyboardInterrupt):
-        plans.run(record, Settings(), "nightly", plans.NIGHTLY, call=call, cleanup=lambda: cleaned.append(1),
-                  say=lambda line: None)
+        plans.run(ctx, "nightly", plans.NIGHTLY, call=call, cleanup=lambda: cleaned.append(1))
     runs = {r.step: r for r in record.runs(job="nightly")}
     assert runs["eod"].outcome == "ok"
     assert runs["backup"].outcome == "failed" and runs["backup"].detail == "interrupted (KeyboardInterrupt)"

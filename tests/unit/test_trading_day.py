@@ -150,11 +150,13 @@ def test_a_launch_that_fails_is_recorded_as_that_processs_failure_and_counts(tmp
                 from docker.errors import NotFound
                 raise NotFound("gone")
 
+    from ecosystem.context import Context
+
     settings = load_settings(tmp_path, environ={})
     history = History(tmp_path / "h.jsonl")
     step = next(s for s in day_plan(TUESDAY) if s.process == "run_stack_handler")
-    said = trading_day.launch_or_record(BrokenProject(), NoEngine(), settings, history,
-                                        trading_day.Due(step, 1, "not run yet today"), utc(TUESDAY, 12))
+    ctx = Context(settings, history, _client=NoEngine(), _project=BrokenProject())
+    said = trading_day.launch_or_record(ctx, trading_day.Due(step, 1, "not run yet today"), utc(TUESDAY, 12))
     assert "could not be launched" in said
     assert trading_day.tried_today(history, "2026-12-01") == {"run_stack_handler": ["failed"]}
 
@@ -193,5 +195,5 @@ def test_process_containers_an_earlier_version_launched_as_day_are_still_this_jo
 
     made = [container("old", "day"), container("new", "weekly.sync"), container("chain", "eod")]
     client = SimpleNamespace(containers=SimpleNamespace(list=lambda **kwargs: made))
-    settings = SimpleNamespace(compose_project="pysystemtrade")
-    assert [launched.container for launched, _ in trading_day._ours(client, settings)] == ["old", "new"]
+    ctx = SimpleNamespace(client=client, settings=SimpleNamespace(compose_project="pysystemtrade"))
+    assert [launched.container for launched, _ in trading_day._ours(ctx)] == ["old", "new"]
