@@ -11,5 +11,5 @@ HERE = Path(__file__).parent
 def pytest_collection_modifyitems(config, items):
     for item in items:
         parts = Path(str(item.fspath)).relative_to(HERE).parts
-        if parts and parts[0] in ("unit", "integration", "upstream"):
+        if parts and parts[0] in ("unit", "standins", "integration", "upstream"):
             item.add_marker(getattr(pytest.mark, parts[0]))

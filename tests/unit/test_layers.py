@@ -11,6 +11,7 @@ Imports under ``if TYPE_CHECKING:`` are annotations, not dependencies, and are n
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ SEAMS = {"docker": {"engine.py"}, "subprocess": {"commands.py"}, "smbclient": {"
          "git": {"repository.py", "reports.py"}, "apprise": {"alerts.py"}}
 
 
-def imports(source: str, *, package: str = "") -> set[str]:
+@functools.cache  # each module is asked about several times
+def imports(source: str, *, package: str = "") -> frozenset[str]:
     """The modules ``source`` imports (absolute, top-level name; relative ones as ``package.name``),
     leaving out what only type checking sees."""
     found: set[str] = set()
@@ -47,7 +49,7 @@ def imports(source: str, *, package: str = "") -> set[str]:
             visit(child)
 
     visit(ast.parse(source))
-    return found
+    return frozenset(found)
 
 
 def task_imports_of_other_tasks(source: str) -> set[str]:

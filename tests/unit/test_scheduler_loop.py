@@ -68,14 +68,14 @@ def wait_all(scheduler):
 
 def test_a_job_runs_once_for_its_slot_and_a_restart_repeats_nothing(world):
     clock = Clock(MONDAY_1950)
-    scheduler, started = make(world, clock, lambda job: child(0.1))
+    scheduler, started = make(world, clock, lambda job: child(0.02))
     for _ in range(10):  # 19:50 .. 19:59
         scheduler.tick()
         wait_all(scheduler)
         clock.advance()
     assert started.count("nightly") == 1 and started.count("weekly.sync") == 10
     scheduler.tick()
-    again, started_again = make(world, clock, lambda job: child(0.1))  # a restart: same history and heartbeat
+    again, started_again = make(world, clock, lambda job: child(0.02))  # a restart: same history and heartbeat
     for _ in range(5):
         clock.advance()
         again.tick()
@@ -87,7 +87,7 @@ def test_a_job_runs_once_for_its_slot_and_a_restart_repeats_nothing(world):
 
 def test_a_failing_job_is_recorded_and_alerted_and_the_loop_goes_on(world):
     clock = Clock(MONDAY_1950 + timedelta(minutes=5))
-    scheduler, started = make(world, clock, lambda job: child(0.1, code=3 if job == "nightly" else 0))
+    scheduler, started = make(world, clock, lambda job: child(0.02, code=3 if job == "nightly" else 0))
     for _ in range(3):
         scheduler.tick()
         wait_all(scheduler)
@@ -122,11 +122,11 @@ def test_a_hanging_job_is_stopped_at_its_timeout_and_never_runs_twice_meanwhile(
 def test_a_slot_passed_while_down_beyond_its_limit_is_missed_and_alerted(world):
     history, events, heartbeat = world
     clock = Clock(MONDAY_1950 + timedelta(minutes=2))
-    scheduler, _ = make(world, clock, lambda job: child(0.1))
+    scheduler, _ = make(world, clock, lambda job: child(0.02))
     scheduler.tick()
     wait_all(scheduler)
     clock.advance(minutes=60 * 5)  # down from 19:52 to 00:52: the slot's limit (23:55) passed
-    later, started = make(world, clock, lambda job: child(0.1))
+    later, started = make(world, clock, lambda job: child(0.02))
     later.tick()
     assert "nightly" not in started
     assert [(e.subject, e.slot) for e in events] == [("run-scheduler/nightly missed", "2026-11-30")]

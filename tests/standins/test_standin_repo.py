@@ -1,5 +1,8 @@
 """The stand-in pysystemtrade repository: upstream's layout, and processes that behave as upstream's do.
 
+Not in the unit suite: these test the test kit, with real processes and real waits; scripts/test.sh
+runs them with everything else.
+
 Every process is launched as the ecosystem launches it, ``bash $SCRIPT_PATH/run_X`` with
 SCRIPT_PATH on PATH (the launchers are mode 0644, as upstream's), with a HOME that has no
 ``.profile``, a process store in tmp and a short poll (STANDIN_POLL_SECONDS).
