@@ -282,8 +282,8 @@ class SimulatedWeek:
     def __init__(self, ws: Workspace, jobs, tz, say, looked: datetime) -> None:
         s = ws.settings
         self.ws, self.jobs, self.tz, self.say = ws, jobs, tz, say
-        self.history = History(s.state_dir / "history.jsonl")
-        self.heartbeat = s.state_dir / "scheduler-heartbeat.json"
+        self.history = History(s.history_path)
+        self.heartbeat = scheduler_module.heartbeat_path(s)
         write_json(self.heartbeat, {"looked": looked.isoformat()})  # the week starts here, not at the real now
         self.clock = looked
         self.timeline: list[Entry] = []
@@ -354,7 +354,7 @@ class Check:
 def verdict(ws: Workspace, timeline: list[Entry]) -> list[Check]:
     """Check what the week should have left behind, from the history, the sets, the share and the remote."""
     s = ws.settings
-    history = History(s.state_dir / "history.jsonl")
+    history = History(s.history_path)
     checks = []
     ran = [e for e in timeline if e.job != "scheduler"]
     planned = ["weekly.open", "nightly"] * TRADING_DAYS + ["weekly.close", "weekend", "gateway.status"]
@@ -424,7 +424,7 @@ def _pushed(ws: Workspace) -> Check:
 
 def _no_secret(ws: Workspace) -> Check:
     s = ws.settings
-    places = [s.state_dir / "history.jsonl", *ws.logs]
+    places = [s.history_path, *ws.logs]
     leaked = [str(p.name) for p in places if p.exists() and any(x in p.read_text(errors="replace") for x in ws.secrets)]
     dump = commands.run(["git", "-C", str(ws.remote), "log", "-p", "--all"], timeout=60, check=False).stdout
     if any(x in dump for x in ws.secrets):

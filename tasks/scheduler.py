@@ -53,8 +53,8 @@ def run_scheduler(c, once=False):
     loop.stop()
 
 
-@ecosystem_task(help={"days": "show the slots of the next N days (default 7); runs nothing"})
-def schedule(c, days=7):
+@ecosystem_task(name="schedule", help={"days": "show the slots of the next N days (default 7); runs nothing"})
+def show_schedule(c, days=7):  # not `schedule`: that is the library the loop runs on
     """List the scheduled jobs and their next runs, and the scheduler's heartbeat."""
     import json
 
