@@ -171,13 +171,15 @@ def compose_runner(project, service: str = "daily_processes", *, timeout: float 
     return run
 
 
-def exec_runner(client, container: str) -> Runner:
+def exec_runner(client, container: str, *, timeout: float = 120) -> Runner:
     """Return a runner that executes argv in the running ``container`` (pysys_runtime: same image,
     volumes, network and environment as the processes), through the engine API: far cheaper
     than a one-off container, which matters when every step of a chain reads its record."""
     from .errors import CommandFailed
 
     def run(argv: Sequence[str]) -> str:
+        previous = client.api.timeout  # exec_start waits for the program: the client's read timeout bounds it
+        client.api.timeout = max(previous or 0, timeout)
         try:
             created = client.api.exec_create(container, list(argv))
             out = client.api.exec_start(created["Id"]).decode("utf-8", "replace")
@@ -185,6 +187,8 @@ def exec_runner(client, container: str) -> Runner:
         except Exception as exc:  # engine or container gone: the caller's error names the operation
             raise CommandFailed(f"running in {container} failed ({type(exc).__name__})", returncode=-1,
                                 fix="check `invoke status`: is pysys_runtime running?") from None
+        finally:
+            client.api.timeout = previous
         if code != 0:
             raise CommandFailed(f"{argv[0]} in {container} exited with code {code}", returncode=code or -1,
                                 output=out[-2000:], fix="run `invoke shell` and check sysproduction imports")

@@ -149,9 +149,11 @@ def runtime_container(settings: Settings) -> str:
 
 
 def runtime_running(ctx: "Context") -> bool:
-    """Say whether pysys_runtime (the processes' namespaces and log server) is running."""
+    """Say whether pysys_runtime (the processes' namespaces and log server) is running; an engine
+    that does not answer raises EngineUnavailable (with its fix), it is not a stopped runtime."""
+    client = ctx.client
     try:
-        return ctx.client.api.inspect_container(runtime_container(ctx.settings))["State"]["Status"] == "running"
+        return client.api.inspect_container(runtime_container(ctx.settings))["State"]["Status"] == "running"
     except Exception:  # not created
         return False
 

@@ -109,7 +109,11 @@ def ecosystem_task(*args, **kwargs):
             try:
                 return body(c, *a, **kw)
             except EcosystemError as exc:
-                raise Exit(redactor(c)(str(exc)), code=exc.exit_code) from None
+                try:
+                    text = redactor(c)(str(exc))
+                except Exit:  # the settings do not load (a task like demo or doctor needs none of them)
+                    text = str(exc)  # an EcosystemError's own text never holds a secret
+                raise Exit(text, code=exc.exit_code) from None
         return task(*args, **kwargs)(guarded)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:  # bare @ecosystem_task

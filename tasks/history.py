@@ -1,7 +1,7 @@
 """`invoke history`: what ran, when, and how it ended."""
 from invoke import Exit
 
-from ecosystem.history import parse_since, utcnow
+from ecosystem.history import current_name, parse_since, utcnow
 
 from ._common import ecosystem_task, history as open_history, settings, table
 
@@ -24,7 +24,8 @@ def history(c, job=None, since=None, limit=50, logs=False):
     except ValueError as exc:
         raise Exit(str(exc), code=2) from None
     record = open_history(c)
-    runs = record.runs(job=job, since=start)[-int(limit):]
+    wanted = current_name(job, None)[0] if job else None  # `--job day` as the history now names it
+    runs = record.runs(job=wanted, since=start)[-int(limit):]
     rows = [(r.start.astimezone(s.tz).strftime("%a %Y-%m-%d %H:%M:%S"), r.job, r.step or "", r.slot or "",
              r.state, _duration(r), r.detail) for r in runs]
     if not rows:

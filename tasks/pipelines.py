@@ -13,7 +13,7 @@ def _run(c, name, steps, *, cleanup=None, **kwargs):
         try:
             call_task(c, step.call, **arguments)
         except Exit as exc:
-            return Result(Outcome.FAILED, f"exit {exc.code}: {exc.message or ''}".strip())
+            return Result(Outcome.FAILED, f"exit {exc.code}" + (f": {exc.message}" if exc.message else ""))
         return Result(Outcome.OK)
 
     return pipelines.run(context(c), name, steps, call=call, cleanup=cleanup, **kwargs)

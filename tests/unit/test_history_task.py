@@ -32,6 +32,9 @@ def test_history_lists_runs_and_filters_by_job(tmp_path):
     assert any("backup" in l and "suspect" in l for l in lines)
     only = invoke(tmp_path, "--job", "backup").stdout
     assert "backup" in only and "eod" not in only
+    record.record("weekly.sync", "ok", "launched run_stack_handler", step="run_stack_handler")
+    for asked in ("weekly.sync", "weekly", "day"):  # a job, its collection, an earlier version's name of it
+        assert "launched run_stack_handler" in invoke(tmp_path, "--job", asked).stdout, asked
 
 
 def test_history_with_a_bad_since_says_what_is_accepted(tmp_path):
