@@ -9,29 +9,11 @@ import pytest
 from ecosystem import eod, plan, process_runs
 from ecosystem.errors import EcosystemError
 from ecosystem.history import History
-from ecosystem.process_control import ProcessRecord
 from ecosystem.settings import load_settings
+from tests.support.controls import RecordingControl
 
 LONDON = ZoneInfo("Europe/London")
 TUESDAY, SATURDAY = date(2026, 12, 1), date(2026, 12, 5)
-
-
-class RecordingControl:
-    def __init__(self, status="GO"):
-        self.calls, self.status = [], status
-
-    def record(self, name):  # it started just now (a naive local time, as pysystemtrade writes it)
-        return ProcessRecord(name, self.status, False, datetime.now(LONDON).replace(tzinfo=None).isoformat(),
-                             None, None, {})
-
-    def go(self, name):
-        self.calls.append(("go", name))
-
-    def no_run(self, name):
-        self.calls.append(("no_run", name))
-
-    def pause(self, name):
-        self.calls.append(("pause", name))
 
 
 def chain_steps():

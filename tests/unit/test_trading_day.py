@@ -12,6 +12,7 @@ from ecosystem.history import History
 from ecosystem.process_control import ProcessRecord
 from ecosystem.pysys_config import Window
 from ecosystem.settings import load_settings
+from tests.support.controls import RecordingControl
 
 LONDON = ZoneInfo("Europe/London")
 TUESDAY, SATURDAY = date(2026, 12, 1), date(2026, 12, 5)
@@ -118,24 +119,6 @@ def test_trading_day_settings_parse_and_bad_ones_are_named(tmp_path):
 
 
 # -- fixes after review: DST, external stops, launch failures, statuses left at STOP ---------------
-
-
-class RecordingControl:
-    def __init__(self, status="GO"):
-        self.calls, self.status = [], status
-
-    def record(self, name):  # it started just now (a naive local time, as pysystemtrade writes it)
-        return ProcessRecord(name, self.status, False, datetime.now(LONDON).replace(tzinfo=None).isoformat(),
-                             None, None, {})
-
-    def go(self, name):
-        self.calls.append(("go", name))
-
-    def no_run(self, name):
-        self.calls.append(("no_run", name))
-
-    def pause(self, name):
-        self.calls.append(("pause", name))
 
 
 def test_a_launch_that_fails_is_recorded_as_that_processs_failure_and_counts(tmp_path):
