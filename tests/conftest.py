@@ -13,3 +13,17 @@ def pytest_collection_modifyitems(config, items):
         parts = Path(str(item.fspath)).relative_to(HERE).parts
         if parts and parts[0] in ("unit", "standins", "integration", "upstream"):
             item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+PARALLEL_SUITES = ("unit", "standins")  # no Docker: pytest.ini's `-n auto` spreads them over the cores
+
+
+def pytest_xdist_auto_num_workers(config):
+    """A run that reaches a Docker suite (integration, upstream, or all of tests/) stays in one process,
+    whatever `-n auto` says: those tests share one engine and build images once per process."""
+    for arg in config.args:
+        path = Path(str(arg).split("::")[0]).resolve()
+        inside = path.relative_to(HERE).parts if path.is_relative_to(HERE) else ()
+        if not inside or inside[0] not in PARALLEL_SUITES:
+            return 0
+    return None  # the unit suite: xdist's own count (the cores)
