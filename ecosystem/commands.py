@@ -93,36 +93,43 @@ def stream_in(argv: Sequence[str], source_path: str, *, timeout: float,
 
 
 def _streamed(argv, *, stdin, sink, timeout, chunk, redact) -> str:
+    """Run ``argv`` with its stdout to ``sink`` (or with its errors); a timer kills it at its deadline
+    whether or not it writes (a silent, stuck child is stopped too)."""
     import tempfile
-    import time
+    import threading
 
     shown = shlex.join(argv[:4]) + (" …" if len(argv) > 4 else "")
-    deadline = time.monotonic() + timeout
     with tempfile.TemporaryFile() as errors:
         try:
             child = subprocess.Popen(list(argv), stdin=stdin, stdout=subprocess.PIPE if sink else errors,
-                                     stderr=errors)
+                                     stderr=errors, start_new_session=True)  # its group is stopped whole
         except FileNotFoundError:
             raise CommandFailed(f"{argv[0]} is not installed or not on PATH", returncode=None,
                                 fix=f"install {argv[0]} (scripts/install.sh does it on Debian)") from None
+        expired = threading.Event()
+
+        def stop_at_deadline() -> None:
+            expired.set()
+            _kill_group(child)
+
+        timer = threading.Timer(timeout, stop_at_deadline)
+        timer.daemon = True
+        timer.start()
         try:
             if sink is not None:
                 while data := child.stdout.read(chunk):
                     sink.write(data)
-                    if time.monotonic() > deadline:
-                        raise subprocess.TimeoutExpired(argv, timeout)
-            child.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
             child.wait()
-            raise CommandFailed(f"{redact(shown)} did not finish within {timeout:g}s", returncode=None) from None
         except BaseException:
-            child.kill()
+            _kill_group(child)
             child.wait()
             raise
         finally:
+            timer.cancel()
             if child.stdout:
                 child.stdout.close()
+        if expired.is_set():
+            raise CommandFailed(f"{redact(shown)} did not finish within {timeout:g}s and was stopped", returncode=None)
         errors.seek(0)
         said = errors.read().decode("utf-8", "replace")
     if child.returncode != 0:
@@ -130,3 +137,13 @@ def _streamed(argv, *, stdin, sink, timeout, chunk, redact) -> str:
         raise CommandFailed(f"{redact(shown)} exited with code {child.returncode}: {detail}",
                             returncode=child.returncode, output=detail)
     return said
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    """SIGKILL ``child`` and whatever it started (a grandchild could hold its output pipe open)."""
+    import signal
+
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        child.kill()

@@ -5,7 +5,7 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .errors import EngineUnavailable
+from .errors import EcosystemError, EngineUnavailable, ImageMissing
 
 if TYPE_CHECKING:
     import docker
@@ -30,6 +30,29 @@ def connect(*, timeout: float = 30) -> "docker.DockerClient":
     except (DockerException, OSError) as exc:
         raise EngineUnavailable(f"the Docker engine does not answer ({type(exc).__name__})", fix=ENGINE_FIX) from None
     return client
+
+
+ENGINE_GONE_FIX = ("check the engine (docker info; sudo systemctl status docker) and start it if needed; then run "
+                   "invoke weekly.sync, which records what ended while it was away and relaunches what is due")
+
+
+def translate(exc: BaseException) -> EcosystemError | None:
+    """Given an error from the Docker SDK or its HTTP layer, return it as the known failure it is (the
+    engine unreachable or gone mid-run, a missing image), or None if it is none of those."""
+    import requests.exceptions
+    import urllib3.exceptions
+    from docker.errors import DockerException, ImageNotFound
+
+    if isinstance(exc, ImageNotFound):
+        return ImageMissing(f"an image is missing on the Docker engine: {getattr(exc, 'explanation', '') or exc}",
+                            fix="build it: invoke build (invoke doctor lists the images each service needs)")
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                        urllib3.exceptions.ProtocolError, urllib3.exceptions.NewConnectionError)):
+        return EngineUnavailable(f"the Docker engine stopped answering during the run ({type(exc).__name__})",
+                                 fix=ENGINE_GONE_FIX)
+    if isinstance(exc, DockerException) and "Error while fetching server API version" in str(exc):
+        return EngineUnavailable(f"the Docker engine does not answer ({type(exc).__name__})", fix=ENGINE_FIX)
+    return None
 
 
 def api_version(client: "docker.DockerClient") -> tuple[str, str]:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import EcosystemError, HistoryError
+from .errors import EcosystemError, HistoryError, known
 from .events import FAILURE_OUTCOMES, EventBus, FailureEvent
 from .outcomes import Outcome
 
@@ -106,6 +106,21 @@ class Run:
 class RunTimedOut(EcosystemError):
     """Raise inside a recorded run to end it as ``timed_out``."""
 
+    outcome = "timed_out"
+
+
+def mark_recorded(exc: BaseException) -> None:
+    """Note on ``exc`` that a run's end already records it (the task boundary then records nothing more)."""
+    try:
+        exc.ecosystem_recorded = True  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type with __slots__
+        pass
+
+
+def was_recorded(exc: BaseException) -> bool:
+    """Say whether a run's end in the history already records ``exc``."""
+    return bool(getattr(exc, "ecosystem_recorded", False))
+
 
 class RunHandle:
     """What a running job holds: set its outcome and detail, open steps inside it."""
@@ -181,14 +196,15 @@ class History:
         return run
 
     def finish(self, run: Run, outcome: str, detail: str = "", *, hint: str = "",
-               log_tail: tuple[str, ...] = (), end: datetime | None = None) -> Run:
-        """Write the end of ``run`` (now, or at ``end``) with its outcome; emit a failure event when it failed."""
+               log_tail: tuple[str, ...] = (), end: datetime | None = None, quiet: bool = False) -> Run:
+        """Write the end of ``run`` (now, or at ``end``) with its outcome; emit a failure event when it
+        failed, unless ``quiet`` (what ended it has been said already)."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
         tail = tuple(self._redact(line)[:MAX_LOG_LINE] for line in log_tail[-MAX_LOG_LINES:])
         ended = replace(run, end=end or self._clock(), outcome=outcome, detail=self._clean(detail), log_tail=tail)
         self._write(self._entry(ended, "end"))
-        if outcome in FAILURE_OUTCOMES and self.bus is not None:
+        if outcome in FAILURE_OUTCOMES and self.bus is not None and not quiet:
             self.bus.emit(FailureEvent(job=run.job, step=run.step, slot=run.slot, outcome=outcome,
                                        at=ended.end, detail=ended.detail, run_id=run.id, hint=hint,
                                        log_tail=tail))
@@ -213,19 +229,26 @@ class History:
         handle = RunHandle(self, self.begin(job, step=step, slot=slot, parent=parent))
         try:
             yield handle
-        except RunTimedOut as exc:
-            self._finish_quietly(handle.run, "timed_out", str(exc))
-            raise
         except BaseException as exc:
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            if isinstance(exc, EcosystemError):  # its message and its fix, each in its place
-                reason = f"{type(exc).__name__}: {exc.message}"
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not isinstance(exc, Exception):
-                reason = f"interrupted ({type(exc).__name__})"
-            self._finish_quietly(handle.run, "failed", reason, hint=getattr(exc, "fix", "") or "")
+            self._finish_quietly(handle.run, *self.ending_of(exc))
+            mark_recorded(exc)
             raise
         else:
             self.finish(handle.run, handle.outcome, handle.detail)
+
+    @staticmethod
+    def ending_of(exc: BaseException) -> tuple[str, str, str]:
+        """Return (outcome, detail, hint) of a run that ``exc`` ended: a known failure class as its
+        own outcome (``busy``, ``timed_out``, else ``failed``) with its message and its fix, each in
+        its place; an interruption as such; anything else by its type and text."""
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            return "failed", f"interrupted ({type(exc).__name__})", ""
+        if isinstance(exc, RunTimedOut):
+            return "timed_out", str(exc), ""
+        error = known(exc) if isinstance(exc, Exception) else None
+        if error is not None:
+            return error.outcome, f"{type(error).__name__}: {error.message}", error.fix
+        return "failed", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, ""
 
     def _finish_quietly(self, run: Run, outcome: str, detail: str, hint: str = "") -> None:
         try:

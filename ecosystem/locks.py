@@ -11,15 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import EcosystemError
+from .errors import Busy
 
+__all__ = ["Busy", "WEEK", "exclusive", "is_held"]
 
 WEEK = "weekly"  # held by weekly sync, open and close; backup and restore take it to hold every launch
-
-
-class Busy(EcosystemError):
-    """Another run of the same job holds its lock."""
-
 
 @contextmanager
 def exclusive(state_dir: Path, job: str, *, wait_seconds: float = 0) -> Iterator[None]:
@@ -44,8 +40,10 @@ def exclusive(state_dir: Path, job: str, *, wait_seconds: float = 0) -> Iterator
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise Busy(f"{job} is already running (pid {holder})",
-                       fix=f"wait for it to end (invoke history --job {job.split('.')[0]}), or stop that run") from None
+            waited = f"; waited {wait_seconds:g}s for it" if wait_seconds else ""
+            raise Busy(f"{job} is already running (pid {holder}){waited}: this run did nothing",
+                       fix=f"wait for it to end (invoke history --job {job.split('.')[0]}), then run this again; "
+                           "LOCK_WAIT_SECONDS sets how long a task waits") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield

@@ -17,6 +17,7 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"      # not run: not configured, or what it needs did not end ok
     SUSPECT = "suspect"      # it ran, but what it wrote does not count (a backup much smaller than the last)
     MISSED = "missed"        # its time passed while nothing could run it
+    BUSY = "busy"            # another run held its lock: it waited, then did nothing (the other run does the work)
 
     @property
     def failing(self) -> bool:

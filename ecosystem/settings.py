@@ -62,6 +62,16 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("must be a number of minutes, e.g. 5 or 0.5") from None
+    if not 0.05 <= value <= 1440:
+        raise ValueError("must be from 0.05 (3 seconds, for tests) to 1440 minutes")
+    return value
+
+
 def _name_suffix(text: str) -> str:
     if not re.fullmatch(r"[a-z0-9_-]{0,32}", text):
         raise ValueError(
@@ -96,6 +106,13 @@ def _choice(*choices: str) -> Callable[[str], str]:
             raise ValueError(f"must be one of: {', '.join(choices)}")
         return value
     return parse
+
+
+def _log_level(text: str) -> str:
+    value = text.strip().upper()
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be one of: DEBUG, INFO, WARNING, ERROR")
+    return value
 
 
 def _ip_address(text: str) -> str:
@@ -410,6 +427,23 @@ class Settings:
         "Alerts", "ALERT_THROTTLE_MINUTES", "60",
         _int_in(0, 10080, "must be a whole number of minutes from 0 to 10080"), "ALERT_THROTTLE_MINUTES=60",
         "the same alert is sent at most once in this many minutes (the next one says how many were held back)")
+    heartbeat_url: Secret | None = _v(
+        "Alerts", "HEARTBEAT_URL", "", _secret, "HEARTBEAT_URL_FILE=/run/secrets/heartbeat_url",
+        "a dead-man's switch: a Healthchecks.io check URL (or an Uptime Kuma push URL) that the scheduler pings "
+        "every HEARTBEAT_INTERVAL_MINUTES and at the start, success or failure of each nightly and weekend "
+        "pipeline, so a dead box or a stopped scheduler alerts from outside; it is a secret", secret=True)
+    heartbeat_interval_minutes: float = _v(
+        "Alerts", "HEARTBEAT_INTERVAL_MINUTES", "5", _positive_minutes, "HEARTBEAT_INTERVAL_MINUTES=5",
+        "how often the scheduler pings HEARTBEAT_URL while it runs (the check's period should be a little longer)")
+    log_level: str = _v(
+        "Alerts", "LOG_LEVEL", "WARNING", _log_level, "LOG_LEVEL=WARNING",
+        "what the tasks' own log lines show on stderr (and in STATE_DIR/logs/scheduler.log for run-scheduler, "
+        "at INFO or finer); DEBUG also prints the traceback behind a known failure")
+    lock_wait_seconds: int = _v(
+        "Alerts", "LOCK_WAIT_SECONDS", "60",
+        _int_in(0, 86400, "must be a whole number of seconds from 0 to 86400"), "LOCK_WAIT_SECONDS=60",
+        "how long backup, restore, offload and eod wait for another run of themselves to end before they give up, "
+        "recorded busy with exit code 75")
     python_base_image: str = _v(
         "Images", "PYTHON_BASE_IMAGE", "python:3.10-slim-bookworm", _image_ref,
         "python:3.10-slim-bookworm", "base of the pysystemtrade, Jupyter and stand-in images")

@@ -4,17 +4,19 @@ The evening chain (``eod.run_chain``) and the named pipelines (``pipelines.run``
 steps in order and record them the same way, through a ``StepRun``:
 - ``note`` records a step that does not run (``skipped``, ``missed``) with the reason;
 - ``run`` begins the step, calls it, and finishes it with the ``Result`` it returns; an
-  exception that escapes it (Ctrl-C, SIGTERM, a bug) finishes it ``failed``
-  ("interrupted (...)") and goes on up;
-- leaving the block by an exception finishes the parent ``failed`` ("interrupted (...) after: ...");
-  otherwise the caller ends it with ``finish``.
+  exception that escapes it finishes it: a known failure class (the engine gone, a full disk)
+  with its message and fix, Ctrl-C, SIGTERM or a bug as ``failed`` ("interrupted (...)"), and
+  goes on up;
+- leaving the block by an exception finishes the parent ``failed`` ("interrupted (...) after: ...",
+  no second alert when a step already said it); otherwise the caller ends it with ``finish``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .history import History, Run
+from .errors import known
+from .history import History, Run, mark_recorded, was_recorded
 from .outcomes import Outcome
 
 
@@ -47,7 +49,10 @@ class StepRun:
     def __exit__(self, kind, exc, tb) -> bool:
         if exc is not None and not self._ended:
             after = f" after: {self.counts()}" if self.outcomes else ""
-            self.history.finish(self.parent, Outcome.FAILED, f"interrupted ({kind.__name__}){after}")
+            # a step that raised has said it (its record, its alert): the parent's end only records
+            self.history.finish(self.parent, Outcome.FAILED, f"interrupted ({kind.__name__}){after}",
+                                quiet=was_recorded(exc))
+            mark_recorded(exc)
         return False
 
     def note(self, name: str, outcome: Outcome, detail: str, *, hint: str = "") -> None:
@@ -61,7 +66,10 @@ class StepRun:
         try:
             result = call()
         except BaseException as exc:
-            self.history.finish(run, Outcome.FAILED, f"interrupted ({type(exc).__name__})")
+            outcome, detail, hint = (History.ending_of(exc) if isinstance(exc, Exception) and known(exc)
+                                     else (Outcome.FAILED, f"interrupted ({type(exc).__name__})", ""))
+            self.history.finish(run, outcome, detail, hint=hint)
+            mark_recorded(exc)
             raise
         self.history.finish(run, result.outcome, result.detail, hint=result.hint, log_tail=result.log_tail)
         self.outcomes[name] = Outcome(result.outcome)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from . import backup as backups, backup_job, locks, plan as planning, processes, restore as restoring, stack, \
     startup, trading_day, week
-from .errors import EcosystemError
+from .errors import known
+from .history import mark_recorded
 from .outcomes import Outcome
 
 if TYPE_CHECKING:
@@ -74,8 +75,12 @@ def recorded_sync(ctx: "Context", step: str, *, launch: bool = True) -> list[str
     except locks.Busy as exc:
         ctx.say(f"{exc.message}: this {step} does nothing")
         return []
-    except EcosystemError as exc:
-        ctx.history.record(f"weekly.{step}", Outcome.FAILED, exc.message, start=started, hint=exc.fix)
+    except Exception as exc:
+        error = known(exc)
+        if error is None:
+            raise
+        ctx.history.record(f"weekly.{step}", error.outcome, error.message, start=started, hint=error.fix)
+        mark_recorded(exc)
         raise
     if done:
         ctx.history.record(f"weekly.{step}", Outcome.OK, "; ".join(done), start=started)

@@ -2,13 +2,20 @@
 
 Settings are read once per invoke config (so the scheduler and the command line
 see the same), secrets are masked in every log line from then on. A task is written
-with ``@ecosystem_task`` instead of invoke's ``@task``: an ``EcosystemError`` it lets out
-ends it with exit code 1 and the message and its fix, masked, never a traceback.
+with ``@ecosystem_task`` instead of invoke's ``@task``, which is the task boundary:
+- logging is configured there (``ecosystem.logs``: stderr at LOG_LEVEL, masked);
+- an error of a known class it lets out (``errors.known``: the engine gone, a full disk, a lock
+  held, ...) ends it with that class's exit code and one line, the message and its fix, masked,
+  never a traceback (but under LOG_LEVEL=DEBUG); a task that changes things records it in the
+  history (hence an alert) unless a run inside already did;
+- ``invoke --dry TASK`` is the task's ``--dry-run``, or refused by a task that has none.
 """
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
+import os
 import signal
 import sys
 from contextlib import contextmanager
@@ -17,12 +24,15 @@ from typing import Callable, Iterator, Sequence
 
 from invoke import Context, Exit, task
 
+from ecosystem import logs
 from ecosystem.context import Context as EcosystemContext
-from ecosystem.errors import EcosystemError, SettingsError
+from ecosystem.errors import EXIT_USAGE, SettingsError, known
 from ecosystem.events import EventBus
-from ecosystem.history import History, RunHandle
-from ecosystem.secrets import Redactor, install_log_redaction
+from ecosystem.history import History, RunHandle, was_recorded
+from ecosystem.secrets import Redactor
 from ecosystem.settings import Settings, load_settings
+
+log = logging.getLogger("tasks")
 
 ROOT = Path(__file__).resolve().parent.parent
 _CACHE_KEY = "_ecosystem"
@@ -44,7 +54,7 @@ def settings(c: Context) -> Settings:
             loaded = load_settings(ROOT)
         except SettingsError as exc:
             raise Exit(str(exc), code=2) from None
-        install_log_redaction(loaded.redactor())
+        logs.configure(loaded.log_level, redact=loaded.redactor())
         for warning in loaded.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         state["settings"] = loaded
@@ -88,6 +98,7 @@ def redactor(c: Context) -> Redactor:
     if "redactor" not in state:
         s = settings(c)
         state["redactor"] = Redactor(s.secret_values() + pysys_config.secret_values(s))
+        logs.configure(s.log_level, redact=state["redactor"])
     return state["redactor"]
 
 
@@ -100,26 +111,61 @@ def context(c: Context) -> EcosystemContext:
     return state["context"]
 
 
-def ecosystem_task(*args, **kwargs):
-    """invoke's ``@task`` (same arguments), with an ``EcosystemError`` turned into its exit code
-    (1, or 2 for a usage error) and its message and fix, masked; ``Exit`` and everything else pass through unchanged."""
+def ecosystem_task(*args, read_only: bool = False, job: str | None = None, **kwargs):
+    """invoke's ``@task`` (same arguments) at the task boundary (see the module's text). ``read_only``:
+    the task changes nothing (``invoke --dry`` runs it as it is; a failure is said, not recorded);
+    ``job``: its name in the history when that is not its task name (``weekly.open``)."""
     def decorate(body: Callable) -> Callable:
+        name = job or kwargs.get("name") or body.__name__.rstrip("_")
+        dry_run_flag = "dry_run" in inspect.signature(body).parameters
+
         @functools.wraps(body)
         def guarded(c, *a, **kw):
+            logs.configure(_level_from_environment())
+            if c.config.run.dry and not read_only:
+                if not dry_run_flag:
+                    raise Exit(f"invoke --dry {name}: {name} has no dry run and would change things, so nothing "
+                               "was done; run it without --dry", code=EXIT_USAGE)
+                kw["dry_run"] = True
             try:
                 return body(c, *a, **kw)
-            except EcosystemError as exc:
-                try:
-                    text = redactor(c)(str(exc))
-                except Exit:  # the settings do not load (a task like demo or doctor needs none of them)
-                    text = str(exc)  # an EcosystemError's own text never holds a secret
-                raise Exit(text, code=exc.exit_code) from None
+            except Exception as exc:
+                error = known(exc)
+                if error is None or isinstance(exc, Exit):
+                    raise  # a bug: its traceback is the report
+                if logs.debugging():
+                    log.debug("%s ended by", name, exc_info=exc)
+                if not read_only and not was_recorded(exc):
+                    _record(c, name, exc)
+                raise Exit(_masked(c, str(error)), code=error.exit_code) from None
         return task(*args, **kwargs)(guarded)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:  # bare @ecosystem_task
         body, args = args[0], ()
         return decorate(body)
     return decorate
+
+
+def _level_from_environment() -> str:
+    """LOG_LEVEL as the environment gives it, before the settings (and .env) are read."""
+    level = os.environ.get("LOG_LEVEL", "WARNING").strip().upper()
+    return level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "WARNING"
+
+
+def _masked(c: Context, text: str) -> str:
+    try:
+        return redactor(c)(text)
+    except Exit:  # the settings do not load (a task like demo or doctor needs none of them)
+        return text  # an EcosystemError's own text never holds a secret
+
+
+def _record(c: Context, name: str, exc: Exception) -> None:
+    """Record a run of ``name`` ended by ``exc`` (a failure event, hence an alert, unless it was busy)."""
+    try:
+        outcome, detail, hint = History.ending_of(exc)
+        history(c).record(name, outcome, detail, hint=hint)
+    except Exception as failure:  # the settings or the history itself are the problem: say it, keep the first error
+        log.warning("could not record %s in the history: %s", name, _masked(c, str(failure)))
 
 
 def call_task(c: Context, name: str, **kwargs):

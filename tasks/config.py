@@ -3,7 +3,7 @@
 from ._common import ecosystem_task, settings, table
 
 
-@ecosystem_task
+@ecosystem_task(read_only=True)
 def config(c):
     """Show the effective settings and where each came from (secrets masked)."""
     s = settings(c)

@@ -10,7 +10,7 @@ from ecosystem.settings import load_settings
 from ._common import ROOT, ecosystem_task, table
 
 
-@ecosystem_task
+@ecosystem_task(read_only=True)
 def doctor(c):
     """Check the host and settings are ready: engine, compose, ports, disk, SMB, reports remote, private config."""
     try:

@@ -21,7 +21,7 @@ def _container_state(ctx) -> str:
     return rows[0].state if rows else "not created"
 
 
-@ecosystem_task
+@ecosystem_task(read_only=True, job="gateway.status")
 def status(c):
     """Say whether the gateway is logged in, waiting for 2FA, or down (a failure event if not logged in)."""
     s = settings(c)
@@ -42,7 +42,7 @@ def status(c):
     print(f"gateway: logged in (API version {answer.server_version}, account {accounts}, {s.trading_mode})")
 
 
-@ecosystem_task(help={"timeout": "seconds to wait for the login, 2FA approval included (default 180)",
+@ecosystem_task(job="gateway.login", help={"timeout": "seconds to wait for the login, 2FA approval included (default 180)",
             "restart": "restart the gateway first (sends a new 2FA request)",
             "dry_run": "print the plan, change nothing"})
 def login(c, timeout=180, restart=False, dry_run=False):

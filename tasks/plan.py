@@ -8,7 +8,7 @@ from ecosystem import plan as planning, week
 from ._common import ecosystem_task, settings, table
 
 
-@ecosystem_task(help={"date": "the day to plan, YYYY-MM-DD (default: today in TIMEZONE)"})
+@ecosystem_task(read_only=True, help={"date": "the day to plan, YYYY-MM-DD (default: today in TIMEZONE)"})
 def plan(c, date_=None):
     """Show a trading day's plan: launches, windows and the evening chain's order."""
     s = settings(c)

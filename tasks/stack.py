@@ -61,7 +61,7 @@ def _ago(moment, now):
     return f"{seconds}s ago"
 
 
-@ecosystem_task
+@ecosystem_task(read_only=True)
 def status(c):
     """Show each service's state, health, since, last exit code and image age, and the last runs."""
     ctx = context(c)
@@ -94,7 +94,7 @@ def status(c):
                      for name, r in sorted(today.items(), key=lambda item: item[1].start)]))
 
 
-@ecosystem_task(help={"service": "a service (its container logs) or a pysystemtrade process like run_stack_handler "
+@ecosystem_task(read_only=True, help={"service": "a service (its container logs) or a pysystemtrade process like run_stack_handler "
                        "(its records in the log server's file)",
             "since": "for a service: e.g. 2h, 30m or 2026-11-28T09:00", "tail": "at most this many lines (default 200)",
             "run": "for a process: a run's whole output, kept after its container is gone: last, N (1 = the "

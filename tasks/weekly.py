@@ -8,7 +8,7 @@ from ecosystem import sync as syncing, trading_day, week
 from ._common import call_task, context, ecosystem_task, history, settings, unwinding_on_sigterm
 
 
-@ecosystem_task
+@ecosystem_task(job="weekly.sync")
 def sync(c):
     """Make the processes match the plan now: start what should run, record what ended, relaunch a crash."""
     with unwinding_on_sigterm():
@@ -16,7 +16,7 @@ def sync(c):
             print("in step with the plan: nothing to do")
 
 
-@ecosystem_task(name="open", help={"skip_gateway": "do not check the gateway's login"})
+@ecosystem_task(name="open", job="weekly.open", help={"skip_gateway": "do not check the gateway's login"})
 def open_(c, skip_gateway=False):
     """Open the trading week: the stack up and healthy, cold start if due, the gateway logged in, then sync."""
     call_task(c, "up")
@@ -30,7 +30,7 @@ def open_(c, skip_gateway=False):
     print("trading week open")
 
 
-@ecosystem_task(help={"stop": "also stop, gracefully, every process still running (default: they end by themselves)"})
+@ecosystem_task(job="weekly.close", help={"stop": "also stop, gracefully, every process still running (default: they end by themselves)"})
 def close(c, stop=False):
     """Close the trading week: record what ended, launch nothing, say what still runs and how the week went."""
     s = settings(c)
