@@ -63,7 +63,7 @@ def run(ctx: "Context", slot: str, steps: Sequence[PlannedStep], *, force: bool)
     from . import locks, restore as restoring, stack
 
     s, record = ctx.settings, ctx.history
-    with locks.exclusive(s.state_dir, JOB):
+    with locks.exclusive(s.state_dir, JOB, wait_seconds=s.lock_wait_seconds):
         held = restoring.RestoreMarker(s.state_dir).read()
         if held is not None:
             record.record(JOB, Outcome.FAILED, f"not run: the restore of {held} is running or did not complete",

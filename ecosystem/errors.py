@@ -144,7 +144,7 @@ class HistoryError(EcosystemError):
 EXIT_CODES: dict[int, str] = {
     0: "it did its work",
     EXIT_FAILED: "it failed; the message says what and how to fix it",
-    EXIT_USAGE: "it was asked wrongly (a flag, a setting, invoke --dry on a task without a dry run); nothing was changed",
+    EXIT_USAGE: "it was asked wrongly (a flag, a setting, --dry for a task without a dry run); nothing was changed",
     EXIT_ENGINE: "the Docker engine did not answer, or stopped answering during the run",
     EXIT_SMB: "the SMB share could not be reached, logged in to or written",
     EXIT_GIT: "a git remote did not answer or refused",

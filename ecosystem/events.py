@@ -57,7 +57,7 @@ class EventBus:
         return unsubscribe
 
     def emit(self, event: FailureEvent) -> None:
-        log.warning("failure event: %s: %s", event.subject, event.detail)
+        log.info("failure event: %s: %s", event.subject, event.detail)
         for subscriber in list(self._subscribers):
             try:
                 subscriber(event)

@@ -109,7 +109,7 @@ def wait_for_login(host: str, port: int, *, timeout: float, every: float = 5,
         if remaining <= 0:
             raise GatewayError(f"the gateway did not complete its login within {timeout:g}s ({last})",
                                fix="approve the 2FA request in the IBKR Mobile app, or log in through VNC, "
-                                   "then run `invoke gateway login` again")
+                                   "then run `invoke gateway.login` again")
         try:
             return handshake(host, port, timeout=min(10, max(1, remaining)))
         except GatewayError as exc:

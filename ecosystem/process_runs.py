@@ -104,7 +104,7 @@ def judge(process: str, exit_code: int, record: ProcessRecord | None, started: d
         pid = f" (pid {record.process_id})" if record.process_id else ""
         return Verdict("declined", f"its record says it is already running{pid}",
                        "if no such process runs (invoke status), a crash left the record: mark it finished with "
-                       "`invoke shell --tool interactive_controls`, or `invoke weekly sync` after a reboot")
+                       "`invoke shell --tool interactive_controls`, or `invoke weekly.sync` after a reboot")
     ended = ended or datetime.now(timezone.utc)
     if window_stop is not None and ended >= window_stop:
         return Verdict("declined", f"launched after its stop time ({local(window_stop)})",

@@ -28,7 +28,7 @@ def run(ctx: "Context", run: "RunHandle", from_: str, parts: tuple[str, ...] | N
     """Restore the set ``from_`` names (or drill it with ``verify``) as ``run``; ``confirm(name)``
     returns to go on and raises to stop before production is touched."""
     s = ctx.settings
-    with locks.exclusive(s.state_dir, "backup", wait_seconds=60):
+    with locks.exclusive(s.state_dir, "backup", wait_seconds=s.lock_wait_seconds):
         folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
         manifest = restoring.check_set(folder, parts)
         parts = restoring.parts_of(manifest, parts)

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import commands, scheduler_plan
+from .errors import EXIT_BUSY
+from .heartbeat import Pinger
 from .history import History, Run
 from .state_files import write_json
 
@@ -32,6 +34,7 @@ TIMEOUTS = {SYNC: timedelta(minutes=15), "weekly.open": timedelta(minutes=30), "
             "weekend": timedelta(hours=8),
             "gateway.status": timedelta(minutes=5)}
 TERM_GRACE = timedelta(minutes=6)   # longer than a process's STOP grace by default
+PINGED = ("nightly", "weekend")     # the pipelines whose start and end HEARTBEAT_URL hears of
 
 
 @dataclass
@@ -56,9 +59,10 @@ class Scheduler:
 
     def __init__(self, jobs, history: History, *, tz, heartbeat: Path, launch: Callable[[tuple[str, ...]], commands.Child],
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 checks: tuple[Callable[[datetime], list[str]], ...] = ()) -> None:
+                 checks: tuple[Callable[[datetime], list[str]], ...] = (), pinger: Pinger | None = None) -> None:
         self.jobs, self.history, self.tz, self.heartbeat = list(jobs), history, tz, heartbeat
         self.launch, self.clock, self.checks = launch, clock, checks
+        self.pinger = pinger or Pinger(None)
         self.running: dict[str, Running] = {}
         self.waiting: list[scheduler_plan.Decision] = []   # due while their job still ran: a long job delays, never doubles
         self.since = self._last_looked() or (clock() - timedelta(minutes=1))
@@ -113,6 +117,8 @@ class Scheduler:
                 self.history.finish(run, "failed", f"could not start: {exc}")
             return f"{job} could not start: {exc}"
         self.running[job] = Running(job, slot, process, now, run, command=slot.command_at(now) if slot else (job,))
+        if job in PINGED:
+            self.pinger.ping("start", f"{job} {slot.key if slot else ''} started".replace("  ", " "))
         return f"started {job}" + (f" for {slot.key} ({reason})" if slot else "")
 
     def _reap(self, now: datetime) -> list[str]:
@@ -136,11 +142,22 @@ class Scheduler:
                 self.history.finish(item.run, outcome, f"stopped when the scheduler stopped (invoke {command} "
                                     f"exited with code {code}); its slot is not run again",
                                     hint=f"run it by hand if it still makes sense: invoke {command}")
+            elif item.run is not None and code == EXIT_BUSY:  # the slot is lost: another run held the lock
+                outcome = "missed"
+                self.history.finish(item.run, outcome, f"invoke {command} found another run of it holding its lock "
+                                    f"and gave up (exit code {code}): this slot's run did not happen",
+                                    hint=f"see what held it (invoke history --job {item.command[0].split('.')[0]}); "
+                                         f"run it by hand if it still makes sense: invoke {command}")
             elif item.run is not None:
                 self.history.finish(item.run, outcome, f"invoke {command} exited with code {code}",
                                     hint=f"invoke history --job {item.command[0].split('.')[0]}")
+            elif code == EXIT_BUSY:
+                outcome = "busy"  # weekly sync found another holding the week: the next minute's runs
             elif outcome != "ok":  # a failing sync: its own run is in the history; say it once more here
                 self.history.record(JOB, outcome, f"invoke {job} exited with code {code}", step=job)
+            if job in PINGED:
+                self.pinger.ping("success" if outcome == "ok" else "fail",
+                                 f"{job} {item.slot.key if item.slot else ''} ended {outcome} (exit code {code})")
             said.append(f"{job} ended: {outcome}")
         return said
 

@@ -37,7 +37,7 @@ class Slot:
     late: tuple[datetime, tuple[str, ...]] | None = None  # dispatched after this instant, add these arguments
 
     def command_at(self, now: datetime) -> tuple[str, ...]:
-        """The invoke command line for a dispatch at ``now``."""
+        """The task and flags that a dispatch at ``now`` runs."""
         late = self.late[1] if self.late and now > self.late[0] else ()
         return (*(self.runs or shlex.split(self.job)), *self.args, *late)
 
@@ -72,7 +72,7 @@ def _local(day: date, moment: time, tz) -> datetime:
 
 @dataclass(frozen=True)
 class ScheduledJob:
-    """A job the trader added to the scheduler (SCHEDULER_JOBS): an invoke command and when it runs."""
+    """A job the trader added to the scheduler (SCHEDULER_JOBS): a task of the tree with its flags, and when it runs."""
 
     name: str                      # the command as written, e.g. "backup --what=csv"
     days: tuple[int, ...] | str    # ISO weekdays, or "trading" (the trading week's days)
@@ -154,7 +154,7 @@ def check_own_jobs(settings, flags_of: Callable[[str], "set[str] | None"]) -> No
                              "remove it from SCHEDULER_JOBS")
         flags = flags_of(name)
         if flags is None:
-            raise UsageError(f"SCHEDULER_JOBS: there is no task {name!r}; see invoke --list for the names "
+            raise UsageError(f"SCHEDULER_JOBS: there is no task {name!r}; the names are in `invoke --list` "
                              "(a collection's task is written like weekly.sync)")
         for word in words[1:]:
             flag = word.split("=", 1)[0]

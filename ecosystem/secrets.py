@@ -6,7 +6,6 @@ or git should call it.
 """
 from __future__ import annotations
 
-import logging
 import re
 from typing import Iterable
 
@@ -57,31 +56,3 @@ class Redactor:
         if self._pattern is None or not text:
             return text
         return self._pattern.sub(MASK, text)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that masks secrets in every record's final message."""
-
-    def __init__(self, redact: Redactor) -> None:
-        super().__init__()
-        self._redact = redact
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = self._redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
-
-
-def install_log_redaction(redact: Redactor, logger: logging.Logger | None = None) -> RedactingFilter:
-    """Given a redactor, attach it to every handler of ``logger`` (the root by default)."""
-    target = logger or logging.getLogger()
-    flt = RedactingFilter(redact)
-    target.addFilter(flt)
-    for handler in target.handlers:
-        handler.addFilter(flt)
-    return flt

@@ -603,7 +603,10 @@ class Settings:
         return {"IB_API_PORT": self.ib_api_port, "VNC_PORT": self.vnc_port, "JUPYTER_PORT": self.jupyter_port}
 
     def secret_values(self) -> list[str]:
-        return [s.reveal() for v in VARIABLES if v.secret and (s := getattr(self, v.attr))]
+        """Every secret's value, and the secret parts of the URLs among them (a password, a token in the
+        path), which a library may print on their own."""
+        values = [s.reveal() for v in VARIABLES if v.secret and (s := getattr(self, v.attr))]
+        return values + [part for value in values for part in _url_secrets(value)]
 
     def redactor(self) -> Redactor:
         return Redactor(self.secret_values())
@@ -627,6 +630,23 @@ VARIABLES: tuple[Variable, ...] = tuple(replace(f.metadata["variable"], attr=f.n
                                         if "variable" in f.metadata)
 SECRET_NAMES = frozenset(v.name for v in VARIABLES if v.secret)
 KNOWN_NAMES = frozenset(v.name for v in VARIABLES) | {f"{n}_FILE" for n in SECRET_NAMES} | {ENV_FILE_VARIABLE}
+
+
+def _url_secrets(value: str) -> list[str]:
+    from urllib.parse import urlsplit
+
+    found = []
+    for word in value.split():
+        if "://" not in word:
+            continue
+        try:
+            url = urlsplit(word)
+            credentials = "@" in url.netloc or not url.netloc.rpartition(":")[2].isdigit()  # tgram://bot:token/
+            found += [url.password or "", url.netloc if credentials and ":" in url.netloc else ""]
+        except ValueError:
+            continue
+        found += [seg for seg in url.path.split("/") if len(seg) >= 8 and any(ch.isdigit() for ch in seg)]
+    return [part for part in found if len(part) >= 4]
 
 
 # --- loading ------------------------------------------------------------------------------

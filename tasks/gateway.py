@@ -1,4 +1,4 @@
-"""`invoke gateway status` and `invoke gateway login`: is the IB Gateway logged in, to the right account?"""
+"""`invoke gateway.status` and `invoke gateway.login`: is the IB Gateway logged in, to the right account?"""
 import ipaddress
 import sys
 
@@ -35,7 +35,7 @@ def status(c):
     try:
         answer = gateway.handshake(host, port, timeout=8)
     except gateway.GatewayError as exc:
-        record.finish(run, "failed", exc.message, hint="run `invoke gateway login`")
+        record.finish(run, "failed", exc.message, hint="run `invoke gateway.login`")
         raise Exit(f"gateway: not logged in (waiting for 2FA?): {exc.message}\n  fix: {exc.fix}", code=1) from None
     accounts = ", ".join(gateway.mask_account(a) for a in answer.accounts)
     record.finish(run, "ok", f"logged in to {accounts}")

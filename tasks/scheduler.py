@@ -1,12 +1,15 @@
 """`invoke run-scheduler` (the loop) and `invoke schedule` (what it would do)."""
+import logging
 import signal
 import time as clock
 from datetime import datetime, timedelta, timezone
 
-from ecosystem import commands, scheduler_loop as scheduler_module, scheduler_plan
+from ecosystem import commands, heartbeat, logs, scheduler_loop as scheduler_module, scheduler_plan
 from ecosystem.scheduler_loop import heartbeat_path
 
 from ._common import ROOT, ecosystem_task, history, settings, table, task_flags
+
+log = logging.getLogger("tasks.scheduler")
 
 
 def _jobs(s):
@@ -20,11 +23,14 @@ def run_scheduler(c, once=False):
     import schedule
 
     s = settings(c)
+    logs.configure(s.log_level, log_file=scheduler_log_path(s))
     record = history(c)
     checks = (scheduler_module.offload_age_check(record, max_age=timedelta(hours=s.offload_max_age_hours), tz=s.tz),
               ) if s.smb_configured else ()
+    pinger = heartbeat.Pinger(s.heartbeat_url.reveal() if s.heartbeat_url else None)
     loop = scheduler_module.Scheduler(_jobs(s), record, tz=s.tz, heartbeat=heartbeat_path(s),
-                                      launch=lambda command: commands.start_invoke(command, ROOT), checks=checks)
+                                      launch=lambda command: commands.start_invoke(command, ROOT), checks=checks,
+                                      pinger=pinger)
     stopping = []
 
     def stop(signum, frame):
@@ -37,20 +43,32 @@ def run_scheduler(c, once=False):
         for line in loop.tick():
             print(f"{datetime.now(s.tz):%a %H:%M:%S} {line}", flush=True)
 
+    pinger.ping("alive", "scheduler started")
     tick()
     if once:
         return
     schedule.every().minute.at(":00").do(tick)
-    print(f"scheduler running (heartbeat {heartbeat_path(s)}); SIGTERM or Ctrl-C stops it cleanly", flush=True)
+    if pinger:
+        schedule.every(round(s.heartbeat_interval_minutes * 60)).seconds.do(pinger.ping, "alive")
+    heartbeat.notify("READY=1")
+    print(f"scheduler running (heartbeat {heartbeat_path(s)}, log {scheduler_log_path(s)}); SIGTERM or Ctrl-C "
+          "stops it cleanly", flush=True)
     while not stopping:
         try:
             schedule.run_pending()
         except Exception as exc:  # a failing tick is reported and the loop goes on
-            print(f"scheduler: a tick failed ({type(exc).__name__}: {exc}); going on", flush=True)
+            log.error("a tick failed (%s: %s); going on", type(exc).__name__, exc, exc_info=logs.debugging())
+        heartbeat.notify("WATCHDOG=1")  # only a loop that turns feeds systemd's watchdog
         idle = schedule.idle_seconds()
         clock.sleep(min(max(idle or 1.0, 0.2), 5.0))
+    heartbeat.notify("STOPPING=1")
     print("scheduler: stopping; running jobs are asked to finish cleanly", flush=True)
     loop.stop()
+
+
+def scheduler_log_path(s):
+    """Where run-scheduler keeps its own log lines (rotated), besides stderr (the journal under systemd)."""
+    return s.state_dir / "logs" / "scheduler.log"
 
 
 @ecosystem_task(read_only=True, name="schedule", help={"days": "show the slots of the next N days (default 7); runs nothing"})

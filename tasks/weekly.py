@@ -1,4 +1,4 @@
-"""`invoke weekly sync|open|close`: the trading week's processes, matched to the plan for this instant."""
+"""`invoke weekly.sync`, `weekly.open` and `weekly.close`: the trading week's processes, matched to the plan now."""
 from datetime import datetime, timedelta, timezone
 
 from invoke import Exit

@@ -5,7 +5,7 @@ It listens where the real image relays the IB API (4003 live, 4004 paper), reads
 credentials the way that image does (TWS_USERID, TWS_PASSWORD or TWS_PASSWORD_FILE),
 and answers the IB API handshake: the server version and connection time, then, after
 startApi, the managed accounts and the next valid order id. Enough for healthchecks,
-`invoke gateway login` checks and pysystemtrade-like clients to see a logged-in gateway.
+`invoke gateway.login` checks and pysystemtrade-like clients to see a logged-in gateway.
 
 Behaviour knobs (environment): STANDIN_ACCOUNTS (default DU1234567), STANDIN_LOGIN_DELAY
 (seconds before it answers the handshake, like a gateway waiting for 2FA),
