@@ -64,6 +64,7 @@ def run(argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = 
                             output=redact(_tail(output))) from None
     if check and result.returncode != 0:
         detail = redact(_tail(result.stderr or result.stdout))
+        _raise_known(argv, detail)
         raise CommandFailed(f"{redact(shown)} exited with code {result.returncode}: {detail}",
                             returncode=result.returncode, output=detail)
     return result
@@ -134,6 +135,7 @@ def _streamed(argv, *, stdin, sink, timeout, chunk, redact) -> str:
         said = errors.read().decode("utf-8", "replace")
     if child.returncode != 0:
         detail = redact(_tail(said))
+        _raise_known(argv, detail)
         raise CommandFailed(f"{redact(shown)} exited with code {child.returncode}: {detail}",
                             returncode=child.returncode, output=detail)
     return said
@@ -147,3 +149,13 @@ def _kill_group(child: subprocess.Popen) -> None:
         os.killpg(child.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         child.kill()
+
+
+def _raise_known(argv: Sequence[str], said: str) -> None:
+    """Raise the known failure a failed ``docker`` command's output names (the engine gone, an image missing)."""
+    if argv and Path(argv[0]).name == "docker":
+        from .engine import cli_failure
+
+        failure = cli_failure(said)
+        if failure is not None:
+            raise failure

@@ -55,6 +55,24 @@ def translate(exc: BaseException) -> EcosystemError | None:
     return None
 
 
+_CLI_ENGINE_GONE = ("Cannot connect to the Docker daemon", "error during connect", "Is the docker daemon running")
+_CLI_IMAGE_MISSING = ("pull access denied", "No such image", "repository does not exist", "manifest unknown")
+
+
+def cli_failure(output: str) -> EcosystemError | None:
+    """Given what a failed ``docker`` or ``docker compose`` command said, return the known failure it
+    is (the engine unreachable, an image missing), or None."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if any(marker in line for line in lines for marker in _CLI_ENGINE_GONE):
+        return EngineUnavailable("the Docker engine does not answer the docker CLI", fix=ENGINE_GONE_FIX)
+    for line in lines:
+        if any(marker in line for marker in _CLI_IMAGE_MISSING):
+            return ImageMissing(f"an image is missing on the Docker engine: {line[:200]}",
+                                fix="build it: invoke build (no registry is asked for images this ecosystem "
+                                    "builds itself)")
+    return None
+
+
 def api_version(client: "docker.DockerClient") -> tuple[str, str]:
     """Return the engine's (server version, API version)."""
     info = client.version()

@@ -51,6 +51,19 @@ class _Concise(logging.Formatter):
         return line
 
 
+class _Stderr(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is when the record comes (a test's capture, a
+    redirected stream), never to a stream that was closed since it was made."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 _mask = MaskingFilter()
 
 
@@ -67,7 +80,7 @@ def configure(level: str = "WARNING", *, redact: Callable[[str], str] | None = N
         _mask.redact = redact
     stderr = _handler(STDERR_HANDLER)
     if stderr is None:
-        stderr = logging.StreamHandler(sys.stderr)
+        stderr = _Stderr()
         stderr.set_name(STDERR_HANDLER)
         stderr.setFormatter(_Concise())
         stderr.addFilter(_mask)

@@ -14,6 +14,9 @@ from ecosystem.secrets import MASK, Redactor
 @pytest.fixture(autouse=True)
 def clean_root():
     root = logging.getLogger()
+    ours = [h for h in root.handlers if h.get_name() in (logs.STDERR_HANDLER, logs.FILE_HANDLER)]
+    for handler in ours:  # an in-process task of an earlier test configured them: start from none
+        root.removeHandler(handler)
     before, level = list(root.handlers), root.level
     yield
     for handler in list(root.handlers):
@@ -21,6 +24,8 @@ def clean_root():
             root.removeHandler(handler)
             handler.close()
     root.setLevel(level)
+    for handler in ours:
+        root.addHandler(handler)
     logs._mask.redact = lambda text: text
 
 
