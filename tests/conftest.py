@@ -1,4 +1,5 @@
-"""Test-wide set-up: folder-based markers and the rule that CI never skips for lack of Docker."""
+"""Test-wide set-up: folder-based markers, the rule that CI never skips for lack of Docker, and the
+loopback servers that alerts and heartbeat pings go to (``smtp``, ``http_sink``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,3 +28,23 @@ def pytest_xdist_auto_num_workers(config):
         if not inside or inside[0] not in PARALLEL_SUITES:
             return 0
     return None  # the unit suite: xdist's own count (the cores)
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback that keeps every message (where ALERT_URLS' mail goes)."""
+    from tests.support.smtp import SmtpServer
+
+    server = SmtpServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http_sink():
+    """A real HTTP server on loopback that keeps every request (a monitoring service's stand-in)."""
+    from tests.support.http_sink import HttpSink
+
+    server = HttpSink()
+    yield server
+    server.stop()

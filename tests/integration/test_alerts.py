@@ -4,17 +4,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support.invoking import run_invoke
-from tests.support.smtp import SmtpServer
 
 MAIL_PASSWORD = "sentinel-MAIL-pw-2468"
 GIT_TOKEN = "sentinel-GIT-alerts-1357"
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 def readable(raw: str) -> str:

@@ -55,13 +55,15 @@ class Ecosystem:
         return environ | {"ECOSYSTEM_ENV_FILE": str(self.env_file), "HEALTH_INTERVAL": "1s",
                           "GATEWAY_START_PERIOD": "5s"}
 
-    def start(self, *args: str) -> subprocess.Popen:
-        """Start ``invoke ARGS`` in the background (to signal it), output captured as text."""
-        return subprocess.Popen(invoke_argv(*args), cwd=ROOT, env=self.environ(),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    def start(self, *args: str, environ: dict | None = None, stderr=subprocess.STDOUT) -> subprocess.Popen:
+        """Start ``invoke ARGS`` in the background (to signal it), output captured as text; ``environ``
+        adds to the process environment (DOCKER_HOST, ALERT_URLS for one run)."""
+        return subprocess.Popen(invoke_argv(*args), cwd=ROOT, env=self.environ() | (environ or {}),
+                                stdout=subprocess.PIPE, stderr=stderr, text=True)
 
-    def run(self, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-        result = subprocess.run(invoke_argv(*args), cwd=ROOT, env=self.environ(),
+    def run(self, *args: str, check: bool = True, timeout: int = 900,
+            environ: dict | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(invoke_argv(*args), cwd=ROOT, env=self.environ() | (environ or {}),
                                 capture_output=True, text=True, timeout=timeout)
         self.output.append(result.stdout + result.stderr)
         if check and result.returncode != 0:

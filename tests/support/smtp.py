@@ -63,3 +63,9 @@ class SmtpServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def mail_url(port: int, password: str) -> str:
+    """An ALERT_URLS entry that mails the server on ``port`` (logging in with ``password``)."""
+    return (f"mailto://alerts:{password}@localhost:{port}?smtp=127.0.0.1&from=ecosystem@localhost"
+            "&to=trader@localhost&mode=insecure")

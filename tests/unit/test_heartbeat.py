@@ -11,7 +11,6 @@ import pytest
 
 from ecosystem import heartbeat, scheduler_loop as loop_module
 from ecosystem.errors import EXIT_BUSY
-from tests.support.http_sink import HttpSink
 from tests.support.net import free_port
 from tests.unit.test_scheduler_loop import JOBS, MONDAY_1950, Clock, LONDON, child, wait_all, world  # noqa: F401
 
@@ -19,10 +18,8 @@ TOKEN = "0d2c1b7e-5f4a-4c3b-9e8d-7a6b5c4d3e2f"
 
 
 @pytest.fixture
-def sink():
-    server = HttpSink()
-    yield server
-    server.stop()
+def sink(http_sink):
+    return http_sink
 
 
 def test_ping_urls_follow_healthchecks_and_uptime_kuma():

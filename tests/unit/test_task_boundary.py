@@ -16,23 +16,11 @@ from ecosystem.commands import invoke_argv
 from ecosystem.history import History
 from tests.support.invoking import ROOT, run_invoke
 from tests.support.net import free_port
-from tests.support.smtp import SmtpServer
+from tests.support.smtp import mail_url
 
 SMB_PASSWORD = "sentinel-SMB-pass-5150"
 MAIL_PASSWORD = "sentinel-MAIL-pass-8086"
 NO_ENGINE = "unix:///nonexistent/docker.sock"
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
-
-
-def mail_url(port: int) -> str:
-    return (f"mailto://alerts:{MAIL_PASSWORD}@localhost:{port}?smtp=127.0.0.1&from=ecosystem@localhost"
-            "&to=trader@localhost")
 
 
 @pytest.fixture
@@ -60,7 +48,7 @@ def test_an_unreachable_share_is_one_message_with_its_exit_code_recorded_and_an_
     closed = free_port()
     result, said = run(tmp_path, values | {"SMB_SERVER": "127.0.0.1", "SMB_PORT": str(free_port()), "SMB_SHARE": "b",
                                            "SMB_USER": "trader", "SMB_PASSWORD": SMB_PASSWORD,
-                                           "ALERT_URLS": mail_url(closed)}, "offload")
+                                           "ALERT_URLS": mail_url(closed, MAIL_PASSWORD)}, "offload")
     assert result.returncode == errors.EXIT_SMB, said
     assert "Traceback" not in said
     assert "cannot reach the SMB server" in result.stderr and "fix: check SMB_SERVER" in result.stderr
@@ -80,7 +68,7 @@ def test_log_level_debug_shows_the_traceback_behind_a_known_failure(tmp_path, va
 
 def test_an_engine_that_does_not_answer_is_exit_3_recorded_and_alerted_by_a_task_that_changes_things(
         tmp_path, values, smtp, no_engine):
-    result, said = run(tmp_path, values | {"ALERT_URLS": mail_url(smtp.port)}, "eod")
+    result, said = run(tmp_path, values | {"ALERT_URLS": mail_url(smtp.port, MAIL_PASSWORD)}, "eod")
     assert result.returncode == errors.EXIT_ENGINE, said
     assert "Traceback" not in said
     assert "the Docker engine does not answer" in result.stderr and "fix: start the Docker engine" in result.stderr
@@ -97,7 +85,7 @@ def test_a_read_only_task_says_the_same_but_records_nothing(tmp_path, values, no
 
 
 def test_a_second_backup_while_one_runs_is_busy_with_its_exit_code_and_no_alert(tmp_path, values, smtp):
-    values = values | {"ALERT_URLS": mail_url(smtp.port)}
+    values = values | {"ALERT_URLS": mail_url(smtp.port, MAIL_PASSWORD)}
     with locks.exclusive(tmp_path / "state", "backup"):
         started = time.monotonic()
         result, said = run(tmp_path, values, "backup")
@@ -161,3 +149,20 @@ def test_a_lock_that_cannot_be_opened_is_a_permission_error_with_its_exit_code(t
         assert run_.outcome == "failed" and "NoPermission" in run_.detail
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_unreachable_reports_remote_is_exit_5_with_the_commit_kept(tmp_path, values):
+    remote = f"http://127.0.0.1:{free_port()}/reports.git"
+    clone = tmp_path / "reports"
+    clone.mkdir()
+    git = ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "remote", "add", "origin", remote], check=True)
+    (clone / "Status_report.txt").write_text("all good\n")
+    result, said = run(tmp_path, values | {"REPORTS_REMOTE": remote, "GIT_TOKEN": "sentinel-GIT-token-9911"},
+                       "reports")
+    assert result.returncode == errors.EXIT_GIT, said
+    assert "Traceback" not in said and "pushing the reports failed" in result.stderr
+    assert "the local commit" in result.stderr and "sentinel-GIT-token-9911" not in said
+    (run_,) = history(values).runs(job="reports")
+    assert run_.outcome == "failed" and "GitRemoteError" in run_.detail
