@@ -262,6 +262,15 @@ def _secret(text: str) -> Secret | None:
     return Secret(text) if text else None
 
 
+def _http_url_secret(text: str) -> Secret | None:
+    from urllib.parse import urlsplit
+
+    text = text.strip()
+    if text and (urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).netloc):
+        raise ValueError("must be an http:// or https:// URL (a Healthchecks.io check or an Uptime Kuma push URL)")
+    return _secret(text)
+
+
 # --- the variables ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -428,7 +437,7 @@ class Settings:
         _int_in(0, 10080, "must be a whole number of minutes from 0 to 10080"), "ALERT_THROTTLE_MINUTES=60",
         "the same alert is sent at most once in this many minutes (the next one says how many were held back)")
     heartbeat_url: Secret | None = _v(
-        "Alerts", "HEARTBEAT_URL", "", _secret, "HEARTBEAT_URL_FILE=/run/secrets/heartbeat_url",
+        "Alerts", "HEARTBEAT_URL", "", _http_url_secret, "HEARTBEAT_URL_FILE=/run/secrets/heartbeat_url",
         "a dead-man's switch: a Healthchecks.io check URL (or an Uptime Kuma push URL) that the scheduler pings "
         "every HEARTBEAT_INTERVAL_MINUTES and at the start, success or failure of each nightly and weekend "
         "pipeline, so a dead box or a stopped scheduler alerts from outside; it is a secret", secret=True)
@@ -820,10 +829,15 @@ def _resolve_secret(var: Variable, environ: Mapping[str, str], from_file: Mappin
                                        f"{file_name}=/run/secrets/{var.name.lower()} alone"))
         return None
     if file_path:
-        value = _read_secret_file(var, file_path, root, problems)
+        value = _read_secret_file(var, file_path, root, problems) or ""
         sources[var.name] = f"file ({file_name})"
-        return Secret(value) if value else None
-    return _secret(direct)
+    else:
+        value = direct
+    try:
+        return var.parse(value)  # a secret's own rules (a URL's form); its value is never shown
+    except ValueError as exc:
+        problems.append(SettingProblem(var.name, "<hidden>", str(exc), var.example))
+        return None
 
 
 def _cross_checks(values: dict[str, Any], problems: list[SettingProblem], warnings: list[str]) -> None:

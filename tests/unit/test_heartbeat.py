@@ -96,3 +96,13 @@ def test_notify_speaks_systemds_protocol_to_its_socket(tmp_path, monkeypatch):
         assert listener.recv(100) == b"READY=1" and listener.recv(100) == b"WATCHDOG=1"
     monkeypatch.delenv("NOTIFY_SOCKET")
     assert heartbeat.notify("WATCHDOG=1") is False, "without systemd it does nothing"
+
+
+def test_a_heartbeat_url_that_is_not_http_is_refused_at_load_without_showing_it(tmp_path):
+    from ecosystem.errors import SettingsError
+    from ecosystem.settings import load_settings
+
+    with pytest.raises(SettingsError) as refused:
+        load_settings(tmp_path, env_file=tmp_path / "none.env", environ={"HEARTBEAT_URL": f"hc-ping.com/{TOKEN}"})
+    assert "HEARTBEAT_URL=<hidden>: must be an http:// or https:// URL" in str(refused.value)
+    assert TOKEN not in str(refused.value)
