@@ -47,6 +47,7 @@ def translate(exc: BaseException) -> EcosystemError | None:
         return ImageMissing(f"an image is missing on the Docker engine: {getattr(exc, 'explanation', '') or exc}",
                             fix="build it: invoke build (invoke doctor lists the images each service needs)")
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                        requests.exceptions.ChunkedEncodingError,
                         urllib3.exceptions.ProtocolError, urllib3.exceptions.NewConnectionError)):
         return EngineUnavailable(f"the Docker engine stopped answering during the run ({type(exc).__name__})",
                                  fix=ENGINE_GONE_FIX)

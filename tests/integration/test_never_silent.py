@@ -107,6 +107,7 @@ def test_a_disk_that_fills_during_a_backup_is_one_message_recorded_and_alerted_a
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
     try:
+        (small / ".filler").write_bytes(b"\0" * 60 * 1024)  # the disk is nearly full: what is left is 4 KB
         since = datetime.now(timezone.utc)
         result = eco.run("backup", check=False, environ={"BACKUP_DIR": str(small), "ALERT_URLS": mail(smtp)})
         said = result.stdout + result.stderr
@@ -116,7 +117,7 @@ def test_a_disk_that_fills_during_a_backup_is_one_message_recorded_and_alerted_a
         assert run.outcome == "failed" and "DiskFull" in run.detail
         (message,) = smtp.wait_for(1)
         assert "backup failed" in message and "the disk is full" in message
-        assert not [p.name for p in small.iterdir() if not p.name.startswith(".")], "no set, whole or partial"
+        assert [p.name for p in small.iterdir()] == [".filler"], "no set is left, whole or partial"
     finally:
         subprocess.run(["umount", str(small)], check=False)
     assert eco.run("weekly.sync", check=False).returncode == 0, "what the backup stopped is running again"

@@ -27,6 +27,8 @@ def test_the_engine_gone_mid_run_and_a_missing_image_are_named_from_the_sdks_err
     gone = known(requests.exceptions.ConnectionError("('Connection aborted.', ConnectionResetError(104))"))
     assert isinstance(gone, errors.EngineUnavailable) and gone.exit_code == errors.EXIT_ENGINE
     assert "stopped answering" in gone.message and "invoke weekly.sync" in gone.fix
+    cut = known(requests.exceptions.ChunkedEncodingError("Response ended prematurely"))  # a stream cut mid-wait
+    assert isinstance(cut, errors.EngineUnavailable)
     missing = known(docker.errors.ImageNotFound("No such image: pysystemtrade_t1:latest"))
     assert isinstance(missing, errors.ImageMissing) and missing.exit_code == errors.EXIT_IMAGE
     assert "invoke build" in missing.fix
