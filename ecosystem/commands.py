@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from .errors import CommandFailed
+from .errors import DISK_FULL_FIX, CommandFailed, DiskFull
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,11 @@ def _kill_group(child: subprocess.Popen) -> None:
 
 
 def _raise_known(argv: Sequence[str], said: str) -> None:
-    """Raise the known failure a failed ``docker`` command's output names (the engine gone, an image missing)."""
+    """Raise the known failure a failed command's output names: a full disk (whichever program, in a
+    helper container or here), or for ``docker`` the engine gone or an image missing."""
+    for line in said.splitlines():
+        if "No space left on device" in line or "Disk quota exceeded" in line:
+            raise DiskFull(f"the disk is full: {line.strip()[:200]}", fix=DISK_FULL_FIX)
     if argv and Path(argv[0]).name == "docker":
         from .engine import cli_failure
 

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import process_runs, processes
-from .errors import EcosystemError, EngineUnavailable, UsageError
+from .errors import EcosystemError, EngineUnavailable, ImageMissing, UsageError
 from .history import History
 from .outcomes import Outcome
 from .plan import PlannedStep
@@ -115,7 +115,7 @@ def run_chain(history: History, slot: str, steps: Sequence[PlannedStep], *,
     def judged(step: PlannedStep) -> Result:
         try:
             result = execute(step)
-        except EngineUnavailable:
+        except (EngineUnavailable, ImageMissing):
             raise  # no later step can run either: the chain ends here, recorded failed with the fix, said once
         except EcosystemError as exc:
             result = StepResult(Verdict(Outcome.FAILED, exc.message, exc.fix))

@@ -22,6 +22,9 @@ EXIT_PERMISSION = 7    # this user may not read or write something it needs
 EXIT_IMAGE = 8         # an image the task needs is not on this engine
 EXIT_BUSY = 75         # another run holds the lock (EX_TEMPFAIL): nothing was done, try again later
 
+DISK_FULL_FIX = ("free space on that disk (docker system df shows what the engine holds; retention keeps "
+                 "BACKUP_KEEP_* sets) and run it again")
+
 
 class EcosystemError(Exception):
     """Base of every error this project raises on purpose. ``exit_code`` is what a task that
@@ -162,9 +165,7 @@ def known(exc: BaseException) -> EcosystemError | None:
         return exc
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         where = f" writing {exc.filename}" if exc.filename else ""
-        return DiskFull(f"the disk is full{where} ({exc.strerror})",
-                        fix="free space on that disk (docker system df shows what the engine holds; retention "
-                            "keeps BACKUP_KEEP_* sets) and run it again")
+        return DiskFull(f"the disk is full{where} ({exc.strerror})", fix=DISK_FULL_FIX)
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         where = f" to {exc.filename}" if exc.filename else ""
         return NoPermission(f"access{where} was refused ({exc.strerror})",

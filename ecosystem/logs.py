@@ -104,6 +104,11 @@ def configure(level: str = "WARNING", *, redact: Callable[[str], str] | None = N
         logging.getLogger(noisy).setLevel(logging.DEBUG if min(levels) <= logging.DEBUG else logging.WARNING)
 
 
+def configured() -> bool:
+    """Say whether this process's log output is configured already (``configure`` was called)."""
+    return _handler(STDERR_HANDLER) is not None
+
+
 def debugging() -> bool:
     """Say whether LOG_LEVEL=DEBUG is in force (a known failure then shows its traceback too)."""
     handler = _handler(STDERR_HANDLER)

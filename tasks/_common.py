@@ -121,7 +121,8 @@ def ecosystem_task(*args, read_only: bool = False, job: str | None = None, **kwa
 
         @functools.wraps(body)
         def guarded(c, *a, **kw):
-            logs.configure(_level_from_environment())
+            if not logs.configured():  # the first task of this invocation: the settings may not be read yet
+                logs.configure(_level_from_environment())
             if c.config.run.dry and not read_only:
                 if not dry_run_flag:
                     raise Exit(f"invoke --dry {name}: {name} has no dry run and would change things, so nothing "
@@ -131,8 +132,8 @@ def ecosystem_task(*args, read_only: bool = False, job: str | None = None, **kwa
                 return body(c, *a, **kw)
             except Exception as exc:
                 error = known(exc)
-                if error is None or isinstance(exc, Exit):
-                    raise  # a bug: its traceback is the report
+                if error is None:
+                    raise  # invoke's own Exit as it is; a bug, whose traceback is the report
                 if logs.debugging():
                     log.debug("%s ended by", name, exc_info=exc)
                 if not read_only and not was_recorded(exc):

@@ -128,7 +128,7 @@ def test_an_image_that_is_missing_is_exit_8_naming_the_fix(eco, docker_client):
     tags = list(runtime.image.tags)
     assert tags, "the runtime's image has a tag"
     for tag in tags:
-        docker_client.images.remove(tag)  # untagged only: the running runtime keeps its image
+        docker_client.images.remove(tag, force=True)  # untagged only: the running runtime keeps its image
     try:
         result = eco.run("eod", "--force", check=False)
         said = result.stdout + result.stderr

@@ -48,3 +48,26 @@ def test_run_stops_a_silent_child_at_its_deadline():
     with pytest.raises(CommandFailed, match="did not finish within 1s"):
         commands.run(["sleep", "60"], timeout=1)
     assert time.monotonic() - started < 10
+
+
+def test_a_full_disk_said_by_any_program_is_the_disk_full_class(tmp_path):
+    from ecosystem.errors import EXIT_DISK_FULL, DiskFull
+
+    with pytest.raises(DiskFull) as full:
+        commands.stream_out(["sh", "-c", "echo 'tee: /out/parquet.tar.gz: No space left on device' >&2; exit 1"],
+                            io.BytesIO(), timeout=10)
+    assert full.value.exit_code == EXIT_DISK_FULL and "/out/parquet.tar.gz" in full.value.message
+    with pytest.raises(DiskFull):
+        commands.run(["sh", "-c", "echo 'write error: No space left on device' >&2; exit 2"], timeout=10)
+
+
+def test_a_docker_command_that_cannot_reach_the_engine_is_the_engine_class():
+    from ecosystem.errors import EngineUnavailable, ImageMissing
+
+    with pytest.raises(EngineUnavailable):
+        commands._raise_known(["docker", "exec", "x"], "Cannot connect to the Docker daemon at unix:///x.sock. "
+                                                       "Is the docker daemon running?")
+    with pytest.raises(ImageMissing):
+        commands._raise_known(["/usr/bin/docker", "compose", "run"], "Error response from daemon: pull access denied "
+                                                                     "for pysystemtrade_x, repository does not exist")
+    commands._raise_known(["tar", "x"], "Cannot connect to the Docker daemon")  # only docker's own words count
