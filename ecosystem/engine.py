@@ -57,7 +57,8 @@ def translate(exc: BaseException) -> EcosystemError | None:
 
 
 _CLI_ENGINE_GONE = ("Cannot connect to the Docker daemon", "error during connect", "Is the docker daemon running")
-_CLI_IMAGE_MISSING = ("pull access denied", "No such image", "repository does not exist", "manifest unknown")
+_CLI_IMAGE_MISSING = ("pull access denied", "No such image", "repository does not exist", "manifest unknown",
+                      "Unable to find image")
 
 
 def cli_failure(output: str) -> EcosystemError | None:
@@ -66,8 +67,9 @@ def cli_failure(output: str) -> EcosystemError | None:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     if any(marker in line for line in lines for marker in _CLI_ENGINE_GONE):
         return EngineUnavailable("the Docker engine does not answer the docker CLI", fix=ENGINE_GONE_FIX)
+    pulled = any(line.endswith(" Pulling") for line in lines)  # compose pulls what the engine does not have
     for line in lines:
-        if any(marker in line for marker in _CLI_IMAGE_MISSING):
+        if any(marker in line for marker in _CLI_IMAGE_MISSING) or (pulled and line.startswith("Error")):
             return ImageMissing(f"an image is missing on the Docker engine: {line[:200]}",
                                 fix="build it: invoke build (no registry is asked for images this ecosystem "
                                     "builds itself)")

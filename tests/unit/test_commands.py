@@ -70,4 +70,7 @@ def test_a_docker_command_that_cannot_reach_the_engine_is_the_engine_class():
     with pytest.raises(ImageMissing):
         commands._raise_known(["/usr/bin/docker", "compose", "run"], "Error response from daemon: pull access denied "
                                                                      "for pysystemtrade_x, repository does not exist")
+    with pytest.raises(ImageMissing, match="registry"):  # compose pulled a missing image, offline
+        commands._raise_known(["docker", "compose", "run"], " daily_processes Pulling \n daily_processes Error\n"
+                              "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": no such host")
     commands._raise_known(["tar", "x"], "Cannot connect to the Docker daemon")  # only docker's own words count
