@@ -162,9 +162,10 @@ class History:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise HistoryError(f"cannot write the run history at {self.path}: {exc.strerror}",
-                               fix="check STATE_DIR and that this user may write there") from exc
+        except OSError as exc:  # a full disk or a refused access keeps its own class (and exit code)
+            kind = type(known(exc) or HistoryError(""))
+            raise kind(f"cannot write the run history at {self.path}: {exc.strerror}",
+                       fix="check STATE_DIR and that this user may write there") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size

@@ -161,6 +161,17 @@ class Scheduler:
             said.append(f"{job} ended: {outcome}")
         return said
 
+    def tick_failed(self, exc: Exception) -> None:
+        """Record that a tick failed (a failure event, so an alert: identical ones are throttled); the
+        loop goes on, so a tick that keeps failing is heard of, not only logged."""
+        try:
+            outcome, detail, hint = History.ending_of(exc)
+            self.history.record(JOB, outcome, f"a tick of the scheduler failed: {detail}", step="tick",
+                                hint=hint or "read STATE_DIR/logs/scheduler.log (LOG_LEVEL=DEBUG shows the traceback); "
+                                             "the loop goes on and tries again next minute")
+        except Exception as failure:  # the history itself is what fails: the log line above says it
+            log.error("could not record the failed tick either (%s)", type(failure).__name__)
+
     @staticmethod
     def _signal(item: Running, sig) -> None:
         try:

@@ -56,8 +56,9 @@ def run_scheduler(c, once=False):
     while not stopping:
         try:
             schedule.run_pending()
-        except Exception as exc:  # a failing tick is reported and the loop goes on
+        except Exception as exc:  # a failing tick is said, recorded (an alert) and the loop goes on
             log.error("a tick failed (%s: %s); going on", type(exc).__name__, exc, exc_info=logs.debugging())
+            loop.tick_failed(exc)
         heartbeat.notify("WATCHDOG=1")  # only a loop that turns feeds systemd's watchdog
         idle = schedule.idle_seconds()
         clock.sleep(min(max(idle or 1.0, 0.2), 5.0))

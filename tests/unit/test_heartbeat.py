@@ -106,3 +106,13 @@ def test_a_heartbeat_url_that_is_not_http_is_refused_at_load_without_showing_it(
         load_settings(tmp_path, env_file=tmp_path / "none.env", environ={"HEARTBEAT_URL": f"hc-ping.com/{TOKEN}"})
     assert "HEARTBEAT_URL=<hidden>: must be an http:// or https:// URL" in str(refused.value)
     assert TOKEN not in str(refused.value)
+
+
+def test_a_tick_that_fails_is_recorded_so_it_alerts_and_the_loop_goes_on(world):
+    history, events, beat = world
+    scheduler = loop_module.Scheduler(JOBS, history, tz=LONDON, heartbeat=beat, clock=Clock(MONDAY_1950),
+                                      launch=lambda command: child(0.02))
+    scheduler.tick_failed(OSError(28, "No space left on device", "/state/scheduler-heartbeat.json"))
+    (event,) = events
+    assert event.subject == "run-scheduler/tick failed"
+    assert "DiskFull: the disk is full writing /state/scheduler-heartbeat.json" in event.detail
