@@ -107,11 +107,13 @@ def _streamed(argv, *, stdin, sink, timeout, chunk, redact) -> str:
         except FileNotFoundError:
             raise CommandFailed(f"{argv[0]} is not installed or not on PATH", returncode=None,
                                 fix=f"install {argv[0]} (scripts/install.sh does it on Debian)") from None
-        expired = threading.Event()
+        expired, ended = threading.Event(), threading.Lock()
 
         def stop_at_deadline() -> None:
-            expired.set()
-            _kill_group(child)
+            with ended:  # never after the child was reaped (its pid could be another's by then)
+                if child.returncode is None:
+                    expired.set()
+                    _kill_group(child)
 
         timer = threading.Timer(timeout, stop_at_deadline)
         timer.daemon = True
@@ -121,6 +123,8 @@ def _streamed(argv, *, stdin, sink, timeout, chunk, redact) -> str:
                 while data := child.stdout.read(chunk):
                     sink.write(data)
             child.wait()
+            with ended:
+                timer.cancel()
         except BaseException:
             _kill_group(child)
             child.wait()
@@ -129,7 +133,7 @@ def _streamed(argv, *, stdin, sink, timeout, chunk, redact) -> str:
             timer.cancel()
             if child.stdout:
                 child.stdout.close()
-        if expired.is_set():
+        if expired.is_set() and child.returncode != 0:  # killed at its deadline, not ended in time by itself
             raise CommandFailed(f"{redact(shown)} did not finish within {timeout:g}s and was stopped", returncode=None)
         errors.seek(0)
         said = errors.read().decode("utf-8", "replace")

@@ -5,7 +5,7 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .errors import EcosystemError, EngineUnavailable, ImageMissing
+from .errors import DISK_FULL_FIX, DiskFull, EcosystemError, EngineUnavailable, ImageMissing
 
 if TYPE_CHECKING:
     import docker
@@ -41,7 +41,7 @@ def translate(exc: BaseException) -> EcosystemError | None:
     engine unreachable or gone mid-run, a missing image), or None if it is none of those."""
     import requests.exceptions
     import urllib3.exceptions
-    from docker.errors import DockerException, ImageNotFound
+    from docker.errors import APIError, DockerException, ImageNotFound
 
     if isinstance(exc, ImageNotFound):
         return ImageMissing(f"an image is missing on the Docker engine: {getattr(exc, 'explanation', '') or exc}",
@@ -51,6 +51,13 @@ def translate(exc: BaseException) -> EcosystemError | None:
                         urllib3.exceptions.ProtocolError, urllib3.exceptions.NewConnectionError)):
         return EngineUnavailable(f"the Docker engine stopped answering during the run ({type(exc).__name__})",
                                  fix=ENGINE_GONE_FIX)
+    if isinstance(exc, APIError):  # the engine answered, with one of the known classes in its words
+        said = str(getattr(exc, "explanation", "") or exc)
+        if "no space left on device" in said.lower():
+            return DiskFull(f"the Docker engine's disk is full: {said[:200]}", fix=DISK_FULL_FIX)
+        if any(marker in said for marker in _CLI_IMAGE_MISSING + ("registry", "manifest")):
+            return ImageMissing(f"an image is missing on the Docker engine: {said[:200]}",
+                                fix="build it: invoke build (invoke doctor lists the images each service needs)")
     if isinstance(exc, DockerException) and "Error while fetching server API version" in str(exc):
         return EngineUnavailable(f"the Docker engine does not answer ({type(exc).__name__})", fix=ENGINE_FIX)
     return None
@@ -67,9 +74,10 @@ def cli_failure(output: str) -> EcosystemError | None:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     if any(marker in line for line in lines for marker in _CLI_ENGINE_GONE):
         return EngineUnavailable("the Docker engine does not answer the docker CLI", fix=ENGINE_GONE_FIX)
-    pulled = any(line.endswith(" Pulling") for line in lines)  # compose pulls what the engine does not have
+    pulling = {line.rsplit(" ", 1)[0] for line in lines if line.endswith(" Pulling")}  # compose pulls what is missing
     for line in lines:
-        if any(marker in line for marker in _CLI_IMAGE_MISSING) or (pulled and line.startswith("Error")):
+        service, _, said = line.partition(" ")
+        if any(marker in line for marker in _CLI_IMAGE_MISSING) or (service in pulling and said.startswith("Error")):
             return ImageMissing(f"an image is missing on the Docker engine: {line[:200]}",
                                 fix="build it: invoke build (no registry is asked for images this ecosystem "
                                     "builds itself)")

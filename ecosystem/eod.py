@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import process_runs, processes
 from .errors import EcosystemError, EngineUnavailable, ImageMissing, UsageError
-from .history import History
+from .history import History, already_recorded
 from .outcomes import Outcome
 from .plan import PlannedStep
 from .process_runs import Verdict
@@ -68,11 +68,13 @@ def run(ctx: "Context", slot: str, steps: Sequence[PlannedStep], *, force: bool)
         if held is not None:
             record.record(JOB, Outcome.FAILED, f"not run: the restore of {held} is running or did not complete",
                           slot=slot, hint="finish it (invoke restore) or invoke resume")
-            raise EcosystemError(f"end of day not run: the restore of {held} is running or did not complete")
+            raise already_recorded(EcosystemError(f"end of day not run: the restore of {held} is running or did "
+                                                  "not complete"))
         if not stack.runtime_running(ctx):
             record.record(JOB, Outcome.FAILED, "not run: pysys_runtime is not running", slot=slot,
                           hint="start the stack: invoke up")
-            raise EcosystemError("end of day not run: pysys_runtime is not running; start the stack with `invoke up`")
+            raise already_recorded(EcosystemError("end of day not run: pysys_runtime is not running; start the stack "
+                                                  "with `invoke up`"))
         for line in sweep_orphans(ctx):
             ctx.say(line)
         execute = ContainerStep(ctx)

@@ -52,7 +52,6 @@ class Pinger:
         """Send ``signal`` (with ``message`` as the body); return whether the service took it."""
         if self.url is None:
             return False
-        import urllib.error
         import urllib.request
 
         request = urllib.request.Request(ping_url(self.url, signal, message), data=message.encode()[:10_000] or None,
@@ -62,7 +61,7 @@ class Pinger:
                 answer.read(1024)
             self.failures = 0
             return True
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except Exception as exc:  # whatever the service (or something else on its port) answers
             self.failures += 1
             reason = getattr(exc, "reason", None) or getattr(exc, "code", None) or type(exc).__name__
             log.warning("the heartbeat ping (%s) to HEARTBEAT_URL failed (%s); the monitoring service will alert "

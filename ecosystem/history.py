@@ -21,13 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from .errors import EcosystemError, HistoryError, known
 from .events import FAILURE_OUTCOMES, EventBus, FailureEvent
 from .outcomes import Outcome
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=BaseException)
 
 OUTCOMES = tuple(Outcome)
 FORMAT_VERSION = 1
@@ -115,6 +116,12 @@ def mark_recorded(exc: BaseException) -> None:
         exc.ecosystem_recorded = True  # type: ignore[attr-defined]
     except AttributeError:  # an exception type with __slots__
         pass
+
+
+def already_recorded(exc: "E") -> "E":
+    """Return ``exc`` marked as recorded: raise it after writing its run's end yourself."""
+    mark_recorded(exc)
+    return exc
 
 
 def was_recorded(exc: BaseException) -> bool:

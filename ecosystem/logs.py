@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -64,6 +65,15 @@ class _Stderr(logging.StreamHandler):
         pass
 
 
+class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
+    """A rotated log file readable by its owner only, the new one after each rollover too."""
+
+    def _open(self):
+        stream = super()._open()
+        os.chmod(self.baseFilename, 0o600)
+        return stream
+
+
 _mask = MaskingFilter()
 
 
@@ -89,14 +99,12 @@ def configure(level: str = "WARNING", *, redact: Callable[[str], str] | None = N
     levels = [stderr.level]
     if log_file is not None and _handler(FILE_HANDLER) is None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS,
-                                                       encoding="utf-8")
+        handler = _PrivateRotatingFile(log_file, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8")
         handler.set_name(FILE_HANDLER)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(_mask)
         handler.setLevel(min(logging.INFO, logging.getLevelName(level)))
         root.addHandler(handler)
-        log_file.chmod(0o600)
     if (file_handler := _handler(FILE_HANDLER)) is not None:
         levels.append(file_handler.level)
     root.setLevel(min(levels))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from .errors import EcosystemError
+from .history import already_recorded
 from .outcomes import Outcome
 from .steps import Result, StepRun
 
@@ -78,7 +79,7 @@ def run(ctx: "Context", name: str, steps: tuple[Step, ...], *, call: Callable[[S
     summary = ", ".join(f"{k} {v}" for k, v in outcomes.items())
     pipeline.finish(Outcome.FAILED if bad else Outcome.OK, summary)
     if bad:
-        raise PipelineFailed(f"{name}: {summary}" + (f" (skipped after a failure: {', '.join(skipped_after_failure)})"
-                                                     if skipped_after_failure else ""))
+        raise already_recorded(PipelineFailed(f"{name}: {summary}" + (
+            f" (skipped after a failure: {', '.join(skipped_after_failure)})" if skipped_after_failure else "")))
     say(f"{name}: {summary}")
     return outcomes

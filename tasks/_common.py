@@ -39,11 +39,9 @@ _CACHE_KEY = "_ecosystem"
 
 
 def _state(c: Context) -> dict:
-    state = c.config.get(_CACHE_KEY)
-    if state is None:
-        state = {}
-        c.config[_CACHE_KEY] = state
-    return state
+    if c.config.get(_CACHE_KEY) is None:
+        c.config[_CACHE_KEY] = {}  # invoke's config keeps a copy of what is set: use the one it keeps
+    return c.config.get(_CACHE_KEY)
 
 
 def settings(c: Context) -> Settings:
@@ -111,10 +109,12 @@ def context(c: Context) -> EcosystemContext:
     return state["context"]
 
 
-def ecosystem_task(*args, read_only: bool = False, job: str | None = None, **kwargs):
+def ecosystem_task(*args, read_only: bool = False, record: bool = True, job: str | None = None, **kwargs):
     """invoke's ``@task`` (same arguments) at the task boundary (see the module's text). ``read_only``:
     the task changes nothing (``invoke --dry`` runs it as it is; a failure is said, not recorded);
-    ``job``: its name in the history when that is not its task name (``weekly.open``)."""
+    ``record=False``: a task that changes things but whose failure is a person's own business at the
+    terminal (``shell``, ``demo``: said, not recorded or alerted); ``job``: its name in the history
+    when that is not its task name (``weekly.open``)."""
     def decorate(body: Callable) -> Callable:
         name = job or kwargs.get("name") or body.__name__.rstrip("_")
         dry_run_flag = "dry_run" in inspect.signature(body).parameters
@@ -128,6 +128,8 @@ def ecosystem_task(*args, read_only: bool = False, job: str | None = None, **kwa
                     raise Exit(f"invoke --dry {name}: {name} has no dry run and would change things, so nothing "
                                "was done; run it without --dry", code=EXIT_USAGE)
                 kw["dry_run"] = True
+            state = _state(c)
+            state["depth"] = state.get("depth", 0) + 1  # a task another one runs (a pipeline's step)
             try:
                 return body(c, *a, **kw)
             except Exception as exc:
@@ -136,9 +138,14 @@ def ecosystem_task(*args, read_only: bool = False, job: str | None = None, **kwa
                     raise  # invoke's own Exit as it is; a bug, whose traceback is the report
                 if logs.debugging():
                     log.debug("%s ended by", name, exc_info=exc)
-                if not read_only and not was_recorded(exc):
+                # recorded once: not a dry run or a usage error (nothing was done), not a step (its pipeline
+                # records it)
+                if record and not read_only and not kw.get("dry_run") and not was_recorded(exc) \
+                        and error.exit_code != EXIT_USAGE and state["depth"] == 1:
                     _record(c, name, exc)
                 raise Exit(_masked(c, str(error)), code=error.exit_code) from None
+            finally:
+                state["depth"] -= 1
         return task(*args, **kwargs)(guarded)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:  # bare @ecosystem_task

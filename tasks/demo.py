@@ -12,7 +12,7 @@ from standins import demo as demos
 from ._common import ROOT, ecosystem_task
 
 
-@ecosystem_task(help={"keep": "leave the demo's stack and folder in place to look around (remove them with "
+@ecosystem_task(record=False, help={"keep": "leave the demo's stack and folder in place to look around (remove them with "
                     "the printed commands)"})
 def demo(c, keep=False):
     """Run a compressed trading week on the stand-ins, print its timeline and a verdict, clean up.

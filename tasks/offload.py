@@ -20,8 +20,15 @@ def offload(c, dry_run=False):
         raise Exit("SMB_SERVER is not set: offload is off (set SMB_SERVER, SMB_SHARE, SMB_USER and SMB_PASSWORD; "
                    "`invoke doctor` checks the login)", code=2)
     tty = sys.stdout.isatty()
-    with unwinding_on_sigterm(), recorded(c, "offload") as run, locks.exclusive(s.state_dir, "offload", wait_seconds=s.lock_wait_seconds):
-        result = offloading.offload(s, dry_run=dry_run, say=lambda line: print(("\r  " if tty else "offload: ") + line),
-                                    progress=_progress if tty else None)
+
+    def say(line: str) -> None:
+        print(("\r  " if tty else "offload: ") + line)
+
+    if dry_run:  # nothing is sent, so nothing is recorded: a dry run must not pass for the last good offload
+        print(f"offload (dry run): {offloading.offload(s, dry_run=True, say=say).describe()}")
+        return
+    with unwinding_on_sigterm(), recorded(c, "offload") as run, \
+            locks.exclusive(s.state_dir, "offload", wait_seconds=s.lock_wait_seconds):
+        result = offloading.offload(s, say=say, progress=_progress if tty else None)
         run.detail = result.describe()
     print(f"offload: {result.describe()}")

@@ -34,7 +34,7 @@ def stop(c, process=None, all_=False, dry_run=False):
         run.detail = ", ".join(f"{r.process} by {r.ended_by}" for r in results)
 
 
-@ecosystem_task(help={"tool": "an interactive tool (e.g. interactive_controls) or empty for bash",
+@ecosystem_task(record=False, help={"tool": "an interactive tool (e.g. interactive_controls) or empty for bash",
             "command": "run this command line instead, without a terminal (for scripts)"})
 def shell(c, tool=None, command=None):
     """Open a terminal in the pysystemtrade environment (shared namespaces, private config, volumes)."""

@@ -40,9 +40,15 @@ def run_scheduler(c, once=False):
     signal.signal(signal.SIGINT, stop)
 
     def tick():
-        for line in loop.tick():
-            print(f"{datetime.now(s.tz):%a %H:%M:%S} {line}", flush=True)
+        try:
+            for line in loop.tick():
+                print(f"{datetime.now(s.tz):%a %H:%M:%S} {line}", flush=True)
+        except Exception as exc:  # said, recorded (an alert), and the next tick is the next minute's
+            log.error("a tick failed (%s: %s); going on", type(exc).__name__, exc, exc_info=logs.debugging())
+            loop.tick_failed(exc)
 
+    if not once:
+        heartbeat.notify("READY=1")  # before the first tick, which may catch up a long downtime
     pinger.ping("alive", "scheduler started")
     tick()
     if once:
@@ -50,15 +56,10 @@ def run_scheduler(c, once=False):
     schedule.every().minute.at(":00").do(tick)
     if pinger:
         schedule.every(round(s.heartbeat_interval_minutes * 60)).seconds.do(pinger.ping, "alive")
-    heartbeat.notify("READY=1")
     print(f"scheduler running (heartbeat {heartbeat_path(s)}, log {scheduler_log_path(s)}); SIGTERM or Ctrl-C "
           "stops it cleanly", flush=True)
     while not stopping:
-        try:
-            schedule.run_pending()
-        except Exception as exc:  # a failing tick is said, recorded (an alert) and the loop goes on
-            log.error("a tick failed (%s: %s); going on", type(exc).__name__, exc, exc_info=logs.debugging())
-            loop.tick_failed(exc)
+        schedule.run_pending()
         heartbeat.notify("WATCHDOG=1")  # only a loop that turns feeds systemd's watchdog
         idle = schedule.idle_seconds()
         clock.sleep(min(max(idle or 1.0, 0.2), 5.0))

@@ -48,4 +48,4 @@ def close(c, stop=False):
             tally[run.outcome] = tally.get(run.outcome, 0) + 1
     print("the last seven days' process runs: " + (", ".join(f"{n} {o}" for o, n in sorted(tally.items())) or "none"))
     if week.phase(week.WeekWindow.from_settings(s), now).inside:
-        print("note: by the settings the trading week is still open; `weekly sync` will launch again")
+        print("note: by the settings the trading week is still open; `invoke weekly.sync` will launch again")

@@ -140,17 +140,27 @@ def test_an_image_that_is_missing_is_exit_8_naming_the_fix(eco, docker_client):
             runtime.image.tag(repository, version)
 
 
-def test_a_running_scheduler_pings_the_heartbeat_and_stops_when_its_loop_stops(eco, http_sink):
+def test_a_running_scheduler_pings_the_heartbeat_feeds_the_watchdog_and_stops_when_its_loop_stops(
+        eco, http_sink, tmp_path):
+    import socket
+
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # systemd's side of NOTIFY_SOCKET
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(30)
     loop = eco.start("run-scheduler", environ={
         "HEARTBEAT_URL": f"{http_sink.url}/{TOKEN}", "HEARTBEAT_INTERVAL_MINUTES": "0.05",
+        "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
         # the week is closed today: the loop's syncs launch nothing
         "WORKFLOW_WEEKDAY_START": str(_tomorrow()), "WORKFLOW_WEEKDAY_END": str(_tomorrow())})
     try:
+        assert notify.recv(100) == b"READY=1"
+        assert notify.recv(100) == b"WATCHDOG=1", "the loop feeds systemd's watchdog as it turns"
         pings = http_sink.wait_for(3, timeout=60)
         assert len(pings) >= 3 and set(pings) == {f"/{TOKEN}"}, pings
         loop.send_signal(signal.SIGTERM)
         out, _ = loop.communicate(timeout=400)
     finally:
+        notify.close()
         if loop.poll() is None:
             loop.kill()
     assert loop.returncode == 0 and "Traceback" not in out, out

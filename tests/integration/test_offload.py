@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ecosystem import errors
 from ecosystem import offload as offloading
 from ecosystem.archives import sha256_file
 from ecosystem.backup_sets import Manifest
@@ -119,7 +120,7 @@ def test_wrong_password_and_missing_share_are_clear_errors_and_local_sets_stay(t
     values, s = settings_for(tmp_path, samba, **change)
     make_set(s.backup_dir, NOW, {"db.archive.gz": 1000})
     result = run_task(tmp_path, values, "offload")
-    assert result.returncode == 1 and words in result.stderr and "sentinel-WRONG" not in result.stderr
+    assert result.returncode == errors.EXIT_SMB and words in result.stderr and "sentinel-WRONG" not in result.stderr
     assert [p.name for p in s.backup_dir.iterdir()] == [f"pst-{NOW:%Y%m%dT%H%M%SZ}"]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ecosystem import errors
 from ecosystem.history import History
 from tests.support.git_http import GitHttpServer
 from tests.support.invoking import run_invoke
@@ -115,7 +116,8 @@ def test_an_unreachable_remote_keeps_the_commit_and_the_next_run_pushes_it(tmp_p
     remote.stop()
     (trader.reports / "Roll_report.txt").write_text("rolls\n")
     failed = trader.run("reports", check=False)
-    assert failed.returncode == 1 and "pushing the reports failed" in failed.stderr and "is kept" in failed.stderr
+    assert failed.returncode == errors.EXIT_GIT and "pushing the reports failed" in failed.stderr \
+        and "is kept" in failed.stderr
     kept = trader.head()
     assert "Roll_report.txt" in git("-c", f"safe.directory={trader.reports}", "show", "--name-only", "--format=",
                                     "HEAD", cwd=trader.reports).stdout
@@ -138,7 +140,7 @@ def test_a_wrong_token_fails_at_once_and_no_token_is_left_anywhere(tmp_path, rem
     trader.values["GIT_TOKEN"] = "sentinel-WRONG-token-9999"
     (trader.reports / "Status_report.txt").write_text("status\n")
     failed = trader.run("reports", check=False, timeout=60)
-    assert failed.returncode == 1 and "pushing the reports failed" in failed.stderr
+    assert failed.returncode == errors.EXIT_GIT and "pushing the reports failed" in failed.stderr
     for path in (trader.reports / ".git").rglob("*"):
         if path.is_file():
             data = path.read_bytes()

@@ -7,9 +7,8 @@ flag must be one of its flags (a value where the flag takes one). Prose after th
 """
 from __future__ import annotations
 
-import io
+import ast
 import re
-import tokenize
 from pathlib import Path
 
 import pytest
@@ -27,12 +26,25 @@ def sources() -> list[tuple[str, str]]:
     found = []
     for path in sorted([*ROOT.glob("ecosystem/*.py"), *ROOT.glob("tasks/*.py"), ROOT / "tasks.py",
                         *ROOT.glob("standins/**/*.py")]):
-        strings = [tok.string for tok in tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
-                   if tok.type == tokenize.STRING]
-        found.append((str(path.relative_to(ROOT)), "\n".join(strings)))
+        found.append((str(path.relative_to(ROOT)), "\n".join(strings_of(path.read_text()))))
     for name in ("README.md", ".env.example", "docker-compose.yml", "scripts/pysystemtrade-scheduler.service",
                  "scripts/install.sh", "scripts/test.sh"):
         found.append((name, (ROOT / name).read_text()))
+    return found
+
+
+def strings_of(source: str) -> list[str]:
+    """Every string literal of a Python source, docstrings included, an f-string with ``{...}`` where
+    its values go (read from the syntax tree, so any Python version's tokens give the same)."""
+    found, tree = [], ast.parse(source)
+    parts = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for part in node.values}
+    for node in ast.walk(tree):
+        if id(node) in parts:
+            continue  # a piece of an f-string: read with the whole
+        if isinstance(node, ast.JoinedStr):
+            found.append("".join(part.value if isinstance(part, ast.Constant) else "{...}" for part in node.values))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.append(node.value)
     return found
 
 
@@ -95,6 +107,10 @@ def test_the_collection_finds_the_commands_people_are_told_to_run():
 @pytest.mark.parametrize("where,command", ALL, ids=[f"{w}:{c}"[:80] for w, c in ALL])
 def test_every_command_written_for_a_person_parses_as_a_real_task_with_real_flags(where, command):
     assert problems_of(command) == [], f"{where}: `invoke {command}` would not run"
+
+
+def test_f_strings_are_read_whole():
+    assert strings_of('x = f"run `invoke logs {name} --run last` now"\n') == ["run `invoke logs {...} --run last` now"]
 
 
 def test_the_parser_catches_what_invoke_would_refuse():

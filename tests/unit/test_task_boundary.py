@@ -166,3 +166,21 @@ def test_an_unreachable_reports_remote_is_exit_5_with_the_commit_kept(tmp_path, 
     assert "the local commit" in result.stderr and "sentinel-GIT-token-9911" not in said
     (run_,) = history(values).runs(job="reports")
     assert run_.outcome == "failed" and "GitRemoteError" in run_.detail
+
+
+def test_a_dry_run_or_a_usage_error_is_said_but_never_recorded(tmp_path, values):
+    smb = {"SMB_SERVER": "127.0.0.1", "SMB_PORT": str(free_port()), "SMB_SHARE": "b", "SMB_USER": "trader",
+           "SMB_PASSWORD": SMB_PASSWORD}
+    dry, said = run(tmp_path, values | smb, "offload", "--dry-run")
+    assert dry.returncode == errors.EXIT_SMB and "Traceback" not in said
+    wrong, said = run(tmp_path, values, "eod", "--day", "Thursday")
+    assert wrong.returncode == errors.EXIT_USAGE and "YYYY-MM-DD" in wrong.stderr
+    assert history(values).runs() == [], "a dry run never passes for a real one, and a wrong flag did nothing"
+
+
+def test_a_task_run_as_a_pipeline_step_leaves_the_record_to_its_pipeline(tmp_path, values, no_engine):
+    result, said = run(tmp_path, values, "nightly")
+    assert result.returncode == 1 and "Traceback" not in said
+    failed_steps = {r.step for r in history(values).runs(job="nightly") if r.outcome == "failed" and r.step}
+    assert "eod" in failed_steps
+    assert history(values).runs(job="eod") == [], "the step's own boundary did not record it a second time"
