@@ -62,6 +62,9 @@ def test_the_scheduler_log_file_is_private_rotated_and_holds_info_lines(tmp_path
     handler = next(h for h in logging.getLogger().handlers if h.get_name() == logs.FILE_HANDLER)
     assert handler.maxBytes == logs.FILE_BYTES and handler.backupCount == logs.FILE_BACKUPS
     assert "started nightly" not in capsys.readouterr().err, "INFO goes to the file, not to a person at WARNING"
+    handler.doRollover()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600, "the new file after a rollover is private too"
+    assert (tmp_path / "logs" / "scheduler.log.1").exists()
 
 
 def test_the_package_itself_only_has_a_null_handler():
