@@ -18,13 +18,13 @@ import pytest
 
 from ecosystem import errors
 from ecosystem.history import History
-from tests.support.ecosystem import build_and_start, make_ecosystem, noon_zone, tear_down, write_private
+from tests.support.ecosystem import (build_and_start, make_ecosystem, noon_zone, tear_down, windows_open_all_day,
+                                     write_private)
 from tests.support.engine_proxy import EngineProxy
 from tests.support.smtp import mail_url
 
 CHAIN = ("run_daily_prices_updates", "run_systems")
-PRIVATE_CONTROL = "process_configuration_start_time:\n" + "".join(f"  {p}: '00:01'\n" for p in CHAIN) + \
-    "process_configuration_stop_time:\n" + "".join(f"  {p}: '23:50'\n" for p in CHAIN)
+PRIVATE_CONTROL = windows_open_all_day(CHAIN)
 MAIL_PASSWORD = "sentinel-MAIL-pass-4242"
 TOKEN = "5e4d3c2b-1a09-4f8e-8d7c-6b5a4f3e2d1c"
 

@@ -18,13 +18,12 @@ import pytest
 from ecosystem import process_runs, stack as stack_module
 from ecosystem.history import History
 from tests.support.ecosystem import (CreatedContainers, build_and_start, make_ecosystem, noon_zone, tear_down,
-                                     write_private)
+                                     windows_open_all_day, write_private)
 
 CHAIN = ("run_daily_prices_updates", "run_systems", "run_strategy_order_generator", "run_cleaners", "run_reports")
 
 
-PRIVATE_CONTROL = "process_configuration_start_time:\n" + "".join(f"  {p}: '00:01'\n" for p in CHAIN) + \
-    "process_configuration_stop_time:\n" + "".join(f"  {p}: '23:50'\n" for p in CHAIN)
+PRIVATE_CONTROL = windows_open_all_day(CHAIN)
 
 
 @pytest.fixture(scope="module")

@@ -129,6 +129,13 @@ class CreatedContainers:
         self._client.close()
 
 
+def windows_open_all_day(processes) -> str:
+    """A private_control_config.yaml whose windows for ``processes`` run 00:01-23:50: nothing waits
+    for a wall-clock time while the tests run."""
+    return "process_configuration_start_time:\n" + "".join(f"  {p}: '00:01'\n" for p in processes) + \
+        "process_configuration_stop_time:\n" + "".join(f"  {p}: '23:50'\n" for p in processes)
+
+
 def write_private(made, name: str, text: str) -> None:
     """Write a file into the private config folder the containers mount, readable by their user."""
     s = made.settings
