@@ -17,6 +17,7 @@ __all__ = ["Busy", "WEEK", "exclusive", "is_held"]
 
 WEEK = "weekly"  # held by weekly sync, open and close; backup and restore take it to hold every launch
 
+
 @contextmanager
 def exclusive(state_dir: Path, job: str, *, wait_seconds: float = 0) -> Iterator[None]:
     """Hold the lock of ``job`` for the block; raise Busy if another run holds it (at once, or
