@@ -620,6 +620,13 @@ class Settings:
     def redactor(self) -> Redactor:
         return Redactor(self.secret_values())
 
+    def changed(self) -> list[tuple[str, str, str]]:
+        """Return the rows of ``shown`` that the trader set to something else than the built-in default
+        (a value given at its default is not a change)."""
+        defaults = load_settings(self.root, env_file=self.root / ".env.none", environ={})
+        differs = {v.name for v in VARIABLES if getattr(self, v.attr) != getattr(defaults, v.attr)}
+        return [row for row in self.shown() if row[0] in differs and row[2] != "default"]
+
     def shown(self) -> list[tuple[str, str, str]]:
         """Return (variable, value as shown, source) for every setting, secrets masked."""
         rows = []
@@ -864,7 +871,9 @@ def _cross_checks(values: dict[str, Any], problems: list[SettingProblem], warnin
 
 ENV_EXAMPLE_HEADER = """\
 # Settings of the pysystemtrade ecosystem. Copy to .env (which git ignores), chmod 600 it, and edit.
-# Every line shows the built-in default. The process environment wins over this file.
+# Every setting is commented out at its built-in default: uncomment and change only what you need, so
+# a later release's better default still reaches you (`invoke config --changed` lists what you set).
+# The process environment wins over this file.
 # Any secret X can instead be given as X_FILE=/path/to/file (the file's content is the value);
 # set one or the other, never both. Quote values with spaces; single quotes keep '$' literal.
 # `invoke config` shows the effective values (secrets masked); `invoke doctor` checks them.
@@ -881,7 +890,7 @@ def render_env_example() -> str:
             group = var.group
             lines += ["", f"# --- {group} " + "-" * (60 - len(group))]
         lines.append(f"# {var.help}" + (" [secret]" if var.secret else ""))
-        lines.append(f"{var.name}={var.default}")
+        lines.append(f"# {var.name}={var.default}")
     return "\n".join(lines) + "\n"
 
 

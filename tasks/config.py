@@ -3,9 +3,10 @@
 from ._common import ecosystem_task, settings, table
 
 
-@ecosystem_task(read_only=True)
-def config(c):
+@ecosystem_task(read_only=True, help={"changed": "only the settings you changed from their built-in defaults"})
+def config(c, changed=False):
     """Show the effective settings and where each came from (secrets masked)."""
     s = settings(c)
-    print(table(("variable", "value", "source"), s.shown()))
+    rows = s.changed() if changed else s.shown()
+    print(table(("variable", "value", "source"), rows) if rows else "every setting is at its built-in default")
     print(f"\ncompose project {s.compose_project}, subnet {s.subnet}, run history {s.history_path}")

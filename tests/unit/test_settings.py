@@ -284,8 +284,9 @@ def test_earlier_setups_variables_keep_their_names():
 def test_env_example_documents_every_variable_with_its_default_and_loads_cleanly(tmp_path):
     text = (ROOT / ".env.example").read_text()
     assert text == render_env_example(), "regenerate it: python -m ecosystem.settings > .env.example"
-    for var in VARIABLES:
-        assert f"\n{var.name}={var.default}\n" in text, var.name
+    for var in VARIABLES:  # commented out: a default that changes later reaches whoever copied the file
+        assert f"\n# {var.name}={var.default}\n" in text, var.name
+    assert not re.search(r"^[A-Z_]+=", text, flags=re.M), "no setting is pinned by copying the example"
     (tmp_path / ".env").write_text(text)
     os.chmod(tmp_path / ".env", 0o600)
     settings = load_settings(tmp_path, environ={})
@@ -337,3 +338,19 @@ def test_a_written_env_file_reads_back_exactly_and_only_its_owner_reads_it(tmp_p
         return
     assert {k: v or "" for k, v in dotenv_values(path).items()} == values
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_config_changed_lists_only_what_differs_from_the_built_in_defaults(tmp_path):
+    settings = load(tmp_path, environ={"NAME_SUFFIX": "_prod", "TIMEZONE": "Europe/London",
+                                       "SMB_PASSWORD": SENTINEL})
+    rows = settings.changed()
+    assert [row[0] for row in rows] == ["NAME_SUFFIX", "SMB_PASSWORD"], "TIMEZONE is given at its default"
+    assert all(SENTINEL not in " ".join(row) for row in rows)
+    assert load(tmp_path, environ={}).changed() == []
+
+
+def test_the_example_uncommented_whole_is_exactly_the_defaults(tmp_path):
+    text = re.sub(r"^# ([A-Z][A-Z0-9_]*=)", r"\1", render_env_example(), flags=re.M)
+    (tmp_path / ".env").write_text(text)
+    os.chmod(tmp_path / ".env", 0o600)
+    assert load_settings(tmp_path, environ={}).changed() == []
