@@ -146,7 +146,8 @@ def ecosystem_task(*args, read_only: bool = False, record: bool = True, job: str
                 raise Exit(_masked(c, str(error)), code=error.exit_code) from None
             finally:
                 state["depth"] -= 1
-        return task(*args, **kwargs)(guarded)
+        # no single-letter flags: invoke would make them from first letters (-d was dry-run, days, date or day)
+        return task(*args, **{"auto_shortflags": False, **kwargs})(guarded)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:  # bare @ecosystem_task
         body, args = args[0], ()

@@ -8,14 +8,14 @@ from ecosystem import plan as planning, week
 from ._common import ecosystem_task, settings, table
 
 
-@ecosystem_task(read_only=True, help={"date": "the day to plan, YYYY-MM-DD (default: today in TIMEZONE)"})
-def plan(c, date_=None):
+@ecosystem_task(read_only=True, help={"day": "the day to plan, YYYY-MM-DD (default: today in TIMEZONE)"})
+def plan(c, day=None):
     """Show a trading day's plan: launches, windows and the evening chain's order."""
     s = settings(c)
     try:
-        day = date.fromisoformat(date_) if date_ else datetime.now(s.tz).date()
+        day = date.fromisoformat(day) if day else datetime.now(s.tz).date()
     except ValueError:
-        raise Exit(f"--date {date_!r}: use YYYY-MM-DD, e.g. 2026-12-01", code=2) from None
+        raise Exit(f"--day {day!r}: use YYYY-MM-DD, e.g. 2026-12-01", code=2) from None
     steps = planning.plan_for(s, day)
 
     def local(moment):

@@ -79,10 +79,10 @@ def test_dst_day_plans_in_wall_clock_time(clone, tmp_path):
 
 def test_invoke_plan_prints_the_day(clone, tmp_path):
     environ = {**os.environ, "ECOSYSTEM_ENV_FILE": str(tmp_path / ".env"), "PYSYSTEMTRADE_CLONE_DIR": str(clone)}
-    out = subprocess.run([sys.executable, "-m", "invoke", "plan", "--date", "2026-12-01"], cwd=ROOT, env=environ,
+    out = subprocess.run([sys.executable, "-m", "invoke", "plan", "--day", "2026-12-01"], cwd=ROOT, env=environ,
                          capture_output=True, text=True, timeout=60).stdout
     assert "plan for Tuesday 2026-12-01" in out and "run_systems" in out and "20:05-23:50" in out
-    weekend = subprocess.run([sys.executable, "-m", "invoke", "plan", "--date", "2026-12-05"], cwd=ROOT, env=environ,
+    weekend = subprocess.run([sys.executable, "-m", "invoke", "plan", "--day", "2026-12-05"], cwd=ROOT, env=environ,
                              capture_output=True, text=True, timeout=60).stdout
     assert "outside the trading week" in weekend
 

@@ -143,7 +143,7 @@ def test_an_own_job_naming_no_task_or_an_unattended_one_is_refused_before_the_lo
     assert says in refused.value.message and "SCHEDULER_JOBS" in refused.value.message
     assert refused.value.exit_code == 2  # asked wrongly: a task ending with it exits 2
     scheduler_plan.check_own_jobs(load_settings(tmp_path, environ={
-        "SCHEDULER_JOBS": "history --job backup @ sat 10:00; backup -w csv --cold @ sun 12:00"}), task_flags)
+        "SCHEDULER_JOBS": "history --job backup @ sat 10:00; backup --what csv --cold @ sun 12:00"}), task_flags)
 
 
 def test_own_jobs_keep_quoted_arguments_and_read_day_ranges_with_spaces(tmp_path):

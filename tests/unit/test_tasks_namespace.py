@@ -37,3 +37,15 @@ def test_plain_python_import_sees_the_same_file_and_namespace():
     path, names = out.splitlines()
     assert Path(path) == ROOT / "tasks.py"
     assert set(names.split()) == set(tasks.ns.task_names)
+
+
+def test_every_task_spells_each_concept_one_way_and_has_no_single_letter_flags():
+    spelled: dict[str, set[str]] = {}
+    for name in tasks.ns.task_names:
+        for argument in tasks.ns[name].get_arguments():
+            assert all(len(n) > 1 for n in argument.names), f"{name} has a single-letter flag {argument.names}"
+            for flag in argument.names:
+                spelled.setdefault(flag, set()).add(name)
+    assert "date" not in spelled and "date_" not in spelled, "a trading day is --day everywhere"
+    assert "dry" not in spelled and "dry-run" in spelled, "a dry run is --dry-run everywhere"
+    assert {"eod", "nightly", "plan"} <= spelled["day"]
