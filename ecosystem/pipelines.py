@@ -43,6 +43,32 @@ class PipelineFailed(EcosystemError):
     """A step of a pipeline did not end ok (each step's own failure was recorded and alerted)."""
 
 
+def decide(step: Step, settings, outcomes: dict, missed: dict | None) -> tuple[str, str]:
+    """Given what ended how so far, say what becomes of ``step`` (pure): ``needs`` (a step it needs did
+    not end ok), ``missed``, ``off`` (not configured) or ``run``, with the reason."""
+    missing = [n for n in step.needs if outcomes.get(n) != Outcome.OK]
+    if missing:
+        return "needs", f"{', '.join(missing)} did not end ok"
+    if step.name in (missed or {}):
+        return "missed", missed[step.name]
+    if step.optional_when and not getattr(settings, step.optional_when):
+        return "off", f"not configured ({step.optional_when.upper()} is empty)"
+    return "run", ""
+
+
+def plan(settings, steps: tuple[Step, ...], *, given: dict | None = None,
+         missed: dict | None = None) -> list[tuple[Step, str, str, dict]]:
+    """What ``run`` would do with ``steps`` if each step it runs ends ok (pure): (step, kind, reason,
+    the task's keyword arguments) in order, as ``decide`` says."""
+    planned, outcomes = [], {}
+    for step in steps:
+        kind, reason = decide(step, settings, outcomes, missed)
+        if kind == "run":
+            outcomes[step.name] = Outcome.OK
+        planned.append((step, kind, reason, {**step.kwargs, **(given or {}).get(step.call, {})}))
+    return planned
+
+
 def run(ctx: "Context", name: str, steps: tuple[Step, ...], *, call: Callable[[Step, dict], Result],
         cleanup: Callable[[], None] | None = None, slot: str | None = None, given: dict | None = None,
         missed: dict | None = None) -> dict[str, Outcome]:
@@ -55,16 +81,15 @@ def run(ctx: "Context", name: str, steps: tuple[Step, ...], *, call: Callable[[S
         with StepRun(ctx.history, name, slot=slot) as pipeline:
             outcomes = pipeline.outcomes
             for step in steps:
-                missing = [n for n in step.needs if outcomes.get(n) != Outcome.OK]
-                if missing:
-                    pipeline.note(step.name, Outcome.SKIPPED, f"not run: {', '.join(missing)} did not end ok")
-                    say(f"{name}: {step.name} skipped ({', '.join(missing)} did not end ok)")
-                elif step.name in (missed or {}):
-                    pipeline.note(step.name, Outcome.MISSED, missed[step.name], hint=MISSED_HINT)
-                    say(f"{name}: {step.name} missed ({missed[step.name]})")
-                elif step.optional_when and not getattr(settings, step.optional_when):
-                    pipeline.note(step.name, Outcome.SKIPPED,
-                                  f"not configured ({step.optional_when.upper()} is empty)")
+                kind, reason = decide(step, settings, outcomes, missed)
+                if kind == "needs":
+                    pipeline.note(step.name, Outcome.SKIPPED, f"not run: {reason}")
+                    say(f"{name}: {step.name} skipped ({reason})")
+                elif kind == "missed":
+                    pipeline.note(step.name, Outcome.MISSED, reason, hint=MISSED_HINT)
+                    say(f"{name}: {step.name} missed ({reason})")
+                elif kind == "off":
+                    pipeline.note(step.name, Outcome.SKIPPED, reason)
                 else:
                     say(f"{name}: {step.name}")
                     kwargs = {**step.kwargs, **(given or {}).get(step.call, {})}

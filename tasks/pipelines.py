@@ -5,10 +5,13 @@ from ecosystem import backup_job, eod as chain, pipelines
 from ecosystem.outcomes import Outcome
 from ecosystem.steps import Result
 
-from ._common import call_task, context, ecosystem_task
+from ._common import call_task, context, ecosystem_task, task_flags
 
 
-def _run(c, name, steps, *, cleanup=None, **kwargs):
+def _run(c, name, steps, *, cleanup=None, dry_run=False, **kwargs):
+    if dry_run:
+        return _plan(c, name, steps, given=kwargs.get("given"), missed=kwargs.get("missed"))
+
     def call(step, arguments):
         try:
             call_task(c, step.call, **arguments)
@@ -19,18 +22,35 @@ def _run(c, name, steps, *, cleanup=None, **kwargs):
     return pipelines.run(context(c), name, steps, call=call, cleanup=cleanup, **kwargs)
 
 
+def _plan(c, name, steps, *, given=None, missed=None):
+    """Print what the pipeline would do; a step whose task has a dry run prints its own plan too."""
+    for step, kind, reason, arguments in pipelines.plan(context(c).settings, steps, given=given, missed=missed):
+        shown = " ".join(f"--{k.rstrip('_').replace('_', '-')}" + ("" if v is True else f"={v}")
+                         for k, v in arguments.items())
+        if kind != "run":
+            print(f"{name}: {step.name}: would be recorded {'missed' if kind == 'missed' else 'skipped'} ({reason})")
+            continue
+        print(f"{name}: {step.name}: would run invoke {step.call}{' ' + shown if shown else ''}")
+        if task_flags(step.call) and "--dry-run" in task_flags(step.call):
+            try:
+                call_task(c, step.call, **arguments, dry_run=True)
+            except Exit as exc:  # its plan cannot be shown now (e.g. the engine is down): say so, go on
+                print(f"  ({step.call}'s own dry run: {exc.message or f'exit {exc.code}'})")
+
+
 @ecosystem_task(help={"day": "the trading day whose evening chain runs, YYYY-MM-DD (default: today in TIMEZONE)",
-                      "skip_eod": "record the evening chain missed (its windows closed) and run the rest"})
-def nightly(c, day=None, skip_eod=False):
+                      "skip_eod": "record the evening chain missed (its windows closed) and run the rest",
+                      "dry_run": "print each step and what it would do (each step's own dry run); change nothing"})
+def nightly(c, day=None, skip_eod=False, dry_run=False):
     """The nightly pipeline: eod, then backup (in the dead time), offload and reports."""
     slot = chain.trading_day_of(context(c).settings, day).isoformat()
     missed = {"eod": f"the evening chain of {slot} was not run: its process windows had closed when the "
                      "scheduler got to it (pysystemtrade would not run it now)"} if skip_eod else None
-    _run(c, "nightly", pipelines.NIGHTLY, slot=slot, given={"eod": {"day": slot}}, missed=missed)
+    _run(c, "nightly", pipelines.NIGHTLY, slot=slot, given={"eod": {"day": slot}}, missed=missed, dry_run=dry_run)
 
 
-@ecosystem_task
-def weekend(c):
+@ecosystem_task(help={"dry_run": "print each step and what it would do (each step's own dry run); change nothing"})
+def weekend(c, dry_run=False):
     """The weekend pipeline: a cold backup, a restore drill of it, offload."""
     ctx = context(c)
 
@@ -41,4 +61,4 @@ def weekend(c):
         except Exception as exc:  # the pipeline's own outcome is what is reported
             ctx.say(f"weekend cleanup: {exc}")
 
-    _run(c, "weekend", pipelines.WEEKEND, cleanup=after_weekend)
+    _run(c, "weekend", pipelines.WEEKEND, cleanup=after_weekend, dry_run=dry_run)

@@ -117,3 +117,20 @@ def test_a_step_interrupted_ends_the_step_and_the_pipeline_failed_and_cleanup_st
     assert runs["backup"].outcome == "failed" and runs["backup"].detail == "interrupted (KeyboardInterrupt)"
     assert runs[None].outcome == "failed" and runs[None].detail == "interrupted (KeyboardInterrupt) after: 1 ok"
     assert "offload" not in runs and cleaned == [1]
+
+
+def test_a_pipelines_dry_run_prints_each_step_with_its_own_plan_and_changes_nothing(tmp_path):
+    from tests.support.invoking import run_invoke
+
+    values = {"STATE_DIR": str(tmp_path / "state"), "BACKUP_DIR": str(tmp_path / "backup")}
+    result = run_invoke(tmp_path, values, "nightly", "--dry-run", "--skip-eod", timeout=120)
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said
+    assert "nightly: eod: would be recorded missed" in result.stdout
+    assert "nightly: backup: would run invoke backup\nwould write a online set" in result.stdout, "backup's own plan"
+    assert "nightly: offload: would be recorded skipped (not configured (SMB_SERVER is empty))" in result.stdout
+    weekend = run_invoke(tmp_path, values, "--dry", "weekend", timeout=120)
+    assert weekend.returncode == 0 and "weekend: restore drill: would run invoke restore --verify --from=latest" \
+        in weekend.stdout
+    assert not (tmp_path / "backup").exists() or not any((tmp_path / "backup").iterdir())
+    assert History(tmp_path / "state" / "history.jsonl").runs() == [], "a dry run records nothing"
