@@ -31,7 +31,7 @@ def _plan(c, name, steps, *, given=None, missed=None):
             print(f"{name}: {step.name}: would be recorded {'missed' if kind == 'missed' else 'skipped'} ({reason})")
             continue
         print(f"{name}: {step.name}: would run invoke {step.call}{' ' + shown if shown else ''}")
-        if task_flags(step.call) and "--dry-run" in task_flags(step.call):
+        if "--dry-run" in (task_flags(step.call) or set()):
             try:
                 call_task(c, step.call, **arguments, dry_run=True)
             except Exit as exc:  # its plan cannot be shown now (e.g. the engine is down): say so, go on
