@@ -44,8 +44,7 @@ def translate(exc: BaseException) -> EcosystemError | None:
     from docker.errors import APIError, DockerException, ImageNotFound
 
     if isinstance(exc, ImageNotFound):
-        return ImageMissing(f"an image is missing on the Docker engine: {getattr(exc, 'explanation', '') or exc}",
-                            fix="build it: invoke build (invoke doctor lists the images each service needs)")
+        return _image_missing(str(getattr(exc, "explanation", "") or exc))
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                         requests.exceptions.ChunkedEncodingError,
                         urllib3.exceptions.ProtocolError, urllib3.exceptions.NewConnectionError)):
@@ -56,8 +55,7 @@ def translate(exc: BaseException) -> EcosystemError | None:
         if "no space left on device" in said.lower():
             return DiskFull(f"the Docker engine's disk is full: {said[:200]}", fix=DISK_FULL_FIX)
         if any(marker in said for marker in _CLI_IMAGE_MISSING + ("registry", "manifest")):
-            return ImageMissing(f"an image is missing on the Docker engine: {said[:200]}",
-                                fix="build it: invoke build (invoke doctor lists the images each service needs)")
+            return _image_missing(said)
     if isinstance(exc, DockerException) and "Error while fetching server API version" in str(exc):
         return EngineUnavailable(f"the Docker engine does not answer ({type(exc).__name__})", fix=ENGINE_FIX)
     return None
@@ -78,10 +76,14 @@ def cli_failure(output: str) -> EcosystemError | None:
     for line in lines:
         service, _, said = line.partition(" ")
         if any(marker in line for marker in _CLI_IMAGE_MISSING) or (service in pulling and said.startswith("Error")):
-            return ImageMissing(f"an image is missing on the Docker engine: {line[:200]}",
-                                fix="build it: invoke build (no registry is asked for images this ecosystem "
-                                    "builds itself)")
+            return _image_missing(line)
     return None
+
+
+def _image_missing(said: str) -> ImageMissing:
+    return ImageMissing(f"an image is missing on the Docker engine: {said[:200]}",
+                        fix="build it: invoke build (no registry is asked for the images this ecosystem builds "
+                            "itself; invoke doctor lists the images each service needs)")
 
 
 def api_version(client: "docker.DockerClient") -> tuple[str, str]:
