@@ -107,13 +107,12 @@ def _streamed(argv, *, stdin, sink, timeout, chunk, redact) -> str:
         except FileNotFoundError:
             raise CommandFailed(f"{argv[0]} is not installed or not on PATH", returncode=None,
                                 fix=f"install {argv[0]} (scripts/install.sh does it on Debian)") from None
-        expired, ended = threading.Event(), threading.Lock()
+        expired = threading.Event()
 
         def stop_at_deadline() -> None:
-            with ended:  # never after the child was reaped (its pid could be another's by then)
-                if child.returncode is None:
-                    expired.set()
-                    _kill_group(child)
+            if child.poll() is None:  # not a child already reaped (its pid could be another's by then)
+                expired.set()
+                _kill_group(child)
 
         timer = threading.Timer(timeout, stop_at_deadline)
         timer.daemon = True
@@ -123,8 +122,6 @@ def _streamed(argv, *, stdin, sink, timeout, chunk, redact) -> str:
                 while data := child.stdout.read(chunk):
                     sink.write(data)
             child.wait()
-            with ended:
-                timer.cancel()
         except BaseException:
             _kill_group(child)
             child.wait()
