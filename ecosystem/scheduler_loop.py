@@ -118,7 +118,7 @@ class Scheduler:
             return f"{job} could not start: {exc}"
         self.running[job] = Running(job, slot, process, now, run, command=slot.command_at(now) if slot else (job,))
         if job in PINGED:
-            self.pinger.ping("start", f"{job} {slot.key if slot else ''} started".replace("  ", " "))
+            self.pinger.ping("start", f"{job} {slot.key} started")  # a pipeline always runs for a slot
         return f"started {job}" + (f" for {slot.key} ({reason})" if slot else "")
 
     def _reap(self, now: datetime) -> list[str]:
@@ -157,7 +157,7 @@ class Scheduler:
                 self.history.record(JOB, outcome, f"invoke {job} exited with code {code}", step=job)
             if job in PINGED:
                 self.pinger.ping("success" if outcome == "ok" else "fail",
-                                 f"{job} {item.slot.key if item.slot else ''} ended {outcome} (exit code {code})")
+                                 f"{job} {item.slot.key} ended {outcome} (exit code {code})")
             said.append(f"{job} ended: {outcome}")
         return said
 

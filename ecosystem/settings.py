@@ -266,7 +266,8 @@ def _http_url_secret(text: str) -> Secret | None:
     from urllib.parse import urlsplit
 
     text = text.strip()
-    if text and (urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).netloc):
+    url = urlsplit(text)
+    if text and (url.scheme not in ("http", "https") or not url.netloc):
         raise ValueError("must be an http:// or https:// URL (a Healthchecks.io check or an Uptime Kuma push URL)")
     return _secret(text)
 
