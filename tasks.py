@@ -9,10 +9,28 @@ import os
 
 __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
-from invoke import Collection  # noqa: E402
+from invoke import Collection
 
-from tasks import (backup, build, config, demo, doctor, eod, gateway, history, offload, pipelines, plan,  # noqa: E402
-                   processes, reports, restore, scheduler, setup, stack, weekly)
+from tasks import (
+    backup,
+    build,
+    config,
+    demo,
+    doctor,
+    eod,
+    gateway,
+    history,
+    offload,
+    pipelines,
+    plan,
+    processes,
+    reports,
+    restore,
+    scheduler,
+    setup,
+    stack,
+    weekly,
+)
 
 ns = Collection()
 ns.add_task(config.config)

@@ -9,8 +9,8 @@ A notifier that fails is logged and never breaks the run that reported the failu
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 from .events import FailureEvent
 from .state_files import write_json
@@ -56,7 +56,7 @@ class Alerter:
     """Given a sender, a redactor and a throttle window, turn failure events into messages."""
 
     def __init__(self, send: Sender, *, tz, redact: Callable[[str], str], throttle: timedelta,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), state_path=None) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), state_path=None) -> None:
         self._send, self._tz, self._redact, self._throttle, self._clock = send, tz, redact, throttle, clock
         self._state_path = state_path   # where the throttle remembers across runs (STATE_DIR/alerts.json)
         self._last: dict[str, datetime] = {}

@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from .errors import EcosystemError
 

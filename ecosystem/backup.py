@@ -14,10 +14,10 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 from . import backup_sets, mongo, volumes
 from .archives import HashingWriter, sha256_file
@@ -53,7 +53,7 @@ class Sources:
     volume: Callable[[str], str]     # key (parquet, notebooks, ...) -> engine volume name
 
     @classmethod
-    def of(cls, settings) -> "Sources":
+    def of(cls, settings) -> Sources:
         return cls(f"mongo_db{settings.name_suffix}", settings.mongo_root_user, volumes.helper_image(settings),
                    lambda key: volumes.volume_name(settings, key))
 
@@ -75,7 +75,7 @@ def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: boo
     """Write one backup set and return its manifest (``status`` good or suspect).
 
     A cold set's MongoDB is stopped while it is copied: give its ``db_counts``, taken before the stop."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     backup_dir.mkdir(parents=True, exist_ok=True)
     name = backup_sets.new_name(backup_dir, now, tag)
     partial = backup_dir / f"{PARTIAL}{name}"
@@ -156,7 +156,7 @@ class ColdMarker:
         from .state_files import write_json
 
         write_json(self.path, {"services": services, "processes": processes,
-                               "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+                               "at": datetime.now(UTC).isoformat(timespec="seconds")})
 
     def read(self) -> dict | None:
         import json

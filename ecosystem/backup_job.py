@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import shutil
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from . import backup as backups, backup_sets, locks, mongo, processes, retention
+from . import backup as backups
+from . import backup_sets, locks, mongo, processes, retention
 from .errors import EcosystemError
 
 if TYPE_CHECKING:
@@ -28,12 +29,12 @@ JOB = "backup"
 CSV_PROGRAM = "from sysproduction.backup_db_to_csv import backup_db_to_csv; backup_db_to_csv()"
 
 
-def run(ctx: "Context", run: "RunHandle", kinds: tuple[str, ...], *, cold: bool, force: bool) -> "Manifest":
+def run(ctx: Context, run: RunHandle, kinds: tuple[str, ...], *, cold: bool, force: bool) -> Manifest:
     """Take one set of ``kinds`` as ``run``; prune once it is good; return its manifest."""
     s = ctx.settings
     with locks.exclusive(s.state_dir, JOB, wait_seconds=s.lock_wait_seconds), locks.exclusive(s.state_dir, locks.WEEK, wait_seconds=120), \
             locks.exclusive(s.state_dir, "eod"):
-        for line in backups.remove_stale_partials(s.backup_dir, datetime.now(timezone.utc)):
+        for line in backups.remove_stale_partials(s.backup_dir, datetime.now(UTC)):
             ctx.say(f"removed {line}, left by a backup that was killed")
         for line in restart_after_cold(ctx):
             ctx.say(line)
@@ -71,18 +72,18 @@ def run(ctx: "Context", run: "RunHandle", kinds: tuple[str, ...], *, cold: bool,
     return manifest
 
 
-def wait_for_processes(ctx: "Context", force: bool) -> list["RunningProcess"]:
+def wait_for_processes(ctx: Context, force: bool) -> list[RunningProcess]:
     """Wait (event-driven) for running pysystemtrade processes to end, up to BACKUP_WAIT_MINUTES;
     return those still running (only with ``force``; otherwise fail naming them)."""
     s = ctx.settings
     running = ctx.running()
     if not running:
         return []
-    deadline = datetime.now(timezone.utc).timestamp() + s.backup_wait_minutes * 60
+    deadline = datetime.now(UTC).timestamp() + s.backup_wait_minutes * 60
     ctx.say(f"waiting up to {s.backup_wait_minutes} min for {', '.join(r.process for r in running)} to end "
             "(MongoDB and the Parquet store are backed up together, when nothing writes to them)")
     for item in running:
-        processes.wait_exit(ctx.client, item.container, max(1.0, deadline - datetime.now(timezone.utc).timestamp()))
+        processes.wait_exit(ctx.client, item.container, max(1.0, deadline - datetime.now(UTC).timestamp()))
     still = ctx.running()
     if still and not force:
         raise EcosystemError(f"pysystemtrade processes are still running after {s.backup_wait_minutes} min: "
@@ -92,9 +93,10 @@ def wait_for_processes(ctx: "Context", force: bool) -> list["RunningProcess"]:
     return still
 
 
-def restart_after_cold(ctx: "Context") -> list[str]:
+def restart_after_cold(ctx: Context) -> list[str]:
     """Start again what a cold backup stopped (from its marker); return what was done."""
-    from . import plan as planning, trading_day
+    from . import plan as planning
+    from . import trading_day
 
     s = ctx.settings
     marker = backups.ColdMarker(s.state_dir)
@@ -107,7 +109,7 @@ def restart_after_cold(ctx: "Context") -> list[str]:
         done.append("started again after a cold backup: " + ", ".join(stopped["services"]))
     relaunch = [p for p in stopped.get("processes", []) if p in trading_day.SERVICES]
     if relaunch:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         steps = {p.process: p for p in planning.plan_for(s, now.astimezone(s.tz).date())}
         running = {r.process for r in ctx.running()}
         for name in relaunch:
@@ -118,7 +120,7 @@ def restart_after_cold(ctx: "Context") -> list[str]:
     return done
 
 
-def csv_export(ctx: "Context"):
+def csv_export(ctx: Context):
     """Return the CSV part of a set: pysystemtrade's own CSV export (backup_db_to_csv) run in the
     csv_backup service into csv_backup_directory (which must be under /data/backup, BACKUP_DIR
     on the host), then that folder archived into the set."""
@@ -142,7 +144,7 @@ def csv_export(ctx: "Context"):
     return export
 
 
-def prune(ctx: "Context", *, dry_run: bool) -> list[str]:
+def prune(ctx: Context, *, dry_run: bool) -> list[str]:
     """Apply retention to the complete sets; return what was (or would be) deleted. With an SMB
     share set, a set not yet verified on the share is kept, whatever the rules say."""
     from .offload import Ledger

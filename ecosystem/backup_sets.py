@@ -13,7 +13,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .archives import sha256_file
@@ -55,7 +55,7 @@ class Manifest:
         write_json(folder / MANIFEST, asdict(self), indent=1, sort_keys=True)
 
     @classmethod
-    def read(cls, folder: Path) -> "Manifest":
+    def read(cls, folder: Path) -> Manifest:
         path = folder / MANIFEST
         try:
             data = json.loads(path.read_text())
@@ -70,7 +70,7 @@ class Manifest:
 
 def new_name(backup_dir: Path, now: datetime, tag: str = "") -> str:
     """Return a set name for ``now`` that no set (complete or partial) in ``backup_dir`` has."""
-    base = f"pst-{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+    base = f"pst-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
     for number in range(1, 10000):
         name = base + (f"-{number}" if number > 1 else "") + (f"-{tag}" if tag else "")
         if not (backup_dir / name).exists() and not (backup_dir / f"{PARTIAL}{name}").exists():
@@ -184,6 +184,6 @@ def set_infos(found) -> list:
     infos = []
     for name, manifest in found:
         created = manifest.created_at if manifest else datetime.strptime(
-            NAME.match(name).group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            NAME.match(name).group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         infos.append(SetInfo(name, created, bool(manifest and manifest.status == "good")))
     return infos

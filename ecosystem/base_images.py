@@ -98,8 +98,7 @@ def debian_python(client, repository: str = REPOSITORY) -> str:
 
 def python_base(client, wanted: str, say=print) -> str:
     """Return an image to build from: ``wanted`` if present or pullable, else a locally made Debian with Python."""
-    from .engine import DockerException
-    from .engine import parse_repository_tag
+    from .engine import DockerException, parse_repository_tag
 
     if exists(client, wanted):
         return wanted

@@ -10,8 +10,8 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from .errors import DISK_FULL_FIX, CommandFailed, DiskFull
 

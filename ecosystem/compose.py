@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from . import commands
 from .errors import CommandFailed, ComposeError

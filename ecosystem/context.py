@@ -7,8 +7,9 @@ first use, once per invocation (a task that never touches the engine never conne
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from .history import History
 from .settings import Settings
@@ -31,16 +32,16 @@ class Context:
     history: History
     redact: Callable[[str], str] = _unchanged
     say_line: Callable[[str], None] = print
-    _client: "docker.DockerClient | None" = field(default=None, repr=False)
-    _project: "Compose | None" = field(default=None, repr=False)
-    _control: "ProcessControl | None" = field(default=None, repr=False)
+    _client: docker.DockerClient | None = field(default=None, repr=False)
+    _project: Compose | None = field(default=None, repr=False)
+    _control: ProcessControl | None = field(default=None, repr=False)
 
     def say(self, line: str) -> None:
         """Tell the trader ``line``, with every secret masked."""
         self.say_line(self.redact(line))
 
     @property
-    def client(self) -> "docker.DockerClient":
+    def client(self) -> docker.DockerClient:
         """The one Docker client of this invocation (EngineUnavailable, with its fix, if none answers)."""
         if self._client is None:
             from . import engine
@@ -49,7 +50,7 @@ class Context:
         return self._client
 
     @property
-    def project(self) -> "Compose":
+    def project(self) -> Compose:
         """The compose project of these settings."""
         if self._project is None:
             from . import stack
@@ -57,7 +58,7 @@ class Context:
             self._project = stack.compose(self.settings)
         return self._project
 
-    def control(self) -> "ProcessControl":
+    def control(self) -> ProcessControl:
         """pysystemtrade's process control: run inside pysys_runtime while it runs (fast), else in a
         one-off container of the pysystemtrade image; checked at each call (one inspect)."""
         from . import stack
@@ -72,7 +73,7 @@ class Context:
         self._control = None
         return ProcessControl(compose_runner(self.project))
 
-    def running(self) -> list["RunningProcess"]:
+    def running(self) -> list[RunningProcess]:
         """The pysystemtrade processes running now."""
         from . import processes
 

@@ -10,9 +10,9 @@ import errno
 import logging
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import commands, compose, engine, gitremote, smb
 from .errors import EcosystemError, SettingsError

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .errors import DISK_FULL_FIX, DiskFull, EcosystemError, EngineUnavailable, ImageMissing
@@ -16,13 +16,14 @@ ENGINE_FIX = ("start the Docker engine (sudo systemctl start docker) or run scri
               "DOCKER_HOST selects another engine")
 
 
-def connect(*, timeout: float = 30) -> "docker.DockerClient":
+def connect(*, timeout: float = 30) -> docker.DockerClient:
     """Return a client for the engine that DOCKER_HOST (or the default socket) names.
 
     Raise EngineUnavailable if it does not answer a ping.
     """
-    import docker
     from docker.errors import DockerException
+
+    import docker
 
     try:
         client = docker.from_env(timeout=int(timeout))
@@ -86,18 +87,18 @@ def _image_missing(said: str) -> ImageMissing:
                             "itself; invoke doctor lists the images each service needs)")
 
 
-def api_version(client: "docker.DockerClient") -> tuple[str, str]:
+def api_version(client: docker.DockerClient) -> tuple[str, str]:
     """Return the engine's (server version, API version)."""
     info = client.version()
     return info.get("Version", "?"), info.get("ApiVersion", "?")
 
 
-def project_containers(client: "docker.DockerClient", project: str) -> list:
+def project_containers(client: docker.DockerClient, project: str) -> list:
     """Return every container (running or not) of compose project ``project``."""
     return client.containers.list(ignore_removed=True, all=True, filters={"label": f"com.docker.compose.project={project}"})
 
 
-def containers_publishing(client: "docker.DockerClient", port: int) -> list[tuple[str, str]]:
+def containers_publishing(client: docker.DockerClient, port: int) -> list[tuple[str, str]]:
     """Return (container name, compose project) of each running container publishing host ``port``."""
     found = []
     for container in client.containers.list(ignore_removed=True):
@@ -115,7 +116,7 @@ def parse_time(text: str | None) -> datetime | None:
         return None
     text = text.rstrip("Z")
     head, _, fraction = text.partition(".")
-    return datetime.fromisoformat(head + ("." + fraction[:6] if fraction else "")).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(head + ("." + fraction[:6] if fraction else "")).replace(tzinfo=UTC)
 
 
 # the SDK's errors (and its image-reference parser), reached through this seam: ``from .engine

@@ -10,9 +10,10 @@ judge the exit from the process-control record, keep its last log lines, remove 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from . import process_runs, processes
 from .errors import EcosystemError, EngineUnavailable, ImageMissing, UsageError
@@ -39,7 +40,7 @@ def trading_day_of(settings, day: str | None) -> date:
     """The trading day to run: today in TIMEZONE, or ``day`` (YYYY-MM-DD), a day of the last week
     (the scheduler passes the day of its slot, so a late run is booked to the evening it belongs to).
     A future day is refused: steps recorded ok under it would be skipped when that day comes."""
-    today = datetime.now(timezone.utc).astimezone(settings.tz).date()
+    today = datetime.now(UTC).astimezone(settings.tz).date()
     if not day:
         return today
     try:
@@ -56,11 +57,12 @@ def trading_day_of(settings, day: str | None) -> date:
     return given
 
 
-def run(ctx: "Context", slot: str, steps: Sequence[PlannedStep], *, force: bool) -> ChainSummary:
+def run(ctx: Context, slot: str, steps: Sequence[PlannedStep], *, force: bool) -> ChainSummary:
     """The evening chain as `invoke eod` runs it: under its lock, refused (recorded ``failed``, with
     the fix) while a restore holds launches or pysys_runtime is down; orphans of a killed chain
     swept first; then ``run_chain`` with each step its own container."""
-    from . import locks, restore as restoring, stack
+    from . import locks, stack
+    from . import restore as restoring
 
     s, record = ctx.settings, ctx.history
     with locks.exclusive(s.state_dir, JOB, wait_seconds=s.lock_wait_seconds):
@@ -149,9 +151,9 @@ def run_chain(history: History, slot: str, steps: Sequence[PlannedStep], *,
 class ContainerStep:
     """Given the stack, run one chain step as its own container of ``daily_processes`` and judge it."""
 
-    def __init__(self, ctx: "Context", *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, ctx: Context, *, clock: Callable[[], datetime] | None = None) -> None:
         self.ctx, self.settings, self.history = ctx, ctx.settings, ctx.history
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._statuses: dict[str, str] | None = None
 
     @property
@@ -279,7 +281,7 @@ class ContainerStep:
                        "if it needs longer")
 
 
-def sweep_orphans(ctx: "Context") -> list[str]:
+def sweep_orphans(ctx: Context) -> list[str]:
     """Deal with step containers an earlier ``eod`` left behind when it was killed (its run
     recorded the step as interrupted): an ended one is removed, a running one stopped cleanly."""
     from .engine import project_containers

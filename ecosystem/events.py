@@ -7,9 +7,9 @@ skipped: a broken notifier never breaks the run that reported the failure.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from .outcomes import FAILING
 

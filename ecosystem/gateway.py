@@ -64,7 +64,7 @@ def handshake(host: str, port: int, *, client_id: int = 999, timeout: float = 10
                 if fields[:1] == [MANAGED_ACCOUNTS] and len(fields) >= 3:
                     accounts = tuple(a for a in fields[2].decode().split(",") if a)
                     break
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise GatewayError(f"the IB API at {host}:{port} accepted the connection but did not answer within "
                                f"{timeout:g}s: the gateway is not logged in (waiting for 2FA?)",
                                fix="approve the login on your phone, or open the gateway's VNC") from None

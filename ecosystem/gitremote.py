@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from . import commands
 from .errors import CommandFailed, GitRemoteError

@@ -17,11 +17,12 @@ import os
 import re
 import socket
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from .errors import EcosystemError, HistoryError, known
 from .events import FAILURE_OUTCOMES, EventBus, FailureEvent
@@ -51,11 +52,11 @@ def current_name(job: str, step: str | None) -> tuple[str, str | None]:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds") if moment else None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds") if moment else None
 
 
 def _parse_iso(text: str | None) -> datetime | None:
@@ -118,7 +119,7 @@ def mark_recorded(exc: BaseException) -> None:
         pass
 
 
-def already_recorded(exc: "E") -> "E":
+def already_recorded(exc: E) -> E:
     """Return ``exc`` marked as recorded: raise it after writing its run's end yourself."""
     mark_recorded(exc)
     return exc
@@ -132,7 +133,7 @@ def was_recorded(exc: BaseException) -> bool:
 class RunHandle:
     """What a running job holds: set its outcome and detail, open steps inside it."""
 
-    def __init__(self, history: "History", run: Run) -> None:
+    def __init__(self, history: History, run: Run) -> None:
         self._history = history
         self.run = run
         self.outcome = "ok"
@@ -147,7 +148,7 @@ class RunHandle:
             raise ValueError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
         self.outcome, self.detail = outcome, detail
 
-    def step(self, name: str) -> "contextmanager[RunHandle]":
+    def step(self, name: str) -> contextmanager[RunHandle]:
         return self._history.run(self.run.job, step=name, slot=self.run.slot, parent=self.run.id)
 
 

@@ -19,9 +19,9 @@ import tarfile
 import tempfile
 import tomllib
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from .errors import EcosystemError
 

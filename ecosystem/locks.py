@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .errors import Busy
 
-__all__ = ["Busy", "WEEK", "exclusive", "is_held"]
+__all__ = ["WEEK", "Busy", "exclusive", "is_held"]
 
 WEEK = "weekly"  # held by weekly sync, open and close; backup and restore take it to hold every launch
 

@@ -12,8 +12,8 @@ import logging
 import logging.handlers
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 STDERR_HANDLER = "ecosystem-stderr"
 FILE_HANDLER = "ecosystem-file"

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from . import backup_sets, retention, smb
 from .backup_sets import MANIFEST, PARTIAL, Manifest
@@ -43,7 +43,7 @@ class Ledger:
 
     def add(self, name: str, share: str) -> None:
         data = self.read()
-        data[name] = {"share": share, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        data[name] = {"share": share, "at": datetime.now(UTC).isoformat(timespec="seconds")}
         self._write(data)
 
     def forget(self, names: list[str]) -> None:

@@ -9,8 +9,9 @@ cleanup of a pipeline always runs. The pipeline ends ``ok`` only if every step r
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from .errors import EcosystemError
 from .history import already_recorded
@@ -69,7 +70,7 @@ def plan(settings, steps: tuple[Step, ...], *, given: dict | None = None,
     return planned
 
 
-def run(ctx: "Context", name: str, steps: tuple[Step, ...], *, call: Callable[[Step, dict], Result],
+def run(ctx: Context, name: str, steps: tuple[Step, ...], *, call: Callable[[Step, dict], Result],
         cleanup: Callable[[], None] | None = None, slot: str | None = None, given: dict | None = None,
         missed: dict | None = None) -> dict[str, Outcome]:
     """Run ``steps`` in order with their dependencies, each through ``call(step, kwargs)``; record

@@ -9,9 +9,9 @@ Windows come from upstream's control_config.yaml merged with the trader's privat
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .pysys_config import DEFAULT_START, DEFAULT_STOP, Window
@@ -38,7 +38,7 @@ class PlannedStep:
 
 
 def _at(day: date, moment: time, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, moment, tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, moment, tzinfo=tz).astimezone(UTC)
 
 
 def day_plan(day: date, windows: dict[str, Window], tz: ZoneInfo, *, chain: tuple[str, ...],
@@ -84,5 +84,5 @@ def plan_for(settings, day: date) -> list[PlannedStep]:
 def known_processes(settings) -> list[str]:
     """Every process the plan launches today (continuous, morning, the chain), plus run_backups:
     the ones a restore holds at NO-RUN and `resume` sets back to GO."""
-    today = datetime.now(timezone.utc).astimezone(settings.tz).date()
+    today = datetime.now(UTC).astimezone(settings.tz).date()
     return list(dict.fromkeys([p.process for p in plan_for(settings, today)] + ["run_backups"]))

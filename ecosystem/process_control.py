@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from .errors import EcosystemError
 
@@ -92,7 +92,7 @@ class ProcessRecord:
     running_methods: dict
 
     @classmethod
-    def from_fields(cls, name: str, fields: dict) -> "ProcessRecord":
+    def from_fields(cls, name: str, fields: dict) -> ProcessRecord:
         running = next((bool(fields[k]) for k in _RUNNING_KEYS if k in fields), False)
         pid = fields.get("process_id") or fields.get("pid")
         return cls(name=name, status=str(fields.get("status", "?")).upper(), running=running,

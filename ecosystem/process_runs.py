@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .process_control import CONTROL_LABEL, ProcessRecord
@@ -105,7 +105,7 @@ def judge(process: str, exit_code: int, record: ProcessRecord | None, started: d
         return Verdict("declined", f"its record says it is already running{pid}",
                        "if no such process runs (invoke status), a crash left the record: mark it finished with "
                        "`invoke shell --tool interactive_controls`, or `invoke weekly.sync` after a reboot")
-    ended = ended or datetime.now(timezone.utc)
+    ended = ended or datetime.now(UTC)
     if window_stop is not None and ended >= window_stop:
         return Verdict("declined", f"launched after its stop time ({local(window_stop)})",
                        "launch it earlier, or move its window in private_control_config.yaml")
@@ -142,7 +142,7 @@ class Launched:
     deadline: datetime | None
 
     @classmethod
-    def from_labels(cls, name: str, labels: dict) -> "Launched | None":
+    def from_labels(cls, name: str, labels: dict) -> Launched | None:
         if labels.get(CONTROL_LABEL) != "process" or not labels.get(PROCESS_LABEL):
             return None
         deadline = labels.get(DEADLINE_LABEL)
@@ -183,7 +183,7 @@ def launch(project, *, service: str, process: str, launcher: str, name: str, job
     The run's whole output is kept as /data/logs/runs/LAUNCHER/<time>_NAME.log (``invoke logs --run``)."""
     labels = {CONTROL_LABEL: "process", PROCESS_LABEL: process, JOB_LABEL: job, SLOT_LABEL: slot, KIND_LABEL: kind}
     if deadline is not None:
-        labels[DEADLINE_LABEL] = deadline.astimezone(timezone.utc).isoformat(timespec="seconds")
+        labels[DEADLINE_LABEL] = deadline.astimezone(UTC).isoformat(timespec="seconds")
     return project.run_detached(service, command(launcher), name=name, labels=labels,
                                 environment={"PYSYS_RUN_ID": name})
 
@@ -199,9 +199,7 @@ class Ended:
 
 def ended(client, container: str) -> Ended | None:
     """Return how ``container`` ended, or None while it runs (or if it is gone)."""
-    from .engine import NotFound
-
-    from .engine import parse_time
+    from .engine import NotFound, parse_time
 
     try:
         state = client.api.inspect_container(container)["State"]
@@ -209,7 +207,7 @@ def ended(client, container: str) -> Ended | None:
         return None
     if state.get("Status") in ("running", "restarting", "created", "paused"):
         return None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return Ended(int(state.get("ExitCode", -1)), parse_time(state.get("StartedAt")) or now,
                  parse_time(state.get("FinishedAt")) or now)
 
@@ -228,7 +226,7 @@ def started_at(client, container: str) -> datetime:
     from .engine import parse_time
 
     state = client.api.inspect_container(container)["State"]
-    return parse_time(state.get("StartedAt")) or datetime.now(timezone.utc)
+    return parse_time(state.get("StartedAt")) or datetime.now(UTC)
 
 
 def log_tail(client, container: str, lines: int = 15) -> tuple[str, ...]:

@@ -14,9 +14,10 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from .engine import project_containers
 from .errors import EcosystemError
@@ -75,7 +76,7 @@ def canonical(name: str) -> str:
     return PROCESS_NAMES.get(name, name)
 
 
-def running_processes(ctx: "Context") -> list[RunningProcess]:
+def running_processes(ctx: Context) -> list[RunningProcess]:
     """Return the running pysystemtrade process containers of the ecosystem."""
     found = []
     for container in project_containers(ctx.client, ctx.settings.compose_project):
@@ -93,8 +94,8 @@ def wait_exit(client, container_name: str, seconds: float) -> int | None:
     Raise EngineUnavailable if the engine itself fails (that is not "still running").
     """
     import requests
-    from .engine import NotFound
 
+    from .engine import NotFound
     from .errors import EngineUnavailable
 
     try:
@@ -213,7 +214,7 @@ def graceful_stop(client, control: ProcessControl, running: RunningProcess, *, g
     return StopResult(running.process, running.container, ended_by, time.monotonic() - started, before)
 
 
-def stop_as_set(ctx: "Context", running: RunningProcess, *, by: str) -> StopResult:
+def stop_as_set(ctx: Context, running: RunningProcess, *, by: str) -> StopResult:
     """``graceful_stop`` with the settings' grace (STOP_GRACE_SECONDS, STOP_TERM_SECONDS) and the
     STATE_DIR ledger that lets a killed stop's STOP be put back; ``by`` names who stopped it."""
     s = ctx.settings
@@ -221,7 +222,7 @@ def stop_as_set(ctx: "Context", running: RunningProcess, *, by: str) -> StopResu
                          term_timeout=s.stop_term_seconds, ledger=StatusLedger(s.state_dir), by=by)
 
 
-def stop_each(ctx: "Context", targets: Sequence[RunningProcess], run: "RunHandle") -> list[StopResult]:
+def stop_each(ctx: Context, targets: Sequence[RunningProcess], run: RunHandle) -> list[StopResult]:
     """Stop each of ``targets`` gracefully (``stop_as_set``), each a step of ``run`` in the history,
     saying how each ended; a stop that skipped the process's clean-up is that step's ``failed``."""
     results = []

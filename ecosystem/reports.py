@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import EcosystemError, GitRemoteError
@@ -82,7 +82,7 @@ def publish(path: Path, branch: str, *, token: Secret | None, username: str, pus
     if not (path / ".git").exists():
         raise EcosystemError(f"{path} is not a git clone", fix="set REPORTS_REMOTE and run `invoke setup`")
     redact = Redactor([token.reveal()] if token else [])
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     result = Published()
     with git_environment(token, username, trusted=str(path)) as env:
         env = env | {"GIT_AUTHOR_NAME": AUTHOR[0], "GIT_AUTHOR_EMAIL": AUTHOR[1], "GIT_COMMITTER_NAME": AUTHOR[0],

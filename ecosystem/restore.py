@@ -156,7 +156,7 @@ class Drill:
         self.volumes: list[str] = []
         self.started = False
 
-    def __enter__(self) -> "Drill":
+    def __enter__(self) -> Drill:
         return self
 
     def volume(self, key: str) -> str:

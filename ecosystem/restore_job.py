@@ -9,10 +9,14 @@ released only when everything matched. ``resume`` sets every process back to GO.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from . import backup as backups, backup_sets, locks, mongo, plan as planning, processes, restore as restoring
+from . import backup as backups
+from . import backup_sets, locks, mongo, processes
+from . import plan as planning
+from . import restore as restoring
 from .errors import EcosystemError
 
 if TYPE_CHECKING:
@@ -23,7 +27,7 @@ if TYPE_CHECKING:
 JOB = "restore"
 
 
-def run(ctx: "Context", run: "RunHandle", from_: str, parts: tuple[str, ...] | None, *, verify: bool,
+def run(ctx: Context, run: RunHandle, from_: str, parts: tuple[str, ...] | None, *, verify: bool,
         confirm: Callable[[str], None], safety: bool, resume: bool) -> None:
     """Restore the set ``from_`` names (or drill it with ``verify``) as ``run``; ``confirm(name)``
     returns to go on and raises to stop before production is touched."""
@@ -48,7 +52,7 @@ def run(ctx: "Context", run: "RunHandle", from_: str, parts: tuple[str, ...] | N
             run.detail = into_production(ctx, folder, manifest, parts, safety=safety, resume=resume)
 
 
-def into_production(ctx: "Context", folder: Path, manifest: "Manifest", parts: tuple[str, ...], *,
+def into_production(ctx: Context, folder: Path, manifest: Manifest, parts: tuple[str, ...], *,
                     safety: bool, resume: bool) -> str:
     """Hold every launch (the restore marker, NO-RUN) before anything changes; MongoDB before
     the volumes; release the hold only when everything matched. Return what was done."""
@@ -92,7 +96,7 @@ def into_production(ctx: "Context", folder: Path, manifest: "Manifest", parts: t
     return f"{manifest.name}: {', '.join(parts)} restored; startup ran; processes {'GO' if resume else 'NO-RUN'}"
 
 
-def resume(ctx: "Context") -> list[str]:
+def resume(ctx: Context) -> list[str]:
     """Set every process pysystemtrade runs back to GO and lift an incomplete restore's hold;
     return the processes."""
     control = ctx.control()

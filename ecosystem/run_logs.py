@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .errors import EcosystemError
@@ -52,7 +52,7 @@ def parse_listing(text: str) -> list[RunLog]:
         named = _NAME.match(file)
         if not named or not size.isdigit():
             continue
-        started = datetime.strptime(named.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        started = datetime.strptime(named.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         ended = _EXIT.match(last)
         found.append(RunLog(file, started, named.group(2), int(size), int(ended.group(1)) if ended else None))
     return sorted(found, key=lambda r: (r.started, r.file))
@@ -80,9 +80,8 @@ def choose(runs: list[RunLog], which: str) -> RunLog:
                          fix="give --run last, a number (1 = the newest) or a container name from --run list")
 
 
-def _helper(ctx: "Context", script: str) -> str:
+def _helper(ctx: Context, script: str) -> str:
     from .engine import ContainerError, ImageNotFound
-
     from .images import image_names
     from .process_control import CONTROL_LABEL
     from .volumes import volume_name
@@ -101,13 +100,13 @@ def _helper(ctx: "Context", script: str) -> str:
     return out.decode("utf-8", "replace")
 
 
-def listing(ctx: "Context", process: str) -> list[RunLog]:
+def listing(ctx: Context, process: str) -> list[RunLog]:
     """Return the kept runs of ``process`` (a process or launcher name), oldest first."""
     script = (f"cd {shlex.quote(folder(process))} 2>/dev/null || exit 0; for f in *.log; do [ -f \"$f\" ] || continue; "
               "printf '%s\\t%s\\t%s\\n' \"$(wc -c < \"$f\")\" \"$f\" \"$(tail -n 1 \"$f\")\"; done")
     return parse_listing(_helper(ctx, script))
 
 
-def read(ctx: "Context", process: str, run: RunLog) -> str:
+def read(ctx: Context, process: str, run: RunLog) -> str:
     """Return the whole kept output of ``run`` of ``process``."""
     return _helper(ctx, "cat " + shlex.quote(f"{folder(process)}/{run.file}"))

@@ -15,10 +15,10 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 from . import commands, scheduler_plan
 from .errors import EXIT_BUSY
@@ -58,7 +58,7 @@ class Scheduler:
     """Given the jobs, the history, a way to start a job and a clock, run the loop one tick at a time."""
 
     def __init__(self, jobs, history: History, *, tz, heartbeat: Path, launch: Callable[[tuple[str, ...]], commands.Child],
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  checks: tuple[Callable[[datetime], list[str]], ...] = (), pinger: Pinger | None = None) -> None:
         self.jobs, self.history, self.tz, self.heartbeat = list(jobs), history, tz, heartbeat
         self.launch, self.clock, self.checks = launch, clock, checks

@@ -13,9 +13,9 @@ from __future__ import annotations
 import functools
 import re
 import shlex
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Callable, Iterable
+from datetime import UTC, date, datetime, time, timedelta
 
 from .plan import PlannedStep
 from .week import WeekWindow, phase
@@ -65,7 +65,7 @@ class JobSpec:
 
 
 def _local(day: date, moment: time, tz) -> datetime:
-    return datetime.combine(day, moment, tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, moment, tzinfo=tz).astimezone(UTC)
 
 
 # --- the trader's own jobs (SCHEDULER_JOBS) ---------------------------------------------------
@@ -140,7 +140,7 @@ NOT_SCHEDULABLE = {"run-scheduler": "it would nest", "demo": "it is a try-out", 
                    "shell": "it needs a person", "weekly.sync": "the scheduler runs it every minute already"}
 
 
-def check_own_jobs(settings, flags_of: Callable[[str], "set[str] | None"]) -> None:
+def check_own_jobs(settings, flags_of: Callable[[str], set[str] | None]) -> None:
     """Refuse, naming it, a SCHEDULER_JOBS entry whose task does not exist (``flags_of`` gives a
     task's flags, None for no such task), must not run unattended, or is given a flag the task
     does not have (it would fail, and alert, at every run)."""
@@ -163,7 +163,7 @@ def check_own_jobs(settings, flags_of: Callable[[str], "set[str] | None"]) -> No
                                  f"{', '.join(sorted(flags))} (invoke --help {name})")
 
 
-def jobs(settings, flags_of: Callable[[str], "set[str] | None"]) -> list[JobSpec]:
+def jobs(settings, flags_of: Callable[[str], set[str] | None]) -> list[JobSpec]:
     """The scheduler's jobs for these settings, once the trader's own are checked (``check_own_jobs``)."""
     from .plan import plans_of
 

@@ -7,7 +7,7 @@ or git should call it.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 MASK = "********"
 

@@ -15,11 +15,12 @@ import os
 import re
 import stat
 import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path, PurePosixPath
 from datetime import time
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -218,7 +219,7 @@ def _weekday_time(text: str):
     return _WEEKDAYS.index(day[:3]) + 1, clock(int(hours), int(minutes or 0))
 
 
-def _scheduled_jobs(text: str) -> tuple["ScheduledJob", ...]:
+def _scheduled_jobs(text: str) -> tuple[ScheduledJob, ...]:
     from .scheduler_plan import parse_own_jobs  # the grammar of SCHEDULER_JOBS is the planner's
 
     return parse_own_jobs(text)
@@ -424,7 +425,7 @@ class Settings:
     gateway_check_at: tuple[int, time] = _v(
         "Scheduler", "GATEWAY_CHECK_AT", "sun 20:00", _weekday_time, "GATEWAY_CHECK_AT=sun 20:00",
         "when the gateway's login is checked before the week (IBKR asks for a full login every Sunday)")
-    scheduler_jobs: tuple["ScheduledJob", ...] = _v(
+    scheduler_jobs: tuple[ScheduledJob, ...] = _v(
         "Scheduler", "SCHEDULER_JOBS", "", _scheduled_jobs,
         "SCHEDULER_JOBS=backup --what=csv @ sat 12:00; gateway.status @ trading 07:30",
         "your own scheduled jobs, no code needed: 'TASK [ARGS] @ DAYS HH:MM' separated by ';' "

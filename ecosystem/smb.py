@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import errno
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from .errors import SmbError
 from .secrets import Secret
@@ -30,7 +30,7 @@ class ShareAddress:
     encrypt: bool = False
 
     @classmethod
-    def from_settings(cls, settings) -> "ShareAddress":
+    def from_settings(cls, settings) -> ShareAddress:
         return cls(settings.smb_server, settings.smb_port, settings.smb_share, settings.smb_folder,
                    settings.smb_user, settings.smb_password, settings.smb_encrypt)
 
@@ -84,7 +84,7 @@ def _translate(exc: BaseException, address: ShareAddress, path: str) -> SmbError
                         fix="give that user read and write access to the share and folder")
     if kind == "full":
         return SmbError(f"the share {address.share!r} on {where} is full", fix="free space on the share")
-    if kind == "unreachable" or isinstance(exc, OSError) and getattr(exc, "ntstatus", None) is None:
+    if kind == "unreachable" or (isinstance(exc, OSError) and getattr(exc, "ntstatus", None) is None):
         return SmbError(f"cannot reach the SMB server at {where} ({type(exc).__name__})",
                         fix="check SMB_SERVER and SMB_PORT, and that the server is up and reachable")
     return SmbError(f"SMB error on {path}: {type(exc).__name__}: {str(exc)[:200]}", fix="see the SMB server's log")

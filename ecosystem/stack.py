@@ -148,7 +148,7 @@ def runtime_container(settings: Settings) -> str:
     return f"pysys_runtime{settings.name_suffix}"
 
 
-def runtime_running(ctx: "Context") -> bool:
+def runtime_running(ctx: Context) -> bool:
     """Say whether pysys_runtime (the processes' namespaces and log server) is running; an engine
     that does not answer raises EngineUnavailable (with its fix), it is not a stopped runtime."""
     client = ctx.client
@@ -311,7 +311,7 @@ class ServiceState:
     image_created: datetime | None
 
 
-def service_states(ctx: "Context") -> list[ServiceState]:
+def service_states(ctx: Context) -> list[ServiceState]:
     """Return the state of every service of the stack, from the engine's view of its containers."""
     from .engine import parse_time, project_containers
 
@@ -344,7 +344,7 @@ def service_states(ctx: "Context") -> list[ServiceState]:
     return rows
 
 
-def ensure_always_on(ctx: "Context") -> list[str]:
+def ensure_always_on(ctx: Context) -> list[str]:
     """Start whichever always-on service is not running (never recreating a running one), and
     recreate Jupyter if it joined an earlier start of pysys_runtime (after the runtime restarted
     by itself, Jupyter's network namespace is a dead one). Return what was done."""
@@ -379,11 +379,12 @@ def ensure_always_on(ctx: "Context") -> list[str]:
     return done
 
 
-def up(ctx: "Context", names: list[str], *, timeout: int) -> str:
+def up(ctx: Context, names: list[str], *, timeout: int) -> str:
     """Bring ``names`` up and healthy (after repairing a killed cold backup), recreating those whose
     secret files changed unless processes run; then the cold start and the STOP repair. Return
     what was done, for the run's detail."""
-    from . import backup as backups, backup_job, locks, processes, startup
+    from . import backup as backups
+    from . import backup_job, locks, processes, startup
 
     s = ctx.settings
     if backups.ColdMarker(s.state_dir).read() is not None and locks.is_held(s.state_dir, "backup"):
@@ -410,7 +411,7 @@ def up(ctx: "Context", names: list[str], *, timeout: int) -> str:
                                else "")
 
 
-def down(ctx: "Context", run: "RunHandle") -> None:
+def down(ctx: Context, run: RunHandle) -> None:
     """Stop each running process through its STOP status (never compose's kill), each a step of
     ``run``; then remove every container of the project (volumes are kept)."""
     from . import processes

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 JOB = "startup"
 
 
-def cold_start(ctx: "Context") -> None:
+def cold_start(ctx: Context) -> None:
     """Run the startup if this start of pysys_runtime has not had it; say so once when
     processes are running and it has to wait."""
     runtime = [r for r in stack.service_states(ctx) if r.service == "pysys_runtime" and r.state == "running"]

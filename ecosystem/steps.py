@@ -12,8 +12,8 @@ steps in order and record them the same way, through a ``StepRun``:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .errors import known
 from .history import History, Run, mark_recorded, was_recorded
@@ -42,7 +42,7 @@ class StepRun:
     parent: Run | None = None
     _ended: bool = False
 
-    def __enter__(self) -> "StepRun":
+    def __enter__(self) -> StepRun:
         self.parent = self.history.begin(self.job, slot=self.slot)
         return self
 

@@ -9,11 +9,13 @@ a process whose status is NO-RUN recorded ``declined`` without a container.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from . import backup as backups, backup_job, locks, plan as planning, processes, restore as restoring, stack, \
-    startup, trading_day, week
+from . import backup as backups
+from . import backup_job, locks, processes, stack, startup, trading_day, week
+from . import plan as planning
+from . import restore as restoring
 from .errors import known
 from .history import mark_recorded
 from .outcomes import Outcome
@@ -23,10 +25,10 @@ if TYPE_CHECKING:
 
 
 
-def sync(ctx: "Context", *, launch: bool = True) -> list[str]:
+def sync(ctx: Context, *, launch: bool = True) -> list[str]:
     """Bring the stack in line with the plan now; return what was changed (empty: nothing to do)."""
     s, record = ctx.settings, ctx.history
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if backups.ColdMarker(s.state_dir).read() is not None:
         if locks.is_held(s.state_dir, backup_job.JOB):
             return []  # a cold backup has MongoDB stopped on purpose: it starts it again itself
@@ -62,13 +64,13 @@ def sync(ctx: "Context", *, launch: bool = True) -> list[str]:
     return done
 
 
-def recorded_sync(ctx: "Context", step: str, *, launch: bool = True) -> list[str]:
+def recorded_sync(ctx: Context, step: str, *, launch: bool = True) -> list[str]:
     """``sync`` under the week's lock, recorded as the task ``weekly.STEP`` (sync, open, close): a sync that
     changed something is recorded ``ok`` with what it did, one that failed ``failed`` with the
     fix (and raised); one that found everything in step leaves no trace (it runs every minute).
     Another sync holding the lock: this one does nothing and says so."""
     s = ctx.settings
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     try:
         with locks.exclusive(s.state_dir, locks.WEEK):
             done = sync(ctx, launch=launch)

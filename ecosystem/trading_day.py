@@ -12,9 +12,10 @@ deadline (a continuous one well past its stop time, a one-shot past its timeout)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from . import process_runs, processes
 from .engine import project_containers
@@ -94,7 +95,7 @@ def deadline_of(step: PlannedStep, now: datetime, settings) -> datetime:
     return max(now, step.window_start) + timedelta(minutes=minutes)
 
 
-def launch_or_record(ctx: "Context", due: Due, now: datetime, *, read_status: bool = False) -> str:
+def launch_or_record(ctx: Context, due: Due, now: datetime, *, read_status: bool = False) -> str:
     """Launch a due process; return what was done. A launch that fails is recorded as this
     process's ``failed`` run of the day, so it counts towards the relaunch limit (never a retry
     every minute forever) and its failure event says why. With ``read_status``, a process whose
@@ -121,7 +122,7 @@ def launch_or_record(ctx: "Context", due: Due, now: datetime, *, read_status: bo
     return f"launched {due.step.process} ({name}): {due.reason}"
 
 
-def launch(ctx: "Context", due: Due, now: datetime) -> str:
+def launch(ctx: Context, due: Due, now: datetime) -> str:
     """Launch a due process in its own container; return the container's name."""
     settings, client = ctx.settings, ctx.client
     step = due.step
@@ -139,7 +140,7 @@ def launch(ctx: "Context", due: Due, now: datetime) -> str:
         raise
 
 
-def _ours(ctx: "Context") -> list[tuple[Launched, object]]:
+def _ours(ctx: Context) -> list[tuple[Launched, object]]:
     found = []
     for container in project_containers(ctx.client, ctx.settings.compose_project):
         launched = Launched.from_labels(container.name, container.labels)
@@ -148,7 +149,7 @@ def _ours(ctx: "Context") -> list[tuple[Launched, object]]:
     return found
 
 
-def reconcile(ctx: "Context", *, plan_of: Callable[[date], Sequence[PlannedStep]]) -> list[str]:
+def reconcile(ctx: Context, *, plan_of: Callable[[date], Sequence[PlannedStep]]) -> list[str]:
     """Record every ended process container of this job, once, and remove it; return what was recorded."""
     settings, client, history, control = ctx.settings, ctx.client, ctx.history, ctx.control()
     said = []
@@ -183,7 +184,7 @@ def reconcile(ctx: "Context", *, plan_of: Callable[[date], Sequence[PlannedStep]
     return said
 
 
-def _crashed(verdict: Verdict, launched: Launched, ctx: "Context", record) -> Verdict:
+def _crashed(verdict: Verdict, launched: Launched, ctx: Context, record) -> Verdict:
     """Mark the crashed process's own record finished, and say whether the next sync relaunches it."""
     cleared = process_runs.clear_after_crash(ctx.control(), launched.process, record)
     if launched.kind != "continuous":
@@ -197,7 +198,7 @@ def _crashed(verdict: Verdict, launched: Launched, ctx: "Context", record) -> Ve
     return Verdict("failed", f"crashed: {verdict.detail}; {cleared}; {then}", verdict.hint)
 
 
-def stop_overdue(ctx: "Context", now: datetime) -> list[str]:
+def stop_overdue(ctx: Context, now: datetime) -> list[str]:
     """Stop, gracefully, each running process of this job past its deadline; record it ``timed_out``."""
     settings, client, history = ctx.settings, ctx.client, ctx.history
     said = []
@@ -211,7 +212,7 @@ def stop_overdue(ctx: "Context", now: datetime) -> list[str]:
         detail = (f"still running past its deadline {launched.deadline.astimezone(settings.tz):%H:%M}: "
                   f"ended by {stopped.ended_by} after {stopped.seconds:.0f}s")
         history.record(JOB, "timed_out", detail, step=launched.process, slot=launched.slot, start=started,
-                       end=datetime.now(timezone.utc), hint=f"read its log: invoke logs {launched.process}",
+                       end=datetime.now(UTC), hint=f"read its log: invoke logs {launched.process}",
                        log_tail=process_runs.log_tail(client, launched.container), ref=container.id)
         process_runs.remove(client, launched.container)
         said.append(f"{launched.process} timed_out: {detail}")

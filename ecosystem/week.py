@@ -8,7 +8,7 @@ timezone, so a DST change moves the instants, not the hours the trader wrote dow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -22,7 +22,7 @@ class WeekWindow:
     tz: ZoneInfo
 
     @classmethod
-    def from_settings(cls, settings) -> "WeekWindow":
+    def from_settings(cls, settings) -> WeekWindow:
         return cls(settings.workflow_weekday_start, settings.workflow_weekday_end,
                    settings.hour_to_stop_workflow_on_end_weekday, settings.tz)
 
@@ -51,7 +51,7 @@ def _local(day: date, hour: int, tz: ZoneInfo) -> datetime:
     """Return the instant of ``hour``:00 on ``day`` in ``tz`` (24 is midnight at the end of the day)."""
     if hour == 24:
         day, hour = day + timedelta(days=1), 0
-    return datetime.combine(day, time(hour), tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
 
 
 def _opening(window: WeekWindow, day: date) -> tuple[datetime, datetime]:
@@ -72,7 +72,7 @@ def phase(window: WeekWindow, moment: datetime) -> WeekPhase:
         return WeekPhase(True, None)
     if window.never_open:
         return WeekPhase(False, None)
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     today = moment.astimezone(window.tz).date()
     back = (today.isoweekday() - window.start_weekday) % 7
     latest_start = today - timedelta(days=back)

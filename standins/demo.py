@@ -28,13 +28,14 @@ import secrets
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
-from ecosystem import backup_sets, commands, eod, images, scheduler_loop as scheduler_module, scheduler_plan, trading_day
+from ecosystem import backup_sets, commands, eod, images, scheduler_plan, trading_day
+from ecosystem import scheduler_loop as scheduler_module
 from ecosystem.history import History
 from ecosystem.settings import KNOWN_NAMES, Settings, load_settings, write_env_file
 from ecosystem.state_files import write_json
@@ -51,7 +52,7 @@ DEMO_ENV = {"HEALTH_INTERVAL": "1s", "GATEWAY_START_PERIOD": "5s"}  # compose's 
 def noon_zone(now: datetime | None = None) -> str:
     """Return a fixed-offset zone (Etc/GMT±N) whose local time is now between 12:00 and 13:00, so
     the demo's real day sits inside every process window whatever time it runs."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     offset = 12 - now.hour   # hours east of UTC: -11 .. +12
     return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # the Etc names have the sign inverted
 
@@ -170,7 +171,7 @@ def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None
     values = ws.values
     api_port, vnc_port, jupyter_port = free_ports(3)
     values |= {"NAME_SUFFIX": ws.suffix, "IPV4_NETWORK_PART": free_network_part(client),
-               **week_settings(datetime.now(timezone.utc)),
+               **week_settings(datetime.now(UTC)),
                "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
                "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
                "TWSUSERID": "demo-user", "TWSPASSWORD": tws_password, "PYTHON_BASE_IMAGE": base_image,
@@ -244,14 +245,14 @@ class Entry:
 
 
 def _local(day, moment: time, tz) -> datetime:
-    return datetime.combine(day, moment, tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, moment, tzinfo=tz).astimezone(UTC)
 
 
 def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = None) -> list[Entry]:
     """Run the scheduler over the demo week's simulated clock (see the module's docstring); return the timeline."""
     s = ws.settings
     tz = s.tz
-    today = (now or datetime.now(timezone.utc)).astimezone(tz).date()   # the last of its trading days
+    today = (now or datetime.now(UTC)).astimezone(tz).date()   # the last of its trading days
     first = today - timedelta(days=TRADING_DAYS - 1)
     start = _local(first, time(0), tz) - scheduler_plan.OPEN_LEAD - timedelta(minutes=20)
     end = _local(first, time(0), tz) + timedelta(days=7) - scheduler_plan.OPEN_LEAD - timedelta(minutes=1)

@@ -18,9 +18,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from invoke import Context, Exit, task
 
@@ -197,7 +197,7 @@ def task_flags(name: str) -> set[str] | None:
     return flags | {f"-{n}" for arg in found.get_arguments() for n in arg.names if len(n) == 1}
 
 
-def recorded(c: Context, job: str, **kwargs) -> "contextmanager[RunHandle]":
+def recorded(c: Context, job: str, **kwargs) -> contextmanager[RunHandle]:
     """Record a run of ``job`` in the history around a block (``History.run``): a failure is
     recorded first, then goes on up to ``ecosystem_task``, which says it with its fix."""
     return history(c).run(job, **kwargs)

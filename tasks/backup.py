@@ -1,7 +1,8 @@
 """`invoke backup`: a verified backup set of MongoDB and the Parquet store, then retention."""
 from invoke import Exit
 
-from ecosystem import backup as backups, backup_job
+from ecosystem import backup as backups
+from ecosystem import backup_job
 
 from ._common import context, ecosystem_task, recorded, unwinding_on_sigterm
 

@@ -1,7 +1,8 @@
 """`invoke eod`: the evening chain, each step its own container, each outcome in the run history."""
 from invoke import Exit
 
-from ecosystem import eod as chain, plan as planning
+from ecosystem import eod as chain
+from ecosystem import plan as planning
 from ecosystem.outcomes import Outcome
 
 from ._common import context, ecosystem_task, unwinding_on_sigterm

@@ -3,7 +3,8 @@ from invoke import Exit
 
 from ecosystem.history import current_name, parse_since, utcnow
 
-from ._common import ecosystem_task, history as open_history, settings, table
+from ._common import ecosystem_task, settings, table
+from ._common import history as open_history
 
 
 def _duration(run) -> str:

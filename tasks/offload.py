@@ -3,7 +3,8 @@ import sys
 
 from invoke import Exit
 
-from ecosystem import locks, offload as offloading
+from ecosystem import locks
+from ecosystem import offload as offloading
 
 from ._common import ecosystem_task, recorded, settings, unwinding_on_sigterm
 

@@ -1,7 +1,8 @@
 """`invoke nightly` and `invoke weekend`: the named pipelines of ecosystem/pipelines.py, each step a task."""
 from invoke import Exit
 
-from ecosystem import backup_job, eod as chain, pipelines
+from ecosystem import backup_job, pipelines
+from ecosystem import eod as chain
 from ecosystem.outcomes import Outcome
 from ecosystem.steps import Result
 

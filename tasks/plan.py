@@ -3,7 +3,8 @@ from datetime import date, datetime
 
 from invoke import Exit
 
-from ecosystem import plan as planning, week
+from ecosystem import plan as planning
+from ecosystem import week
 
 from ._common import ecosystem_task, settings, table
 

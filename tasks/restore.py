@@ -3,7 +3,8 @@ import sys
 
 from invoke import Exit
 
-from ecosystem import backup as backups, restore_job
+from ecosystem import backup as backups
+from ecosystem import restore_job
 from ecosystem.restore import CHECKLIST
 
 from ._common import context, ecosystem_task, recorded, unwinding_on_sigterm

@@ -2,9 +2,10 @@
 import logging
 import signal
 import time as clock
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from ecosystem import commands, heartbeat, logs, scheduler_loop as scheduler_module, scheduler_plan
+from ecosystem import commands, heartbeat, logs, scheduler_plan
+from ecosystem import scheduler_loop as scheduler_module
 from ecosystem.scheduler_loop import heartbeat_path
 
 from ._common import ROOT, ecosystem_task, history, settings, table, task_flags
@@ -79,7 +80,7 @@ def show_schedule(c, days=7):  # not `schedule`: that is the library the loop ru
     import json
 
     s = settings(c)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     slots = scheduler_plan.next_runs(_jobs(s), now, s.tz, days=int(days))
     print("weekly.sync: every minute")
     print(table(("job", "slot", "at", "runs"), [(x.job, x.key, x.at.astimezone(s.tz).strftime("%a %Y-%m-%d %H:%M"),

@@ -1,7 +1,6 @@
 """`invoke setup`: folders, secret files, a starter private config, the reports clone and the containers."""
 import os
 
-
 from ecosystem import pysys_config, repository, stack
 
 from ._common import ecosystem_task, recorded, settings

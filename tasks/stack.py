@@ -1,5 +1,5 @@
 """`invoke up`, `down`, `status`, `logs`: the running ecosystem."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from invoke import Exit
 
@@ -67,7 +67,7 @@ def status(c):
     ctx = context(c)
     s = ctx.settings
     rows = stack.service_states(ctx)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     print(table(("service", "container", "state", "health", "since", "exit", "image built"),
                 [(r.service, r.container, r.state, r.health, _ago(r.since, now),
                   "" if r.exit_code is None else r.exit_code, _ago(r.image_created, now)) for r in rows]))
@@ -137,7 +137,8 @@ def _scheduler_lines(s, now, runs=()):
     import json
     from datetime import timedelta
 
-    from ecosystem import scheduler_loop as loop, scheduler_plan
+    from ecosystem import scheduler_loop as loop
+    from ecosystem import scheduler_plan
 
     try:
         looked = datetime.fromisoformat(json.loads(loop.heartbeat_path(s).read_text())["looked"])

@@ -1,9 +1,10 @@
 """`invoke weekly.sync`, `weekly.open` and `weekly.close`: the trading week's processes, matched to the plan now."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from invoke import Exit
 
-from ecosystem import sync as syncing, trading_day, week
+from ecosystem import sync as syncing
+from ecosystem import trading_day, week
 
 from ._common import call_task, context, ecosystem_task, history, settings, unwinding_on_sigterm
 
@@ -41,7 +42,7 @@ def close(c, stop=False):
         call_task(c, "stop", all_=True)
     elif running:
         print("still running (each ends at its stop time): " + ", ".join(r.process for r in running))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tally: dict[str, int] = {}
     for run in history(c).runs(since=now - timedelta(days=7)):
         if run.job in (trading_day.JOB, "eod") and run.step and run.outcome:

@@ -70,7 +70,7 @@ def serve_client(conn: socket.socket, accounts: str, version: str, ready_at: flo
         conn.sendall(frame(version, time.strftime("%Y%m%d %H:%M:%S %Z")))
         try:
             message = read_frame(conn)
-        except (ConnectionError, socket.timeout):
+        except (TimeoutError, ConnectionError):
             return
         if message.split(b"\0")[0] == b"71":  # startApi
             conn.sendall(frame("15", "1", accounts) + frame("9", "1", "1"))

@@ -19,7 +19,6 @@ import uuid
 from pathlib import Path
 
 import docker
-
 from ecosystem import archives, volumes
 from tests.support import images as test_images
 

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import docker
-
 from ecosystem import stack
 from standins.pysystemtrade_repo import PROCESSES
 from tests.support import images as test_images

@@ -16,14 +16,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 
 def child_main(folder: Path, minutes: float) -> None:
     import schedule
 
-    from ecosystem import plan as planning, scheduler_loop as loop_module, scheduler_plan
+    from ecosystem import plan as planning
+    from ecosystem import scheduler_loop as loop_module
+    from ecosystem import scheduler_plan
     from ecosystem.history import History
     from ecosystem.settings import load_settings
     from standins.pysystemtrade_repo import make_repo
@@ -31,7 +33,7 @@ def child_main(folder: Path, minutes: float) -> None:
     clone = make_repo(folder / "clone")
     s = load_settings(folder, environ={"PYSYSTEMTRADE_CLONE_DIR": str(clone), "STATE_DIR": str(folder / "state")})
     history = History(s.history_path)
-    start = datetime.now(timezone.utc) - timedelta(days=30)
+    start = datetime.now(UTC) - timedelta(days=30)
     for day in range(30):  # a month of runs to read on every tick
         for step in ("run_stack_handler", "run_capital_update", "run_systems"):
             history.record("day", "ok", "ran", step=step, slot=(start + timedelta(days=day)).date().isoformat())

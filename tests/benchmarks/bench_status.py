@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import docker
-
 from ecosystem import images, stack
 from ecosystem.settings import load_settings
 from standins.pysystemtrade_repo import make_repo

@@ -1,8 +1,6 @@
 """Failure alerts delivered to a real SMTP server on loopback through Apprise, throttled, with no secret in them."""
 from __future__ import annotations
 
-import pytest
-
 from tests.support.invoking import run_invoke
 
 MAIL_PASSWORD = "sentinel-MAIL-pw-2468"

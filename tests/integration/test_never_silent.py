@@ -12,14 +12,20 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from ecosystem import errors
 from ecosystem.history import History
-from tests.support.ecosystem import (build_and_start, make_ecosystem, noon_zone, tear_down, windows_open_all_day,
-                                     write_private)
+from tests.support.ecosystem import (
+    build_and_start,
+    make_ecosystem,
+    noon_zone,
+    tear_down,
+    windows_open_all_day,
+    write_private,
+)
 from tests.support.engine_proxy import EngineProxy
 from tests.support.smtp import mail_url
 
@@ -59,7 +65,7 @@ def running_step(docker_client, made, process: str):
 def test_the_engine_lost_during_eod_is_one_message_one_record_one_alert_and_the_next_runs_recover(
         eco, docker_client, smtp, tmp_path):
     write_private(eco, "standin_behaviour", "seconds=0.5\nrun_daily_price_updates=hang\n")
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     proxy = EngineProxy(tmp_path)
     chain = eco.start("eod", environ={"DOCKER_HOST": proxy.url, "ALERT_URLS": mail(smtp)}, stderr=subprocess.PIPE)
     try:
@@ -108,7 +114,7 @@ def test_a_disk_that_fills_during_a_backup_is_one_message_recorded_and_alerted_a
         pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
     try:
         (small / ".filler").write_bytes(b"\0" * 60 * 1024)  # the disk is nearly full: what is left is 4 KB
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         result = eco.run("backup", check=False, environ={"BACKUP_DIR": str(small), "ALERT_URLS": mail(smtp)})
         said = result.stdout + result.stderr
         assert result.returncode == errors.EXIT_DISK_FULL, said

@@ -6,7 +6,7 @@ import hashlib
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from tests.support.invoking import run_invoke
 from tests.support.samba import start_samba
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 12, 1, 22, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 22, 30, tzinfo=UTC)
 PASSWORD = "sentinel-SMB-offload-pw-7731"
 
 

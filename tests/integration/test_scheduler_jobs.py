@@ -14,14 +14,15 @@ import os
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from invoke import Context
 
-from ecosystem import backup, commands, locks, scheduler_loop as loop_module
+from ecosystem import backup, commands, locks
+from ecosystem import scheduler_loop as loop_module
 from tasks._common import history as task_history
 from tests.support.invoking import ROOT, write_env
 from tests.support.smtp import SmtpServer
@@ -97,14 +98,14 @@ def test_a_failing_job_alerts_every_time_a_hanging_one_is_stopped_at_its_timeout
         launched.append(command)
         return commands.start_invoke(command, ROOT, env=environ)
 
-    clock = [datetime(2026, 12, 1, 8, 0, tzinfo=LONDON).astimezone(timezone.utc)]
+    clock = [datetime(2026, 12, 1, 8, 0, tzinfo=LONDON).astimezone(UTC)]
     loop = loop_module.Scheduler(jobs, record, tz=LONDON, heartbeat=folder / "state" / "heartbeat.json",
                                  launch=launch, clock=lambda: clock[0], checks=())
     loop.since = clock[0] - timedelta(minutes=1)
     ticks = 0
     hanging_seen_with_sync = 0
     for day in range(3):
-        clock[0] = datetime(2026, 12, 1 + day, 8, 0, tzinfo=LONDON).astimezone(timezone.utc)
+        clock[0] = datetime(2026, 12, 1 + day, 8, 0, tzinfo=LONDON).astimezone(UTC)
         for minute in range(7):
             clock[0] += timedelta(minutes=1) if minute else timedelta(0)
             loop.tick()

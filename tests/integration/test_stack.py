@@ -14,14 +14,25 @@ from pathlib import Path
 
 import pytest
 
-from ecosystem import images, process_runs, stack as stack_module
+from ecosystem import images, process_runs
+from ecosystem import stack as stack_module
 from ecosystem.context import Context
 from ecosystem.gateway import handshake
 from ecosystem.history import History
 from ecosystem.process_control import ProcessControl, compose_runner
+from tests.support.ecosystem import (  # noqa: F401
+    GIT_TOKEN,
+    PRIVATE,
+    ROOT,
+    SENTINELS,
+    TWS_PASSWORD,
+    TWS_USER,
+    CreatedContainers,
+    Ecosystem,
+    make_ecosystem,
+    tear_down,
+)
 from tests.support.scan import find_in_folder, find_in_image
-from tests.support.ecosystem import (GIT_TOKEN, PRIVATE, ROOT, SENTINELS, TWS_PASSWORD, TWS_USER,  # noqa: F401
-                                     CreatedContainers, Ecosystem, make_ecosystem, tear_down)
 from tests.support.stacks import leftovers, remove_everything
 
 

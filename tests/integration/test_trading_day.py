@@ -11,14 +11,22 @@ from __future__ import annotations
 import json
 import signal
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from ecosystem import process_runs, stack as stack_module
+from ecosystem import process_runs
+from ecosystem import stack as stack_module
 from ecosystem.history import History
-from tests.support.ecosystem import (CreatedContainers, build_and_start, make_ecosystem, noon_zone, tear_down,
-                                     windows_open_all_day, write_private)
+from tests.support.ecosystem import (
+    CreatedContainers,
+    build_and_start,
+    make_ecosystem,
+    noon_zone,
+    tear_down,
+    windows_open_all_day,
+    write_private,
+)
 
 CHAIN = ("run_daily_prices_updates", "run_systems", "run_strategy_order_generator", "run_cleaners", "run_reports")
 
@@ -79,7 +87,7 @@ def test_a_chain_records_ran_declined_failed_and_timed_out_apart_and_goes_on(day
     control(day, docker_client).stop("run_systems")  # STOP persists: systems will decline with exit 0
     write_private(day, "standin_behaviour", "seconds=0.5\nrun_strategy_order_generator=fail\nrun_cleaners=hang\n"
                                             "run_reports=report\n")
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     result = day.run("eod", check=False)
     assert result.returncode == 1, "a chain with a declined, a failed and a timed-out step is not ok"
     steps = eod_steps(day, since)
@@ -103,14 +111,14 @@ def test_a_chain_records_ran_declined_failed_and_timed_out_apart_and_goes_on(day
     # a rerun the same trading day resumes at the first step that did not succeed
     control(day, docker_client).go("run_systems")
     write_private(day, "standin_behaviour", "seconds=0.5\n")
-    again = datetime.now(timezone.utc)
+    again = datetime.now(UTC)
     assert day.run("eod").returncode == 0
     rerun = eod_steps(day, again)
     assert set(rerun) == {"run_systems", "run_strategy_order_generator", "run_cleaners"}
     assert all(r.outcome == "ok" for r in rerun.values())
     assert "ok earlier today" in day.output[-1]
 
-    forced = datetime.now(timezone.utc)
+    forced = datetime.now(UTC)
     day.run("eod", "--force")
     assert set(eod_steps(day, forced)) == set(CHAIN)
 
@@ -120,7 +128,7 @@ def test_a_failure_in_a_stop_on_failure_step_skips_the_rest(day, docker_client):
     day.write_env()
     write_private(day, "standin_behaviour", "seconds=0.5\nrun_systems=fail\n")
     try:
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         assert day.run("eod", "--force", check=False).returncode == 1
         steps = eod_steps(day, since)
         assert steps["run_daily_prices_updates"].outcome == "ok"
@@ -138,7 +146,7 @@ def test_the_order_generator_waits_for_the_stack_handler_and_fails_clearly_at_it
     project = stack_module.compose(day.settings)
     project.run_detached("stack_handler", process_runs.command("run_stack_handler"), name=f"sh_wait{day.test_stack.suffix}")
     try:
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         day.run("eod", "--force", check=False)
         step = eod_steps(day, since)["run_strategy_order_generator"]
         assert step.outcome == "failed" and "run_stack_handler was still running" in step.detail
@@ -151,7 +159,7 @@ def test_the_order_generator_waits_for_the_stack_handler_and_fails_clearly_at_it
 
 def test_sigterm_to_eod_stops_the_running_step_cleanly_and_the_rerun_is_not_blocked(day, docker_client):
     write_private(day, "standin_behaviour", "seconds=0.5\nrun_reports=hang\n")
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     eod = day.start("eod", "--force")
     try:
         # the hanging step has the default timeout (not run_cleaners' 1 minute of this module), so a slow
@@ -173,14 +181,14 @@ def test_sigterm_to_eod_stops_the_running_step_cleanly_and_the_rerun_is_not_bloc
     reports = control(day, docker_client).record("run_reports")
     assert reports.status == "GO" and not reports.running, "status put back, record finished by its clean end"
     write_private(day, "standin_behaviour", "seconds=0.5\n")
-    again = datetime.now(timezone.utc)
+    again = datetime.now(UTC)
     day.run("eod")
     assert eod_steps(day, again)["run_reports"].outcome == "ok", "the rerun resumes there and is not declined"
 
 
 def created_for(docker_client, process: str, since: datetime) -> list[str]:
     """The containers the engine created for ``process`` since ``since`` (from its events)."""
-    events = docker_client.events(since=since, until=datetime.now(timezone.utc), decode=True,
+    events = docker_client.events(since=since, until=datetime.now(UTC), decode=True,
                                   filters={"type": "container", "event": "create",
                                            "label": f"org.pysystemtrade-ecosystem.process={process}"})
     return [event["Actor"]["Attributes"].get("name", "?") for event in events]
@@ -192,7 +200,7 @@ def test_no_run_is_declined_without_a_container_and_a_process_launched_in_no_run
     ctl.no_run("run_systems")
     name = f"run_systems_waiting{day.test_stack.suffix}"
     try:
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         day.run("eod", "--force", check=False)
         steps = eod_steps(day, since)
         assert steps["run_systems"].outcome == "declined" and "NO-RUN: not launched" in steps["run_systems"].detail
@@ -225,7 +233,7 @@ def test_a_backtest_written_by_one_process_is_read_by_the_next_and_by_jupyter(da
     write_private(day, "standin_behaviour", "seconds=0.5\nrun_systems=backtest\nrun_strategy_order_generator=read_backtest\n"
                                             "run_reports=read_backtest\n")
     try:
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         day.run("eod", "--force")
         steps = eod_steps(day, since)
         assert all(steps[p].outcome == "ok" for p in ("run_systems", "run_strategy_order_generator", "run_reports"))
@@ -240,7 +248,7 @@ def test_a_backtest_written_by_one_process_is_read_by_the_next_and_by_jupyter(da
 def test_a_crashed_steps_whole_output_is_shown_after_its_container_is_gone(day, docker_client):
     write_private(day, "standin_behaviour", "seconds=0.5\nrun_cleaners=fail\n")
     try:
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         day.run("eod", "--force", check=False)
         assert eod_steps(day, since)["run_cleaners"].outcome == "failed"
         [created] = created_for(docker_client, "run_cleaners", since)
@@ -281,7 +289,7 @@ def test_after_a_reboot_sync_runs_startup_first_then_launches_the_day(day, docke
     for name in ("run_stack_handler", "run_capital_update"):
         wait_ended(docker_client, day, name)
     assert store(day, docker_client)["processes"]["run_stack_handler"]["currently_running"], "a stale record"
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     out = day.run("weekly.sync").stdout
     assert store(day, docker_client)["startups"] == startups_before + 1
     assert out.index("cold start") < out.index("launched run_stack_handler")

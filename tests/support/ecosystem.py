@@ -14,9 +14,8 @@ from pathlib import Path
 
 from ecosystem import images
 from ecosystem.commands import invoke_argv
-from ecosystem.settings import write_env_file
+from ecosystem.settings import Settings, load_settings, write_env_file
 from standins.demo import noon_zone  # the tests' trading day sits at noon too
-from ecosystem.settings import Settings, load_settings
 from standins.pysystemtrade_repo import make_repo
 from tests.support.net import free_ports
 from tests.support.stacks import unique_stack

@@ -1,14 +1,14 @@
 """Alerts: one message per failure event, identical ones throttled, secrets redacted, a broken notifier harmless."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ecosystem.alerts import Alerter
 from ecosystem.events import FailureEvent
 from ecosystem.secrets import Redactor
 
-AT = datetime(2026, 12, 1, 20, 31, tzinfo=timezone.utc)
+AT = datetime(2026, 12, 1, 20, 31, tzinfo=UTC)
 
 
 def event(detail="exited with code 1", step="run_systems"):
@@ -39,6 +39,6 @@ def test_identical_alerts_are_throttled_and_the_next_says_how_many_were_held(tmp
 def test_a_broken_notifier_never_breaks_the_run():
     def broken(title, body):
         raise ConnectionError("no route")
-    alerter = Alerter(broken, tz=timezone.utc, redact=Redactor([]), throttle=timedelta(0))
+    alerter = Alerter(broken, tz=UTC, redact=Redactor([]), throttle=timedelta(0))
     alerter(event())  # no exception
     assert alerter.sent == 0

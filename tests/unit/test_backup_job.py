@@ -1,15 +1,15 @@
 """The backup job: retention applied on disk (taking sets on the engine is tests/integration/test_backup.py)."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-START = datetime(2026, 9, 1, 22, 30, tzinfo=timezone.utc)  # a Tuesday evening
+START = datetime(2026, 9, 1, 22, 30, tzinfo=UTC)  # a Tuesday evening
 
 
 def test_prune_deletes_on_disk_what_retention_decides_and_dry_run_deletes_nothing(tmp_path):
-    from ecosystem.backup_sets import Manifest
-    from ecosystem.settings import load_settings
     from ecosystem.backup_job import prune
+    from ecosystem.backup_sets import Manifest
     from ecosystem.context import Context
     from ecosystem.history import History
+    from ecosystem.settings import load_settings
 
     s = load_settings(tmp_path, environ={"BACKUP_DIR": str(tmp_path / "backup"), "BACKUP_KEEP_LAST": "0",
                                          "BACKUP_KEEP_DAILY": "0", "BACKUP_KEEP_WEEKLY": "0"})

@@ -8,16 +8,18 @@ import os
 import subprocess
 import sys
 import tarfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from ecosystem import archives, backup as backups, backup_sets, mongo, restore as restoring
+from ecosystem import archives, backup_sets, mongo
+from ecosystem import backup as backups
+from ecosystem import restore as restoring
 from ecosystem.backup_sets import BackupSetError, Manifest
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 12, 1, 22, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 22, 30, tzinfo=UTC)
 
 
 def tar_gz(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> None:
@@ -220,10 +222,10 @@ def test_only_complete_sets_count_and_stale_partials_are_removed(tmp_path):
     fresh = tmp_path / ".partial-pst-20261201T230000Z"
     stale.mkdir()
     fresh.mkdir()
-    old = (datetime.now(timezone.utc) - timedelta(hours=2)).timestamp()
+    old = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
     os.utime(stale, (old, old))
     assert [name for name, _ in backup_sets.sets(tmp_path)] == ["pst-20261201T223000Z"]
-    assert backups.remove_stale_partials(tmp_path, datetime.now(timezone.utc)) == [stale.name]
+    assert backups.remove_stale_partials(tmp_path, datetime.now(UTC)) == [stale.name]
     assert fresh.exists()
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from invoke import Context as InvokeContext, Exit
+from invoke import Context as InvokeContext
+from invoke import Exit
 
 from ecosystem import engine, stack
 from ecosystem.context import Context

@@ -1,14 +1,14 @@
 """The demo's pure parts: its week fits whatever day it runs on, and it never reads the trader's own settings."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from ecosystem import plan, scheduler_plan, week
-from standins import demo
 from ecosystem.settings import load_settings
+from standins import demo
 from standins.pysystemtrade_repo import make_repo
 
 
@@ -19,14 +19,14 @@ def clone(tmp_path_factory):
 
 @pytest.mark.parametrize("hours", range(0, 7 * 24, 5))
 def test_the_demo_week_ends_today_with_now_inside_every_window_whatever_the_day_and_hour(tmp_path, clone, hours):
-    now = datetime(2026, 11, 30, 0, 17, tzinfo=timezone.utc) + timedelta(hours=hours)
+    now = datetime(2026, 11, 30, 0, 17, tzinfo=UTC) + timedelta(hours=hours)
     values = demo.week_settings(now)
     s = load_settings(tmp_path, environ={**values, "PYSYSTEMTRADE_CLONE_DIR": str(clone)})
     local = now.astimezone(s.tz)
     assert 12 <= local.hour < 13, "about noon: inside the stack handler's, capital update's and morning windows"
     assert week.phase(week.WeekWindow.from_settings(s), now).inside, "the processes it really starts may run"
     first = local.date() - timedelta(days=4)
-    start = datetime.combine(first, datetime.min.time(), tzinfo=s.tz).astimezone(timezone.utc)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=s.tz).astimezone(UTC)
     slots = scheduler_plan.slots_between(scheduler_plan.trading_days_jobs(s, lambda d: plan.plan_for(s, d)),
                                      start - timedelta(hours=1), start + timedelta(days=7, minutes=-11), s.tz)
     jobs = [x.job for x in slots]

@@ -1,7 +1,7 @@
 """The evening chain: every outcome recorded, stop-on-failure, resume, force, interrupts, a step judged."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -106,7 +106,7 @@ def test_a_step_that_ended_through_someone_elses_stop_is_not_ok(tmp_path):
     from ecosystem.context import Context
 
     runner = eod.ContainerStep(Context(settings, history, _control=RecordingControl()))
-    started = datetime.now(timezone.utc) - timedelta(seconds=1)
+    started = datetime.now(UTC) - timedelta(seconds=1)
     assert runner._judge(step, 0, started).ok
     with history.run("stop") as run:
         with run.step(step.process):

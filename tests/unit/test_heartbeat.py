@@ -9,10 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from ecosystem import heartbeat, scheduler_loop as loop_module
+from ecosystem import heartbeat
+from ecosystem import scheduler_loop as loop_module
 from ecosystem.errors import EXIT_BUSY
 from tests.support.net import free_port
-from tests.unit.test_scheduler_loop import JOBS, MONDAY_1950, Clock, LONDON, child, wait_all, world  # noqa: F401
+from tests.unit.test_scheduler_loop import JOBS, LONDON, MONDAY_1950, Clock, child, wait_all, world  # noqa: F401
 
 TOKEN = "0d2c1b7e-5f4a-4c3b-9e8d-7a6b5c4d3e2f"
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -139,7 +139,7 @@ def test_a_run_without_end_is_running_while_its_process_lives_then_interrupted(h
 
 
 def test_since_filter(tmp_path):
-    now = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
     clock = iter([now - timedelta(days=3)] * 2 + [now] * 2)
     record = History(tmp_path / "h.jsonl", clock=lambda: next(clock))
     record.record("old", "ok")
@@ -148,21 +148,21 @@ def test_since_filter(tmp_path):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("3d", datetime(2026, 11, 26, 12, tzinfo=timezone.utc)),
-    ("12h", datetime(2026, 11, 29, 0, tzinfo=timezone.utc)),
-    ("30m", datetime(2026, 11, 29, 11, 30, tzinfo=timezone.utc)),
-    ("2w", datetime(2026, 11, 15, 12, tzinfo=timezone.utc)),
+    ("3d", datetime(2026, 11, 26, 12, tzinfo=UTC)),
+    ("12h", datetime(2026, 11, 29, 0, tzinfo=UTC)),
+    ("30m", datetime(2026, 11, 29, 11, 30, tzinfo=UTC)),
+    ("2w", datetime(2026, 11, 15, 12, tzinfo=UTC)),
     ("2026-11-28", datetime(2026, 11, 28, tzinfo=ZoneInfo("Europe/London"))),
     ("2026-11-28T09:30", datetime(2026, 11, 28, 9, 30, tzinfo=ZoneInfo("Europe/London"))),
 ])
 def test_parse_since(text, expected):
-    now = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
     assert parse_since(text, now=now, tz=ZoneInfo("Europe/London")) == expected
 
 
 def test_parse_since_names_the_accepted_forms():
     with pytest.raises(ValueError, match="30m, 12h, 3d"):
-        parse_since("yesterday", now=datetime.now(timezone.utc), tz=timezone.utc)
+        parse_since("yesterday", now=datetime.now(UTC), tz=UTC)
 
 
 def test_a_torn_last_line_is_skipped_and_the_next_record_starts_fresh(history):
@@ -239,7 +239,7 @@ def test_a_process_runs_last_log_lines_are_kept_redacted_and_bounded(tmp_path):
     bus, events = EventBus(), []
     bus.subscribe(events.append)
     record = History(tmp_path / "h.jsonl", bus=bus, redact=Redactor(["hunter2-secret"]))
-    start = datetime(2026, 12, 1, 20, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
     lines = tuple(f"line {i}" for i in range(30)) + ("password is hunter2-secret", "x" * 1000)
     record.record("eod", "failed", "exited with code 1", step="run_systems", slot="2026-12-01", start=start,
                   end=start + timedelta(minutes=3), log_tail=lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -73,7 +73,7 @@ def test_dst_day_plans_in_wall_clock_time(clone, tmp_path):
     settings = load_settings(tmp_path, environ={"PYSYSTEMTRADE_CLONE_DIR": str(clone), "TIMEZONE": "America/Chicago"})
     steps = plan.plan_for(settings, date(2026, 3, 9))  # the Monday after US clocks moved
     fx = next(s for s in steps if s.process == "run_daily_fx_and_contract_updates")
-    assert fx.launch_at == datetime(2026, 3, 9, 11, 55, tzinfo=timezone.utc)  # 06:55 CDT
+    assert fx.launch_at == datetime(2026, 3, 9, 11, 55, tzinfo=UTC)  # 06:55 CDT
     assert fx.window_start - fx.launch_at == timedelta(minutes=5)
 
 

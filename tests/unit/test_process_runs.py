@@ -1,7 +1,7 @@
 """One process as its own container, judged: ran, declined (exit 0 without a new start), crashed."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +18,7 @@ def record(status="GO", running=False, last_start=None, pid=None):
     return ProcessRecord("p", status, running, last_start, None, pid, {})
 
 
-STARTED = datetime(2026, 7, 1, 11, 0, 0, 500000, tzinfo=timezone.utc)  # 12:00:00.5 in London (BST)
+STARTED = datetime(2026, 7, 1, 11, 0, 0, 500000, tzinfo=UTC)  # 12:00:00.5 in London (BST)
 
 
 def test_exit_0_with_a_new_start_in_the_record_ran():
@@ -80,7 +80,7 @@ def test_a_crash_clears_only_its_own_record():
 
 def test_a_start_in_the_repeated_autumn_hour_is_read_as_the_later_one_when_that_fits():
     # 2026-10-25 01:30 happens twice in London; the container started at the second one (00:30 UTC)
-    started = datetime(2026, 10, 25, 0, 30, 0, tzinfo=timezone.utc)
+    started = datetime(2026, 10, 25, 0, 30, 0, tzinfo=UTC)
     assert process_runs.judge("p", 0, record(last_start="2026-10-25T01:30:01"), started, tz=LONDON).ok
 
 

@@ -1,14 +1,15 @@
 """Retention of backup sets: keep-last / daily / weekly, the newest good set always, never everything."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ecosystem.retention import SetInfo, decide
 
-UTC = timezone.utc
+UTC = UTC
 LONDON = ZoneInfo("Europe/London")
 START = datetime(2026, 9, 1, 22, 30, tzinfo=UTC)  # a Tuesday evening
 

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from ecosystem import scheduler_loop as loop_module, scheduler_plan
+from ecosystem import scheduler_loop as loop_module
+from ecosystem import scheduler_plan
 from ecosystem.events import EventBus
 from ecosystem.history import History
 
 LONDON = ZoneInfo("Europe/London")
-MONDAY_1950 = datetime(2026, 11, 30, 19, 50, tzinfo=LONDON).astimezone(timezone.utc)
+MONDAY_1950 = datetime(2026, 11, 30, 19, 50, tzinfo=LONDON).astimezone(UTC)
 
 
 def nightly_at_1955(day):
-    at = datetime.combine(day, datetime.min.time(), tzinfo=LONDON).replace(hour=19, minute=55).astimezone(timezone.utc)
+    at = datetime.combine(day, datetime.min.time(), tzinfo=LONDON).replace(hour=19, minute=55).astimezone(UTC)
     return [scheduler_plan.Slot("nightly", day.isoformat(), at, at + timedelta(hours=4))] if day.isoweekday() <= 5 else []
 
 
@@ -136,7 +137,7 @@ def test_an_offload_older_than_its_limit_is_alerted_once_a_day(world):
     history, events, _ = world
     check = loop_module.offload_age_check(history, max_age=timedelta(hours=36), tz=LONDON)
     history.record("offload", "ok", "sent 1 set")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert check(now + timedelta(hours=1)) == []
     late = now + timedelta(hours=40)
     assert check(late) and check(late + timedelta(seconds=1)) == [], "once a day"

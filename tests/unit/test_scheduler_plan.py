@@ -1,11 +1,10 @@
 """The scheduler's planner over a simulated week: on time, restarts, a down evening, catch-up or missed, DST."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
-from zoneinfo import ZoneInfo
-
 import shlex
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,7 +22,7 @@ def settings(tmp_path_factory):
 
 
 def jobs_of(settings):
-    @lru_cache(maxsize=None)
+    @cache
     def plan_of(day):
         return plan.plan_for(settings, day)
     return scheduler_plan.trading_days_jobs(settings, plan_of)
@@ -47,7 +46,7 @@ def simulate(settings, start: datetime, end: datetime, down: list[tuple[datetime
     return timeline
 
 
-MONDAY = datetime(2026, 11, 30, 0, 0, tzinfo=LONDON).astimezone(timezone.utc)
+MONDAY = datetime(2026, 11, 30, 0, 0, tzinfo=LONDON).astimezone(UTC)
 
 
 def test_a_week_runs_each_nightly_once_the_weekend_once_and_the_sunday_check(settings):
@@ -115,7 +114,7 @@ def test_a_restart_on_wednesday_repeats_nothing_and_a_down_thursday_evening_is_c
 
 
 def test_a_week_across_the_autumn_dst_change_keeps_wall_clock_times(settings):
-    monday = datetime(2026, 10, 19, 0, 0, tzinfo=LONDON).astimezone(timezone.utc)
+    monday = datetime(2026, 10, 19, 0, 0, tzinfo=LONDON).astimezone(UTC)
     timeline = simulate(settings, monday, monday + timedelta(days=8))
     nightly = [t[0] for t in timeline if t[2].startswith("nightly")]
     assert nightly == ["Mon 19:55", "Tue 19:55", "Wed 19:55", "Thu 19:55", "Fri 19:55", "Mon 19:55"]

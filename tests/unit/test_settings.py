@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from ecosystem.errors import SettingsError
 from ecosystem.settings import SECRET_NAMES, VARIABLES, Settings, load_settings, render_env_example

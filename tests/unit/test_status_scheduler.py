@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ecosystem.history import History
 from ecosystem.settings import load_settings
@@ -14,7 +14,7 @@ def test_status_shows_the_heartbeat_and_each_jobs_next_run_and_last_outcome(tmp_
     clone = make_repo(tmp_path / "repo")
     s = load_settings(tmp_path, environ={"PYSYSTEMTRADE_CLONE_DIR": str(clone), "STATE_DIR": str(tmp_path / "state"),
                                          "TIMEZONE": "Europe/London"})
-    now = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
     record = History(tmp_path / "state" / "history.jsonl", clock=lambda: now - timedelta(hours=16))
     record.record("run-scheduler", "failed", "invoke nightly exited with code 1", step="nightly", slot="2026-12-01")
     record.record("run-scheduler", "missed", "its slot passed", step="weekend", slot="2026-W48")

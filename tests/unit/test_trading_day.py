@@ -1,7 +1,7 @@
 """The trading day outside the chain: what weekly sync launches, relaunches and records; its settings."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +23,7 @@ def record(status="GO", running=False, last_start=None, pid=None):
 
 
 def utc(day, hh, mm=0, tz=LONDON):
-    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=tz).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=tz).astimezone(UTC)
 
 
 # -- ran or declined ---------------------------------------------------------------------------

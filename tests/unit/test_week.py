@@ -1,11 +1,13 @@
 """The trading week: wrap-around weeks, the stop hour, DST, and properties over every instant."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from ecosystem.week import WeekWindow, phase
 
@@ -52,7 +54,7 @@ def test_one_day_windows_and_the_degenerate_ones():
 def test_dst_moves_the_instant_not_the_wall_clock_hour():
     # Europe/London leaves summer time on Sunday 2026-10-25; the week opens Monday 00:00 GMT
     opened = phase(WeekWindow(1, 5, 24, LONDON), at(LONDON, 2026, 10, 24, 12, 0)).next_change
-    assert opened == datetime(2026, 10, 26, 0, 0, tzinfo=timezone.utc)
+    assert opened == datetime(2026, 10, 26, 0, 0, tzinfo=UTC)
     # America/Chicago starts summer time on Sunday 2026-03-08 at 02:00; a Sunday 02:00 close still closes
     window = WeekWindow(1, 7, 2, CHICAGO)
     assert phase(window, at(CHICAGO, 2026, 3, 8, 1, 30)).inside
@@ -67,7 +69,7 @@ def test_a_naive_datetime_is_refused():
 windows = st.builds(WeekWindow, st.integers(1, 7), st.integers(1, 7), st.integers(0, 24),
                     st.sampled_from([LONDON, CHICAGO, ZoneInfo("UTC"), ZoneInfo("Asia/Tokyo")]))
 instants = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1),
-                        timezones=st.just(timezone.utc))
+                        timezones=st.just(UTC))
 
 
 @hsettings(max_examples=400, deadline=None)
@@ -101,5 +103,5 @@ def test_every_week_is_open_for_its_configured_span(window, moment):
     assert local_close.isoweekday() == expected_day
     wall = datetime.combine(local_close.date(), datetime.min.time().replace(hour=window.stop_hour % 24),
                             tzinfo=window.tz)
-    exists = wall.astimezone(timezone.utc).astimezone(window.tz).replace(tzinfo=None) == wall.replace(tzinfo=None)
+    exists = wall.astimezone(UTC).astimezone(window.tz).replace(tzinfo=None) == wall.replace(tzinfo=None)
     assert local_close.hour == window.stop_hour % 24 or not exists  # a stop hour in a DST gap closes at its end

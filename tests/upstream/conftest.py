@@ -20,7 +20,7 @@ HOW = ("upstream contract tests skipped: set PYSYSTEMTRADE_UPSTREAM to a pysyste
 
 
 def _is_url(text: str) -> bool:
-    return "://" in text or text.startswith("git@") or text.endswith(".git") and not Path(text).exists()
+    return "://" in text or text.startswith("git@") or (text.endswith(".git") and not Path(text).exists())
 
 
 def _git(*args: str, cwd: Path | None = None, timeout: float = 600) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, time, timezone
+from datetime import UTC, date, time
 
 import pytest
 
-from ecosystem import plan as planning, process_runs, processes, stack, trading_day
+from ecosystem import plan as planning
+from ecosystem import process_runs, processes, stack, trading_day
 from ecosystem.errors import EcosystemError
 from ecosystem.process_control import ProcessControl, exec_runner
 from tests.support.ecosystem import make_ecosystem, tear_down
@@ -69,9 +70,9 @@ def test_setups_starter_private_config_is_what_doctor_accepts(live):
 def test_upstreams_control_config_parses_into_todays_plan(live):
     steps = {s.process: s for s in planning.plan_for(live.settings, date.today())}
     assert steps["run_stack_handler"].kind == "continuous" and steps["run_capital_update"].kind == "continuous"
-    assert steps["run_stack_handler"].window_start.astimezone(timezone.utc).time() == time(0, 1)
-    assert steps["run_stack_handler"].window_stop.astimezone(timezone.utc).time() == time(19, 45)
-    assert steps["run_systems"].window_start.astimezone(timezone.utc).time() == time(20, 5)
+    assert steps["run_stack_handler"].window_start.astimezone(UTC).time() == time(0, 1)
+    assert steps["run_stack_handler"].window_stop.astimezone(UTC).time() == time(19, 45)
+    assert steps["run_systems"].window_start.astimezone(UTC).time() == time(20, 5)
     assert set(live.settings.eod_chain) <= set(steps)
 
 

@@ -27,7 +27,13 @@ import os
 import time
 
 from sysobjects.production.process_control import (
-    process_no_run, process_running, process_stop, processNotRunning, processNotStarted, success)
+    process_no_run,
+    process_running,
+    process_stop,
+    processNotRunning,
+    processNotStarted,
+    success,
+)
 from sysproduction.data.control_process import dataControlProcess, diagControlProcess
 
 MAIN_LOOP_SLEEP = 0.5  # upstream's time.sleep(0.5) at the top of _main_loop_over_methods

@@ -19,9 +19,10 @@ import os
 import socket
 import sys
 
-import syslogging
 from syscore.fileutils import resolve_path_and_filename_for_package
 from sysproduction import yaml_lite
+
+import syslogging
 
 CONFIG_ENV_VAR = "PYSYS_LOGGING_CONFIG"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

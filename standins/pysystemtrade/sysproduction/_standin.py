@@ -19,6 +19,7 @@ from pathlib import Path
 from syscontrol.run_process import processToRun
 from syscore.fileutils import get_resolved_pathname
 from syslogging.logger import get_logger
+
 from sysproduction import yaml_lite
 from sysproduction.data import backtest as backtest_store
 

@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 
 from syscore.fileutils import get_resolved_pathname
+
 from sysproduction import yaml_lite
 from sysproduction.data.control_process import _store
 

@@ -15,6 +15,7 @@ import pickle
 from pathlib import Path
 
 from syscore.fileutils import get_resolved_pathname
+
 from sysproduction import yaml_lite
 
 PICKLE_SUFFIX = "_backtest.pck"

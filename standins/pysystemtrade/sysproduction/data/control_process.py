@@ -23,7 +23,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sysobjects.production.process_control import (  # noqa: F401 (re-exported, as upstream's module imports them)
-    controlProcess, process_no_run, process_running, process_stop, processNotRunning, success)
+    controlProcess,
+    process_no_run,
+    process_running,
+    process_stop,
+    processNotRunning,
+    success,
+)
+
 from sysproduction import yaml_lite
 
 DEFAULT_START_TIME_STRING = "00:01"
