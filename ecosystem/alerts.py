@@ -85,7 +85,8 @@ class Alerter:
     def __call__(self, event: FailureEvent) -> None:
         import hashlib
 
-        key = hashlib.sha256(repr((event.job, event.step, event.outcome, self._redact(event.detail))).encode()).hexdigest()
+        key = hashlib.sha256(repr((event.job, event.step, event.outcome,
+                                   self._redact(event.detail))).encode()).hexdigest()
         self._load()
         now = self._clock()
         last = self._last.get(key)
@@ -97,7 +98,7 @@ class Alerter:
         title, body = format_event(event, self._tz, held_back=self._held.pop(key, 0))
         try:
             delivered = self._send(self._redact(title), self._redact(body))
-        except Exception as exc:  # a broken notifier never breaks the run
+        except Exception as exc:  # noqa: BLE001 - a notifier plug-in may raise anything; it never breaks the run
             log.warning("could not send the alert %s: %s", event.subject, type(exc).__name__)
             return
         if delivered:

@@ -115,7 +115,8 @@ def restart_after_cold(ctx: Context) -> list[str]:
         for name in relaunch:
             step = steps.get(name)
             if step and name not in running and step.launch_at <= now < step.window_stop:
-                done.append(trading_day.launch_or_record(ctx, trading_day.Due(step, 0, "stopped by a cold backup"), now))
+                done.append(trading_day.launch_or_record(ctx, trading_day.Due(step, 0, "stopped by a cold backup"),
+                                                         now))
     marker.clear()
     return done
 

@@ -71,7 +71,8 @@ def run(argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = 
 
 
 def run_attached(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:
-    """Run an interactive command on this terminal (no capture, no timeout: a person drives it); return its exit code."""
+    """Run an interactive command on this terminal (no capture, no timeout: a person drives it);
+    return its exit code."""
     full_env = {**os.environ, **env} if env else None
     try:
         return subprocess.run(list(argv), env=full_env).returncode

@@ -95,7 +95,8 @@ def api_version(client: docker.DockerClient) -> tuple[str, str]:
 
 def project_containers(client: docker.DockerClient, project: str) -> list:
     """Return every container (running or not) of compose project ``project``."""
-    return client.containers.list(ignore_removed=True, all=True, filters={"label": f"com.docker.compose.project={project}"})
+    return client.containers.list(ignore_removed=True, all=True,
+                                  filters={"label": f"com.docker.compose.project={project}"})
 
 
 def containers_publishing(client: docker.DockerClient, port: int) -> list[tuple[str, str]]:

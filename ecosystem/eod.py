@@ -255,7 +255,7 @@ class ContainerStep:
         try:
             processes.stop_as_set(self.ctx, processes.RunningProcess(name, SERVICE, step.process),
                                   by="interrupted eod")
-        except Exception as exc:  # the interruption itself is what the caller reports
+        except Exception as exc:  # noqa: BLE001 - cleanup after an interruption: the interruption is what is reported
             log.warning("could not stop %s after the interruption: %s", name, exc)
 
     def _record(self, process: str):

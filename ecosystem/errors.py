@@ -70,7 +70,8 @@ class SettingsError(EcosystemError):
         count = len(self.problems)
         lines = [f"{count} problem{'s' if count != 1 else ''} in the settings ({source}):"]
         lines += [f"  - {p}" for p in self.problems]
-        super().__init__("\n".join(lines), fix="correct the values above in .env (see .env.example) or in the environment")
+        super().__init__("\n".join(lines),
+                         fix="correct the values above in .env (see .env.example) or in the environment")
 
 
 class UsageError(EcosystemError):
@@ -123,7 +124,8 @@ class CommandFailed(EcosystemError):
 class ComposeError(CommandFailed):
     """``docker compose`` failed; ``service`` names the one involved when known."""
 
-    def __init__(self, message: str, *, returncode: int | None, output: str = "", fix: str = "", service: str = "") -> None:
+    def __init__(self, message: str, *, returncode: int | None, output: str = "", fix: str = "",
+                 service: str = "") -> None:
         super().__init__(message, returncode=returncode, output=output, fix=fix)
         self.service = service
 

@@ -394,7 +394,8 @@ def build(client, plan: ImagePlan, *, redact: Callable[[str], str] = lambda t: t
                                       image=plan.key, fix="pin versions with wheels for this Python in your "
                                       "repository, or add a constraint to PYSYS_BUILD_CONSTRAINTS") from None
             raise ImageBuildError(f"image {plan.repository} did not build: {redact(str(exc))}\n{tail}",
-                                  image=plan.key, fix=f"read the lines above; the Dockerfile is {plan.dockerfile}") from None
+                                  image=plan.key,
+                                  fix=f"read the lines above; the Dockerfile is {plan.dockerfile}") from None
     new = client.images.get(temporary)
     if exists(client, plan.current):
         old = client.images.get(plan.current)

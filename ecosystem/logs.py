@@ -56,7 +56,7 @@ class _Stderr(logging.StreamHandler):
     """A handler that writes to whatever ``sys.stderr`` is when the record comes (a test's capture, a
     redirected stream), never to a stream that was closed since it was made."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):
         return sys.stderr
 

@@ -179,7 +179,8 @@ class Drill:
 
         mounts = []
         if on_restored_volumes:
-            mounts += ["-v", f"{self.volume('mongo_data')}:/data/db", "-v", f"{self.volume('mongo_config')}:/data/configdb"]
+            mounts += ["-v", f"{self.volume('mongo_data')}:/data/db",
+                       "-v", f"{self.volume('mongo_config')}:/data/configdb"]
             if self.settings.mongo_root_user:  # the restored users: the count query logs in with the password file
                 self.cold_auth = True
                 mounts += ["-v", f"{secrets_dir(self.settings) / 'mongo_root_password'}:{mongo.PASSWORD_FILE}:ro"]

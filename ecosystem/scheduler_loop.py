@@ -57,14 +57,16 @@ def heartbeat_path(settings) -> Path:
 class Scheduler:
     """Given the jobs, the history, a way to start a job and a clock, run the loop one tick at a time."""
 
-    def __init__(self, jobs, history: History, *, tz, heartbeat: Path, launch: Callable[[tuple[str, ...]], commands.Child],
+    def __init__(self, jobs, history: History, *, tz, heartbeat: Path,
+                 launch: Callable[[tuple[str, ...]], commands.Child],
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  checks: tuple[Callable[[datetime], list[str]], ...] = (), pinger: Pinger | None = None) -> None:
         self.jobs, self.history, self.tz, self.heartbeat = list(jobs), history, tz, heartbeat
         self.launch, self.clock, self.checks = launch, clock, checks
         self.pinger = pinger or Pinger(None)
         self.running: dict[str, Running] = {}
-        self.waiting: list[scheduler_plan.Decision] = []   # due while their job still ran: a long job delays, never doubles
+        # due while their job still ran: a long job delays, never doubles
+        self.waiting: list[scheduler_plan.Decision] = []
         self.since = self._last_looked() or (clock() - timedelta(minutes=1))
 
     # -- memory -----------------------------------------------------------------------------
@@ -169,7 +171,7 @@ class Scheduler:
             self.history.record(JOB, outcome, f"a tick of the scheduler failed: {detail}", step="tick",
                                 hint=hint or "read STATE_DIR/logs/scheduler.log (LOG_LEVEL=DEBUG shows the traceback); "
                                              "the loop goes on and tries again next minute")
-        except Exception as failure:  # the history itself is what fails: the log line above says it
+        except Exception as failure:  # noqa: BLE001 - the history itself fails: the loop must go on, the log says it
             log.error("could not record the failed tick either (%s)", type(failure).__name__)
 
     @staticmethod

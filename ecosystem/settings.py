@@ -332,7 +332,8 @@ class Settings:
         ".state/pysystemtrade", "where `invoke build` keeps the clone of your repository on this host")
     private_config_dir: Path = _v(
         "pysystemtrade", "PRIVATE_CONFIG_DIR", "${PYSYSTEMTRADE_CLONE_DIR}/private", _host_path,
-        "/srv/pysystemtrade-private", "host folder with private_config.yaml, mounted read-only into the containers", compose=True)
+        "/srv/pysystemtrade-private",
+        "host folder with private_config.yaml, mounted read-only into the containers", compose=True)
     pysystemtrade_branch: str = _v(
         "pysystemtrade", "PYSYSTEMTRADE_BRANCH", "master", _branch, "master",
         "the branch of that repository to build")
@@ -347,7 +348,8 @@ class Settings:
         "where the pysystemtrade code lives inside its containers", compose=True)
     script_path: str = _v(
         "pysystemtrade", "SCRIPT_PATH", "${PYSYS_CODE}/sysproduction/linux/scripts", _container_path,
-        "/opt/pysystemtrade/sysproduction/linux/scripts", "pysystemtrade's launcher scripts inside its containers", compose=True)
+        "/opt/pysystemtrade/sysproduction/linux/scripts",
+        "pysystemtrade's launcher scripts inside its containers", compose=True)
     echo_path: str = _v(
         "pysystemtrade", "ECHO_PATH", "/data/logs/echos", _container_path, "/data/logs/echos",
         "where the processes' echo files go inside their containers (on the logs volume)", compose=True)
@@ -512,13 +514,16 @@ class Settings:
         "the host address every published port binds to; anyone reaching the IB API port can trade", compose=True)
     ib_api_port: int = _v(
         "Host ports", "IB_API_PORT", "4001",
-        _int_in(1, 65535, "must be a port number from 1 to 65535"), "IB_API_PORT=4001", "host port of the IB API", compose=True)
+        _int_in(1, 65535, "must be a port number from 1 to 65535"), "IB_API_PORT=4001",
+        "host port of the IB API", compose=True)
     vnc_port: int = _v(
         "Host ports", "VNC_PORT", "5900",
-        _int_in(1, 65535, "must be a port number from 1 to 65535"), "VNC_PORT=5900", "host port of the gateway's VNC", compose=True)
+        _int_in(1, 65535, "must be a port number from 1 to 65535"), "VNC_PORT=5900",
+        "host port of the gateway's VNC", compose=True)
     jupyter_port: int = _v(
         "Host ports", "JUPYTER_PORT", "8888",
-        _int_in(1, 65535, "must be a port number from 1 to 65535"), "JUPYTER_PORT=8888", "host port of Jupyter", compose=True)
+        _int_in(1, 65535, "must be a port number from 1 to 65535"), "JUPYTER_PORT=8888",
+        "host port of Jupyter", compose=True)
     backup_dir: Path = _v(
         "Backups", "BACKUP_DIR", "backup", _host_path, "backup",
         "where backup sets are written (relative to the project folder, or absolute)", compose=True)
@@ -717,7 +722,8 @@ def _read_secret_file(var: Variable, path_text: str, root: Path, problems: list[
     try:
         content = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        problems.append(SettingProblem(f"{var.name}_FILE", shown, "file does not exist; create it or unset the variable",
+        problems.append(SettingProblem(f"{var.name}_FILE", shown,
+                                       "file does not exist; create it or unset the variable",
                                        var.example))
         return None
     except IsADirectoryError:

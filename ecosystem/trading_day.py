@@ -175,7 +175,8 @@ def reconcile(ctx: Context, *, plan_of: Callable[[date], Sequence[PlannedStep]])
             ended_at = end.finished.astimezone(settings.tz).strftime("%H:%M")
             normal = end.finished >= window.window_stop - timedelta(minutes=2)
             verdict = Verdict("ok", f"{verdict.detail}; ended at {ended_at}" +
-                              (" (its stop time: its normal end)" if normal else " (before its stop time: told to STOP)"))
+                              (" (its stop time: its normal end)" if normal
+                               else " (before its stop time: told to STOP)"))
         history.record(JOB, verdict.outcome, verdict.detail, step=launched.process, slot=launched.slot,
                        start=end.started, end=end.finished, hint=verdict.hint,
                        log_tail=process_runs.log_tail(client, launched.container), ref=container.id)

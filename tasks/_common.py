@@ -40,7 +40,8 @@ _CACHE_KEY = "_ecosystem"
 
 def _state(c: Context) -> dict:
     if c.config.get(_CACHE_KEY) is None:
-        c.config[_CACHE_KEY] = {}  # invoke's config keeps a copy of what is set: use the one it keeps
+        # invoke keeps a copy of what is set: use the one it keeps (its annotations say values are str)
+        c.config[_CACHE_KEY] = {}  # type: ignore[assignment]
     return c.config.get(_CACHE_KEY)
 
 
@@ -173,7 +174,7 @@ def _record(c: Context, name: str, exc: Exception) -> None:
     try:
         outcome, detail, hint = History.ending_of(exc)
         history(c).record(name, outcome, detail, hint=hint)
-    except Exception as failure:  # the settings or the history itself are the problem: say it, keep the first error
+    except Exception as failure:  # noqa: BLE001 - the settings or the history fail: say it, keep the first error
         log.warning("could not record %s in the history: %s", name, _masked(c, str(failure)))
 
 

@@ -70,7 +70,8 @@ def rollback(c, dry_run=False):
             print(f"{repo}:current is now {current[7:19]} (was {previous[7:19]}, kept as :previous)")
         if not swapped:
             raise EcosystemError("nothing was rolled back", fix="rollback needs two builds of an image")
-        uses = {"pysystemtrade": "pysys_runtime", "pysystemtrade-jupyter": "jupyter", "pysystemtrade-gateway": "ib_gateway"}
+        uses = {"pysystemtrade": "pysys_runtime", "pysystemtrade-jupyter": "jupyter",
+                "pysystemtrade-gateway": "ib_gateway"}
         affected = {uses[r.removesuffix(s.name_suffix)] for r in swapped if r.removesuffix(s.name_suffix) in uses}
         running = [r.service for r in stack.service_states(ctx) if r.service in affected and r.state == "running"]
         if ctx.running() and "pysys_runtime" in running:

@@ -12,8 +12,8 @@ from standins import demo as demos
 from ._common import ROOT, ecosystem_task
 
 
-@ecosystem_task(record=False, help={"keep": "leave the demo's stack and folder in place to look around (remove them with "
-                    "the printed commands)"})
+@ecosystem_task(record=False, help={"keep": "leave the demo's stack and folder in place to look around "
+                                            "(remove them with the printed commands)"})
 def demo(c, keep=False):
     """Run a compressed trading week on the stand-ins, print its timeline and a verdict, clean up.
 
@@ -43,7 +43,7 @@ def demo(c, keep=False):
         failure = f"{exc}\n" + "\n".join(exc.output.strip().splitlines()[-15:])
     except EcosystemError as exc:
         failure = str(exc)
-    except Exception as exc:  # the engine, smbd, a file: say what, clean up all the same
+    except Exception as exc:  # noqa: BLE001 - the engine, smbd, a file: say what, clean up all the same
         failure = f"{type(exc).__name__}: {exc}"
     finally:  # also after Ctrl-C: whatever was made goes
         if not keep:

@@ -14,7 +14,8 @@ def _duration(run) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-@ecosystem_task(read_only=True, help={"job": "only this job", "since": "only runs since: 30m, 12h, 3d, 2w, 2026-11-28 or 2026-11-28T09:30",
+@ecosystem_task(read_only=True, help={"job": "only this job",
+            "since": "only runs since: 30m, 12h, 3d, 2w, 2026-11-28 or 2026-11-28T09:30",
             "limit": "show at most this many of the newest runs (default 50)",
             "logs": "also show the last log lines recorded with each process run"})
 def history(c, job=None, since=None, limit=50, logs=False):

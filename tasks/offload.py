@@ -13,7 +13,8 @@ def _progress(file_name: str, size: int) -> None:
     print(f"\r  {file_name}: {size / 1e6:,.1f} MB sent ", end="", flush=True)
 
 
-@ecosystem_task(help={"dry_run": "say which sets would be sent and what retention on the share would delete; change nothing"})
+@ecosystem_task(help={"dry_run": "say which sets would be sent and what retention on the share would delete; "
+                                 "change nothing"})
 def offload(c, dry_run=False):
     """Send every good backup set not yet on the SMB share (verified), then apply retention on the share."""
     s = settings(c)

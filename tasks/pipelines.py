@@ -59,7 +59,7 @@ def weekend(c, dry_run=False):
         try:
             for line in backup_job.restart_after_cold(ctx):
                 ctx.say(line)
-        except Exception as exc:  # the pipeline's own outcome is what is reported
+        except Exception as exc:  # noqa: BLE001 - cleanup: the pipeline's own outcome is what is reported
             ctx.say(f"weekend cleanup: {exc}")
 
     _run(c, "weekend", pipelines.WEEKEND, cleanup=after_weekend, dry_run=dry_run)

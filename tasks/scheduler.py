@@ -74,7 +74,8 @@ def scheduler_log_path(s):
     return s.state_dir / "logs" / "scheduler.log"
 
 
-@ecosystem_task(read_only=True, name="schedule", help={"days": "show the slots of the next N days (default 7); runs nothing"})
+@ecosystem_task(read_only=True, name="schedule",
+                help={"days": "show the slots of the next N days (default 7); runs nothing"})
 def show_schedule(c, days=7):  # not `schedule`: that is the library the loop runs on
     """List the scheduled jobs and their next runs, and the scheduler's heartbeat."""
     import json

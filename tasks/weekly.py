@@ -31,7 +31,8 @@ def open_(c, skip_gateway=False):
     print("trading week open")
 
 
-@ecosystem_task(job="weekly.close", help={"stop": "also stop, gracefully, every process still running (default: they end by themselves)"})
+@ecosystem_task(job="weekly.close", help={"stop": "also stop, gracefully, every process still running "
+                                                  "(default: they end by themselves)"})
 def close(c, stop=False):
     """Close the trading week: record what ended, launch nothing, say what still runs and how the week went."""
     s = settings(c)
