@@ -96,7 +96,8 @@ def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: boo
             if csv_export is None:
                 raise backup_sets.BackupSetError("csv needs an export to run (csv_export)")
             manifest.counts["csv"] = csv_export(partial)
-            manifest.files["csv.tar.gz"] = dict(zip(("size", "sha256"), sha256_file(partial / "csv.tar.gz")))
+            manifest.files["csv.tar.gz"] = dict(zip(("size", "sha256"), sha256_file(partial / "csv.tar.gz"),
+                                                    strict=True))
         manifest.status, manifest.status_reason = backup_sets.judge_size(manifest, backup_sets.good_sets(backup_dir),
                                                                          suspect_ratio)
         for path in partial.iterdir():  # on disk before the manifest says they are there

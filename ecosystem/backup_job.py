@@ -32,8 +32,9 @@ CSV_PROGRAM = "from sysproduction.backup_db_to_csv import backup_db_to_csv; back
 def run(ctx: Context, run: RunHandle, kinds: tuple[str, ...], *, cold: bool, force: bool) -> Manifest:
     """Take one set of ``kinds`` as ``run``; prune once it is good; return its manifest."""
     s = ctx.settings
-    with locks.exclusive(s.state_dir, JOB, wait_seconds=s.lock_wait_seconds), locks.exclusive(s.state_dir, locks.WEEK, wait_seconds=120), \
-            locks.exclusive(s.state_dir, "eod"):
+    with (locks.exclusive(s.state_dir, JOB, wait_seconds=s.lock_wait_seconds),
+          locks.exclusive(s.state_dir, locks.WEEK, wait_seconds=120),
+          locks.exclusive(s.state_dir, "eod")):
         for line in backups.remove_stale_partials(s.backup_dir, datetime.now(UTC)):
             ctx.say(f"removed {line}, left by a backup that was killed")
         for line in restart_after_cold(ctx):

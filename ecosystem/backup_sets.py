@@ -88,7 +88,7 @@ def fsync_folder(folder: Path) -> None:
 
 def sets(backup_dir: Path) -> list[tuple[str, Manifest | None]]:
     """Return (name, manifest or None if unreadable) of every complete set, oldest first."""
-    found = []
+    found: list[tuple[str, Manifest | None]] = []
     for path in sorted(backup_dir.iterdir()) if backup_dir.is_dir() else []:
         if path.is_dir() and NAME.match(path.name):
             try:
@@ -183,7 +183,12 @@ def set_infos(found) -> list:
 
     infos = []
     for name, manifest in found:
-        created = manifest.created_at if manifest else datetime.strptime(
-            NAME.match(name).group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        named = NAME.match(name)
+        if manifest:
+            created = manifest.created_at
+        elif named:
+            created = datetime.strptime(named.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        else:
+            continue  # not a set's name: nothing retention may decide on
         infos.append(SetInfo(name, created, bool(manifest and manifest.status == "good")))
     return infos

@@ -17,6 +17,8 @@ from .errors import DISK_FULL_FIX, CommandFailed, DiskFull
 
 log = logging.getLogger(__name__)
 
+Completed = subprocess.CompletedProcess  # what run() returns: for the annotations of its callers (no subprocess there)
+
 Runner = Callable[..., subprocess.CompletedProcess]
 Child = subprocess.Popen                  # a child started by ``start_invoke``
 TimeoutExpired = subprocess.TimeoutExpired  # ``Child.wait(timeout=...)`` ran out
@@ -119,7 +121,7 @@ def _streamed(argv, *, stdin, sink, timeout, chunk, redact) -> str:
         timer.daemon = True
         timer.start()
         try:
-            if sink is not None:
+            if sink is not None and child.stdout is not None:
                 while data := child.stdout.read(chunk):
                     sink.write(data)
             child.wait()

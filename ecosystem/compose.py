@@ -5,7 +5,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +37,7 @@ class Compose:
     files: Sequence[Path]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
-    runner: object = commands.run
+    runner: Callable[..., commands.Completed] = commands.run
     ignore_env_file: bool = False
 
     def _argv(self, *args: str) -> list[str]:

@@ -7,6 +7,7 @@ A check that raises becomes a ``fail`` row instead of stopping the others.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import shutil
 import socket
@@ -59,10 +60,16 @@ class DoctorInputs:
 Check = Callable[[DoctorInputs], "list[CheckResult]"]
 
 
-def _needs_settings(name: str, inputs: DoctorInputs) -> CheckResult | None:
-    if inputs.settings is None:
-        return CheckResult(name, "skip", "settings did not load", "fix the settings first")
-    return None
+def _with_settings(name: str) -> Callable[[Callable[[DoctorInputs, Settings], list[CheckResult]]], Check]:
+    """Make a check of the settings' values: skipped, saying why, when the settings did not load."""
+    def wrap(check: Callable[[DoctorInputs, Settings], list[CheckResult]]) -> Check:
+        @functools.wraps(check)
+        def checked(inputs: DoctorInputs) -> list[CheckResult]:
+            if inputs.settings is None:
+                return [CheckResult(name, "skip", "settings did not load", "fix the settings first")]
+            return check(inputs, inputs.settings)
+        return checked
+    return wrap
 
 
 def check_settings(inputs: DoctorInputs) -> list[CheckResult]:
@@ -70,6 +77,8 @@ def check_settings(inputs: DoctorInputs) -> list[CheckResult]:
         problems = "; ".join(str(p) for p in inputs.settings_error.problems)
         return [CheckResult("settings", "fail", problems, inputs.settings_error.fix)]
     settings = inputs.settings
+    if settings is None:
+        return [CheckResult("settings", "fail", "not loaded", "run `invoke config` to see why")]
     where = str(settings.env_file) if settings.env_file else "built-in defaults"
     results = [CheckResult("settings", "ok", f"loaded ({where})")]
     results += [CheckResult("settings", "warn", warning) for warning in settings.warnings]
@@ -109,11 +118,8 @@ def port_is_free(address: str, port: int) -> tuple[bool, str]:
     return True, ""
 
 
-def check_ports(inputs: DoctorInputs) -> list[CheckResult]:
-    skipped = _needs_settings("host ports", inputs)
-    if skipped:
-        return [skipped]
-    settings = inputs.settings
+@_with_settings("host ports")
+def check_ports(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
     results = []
     for variable, port in settings.host_ports.items():
         name = f"port {settings.bind_address}:{port}"
@@ -147,11 +153,8 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
-def check_disk(inputs: DoctorInputs) -> list[CheckResult]:
-    skipped = _needs_settings("backup disk", inputs)
-    if skipped:
-        return [skipped]
-    settings = inputs.settings
+@_with_settings("backup disk")
+def check_disk(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
     where = _existing_ancestor(settings.backup_dir)
     free_gb = shutil.disk_usage(where).free / 1e9
     need = settings.backup_min_free_gb
@@ -163,11 +166,8 @@ def check_disk(inputs: DoctorInputs) -> list[CheckResult]:
     return [CheckResult("backup disk", "ok", detail)]
 
 
-def check_smb(inputs: DoctorInputs) -> list[CheckResult]:
-    skipped = _needs_settings("smb share", inputs)
-    if skipped:
-        return [skipped]
-    settings = inputs.settings
+@_with_settings("smb share")
+def check_smb(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
     if not settings.smb_configured:
         return [CheckResult("smb share", "skip", "SMB_SERVER not set: offload is off")]
     address = smb.ShareAddress.from_settings(settings)
@@ -180,11 +180,8 @@ def check_smb(inputs: DoctorInputs) -> list[CheckResult]:
                                           f"{len(entries)} entries in the folder")]
 
 
-def check_reports_remote(inputs: DoctorInputs) -> list[CheckResult]:
-    skipped = _needs_settings("reports remote", inputs)
-    if skipped:
-        return [skipped]
-    settings = inputs.settings
+@_with_settings("reports remote")
+def check_reports_remote(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
     if not settings.reports_remote:
         return [CheckResult("reports remote", "skip", "REPORTS_REMOTE not set: reports stay local")]
     try:
@@ -197,18 +194,16 @@ def check_reports_remote(inputs: DoctorInputs) -> list[CheckResult]:
     return [CheckResult("reports remote", "ok", f"answers; branch {settings.reports_branch} {note}")]
 
 
-def check_images(inputs: DoctorInputs) -> list[CheckResult]:
-    skipped = _needs_settings("images", inputs)
-    if skipped:
-        return [skipped]
+@_with_settings("images")
+def check_images(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
     try:
         client = inputs.client()
     except EcosystemError:
         return [CheckResult("images", "skip", "the Docker engine does not answer")]
     from . import images
 
-    missing = [tag for tag in images.image_names(inputs.settings).values() if not images.image_created(client, tag)]
-    mongo = inputs.settings.mongo_image
+    missing = [tag for tag in images.image_names(settings).values() if not images.image_created(client, tag)]
+    mongo = settings.mongo_image
     if not images.image_created(client, mongo):
         missing.append(f"{mongo} (pulled on first `invoke up`)")
     if missing:
@@ -216,26 +211,21 @@ def check_images(inputs: DoctorInputs) -> list[CheckResult]:
     return [CheckResult("images", "ok", "pysystemtrade, Jupyter, gateway and MongoDB images are here")]
 
 
-def check_mongo_auth(inputs: DoctorInputs) -> list[CheckResult]:
-    skipped = _needs_settings("mongodb auth", inputs)
-    if skipped:
-        return [skipped]
-    if inputs.settings.mongo_root_user:
-        return [CheckResult("mongodb auth", "ok", f"on (user {inputs.settings.mongo_root_user})")]
+@_with_settings("mongodb auth")
+def check_mongo_auth(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
+    if settings.mongo_root_user:
+        return [CheckResult("mongodb auth", "ok", f"on (user {settings.mongo_root_user})")]
     return [CheckResult("mongodb auth", "warn", "off: anything on the ecosystem's network can change orders",
                         "set MONGO_ROOT_USER and MONGO_ROOT_PASSWORD_FILE, and the same credentials in "
                         "mongo_host of private_config.yaml (README: MongoDB authentication)")]
 
 
-def check_gateway_restart(inputs: DoctorInputs) -> list[CheckResult]:
-    skipped = _needs_settings("gateway restart", inputs)
-    if skipped:
-        return [skipped]
+@_with_settings("gateway restart")
+def check_gateway_restart(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
     from datetime import datetime
 
     from . import pysys_config
 
-    settings = inputs.settings
     windows = pysys_config.process_windows(settings)
     restart = datetime.strptime(settings.gateway_auto_restart_time, "%I:%M %p").time()
     begin, end = pysys_config.dead_time(windows)
@@ -262,11 +252,9 @@ def _private_config_reviews(inputs: DoctorInputs, name: str):
     (no settings, no private config yet, one that cannot be read)."""
     from . import pysys_config
 
-    skipped = _needs_settings(name, inputs)
-    if skipped:
-        return None, skipped
-
     settings = inputs.settings
+    if settings is None:
+        return None, CheckResult(name, "skip", "settings did not load", "fix the settings first")
     path = pysys_config.private_config_path(settings)
     if not path.is_file():
         return None, CheckResult(name, "warn", f"no {path.name} in {path.parent} yet",
@@ -308,6 +296,8 @@ def check_ib_settings(inputs: DoctorInputs) -> list[CheckResult]:
         return [CheckResult(name, "skip", f"{instead.detail}; run `invoke setup`") if instead.verdict == "warn"
                 else instead]
     settings = inputs.settings
+    if settings is None or reviews is None:  # _private_config_reviews said why already
+        return []
     path = pysys_config.private_config_path(settings)
     wrong = [r for r in reviews if r.key in pysys_config.IB_KEYS and not r.ok]
     results = []
@@ -322,12 +312,11 @@ def check_logging_config(inputs: DoctorInputs) -> list[CheckResult]:
     """The logging config pysystemtrade's processes read (PYSYS_LOGGING_CONFIG): it must send to
     the log server on localhost at LOG_SERVER_PORT, or every record stays on the console."""
     name = "pysystemtrade logging"
-    skipped = _needs_settings(name, inputs)
-    if skipped:
-        return [skipped]
+    s = inputs.settings
+    if s is None:
+        return [CheckResult(name, "skip", "settings did not load", "fix the settings first")]
     import yaml
 
-    s = inputs.settings
     port = s.log_server_port
     chosen = s.pysys_logging_config
     if not chosen:

@@ -106,7 +106,7 @@ def containers_publishing(client: docker.DockerClient, port: int) -> list[tuple[
         ports = container.attrs.get("NetworkSettings", {}).get("Ports") or {}
         for bindings in ports.values():
             if any(str(b.get("HostPort")) == str(port) for b in bindings or []):
-                found.append((container.name, container.labels.get("com.docker.compose.project", "")))
+                found.append((container.name or "", container.labels.get("com.docker.compose.project", "")))
                 break
     return found
 
@@ -118,6 +118,15 @@ def parse_time(text: str | None) -> datetime | None:
     text = text.rstrip("Z")
     head, _, fraction = text.partition(".")
     return datetime.fromisoformat(head + ("." + fraction[:6] if fraction else "")).replace(tzinfo=UTC)
+
+
+def failures() -> tuple[type[Exception], ...]:
+    """What an SDK call raises when the engine errs or is unreachable, or its object is gone:
+    the SDK's own errors, its transport's (requests) and the socket's."""
+    import requests.exceptions
+    from docker.errors import DockerException
+
+    return (DockerException, requests.exceptions.RequestException, OSError)
 
 
 # the SDK's errors (and its image-reference parser), reached through this seam: ``from .engine

@@ -9,6 +9,7 @@ judge the exit from the process-control record, keep its last log lines, remove 
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -94,7 +95,7 @@ class StepResult:
 @dataclass
 class ChainSummary:
     slot: str
-    outcomes: dict[str, str] = field(default_factory=dict)   # process -> outcome of this run
+    outcomes: dict[str, Outcome] = field(default_factory=dict)   # process -> outcome of this run
     done_earlier: list[str] = field(default_factory=list)    # ok earlier this trading day, not rerun
 
     @property
@@ -124,7 +125,7 @@ def run_chain(history: History, slot: str, steps: Sequence[PlannedStep], *,
         except EcosystemError as exc:
             result = StepResult(Verdict(Outcome.FAILED, exc.message, exc.fix))
         verdict = result.verdict
-        return Result(verdict.outcome, verdict.detail, verdict.hint, result.log_tail)
+        return Result(Outcome(verdict.outcome), verdict.detail, verdict.hint, result.log_tail)
 
     with StepRun(history, JOB, slot=slot) as chain:
         summary.outcomes = chain.outcomes
@@ -138,7 +139,7 @@ def run_chain(history: History, slot: str, steps: Sequence[PlannedStep], *,
                 chain.note(name, Outcome.SKIPPED, f"not run: {stopped_by}")
                 say(f"{name}: skipped ({stopped_by})")
                 continue
-            result = chain.run(name, lambda: judged(step))
+            result = chain.run(name, functools.partial(judged, step))
             say(f"{name}: {result.outcome}: {result.detail}" + (f"\n  fix: {result.hint}"
                                                                  if result.hint and not result.ok else ""))
             if not result.ok and name in stop_on_failure:

@@ -13,6 +13,7 @@ under ``WatchdogSec=``), ``STOPPING=1`` on the way out. Without systemd it does 
 """
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import socket
@@ -61,7 +62,7 @@ class Pinger:
                 answer.read(1024)
             self.failures = 0
             return True
-        except Exception as exc:  # whatever the service (or something else on its port) answers
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # unreachable, refused, or a bad answer
             self.failures += 1
             reason = getattr(exc, "reason", None) or getattr(exc, "code", None) or type(exc).__name__
             log.warning("the heartbeat ping (%s) to HEARTBEAT_URL failed (%s); the monitoring service will alert "

@@ -18,7 +18,7 @@ import re
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -148,7 +148,7 @@ class RunHandle:
             raise ValueError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
         self.outcome, self.detail = outcome, detail
 
-    def step(self, name: str) -> contextmanager[RunHandle]:
+    def step(self, name: str) -> AbstractContextManager[RunHandle]:
         return self._history.run(self.run.job, step=name, slot=self.run.slot, parent=self.run.id)
 
 
@@ -211,11 +211,12 @@ class History:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
         tail = tuple(self._redact(line)[:MAX_LOG_LINE] for line in log_tail[-MAX_LOG_LINES:])
-        ended = replace(run, end=end or self._clock(), outcome=outcome, detail=self._clean(detail), log_tail=tail)
+        end = end or self._clock()
+        ended = replace(run, end=end, outcome=outcome, detail=self._clean(detail), log_tail=tail)
         self._write(self._entry(ended, "end"))
         if outcome in FAILURE_OUTCOMES and self.bus is not None and not quiet:
             self.bus.emit(FailureEvent(job=run.job, step=run.step, slot=run.slot, outcome=outcome,
-                                       at=ended.end, detail=ended.detail, run_id=run.id, hint=hint,
+                                       at=end, detail=ended.detail, run_id=run.id, hint=hint,
                                        log_tail=tail))
         return ended
 
@@ -284,8 +285,11 @@ class History:
             try:
                 entry = json.loads(line)
                 named, step = current_name(entry["job"], entry.get("step"))
+                start = _parse_iso(entry["start"])
+                if start is None:
+                    raise ValueError("a run without its start")
                 run = Run(id=entry["id"], job=named, step=step, slot=entry.get("slot"),
-                          parent=entry.get("parent"), start=_parse_iso(entry["start"]),
+                          parent=entry.get("parent"), start=start,
                           end=_parse_iso(entry.get("end")), outcome=entry.get("outcome"),
                           detail=entry.get("detail") or "", pid=entry.get("pid") or 0, host=entry.get("host") or "",
                           log_tail=tuple(str(line) for line in entry.get("log") or ()), ref=entry.get("ref") or "")

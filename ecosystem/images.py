@@ -209,7 +209,8 @@ def known_pin_problems(requirements: dict[str, bytes], constraints: bytes) -> li
     return problems
 
 
-_FAILED = (re.compile(r"Failed to build (?:installable wheels for some pyproject\.toml based projects )?\(?([\w .,-]+)\)?"),
+_FAILED = (re.compile(r"Failed to build (?:installable wheels for some pyproject\.toml based projects )?"
+                      r"\(?([\w .,-]+)\)?"),
            re.compile(r"Failed building wheel for ([\w.-]+)"))
 
 
@@ -389,7 +390,7 @@ def build(client, plan: ImagePlan, *, redact: Callable[[str], str] = lambda t: t
         except (BuildError, APIError) as exc:
             tail = "\n".join(lines[-12:])
             pins = diagnose_pip(lines, inputs.requirements, inputs.python) if inputs else ""
-            if pins:
+            if pins and inputs:
                 raise ImageBuildError(f"image {plan.repository} did not build: {pins} ({inputs.source})\n{tail}",
                                       image=plan.key, fix="pin versions with wheels for this Python in your "
                                       "repository, or add a constraint to PYSYS_BUILD_CONSTRAINTS") from None

@@ -48,7 +48,8 @@ def dump(container: str, user: str, sink, *, timeout: float = 6 * 3600) -> str:
         return commands.stream_out(argv, sink, timeout=timeout)
     except CommandFailed as exc:
         raise MongoError(f"mongodump in {container} failed: {exc.output or exc.message}",
-                         fix="check MongoDB (invoke status; invoke logs mongo_db) and MONGO_ROOT_USER/PASSWORD") from None
+                         fix="check MongoDB (invoke status; invoke logs mongo_db) and "
+                             "MONGO_ROOT_USER/PASSWORD") from None
 
 
 def restore(container: str, user: str, archive: str, *, timeout: float = 6 * 3600) -> str:

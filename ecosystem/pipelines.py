@@ -9,6 +9,7 @@ cleanup of a pipeline always runs. The pipeline ends ``ok`` only if every step r
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -50,7 +51,7 @@ def decide(step: Step, settings, outcomes: dict, missed: dict | None) -> tuple[s
     missing = [n for n in step.needs if outcomes.get(n) != Outcome.OK]
     if missing:
         return "needs", f"{', '.join(missing)} did not end ok"
-    if step.name in (missed or {}):
+    if missed and step.name in missed:
         return "missed", missed[step.name]
     if step.optional_when and not getattr(settings, step.optional_when):
         return "off", f"not configured ({step.optional_when.upper()} is empty)"
@@ -61,7 +62,8 @@ def plan(settings, steps: tuple[Step, ...], *, given: dict | None = None,
          missed: dict | None = None) -> list[tuple[Step, str, str, dict]]:
     """What ``run`` would do with ``steps`` if each step it runs ends ok (pure): (step, kind, reason,
     the task's keyword arguments) in order, as ``decide`` says."""
-    planned, outcomes = [], {}
+    planned: list[tuple[Step, str, str, dict]] = []
+    outcomes: dict[str, Outcome] = {}
     for step in steps:
         kind, reason = decide(step, settings, outcomes, missed)
         if kind == "run":
@@ -94,7 +96,7 @@ def run(ctx: Context, name: str, steps: tuple[Step, ...], *, call: Callable[[Ste
                 else:
                     say(f"{name}: {step.name}")
                     kwargs = {**step.kwargs, **(given or {}).get(step.call, {})}
-                    result = pipeline.run(step.name, lambda: call(step, kwargs))
+                    result = pipeline.run(step.name, functools.partial(call, step, kwargs))
                     if not result.ok:
                         say(f"{name}: {step.name} {result.outcome} ({result.detail})")
     finally:

@@ -97,7 +97,7 @@ class ProcessRecord:
         pid = fields.get("process_id") or fields.get("pid")
         return cls(name=name, status=str(fields.get("status", "?")).upper(), running=running,
                    last_start=fields.get("last_start_time"), last_end=fields.get("last_end_time"),
-                   process_id=int(pid) if str(pid or "").isdigit() else None,
+                   process_id=int(str(pid)) if str(pid or "").isdigit() else None,
                    running_methods=dict(fields.get("running_methods") or {}))
 
 
@@ -175,6 +175,7 @@ def exec_runner(client, container: str, *, timeout: float = 120) -> Runner:
     """Return a runner that executes argv in the running ``container`` (pysys_runtime: same image,
     volumes, network and environment as the processes), through the engine API: far cheaper
     than a one-off container, which matters when every step of a chain reads its record."""
+    from .engine import failures as engine_failures
     from .errors import CommandFailed
 
     def run(argv: Sequence[str]) -> str:
@@ -184,7 +185,7 @@ def exec_runner(client, container: str, *, timeout: float = 120) -> Runner:
             created = client.api.exec_create(container, list(argv))
             out = client.api.exec_start(created["Id"]).decode("utf-8", "replace")
             code = client.api.exec_inspect(created["Id"]).get("ExitCode")
-        except Exception as exc:  # engine or container gone: the caller's error names the operation
+        except engine_failures() as exc:  # engine or container gone: the caller's error names the operation
             raise CommandFailed(f"running in {container} failed ({type(exc).__name__})", returncode=-1,
                                 fix="check `invoke status`: is pysys_runtime running?") from None
         finally:

@@ -231,9 +231,11 @@ def started_at(client, container: str) -> datetime:
 
 def log_tail(client, container: str, lines: int = 15) -> tuple[str, ...]:
     """Return the last ``lines`` lines the container wrote (stdout and stderr), or ()."""
+    from .engine import failures
+
     try:
         text = client.api.logs(container, stdout=True, stderr=True, tail=lines).decode("utf-8", "replace")
-    except Exception:  # gone already: nothing to show
+    except failures():  # gone already, or the engine with it: nothing to show
         return ()
     return tuple(line for line in text.splitlines() if line.strip())[-lines:]
 

@@ -255,7 +255,7 @@ def _mongo_problem(value, settings) -> str:
         return (f"is {masked(value)} with a user, but MongoDB authentication is off (MONGO_ROOT_USER not set): "
                 "the login would fail")
     password = settings.mongo_root_password.reveal() if settings.mongo_root_password else ""
-    if user and unquote(parts.username) == user and unquote(parts.password) != password:
+    if user and unquote(parts.username or "") == user and unquote(parts.password or "") != password:
         return f"is {masked(value)}: the password of user {user} there is not MONGO_ROOT_PASSWORD"
     return ""
 

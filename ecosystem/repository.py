@@ -81,7 +81,8 @@ def sync(url: str, branch: str, path: Path, *, token: Secret | None, username: s
         except git.GitCommandError as exc:
             if exc.command and "merge" in exc.command:
                 raise EcosystemError(f"the clone in {path} has diverged from origin/{branch}",
-                                     fix=f"commit or discard your changes in {path}, or build with --no-pull-repo") from None
+                                     fix=f"commit or discard your changes in {path}, "
+                                         "or build with --no-pull-repo") from None
             raise _errors(token, url or "origin", exc) from None
         after = repo.head.commit.hexsha
         return RepositoryState(path, branch, after, "updated" if after != before else "unchanged")
@@ -104,7 +105,7 @@ def attach(url: str, branch: str, path: Path, *, token: Secret | None, username:
         try:
             with repo.git.custom_environment(**env):
                 repo.create_remote("origin", url)
-                remote_branches = repo.git.ls_remote("--heads", "origin", branch, kill_after_timeout=120)
+                remote_branches = str(repo.git.ls_remote("--heads", "origin", branch, kill_after_timeout=120))
                 if remote_branches.strip():
                     repo.git.fetch("origin", branch, kill_after_timeout=GIT_TIMEOUT)
                     repo.git.checkout("-B", branch, "FETCH_HEAD")

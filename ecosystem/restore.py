@@ -50,7 +50,7 @@ def parts_of(manifest: Manifest, what: tuple[str, ...] | None) -> tuple[str, ...
 
 def _archives_of(manifest: Manifest, parts: tuple[str, ...]) -> dict[str, str]:
     """Return {file: label} of the tar archives the parts need."""
-    chosen = {}
+    chosen: dict[str, str] = {}
     if "db" in parts and manifest.how == "cold":
         chosen |= {f"{key}.tar.gz": key for key in volumes.MONGO_VOLUMES}
     if "parquet" in parts:

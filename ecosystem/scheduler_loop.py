@@ -159,7 +159,7 @@ class Scheduler:
                 self.history.record(JOB, outcome, f"invoke {job} exited with code {code}", step=job)
             if job in PINGED:
                 self.pinger.ping("success" if outcome == "ok" else "fail",
-                                 f"{job} {item.slot.key} ended {outcome} (exit code {code})")
+                                 f"{job} {item.slot.key if item.slot else ''} ended {outcome} (exit code {code})")
             said.append(f"{job} ended: {outcome}")
         return said
 

@@ -371,7 +371,8 @@ class Settings:
     pysys_run_logs_keep: int = _v(
         "pysystemtrade", "PYSYS_RUN_LOGS_KEEP", "60",
         _int_in(1, 10000, "must be a whole number from 1 to 10000"), "PYSYS_RUN_LOGS_KEEP=60",
-        "how many runs' complete output are kept per process on the logs volume (invoke logs run_X --run)", compose=True)
+        "how many runs' complete output are kept per process on the logs volume "
+        "(invoke logs run_X --run)", compose=True)
     stop_grace_seconds: int = _v(
         "pysystemtrade", "STOP_GRACE_SECONDS", "300",
         _int_in(0, 86400, "must be a whole number of seconds from 0 to 86400"), "STOP_GRACE_SECONDS=300",

@@ -17,6 +17,16 @@ from .secrets import Secret
 log = logging.getLogger(__name__)
 
 
+def _failures() -> tuple[type[Exception], ...]:
+    """What a call into smbclient raises when the share, the network or the credentials fail:
+    smbprotocol's own errors, spnego's (authentication), sockets and files (OSError) and a
+    malformed answer (ValueError). Imported late, as smbclient is."""
+    from smbprotocol.exceptions import SMBException
+    from spnego.exceptions import SpnegoError
+
+    return (SMBException, SpnegoError, OSError, ValueError)
+
+
 @dataclass(frozen=True)
 class ShareAddress:
     """Where offloaded backups go: server, port, share, folder and the login for it."""
@@ -106,13 +116,13 @@ class SmbSession:
         path = self.address.unc(*parts)
         try:
             return sorted(smbclient.listdir(path, **self._kw()))
-        except Exception as exc:
+        except _failures() as exc:
             raise _translate(exc, self.address, path) from None
 
     def _call(self, function, path: str, *args, **kwargs):
         try:
             return function(path, *args, **self._kw(), **kwargs)
-        except Exception as exc:
+        except _failures() as exc:
             raise _translate(exc, self.address, path) from None
 
     def ensure_folder(self, *parts: str) -> None:
@@ -122,7 +132,7 @@ class SmbSession:
         path = self.address.unc(*parts)
         try:
             info = smbclient.stat(path, **self._kw())
-        except Exception:
+        except _failures():
             self._call(smbclient.makedirs, path, exist_ok=True)
             return
         import stat as stat_module
@@ -142,7 +152,7 @@ class SmbSession:
         try:
             with smbclient.open_file(path, mode="r", **self._kw()) as handle:
                 return handle.read()
-        except Exception as exc:
+        except _failures() as exc:
             raise _translate(exc, self.address, path) from None
 
     def rename(self, source: tuple[str, ...], target: tuple[str, ...]) -> None:
@@ -156,7 +166,7 @@ class SmbSession:
         path = self.address.unc(*parts)
         try:
             smbshutil.rmtree(path, **self._kw())
-        except Exception as exc:
+        except _failures() as exc:
             raise _translate(exc, self.address, path) from None
 
     def upload(self, local, *parts: str, window: int = 8, progress=None) -> int:
@@ -200,7 +210,7 @@ class SmbSession:
                 while pending:
                     request, receive = pending.popleft()
                     receive(request)
-        except Exception as exc:
+        except _failures() as exc:
             raise _translate(exc, self.address, path) from None
         return written
 
@@ -216,7 +226,7 @@ class SmbSession:
             with smbclient.open_file(path, mode="rb", buffering=4 * 1024 * 1024, **self._kw()) as handle:
                 while chunk := handle.read(4 * 1024 * 1024):
                     digest.update(chunk)
-        except Exception as exc:
+        except _failures() as exc:
             raise _translate(exc, self.address, path) from None
         return digest.hexdigest()
 
@@ -232,13 +242,13 @@ def session(address: ShareAddress, *, timeout: float = 30) -> Iterator[SmbSessio
                                    password=address.password.reveal() if address.password else None,
                                    port=address.port, encrypt=address.encrypt or None,
                                    connection_timeout=int(timeout), connection_cache=cache)
-    except Exception as exc:
+    except _failures() as exc:
         smbclient.reset_connection_cache(fail_on_error=False, connection_cache=cache)
         raise _translate(exc, address, address.unc()) from None
     share_root = f"\\\\{address.server}\\{address.share}"
     try:
         smbclient.stat(share_root, port=address.port, connection_cache=cache)
-    except Exception as exc:
+    except _failures() as exc:
         smbclient.reset_connection_cache(fail_on_error=False, connection_cache=cache)
         # Samba answers a missing share with STATUS_NOT_FOUND, Windows with BAD_NETWORK_NAME
         kind = _kind(exc)

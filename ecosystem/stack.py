@@ -116,7 +116,8 @@ def write_logging_config(settings: Settings) -> Path:
         write_text(path, text, mode=0o644)
     except OSError as exc:
         raise EcosystemError(f"cannot write the logging config in {folder}: {exc.strerror}",
-                             fix="run the task as the user that ran `invoke setup` (or root), or fix STATE_DIR") from None
+                             fix="run the task as the user that ran `invoke setup` (or root), "
+                                 "or fix STATE_DIR") from None
     return path
 
 
@@ -152,9 +153,11 @@ def runtime_running(ctx: Context) -> bool:
     """Say whether pysys_runtime (the processes' namespaces and log server) is running; an engine
     that does not answer raises EngineUnavailable (with its fix), it is not a stopped runtime."""
     client = ctx.client
+    from .engine import NotFound
+
     try:
         return client.api.inspect_container(runtime_container(ctx.settings))["State"]["Status"] == "running"
-    except Exception:  # not created
+    except NotFound:  # not created
         return False
 
 
@@ -211,7 +214,8 @@ def write_secret_files(settings: Settings) -> SecretsWritten:
         return _write_secret_files(settings)
     except OSError as exc:
         raise EcosystemError(f"cannot write the secret files in {secrets_dir(settings)}: {exc.strerror}",
-                             fix="run the task as the user that ran `invoke setup` (or root), or fix STATE_DIR") from None
+                             fix="run the task as the user that ran `invoke setup` (or root), "
+                                 "or fix STATE_DIR") from None
 
 
 def _write_secret_files(settings: Settings) -> SecretsWritten:
@@ -255,7 +259,7 @@ def secure_private_config(settings: Settings) -> str:
     if not folder.is_dir():
         return f"{folder} does not exist yet (it comes with the clone, or set PRIVATE_CONFIG_DIR)"
     try:
-        for dirpath, dirnames, filenames in os.walk(folder):
+        for dirpath, _dirnames, filenames in os.walk(folder):
             os.chown(dirpath, settings.container_uid, -1)
             os.chmod(dirpath, 0o700)
             for name in filenames:
@@ -313,10 +317,10 @@ class ServiceState:
 
 def service_states(ctx: Context) -> list[ServiceState]:
     """Return the state of every service of the stack, from the engine's view of its containers."""
-    from .engine import parse_time, project_containers
+    from .engine import NotFound, parse_time, project_containers
 
     client, settings = ctx.client, ctx.settings
-    by_service = {}
+    by_service: dict[str, list] = {}
     for container in project_containers(client, settings.compose_project):
         by_service.setdefault(container.labels.get("com.docker.compose.service", "?"), []).append(container)
     image_times: dict[str, datetime | None] = {}
@@ -334,7 +338,7 @@ def service_states(ctx: Context) -> list[ServiceState]:
             if image_id not in image_times:
                 try:
                     image_times[image_id] = parse_time(client.images.get(image_id).attrs.get("Created"))
-                except Exception:  # image removed under a stopped container
+                except NotFound:  # image removed under a stopped container
                     image_times[image_id] = None
             rows.append(ServiceState(
                 service=service, container=container.name, state=state.get("Status", "?"),

@@ -46,23 +46,29 @@ class StepRun:
         self.parent = self.history.begin(self.job, slot=self.slot)
         return self
 
-    def __exit__(self, kind, exc, tb) -> bool:
+    def __exit__(self, kind, exc, tb) -> None:
         if exc is not None and not self._ended:
             after = f" after: {self.counts()}" if self.outcomes else ""
             # a step that raised has said it (its record, its alert): the parent's end only records
-            self.history.finish(self.parent, Outcome.FAILED, f"interrupted ({kind.__name__}){after}",
+            self.history.finish(self.begun, Outcome.FAILED, f"interrupted ({kind.__name__}){after}",
                                 quiet=was_recorded(exc))
             mark_recorded(exc)
-        return False
+
+    @property
+    def begun(self) -> Run:
+        """The parent run; raise RuntimeError outside the ``with`` block that begins it."""
+        if self.parent is None:
+            raise RuntimeError(f"{self.job}: StepRun used outside its `with` block")
+        return self.parent
 
     def note(self, name: str, outcome: Outcome, detail: str, *, hint: str = "") -> None:
         """Record step ``name`` as not run, with why."""
-        self.history.record(self.job, outcome, detail, step=name, slot=self.slot, parent=self.parent.id, hint=hint)
+        self.history.record(self.job, outcome, detail, step=name, slot=self.slot, parent=self.begun.id, hint=hint)
         self.outcomes[name] = Outcome(outcome)
 
     def run(self, name: str, call: Callable[[], Result]) -> Result:
         """Run step ``name`` (``call``) and record how it ended."""
-        run = self.history.begin(self.job, step=name, slot=self.slot, parent=self.parent.id)
+        run = self.history.begin(self.job, step=name, slot=self.slot, parent=self.begun.id)
         try:
             result = call()
         except BaseException as exc:
@@ -77,7 +83,7 @@ class StepRun:
 
     def finish(self, outcome: Outcome, detail: str) -> None:
         """End the parent run (the steps' own events say what went wrong; this says how it ended)."""
-        self.history.finish(self.parent, outcome, detail)
+        self.history.finish(self.begun, outcome, detail)
         self._ended = True
 
     def counts(self) -> str:

@@ -12,7 +12,7 @@ deadline (a continuous one well past its stop time, a one-shot past its timeout)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -25,6 +25,8 @@ from .plan import PlannedStep
 from .process_runs import Launched, Verdict
 
 if TYPE_CHECKING:
+    from docker.models.containers import Container
+
     from .context import Context
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ class Due:
 
 
 def due_launches(plan: Sequence[PlannedStep], now: datetime, *, inside_week: bool, running: set[str],
-                 tried: dict[str, list[str]], relaunch_limit: int, cleared: set[str] = frozenset()) -> list[Due]:
+                 tried: dict[str, list[str]], relaunch_limit: int, cleared: Set[str] = frozenset()) -> list[Due]:
     """Return the continuous and morning processes to launch at ``now``.
 
     ``tried`` maps a process to the outcomes it recorded this trading day, in order. A process
@@ -140,7 +142,7 @@ def launch(ctx: Context, due: Due, now: datetime) -> str:
         raise
 
 
-def _ours(ctx: Context) -> list[tuple[Launched, object]]:
+def _ours(ctx: Context) -> list[tuple[Launched, Container]]:
     found = []
     for container in project_containers(ctx.client, ctx.settings.compose_project):
         launched = Launched.from_labels(container.name, container.labels)
@@ -157,7 +159,7 @@ def reconcile(ctx: Context, *, plan_of: Callable[[date], Sequence[PlannedStep]])
         end = process_runs.ended(client, launched.container)
         if end is None:
             continue
-        if history.recorded_ref(JOB, container.id):  # recorded by a sync killed before it removed it
+        if history.recorded_ref(JOB, str(container.id)):  # recorded by a sync killed before it removed it
             process_runs.remove(client, launched.container)
             continue
         try:
@@ -179,7 +181,7 @@ def reconcile(ctx: Context, *, plan_of: Callable[[date], Sequence[PlannedStep]])
                                else " (before its stop time: told to STOP)"))
         history.record(JOB, verdict.outcome, verdict.detail, step=launched.process, slot=launched.slot,
                        start=end.started, end=end.finished, hint=verdict.hint,
-                       log_tail=process_runs.log_tail(client, launched.container), ref=container.id)
+                       log_tail=process_runs.log_tail(client, launched.container), ref=str(container.id))
         process_runs.remove(client, launched.container)
         said.append(f"{launched.process} {verdict.outcome}: {verdict.detail}")
     return said
@@ -214,7 +216,7 @@ def stop_overdue(ctx: Context, now: datetime) -> list[str]:
                   f"ended by {stopped.ended_by} after {stopped.seconds:.0f}s")
         history.record(JOB, "timed_out", detail, step=launched.process, slot=launched.slot, start=started,
                        end=datetime.now(UTC), hint=f"read its log: invoke logs {launched.process}",
-                       log_tail=process_runs.log_tail(client, launched.container), ref=container.id)
+                       log_tail=process_runs.log_tail(client, launched.container), ref=str(container.id))
         process_runs.remove(client, launched.container)
         said.append(f"{launched.process} timed_out: {detail}")
     return said

@@ -52,7 +52,8 @@ def archive(image: str, volume: str, target: Path, *, timeout: float = 6 * 3600,
         said = commands.run(argv, timeout=timeout).stderr
     except CommandFailed as exc:
         raise VolumeError(f"archiving volume {volume} failed: {exc.output or exc.message}",
-                          fix="check that the volume exists (docker volume ls) and the pysystemtrade image is built") from None
+                          fix="check that the volume exists (docker volume ls) "
+                              "and the pysystemtrade image is built") from None
     values = dict(line.split("=", 1) for line in said.splitlines() if "=" in line)
     digest = values.get("sha256", "").split()[0] if values.get("sha256") else ""
     if len(digest) != 64 or not target.is_file():

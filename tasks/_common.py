@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from invoke import Context, Exit, task
@@ -75,7 +75,8 @@ def bus(c: Context) -> EventBus:
             try:
                 sender = apprise_sender(s.alert_urls.reveal().split())
             except ValueError as exc:
-                raise Exit(f"ALERT_URLS: {exc}; see https://github.com/caronc/apprise/wiki for the forms", code=2)
+                raise Exit(f"ALERT_URLS: {exc}; see https://github.com/caronc/apprise/wiki for the forms",
+                           code=2) from None
             s.state_dir.mkdir(parents=True, exist_ok=True)
             state["bus"].subscribe(Alerter(sender, tz=s.tz, redact=redactor(c),
                                            throttle=timedelta(minutes=s.alert_throttle_minutes),
@@ -198,7 +199,7 @@ def task_flags(name: str) -> set[str] | None:
     return flags | {f"-{n}" for arg in found.get_arguments() for n in arg.names if len(n) == 1}
 
 
-def recorded(c: Context, job: str, **kwargs) -> contextmanager[RunHandle]:
+def recorded(c: Context, job: str, **kwargs) -> AbstractContextManager[RunHandle]:
     """Record a run of ``job`` in the history around a block (``History.run``): a failure is
     recorded first, then goes on up to ``ecosystem_task``, which says it with its fix."""
     return history(c).run(job, **kwargs)
@@ -222,6 +223,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """Given headers and rows, return an aligned plain-text table."""
     cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -42,7 +42,8 @@ def status(c):
     print(f"gateway: logged in (API version {answer.server_version}, account {accounts}, {s.trading_mode})")
 
 
-@ecosystem_task(job="gateway.login", help={"timeout": "seconds to wait for the login, 2FA approval included (default 180)",
+@ecosystem_task(job="gateway.login", help={"timeout": "seconds to wait for the login, 2FA approval included "
+                                                      "(default 180)",
             "restart": "restart the gateway first (sends a new 2FA request)",
             "dry_run": "print the plan, change nothing"})
 def login(c, timeout=180, restart=False, dry_run=False):

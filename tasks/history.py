@@ -11,7 +11,8 @@ def _duration(run) -> str:
     if run.duration is None:
         return ""
     seconds = int(run.duration.total_seconds())
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600
+            else f"{seconds // 60}m{seconds % 60:02d}s")
 
 
 @ecosystem_task(read_only=True, help={"job": "only this job",

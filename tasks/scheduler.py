@@ -90,7 +90,8 @@ def show_schedule(c, days=7):  # not `schedule`: that is the library the loop ru
         beat = json.loads(heartbeat_path(s).read_text())
         looked = datetime.fromisoformat(beat["looked"])
         age = now - looked
-        state = "running" if age < timedelta(minutes=3) else f"NOT running (last heartbeat {int(age.total_seconds() // 60)} min ago)"
+        state = ("running" if age < timedelta(minutes=3)
+                 else f"NOT running (last heartbeat {int(age.total_seconds() // 60)} min ago)")
         print(f"\nscheduler: {state}; last looked {looked.astimezone(s.tz):%a %H:%M:%S}")
     except (OSError, ValueError, KeyError):
         print("\nscheduler: no heartbeat yet (start it: invoke run-scheduler)")

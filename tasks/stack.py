@@ -94,8 +94,8 @@ def status(c):
                      for name, r in sorted(today.items(), key=lambda item: item[1].start)]))
 
 
-@ecosystem_task(read_only=True, help={"service": "a service (its container logs) or a pysystemtrade process like run_stack_handler "
-                       "(its records in the log server's file)",
+@ecosystem_task(read_only=True, help={"service": "a service (its container logs) or a pysystemtrade process "
+                       "like run_stack_handler (its records in the log server's file)",
             "since": "for a service: e.g. 2h, 30m or 2026-11-28T09:00", "tail": "at most this many lines (default 200)",
             "run": "for a process: a run's whole output, kept after its container is gone: last, N (1 = the "
                    "newest), a container name, or list"})
@@ -151,7 +151,7 @@ def _scheduler_lines(s, now, runs=()):
         if run.job == loop.JOB and run.step and run.outcome:
             last[run.step] = run
     try:
-        upcoming = {}
+        upcoming: dict[str, scheduler_plan.Slot] = {}
         for slot in scheduler_plan.next_runs(scheduler_plan.jobs(s, task_flags), now, s.tz, days=8):
             upcoming.setdefault(slot.job, slot)
     except EcosystemError as exc:
