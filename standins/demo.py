@@ -31,7 +31,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ecosystem import backup_sets, commands, eod, images, scheduler_plan, trading_day
@@ -39,6 +41,9 @@ from ecosystem import scheduler_loop as scheduler_module
 from ecosystem.history import History
 from ecosystem.settings import KNOWN_NAMES, Settings, load_settings, write_env_file
 from ecosystem.state_files import write_json
+
+if TYPE_CHECKING:
+    from standins.smb_target import SambaServer
 
 RESTART = (2, time(11, 0))                     # the third day, 11:00: the scheduler is restarted
 OUTAGES = (((3, time(18, 0)), (3, time(22, 0))),   # the fourth evening: its nightly is caught up at 22:00
@@ -64,7 +69,7 @@ class Workspace:
     suffix: str
     values: dict
     remote: Path                # the reports' bare repository
-    smb: object | None = None   # standins.smb_target.SambaServer
+    smb: SambaServer | None = None
     secrets: list[str] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
@@ -192,7 +197,7 @@ def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None
     ws.write_env()
 
 
-def _smb_target(folder: Path, password: str, say) -> object | None:
+def _smb_target(folder: Path, password: str, say) -> SambaServer | None:
     from standins.smb_target import start_samba
 
     if shutil.which("smbd") is None and not Path("/usr/sbin/smbd").exists():
@@ -319,7 +324,7 @@ class SimulatedWeek:
         for key, entry in list(self.pending.items()):
             if key in ended:
                 run = ended[key]
-                entry.outcome = run.outcome
+                entry.outcome = run.outcome or ""
                 entry.seconds = (run.end - run.start).total_seconds() if run.end else 0.0
                 entry.said = "" if run.outcome == "missed" else _last_line(self.ws, entry.job)
                 self.timeline.append(entry)
@@ -342,7 +347,8 @@ def format_entry(entry: Entry, tz) -> str:
     if entry.job == "scheduler":
         return f"{when}  scheduler {entry.how}"
     said = f" | {entry.said[:110]}" if entry.said else ""
-    return f"{when}  {entry.job:<15} {entry.slot:<11} {entry.outcome or '-':<9} {entry.seconds:5.0f}s  {entry.how}{said}"
+    return (f"{when}  {entry.job:<15} {entry.slot:<11} {entry.outcome or '-':<9} "
+            f"{entry.seconds:5.0f}s  {entry.how}{said}")
 
 
 @dataclass(frozen=True)
@@ -377,7 +383,7 @@ def verdict(ws: Workspace, timeline: list[Entry]) -> list[Check]:
     wanted = {"run_stack_handler", "run_capital_update", *s.morning_processes}
     checks.append(Check("the day's processes ran and ended by themselves", wanted <= processes_ok,
                         f"ok: {', '.join(sorted(processes_ok & wanted)) or 'none'}"))
-    chain = {}
+    chain: dict[str | None, dict[str, str]] = {}
     for run in history.runs(job=eod.JOB):
         if run.step and run.outcome:
             chain.setdefault(run.slot, {})[run.step] = run.outcome
@@ -387,7 +393,8 @@ def verdict(ws: Workspace, timeline: list[Entry]) -> list[Check]:
     good = backup_sets.good_sets(s.backup_dir)
     broken = [m.name for m in good if backup_sets.verify(s.backup_dir / m.name, m)]
     cold = [m for m in good if m.how == "cold"]
-    checks.append(Check("every backup set verifies (five nightly, one cold)", len(good) >= 6 and cold and not broken,
+    checks.append(Check("every backup set verifies (five nightly, one cold)",
+                        len(good) >= 6 and bool(cold) and not broken,
                         f"{len(good)} good sets, {len(cold)} cold" + (f"; failing: {', '.join(broken)}" if broken
                                                                       else "")))
     drills = [r for r in history.runs(job="weekend") if r.step == "restore drill"]
@@ -459,17 +466,17 @@ def remove(client, ws: Workspace) -> list[str]:
             quietly(lambda: ws.run("down", timeout=600))
         for container in client.containers.list(ignore_removed=True, all=True):
             if ws.suffix in container.name:
-                quietly(lambda: container.remove(force=True, v=True))
+                quietly(partial(container.remove, force=True, v=True))
         for network in client.networks.list():
             if ws.suffix in network.name:
                 quietly(network.remove)
         for volume in client.volumes.list():
             if ws.suffix in volume.name:
-                quietly(lambda: volume.remove(force=True))
+                quietly(partial(volume.remove, force=True))
         for image in client.images.list():
             for tag in image.tags:
                 if ws.suffix in tag:
-                    quietly(lambda: client.images.remove(tag, force=True))
+                    quietly(partial(client.images.remove, tag, force=True))
         left = leftovers(client, ws.suffix)
     finally:
         if ws.smb is not None:

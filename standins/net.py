@@ -31,7 +31,7 @@ def used_subnets(client) -> list[ipaddress.IPv4Network]:
     for network in client.networks.list():
         for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
             if config.get("Subnet") and ":" not in config["Subnet"]:
-                subnets.append(ipaddress.ip_network(config["Subnet"], strict=False))
+                subnets.append(ipaddress.IPv4Network(config["Subnet"], strict=False))
     return subnets
 
 

@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import docker
+
 from ecosystem import archives, volumes
 from tests.support import images as test_images
 
@@ -68,11 +69,13 @@ def main() -> None:
         size = archive.stat().st_size / 1e6
         write_ratio = statistics.median(plain_write) / statistics.median(ours_write)
         extract_ratio = statistics.median(plain_extract) / statistics.median(ours_extract)
-        print(f"data: {args.megabytes} MB random + 200 CSV files; archive {size:.0f} MB; medians of {args.rounds} rounds")
+        print(f"data: {args.megabytes} MB random + 200 CSV files; archive {size:.0f} MB; "
+              f"medians of {args.rounds} rounds")
         print(f"  write:   ours {statistics.median(ours_write):.2f}s, plain tar | {volumes.COMPRESSOR} "
               f"{statistics.median(plain_write):.2f}s -> {write_ratio:.2f}x of plain (target >= 0.90): "
               f"{'met' if write_ratio >= 0.9 else 'NOT met'}")
-        print(f"  extract: ours {statistics.median(ours_extract):.2f}s, plain tar -x {statistics.median(plain_extract):.2f}s"
+        print(f"  extract: ours {statistics.median(ours_extract):.2f}s, "
+              f"plain tar -x {statistics.median(plain_extract):.2f}s"
               f" -> {extract_ratio:.2f}x of plain (target >= 0.90): {'met' if extract_ratio >= 0.9 else 'NOT met'}")
         print(f"  before extracting, a restore's checksum pass and archive check: {statistics.median(checks):.2f}s "
               "(reported separately)")

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import docker
+
 from ecosystem import stack
 from standins.pysystemtrade_repo import PROCESSES
 from tests.support import images as test_images
@@ -56,7 +57,7 @@ class Lives:
                     self.started[event["id"]] = event["timeNano"]
                 elif event["id"] in self.started:
                     self.lives.append((name, (event["timeNano"] - self.started.pop(event["id"])) / 1e9))
-        except Exception:
+        except Exception:  # noqa: BLE001 - background reader: the stream is closed under it at the end
             pass
 
     def take(self) -> list[tuple[str, float]]:
@@ -82,7 +83,8 @@ def main() -> None:
     try:
         control = ("process_configuration_start_time:\n" + "".join(f"  {p}: '00:00'\n" for p in CHAIN) +
                    "process_configuration_stop_time:\n" + "".join(f"  {p}: '23:59'\n" for p in CHAIN))
-        build_and_start(made, {"private_control_config.yaml": control, "standin_behaviour": f"seconds={args.seconds}\n"})
+        build_and_start(made, {"private_control_config.yaml": control,
+                               "standin_behaviour": f"seconds={args.seconds}\n"})
         s = made.settings
         project = stack.compose(s)
         env = {**os.environ, **project.env}
@@ -113,7 +115,8 @@ def main() -> None:
         print(f"\n{len(CHAIN)} steps of {args.seconds}s each, median of {args.rounds} rounds:")
         print(f"  invoke eod: {statistics.median(eod_totals):.1f}s, overhead {eod_step:.2f}s per step "
               f"(target < 1.00 s): {'met' if eod_step < 1 else 'NOT met'}")
-        print(f"  plain docker compose run: {statistics.median(plain_totals):.1f}s, overhead {plain_step:.2f}s per step")
+        print(f"  plain docker compose run: {statistics.median(plain_totals):.1f}s, "
+              f"overhead {plain_step:.2f}s per step")
         print(f"  ratio of per-step overheads (eod / plain compose run): {eod_step / plain_step:.2f}x")
         # pysys-launch (keeping each run's whole output) runs inside the container: it counts as the steps'
         # own runtime above, so the ratio of whole chains shows its cost too

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import docker
+
 from ecosystem import images, stack
 from ecosystem.settings import load_settings
 from standins.pysystemtrade_repo import make_repo
@@ -49,7 +50,8 @@ def main() -> None:
     values = {"NAME_SUFFIX": test_stack.suffix, "IPV4_NETWORK_PART": test_stack.network_part,
               "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
               "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
-              "PYTHON_BASE_IMAGE": base, "TWSUSERID": "bench-user", "TWSPASSWORD": "bench-password", "IB_API_PORT": "24001", "VNC_PORT": "25900", "JUPYTER_PORT": "28888"}
+              "PYTHON_BASE_IMAGE": base, "TWSUSERID": "bench-user", "TWSPASSWORD": "bench-password",
+              "IB_API_PORT": "24001", "VNC_PORT": "25900", "JUPYTER_PORT": "28888"}
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     settings = load_settings(ROOT, env_file=env_file, environ={})
     plans = {p.key: p for p in images.standin_plans(settings)}
@@ -71,7 +73,8 @@ def main() -> None:
                 [("daily_processes", [p]) for p in ("run_systems", "run_cleaners", "run_reports", "run_backups")]):
             project.run_detached(service, argv, name=f"bench{index}{test_stack.suffix}",
                                  environment={"STANDIN_BEHAVIOUR": "*=hang"})
-        running = len(client.containers.list(filters={"label": f"com.docker.compose.project={settings.compose_project}"}))
+        running = len(client.containers.list(
+            filters={"label": f"com.docker.compose.project={settings.compose_project}"}))
         ps = project._argv("ps", "--all")
         timed(invoke + ["status"], env), timed(ps, compose_env)  # warm caches
         ours, theirs = [], []

@@ -20,7 +20,7 @@ def docker_client():
     try:
         client = docker.from_env(timeout=120)
         client.ping()
-    except Exception as exc:
+    except (docker.errors.DockerException, OSError) as exc:  # requests' errors are OSErrors
         missing("the Docker engine", f"start dockerd or run scripts/test.sh ({type(exc).__name__})")
     yield client
     client.close()

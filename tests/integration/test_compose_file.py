@@ -13,8 +13,9 @@ from ecosystem.settings import load_settings
 
 def config(environ: dict) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", "compose", "-f", str(stack.COMPOSE_FILE), "--profile", "*", "config",
-                           "--format", "json"], env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
-                                                     **environ}, capture_output=True, text=True, timeout=60)
+                           "--format", "json"],
+                          env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **environ},
+                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

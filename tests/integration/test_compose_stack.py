@@ -45,7 +45,7 @@ networks:
 volumes:
   data:
     name: data${NAME_SUFFIX}
-"""
+"""  # noqa: E501 - the server's one-line command stays as written
 
 
 @pytest.fixture
@@ -83,7 +83,8 @@ def test_an_unhealthy_service_fails_up_with_a_clear_error(tmp_path, stack, busyb
     compose_file.write_text(STANDIN_COMPOSE.replace('"http://127.0.0.1:8080/"', '"http://127.0.0.1:9/"')
                             .replace("retries: 30", "retries: 2"))
     broken = Compose(project=stack.project, files=[compose_file], cwd=tmp_path,
-                     env={"BUSYBOX_IMAGE": busybox, "NAME_SUFFIX": stack.suffix, "IPV4_NETWORK_PART": stack.network_part})
+                     env={"BUSYBOX_IMAGE": busybox, "NAME_SUFFIX": stack.suffix,
+                          "IPV4_NETWORK_PART": stack.network_part})
     with pytest.raises(ComposeError) as caught:
         broken.up(wait=True, timeout=60)
     message = str(caught.value)

@@ -36,7 +36,8 @@ def run_doctor(tmp_path, stack):
 
 
 def line(output: str, check: str) -> str:
-    found = [row for row in output.splitlines() if check in row and row.split()[:1] in (["OK"], ["WARN"], ["FAIL"], ["SKIP"])]
+    found = [row for row in output.splitlines()
+             if check in row and row.split()[:1] in (["OK"], ["WARN"], ["FAIL"], ["SKIP"])]
     assert found, f"no {check!r} line in:\n{output}"
     return found[0]
 

@@ -36,7 +36,7 @@ def make_set(backup_dir: Path, created: datetime, sizes: dict[str, int]) -> Mani
                 block = os.urandom(min(remaining, 4 << 20))
                 handle.write(block)
                 remaining -= len(block)
-    files = {n: dict(zip(("size", "sha256"), sha256_file(folder / n))) for n in sizes}
+    files = {n: dict(zip(("size", "sha256"), sha256_file(folder / n), strict=True)) for n in sizes}
     manifest = Manifest(name, created.isoformat(), "online", ["db", "parquet"], files,
                         {"db": {"p.o": 1}, "parquet": {"files": 1}})
     manifest.write(folder)
@@ -80,14 +80,14 @@ def test_a_set_with_a_large_file_is_uploaded_verified_and_a_second_run_sends_not
 def test_smbd_stopped_mid_upload_leaves_no_file_under_a_final_name_and_the_next_run_completes(tmp_path):
     server = start_samba(tmp_path / "smb", PASSWORD)
     try:
-        values, s = settings_for(tmp_path, server)
+        _values, s = settings_for(tmp_path, server)
         manifest = make_set(s.backup_dir, NOW, {"db.archive.gz": 1 << 20, "parquet.tar.gz": 300 << 20})
         failure: list[BaseException] = []
 
         def upload():
             try:
                 offloading.offload(s, say=lambda _: None, sleep=lambda _: None)
-            except BaseException as exc:  # the drill's expected failure
+            except BaseException as exc:  # noqa: BLE001 - the drill's failure, whatever it is, goes to the test to assert on
                 failure.append(exc)
 
         worker = threading.Thread(target=upload)
@@ -129,24 +129,24 @@ def test_a_share_that_refuses_writes_and_a_file_in_the_way_are_clear_errors(tmp_
     folder.mkdir()
     os.chown(folder, 0, 0)
     folder.chmod(0o555)
-    values, s = settings_for(tmp_path, samba, SMB_FOLDER="readonly")
+    _values, s = settings_for(tmp_path, samba, SMB_FOLDER="readonly")
     make_set(s.backup_dir, NOW, {"db.archive.gz": 1000})
     with pytest.raises(SmbError, match="denied"):
         offloading.offload(s, say=lambda _: None)
     (samba.share_path / "a_file").write_text("in the way")
-    values, s = settings_for(tmp_path, samba, SMB_FOLDER="a_file")
+    _values, s = settings_for(tmp_path, samba, SMB_FOLDER="a_file")
     with pytest.raises(SmbError, match="as a file"):
         offloading.offload(s, say=lambda _: None)
 
 
 def test_retention_on_the_share_keeps_the_right_sets_and_always_the_newest_good_one(tmp_path, samba):
-    values, s = settings_for(tmp_path, samba, SMB_FOLDER="retention", OFFLOAD_KEEP_LAST="2", OFFLOAD_KEEP_DAILY="0",
-                             OFFLOAD_KEEP_WEEKLY="0", SMB_VERIFY="no")
+    _values, s = settings_for(tmp_path, samba, SMB_FOLDER="retention", OFFLOAD_KEEP_LAST="2", OFFLOAD_KEEP_DAILY="0",
+                              OFFLOAD_KEEP_WEEKLY="0", SMB_VERIFY="no")
     names = [make_set(s.backup_dir, NOW + timedelta(days=day), {"db.archive.gz": 100}).name for day in range(5)]
     result = offloading.offload(s, say=lambda _: None)
     assert sorted(result.deleted_remote) == names[:3]
     assert sorted(p.name for p in (samba.share_path / "retention").iterdir()) == names[3:]
-    values, s = settings_for(tmp_path, samba, SMB_FOLDER="retention", OFFLOAD_KEEP_LAST="0", OFFLOAD_KEEP_DAILY="0",
-                             OFFLOAD_KEEP_WEEKLY="0")
+    _values, s = settings_for(tmp_path, samba, SMB_FOLDER="retention", OFFLOAD_KEEP_LAST="0", OFFLOAD_KEEP_DAILY="0",
+                              OFFLOAD_KEEP_WEEKLY="0")
     offloading.offload(s, say=lambda _: None)
     assert [p.name for p in (samba.share_path / "retention").iterdir()] == [names[-1]], "never the newest good set"

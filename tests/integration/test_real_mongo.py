@@ -18,17 +18,20 @@ from tests.support.ecosystem import ROOT
 
 @pytest.fixture(scope="module")
 def real_mongo(docker_client):
+    from docker.errors import ImageNotFound
+
     image = load_settings(ROOT, environ={}).mongo_image
     try:
         docker_client.images.get(image)
-    except Exception:
+    except ImageNotFound:
         pytest.skip(f"the real MongoDB image {image} is not on this machine (no registry here): "
                     "the contract is tested against the stand-in instead; `docker pull` it to run this test")
     container = docker_client.containers.run(image, detach=True, network_mode="none",
                                              labels={"org.pysystemtrade-ecosystem.role": "control"})
     try:
         for _ in range(120):
-            if container.exec_run(["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand('ping').ok"]).exit_code == 0:
+            ping = container.exec_run(["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand('ping').ok"])
+            if ping.exit_code == 0:
                 break
             time.sleep(0.5)
         yield container
@@ -43,7 +46,8 @@ def test_dump_counts_and_restore_with_drop_on_the_real_image(real_mongo):
     sink = io.BytesIO()
     mongo.dump(real_mongo.name, "", sink)
     assert sink.getvalue()[:2] == b"\x1f\x8b"
-    real_mongo.exec_run(["mongosh", "--quiet", "--norc", "--eval", "db.getSiblingDB('production').orders.insertOne({i: 4})"])
+    real_mongo.exec_run(["mongosh", "--quiet", "--norc", "--eval",
+                         "db.getSiblingDB('production').orders.insertOne({i: 4})"])
     import tempfile
     with tempfile.NamedTemporaryFile() as archive:
         archive.write(sink.getvalue())

@@ -140,7 +140,8 @@ def test_a_failing_job_alerts_every_time_a_hanging_one_is_stopped_at_its_timeout
     eod_own = [t for t in texts if "pysys_runtime is not running" in t]
     assert len(eod_own) == 3, "the failing job's own failure, alerted each of the three days"
     assert len([t for t in texts if "invoke eod exited with code 1" in t]) == 3, "and the scheduler's record of it"
-    timed_out = [t for t in texts if "invoke offload exited" in t and "timed_out" in t.replace("timed out", "timed_out")]
+    timed_out = [t for t in texts
+                 if "invoke offload exited" in t and "timed_out" in t.replace("timed out", "timed_out")]
     assert len(timed_out) == 3, "each hang stopped at its timeout is alerted"
 
 

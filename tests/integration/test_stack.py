@@ -68,7 +68,8 @@ def test_build_keeps_every_secret_out_of_images_history_clone_and_logs(docker_cl
 def test_up_brings_the_stack_to_healthy_and_status_shows_it(docker_client, eco):
     eco.run("setup")
     eco.run("up", "--timeout", "180")
-    rows = {r.service: r for r in stack_module.service_states(Context(eco.settings, History(eco.settings.history_path), _client=docker_client))}
+    context = Context(eco.settings, History(eco.settings.history_path), _client=docker_client)
+    rows = {r.service: r for r in stack_module.service_states(context)}
     for service in stack_module.ALWAYS_ON:
         assert (rows[service].state, rows[service].health) == ("running", "healthy"), service
     for service in stack_module.TRADING + stack_module.ONE_SHOT:
@@ -112,7 +113,8 @@ def _in(container, command: str) -> subprocess.CompletedProcess:
 def test_each_container_reads_the_secrets_it_needs_and_no_other(eco):
     suffix = eco.test_stack.suffix
     expected = {f"ib_gateway{suffix}": {"tws_userid", "tws_password", "vnc_password"},
-                f"mongo_db{suffix}": {"mongo_root_password", "mongo_tools_config"}, f"jupyter{suffix}": {"jupyter_token"}}
+                f"mongo_db{suffix}": {"mongo_root_password", "mongo_tools_config"},
+                f"jupyter{suffix}": {"jupyter_token"}}
     for container, secrets in expected.items():
         assert _in(container, "id -u").stdout.strip() != "0", f"{container} runs as root"
         assert set(_in(container, "ls /run/secrets").stdout.split()) == secrets
@@ -217,7 +219,8 @@ def test_rollback_after_a_second_build_runs_the_previous_image(docker_client, ec
     eco.run("rollback")
     assert docker_client.images.get(f"{repository}:current").id == first
     assert not has_second_build()
-    rows = {r.service: r for r in stack_module.service_states(Context(eco.settings, History(eco.settings.history_path), _client=docker_client))}
+    context = Context(eco.settings, History(eco.settings.history_path), _client=docker_client)
+    rows = {r.service: r for r in stack_module.service_states(context)}
     assert all(rows[s].state == "running" for s in stack_module.ALWAYS_ON)
 
 
@@ -237,7 +240,8 @@ def test_process_control_runs_pysystemtrades_api_in_a_one_off_container(docker_c
                                                             "name": eco.test_stack.suffix}) == []
 
 
-PID_CHECK = "import os, sys\ntry:\n    os.kill(int(sys.argv[1]), 0)\n    print('alive')\nexcept ProcessLookupError:\n    print('dead')\n"
+PID_CHECK = ("import os, sys\ntry:\n    os.kill(int(sys.argv[1]), 0)\n    print('alive')\n"
+             "except ProcessLookupError:\n    print('dead')\n")
 
 
 def test_processes_in_separate_containers_share_one_log_server_and_see_each_others_pids(docker_client, eco):
@@ -264,10 +268,12 @@ def test_processes_in_separate_containers_share_one_log_server_and_see_each_othe
         assert control.record("run_stack_handler").running, "a killed process leaves its record running"
         assert control.finish("run_stack_handler").running is False
     finally:
+        from docker.errors import APIError
+
         try:
             docker_client.containers.get(handler).remove(force=True)
-        except Exception:
-            pass
+        except APIError:
+            pass  # it is gone already
 
 
 def _launch(eco, service, behaviour, tag):
@@ -287,8 +293,8 @@ def test_graceful_stop_ends_a_process_through_stop_and_sets_go_again(docker_clie
     name, control = _launch(eco, "stack_handler", "hang", "graceful")
     result = eco.run("stop", "--process", "run_stack_handler")
     assert "ended by STOP" in result.stdout
-    state = docker_client.api.inspect_container(name)["State"] if name in {c.name for c in
-                                                                              docker_client.containers.list(all=True)} else None
+    names = {c.name for c in docker_client.containers.list(all=True)}
+    state = docker_client.api.inspect_container(name)["State"] if name in names else None
     assert state is None or state["ExitCode"] == 0, "no signal: it exited by itself"
     assert control.record("run_stack_handler").status == "GO", "STOP must not persist"
     again = stack_module.compose(eco.settings).run_once("stack_handler", process_runs.command("run_stack_handler"))
@@ -325,7 +331,7 @@ def test_startup_never_runs_while_a_process_runs(docker_client, eco):
     history_file = eco.settings.history_path
     kept = history_file.read_text()
     try:  # forget the startups, as if the runtime had just started: up must still not run one
-        history_file.write_text("".join(l + "\n" for l in kept.splitlines() if '"job":"startup"' not in l))
+        history_file.write_text("".join(line + "\n" for line in kept.splitlines() if '"job":"startup"' not in line))
         eco.run("up", "--timeout", "180")
         rows = [line.split() for line in eco.run("history", "--job", "startup").stdout.splitlines()[2:]]
         assert [row[4] for row in rows] == ["skipped"], rows
@@ -353,7 +359,7 @@ def test_shell_runs_in_the_shared_namespaces_and_sees_the_running_processes(dock
 
 def _broker_account(eco, account):
     config = eco.settings.private_config_dir / "private_config.yaml"
-    lines = [l for l in config.read_text().splitlines() if not l.startswith("broker_account:")]
+    lines = [line for line in config.read_text().splitlines() if not line.startswith("broker_account:")]
     config.write_text("\n".join(lines + [f"broker_account: '{account}'"]) + "\n")
 
 

@@ -69,8 +69,8 @@ def store(made, docker_client) -> dict:
 
 
 def process_containers(docker_client, made, process: str) -> list:
-    return [c for c in docker_client.containers.list(ignore_removed=True, all=True, filters={"label": made.test_stack.label})
-            if c.labels.get("org.pysystemtrade-ecosystem.process") == process]
+    listed = docker_client.containers.list(ignore_removed=True, all=True, filters={"label": made.test_stack.label})
+    return [c for c in listed if c.labels.get("org.pysystemtrade-ecosystem.process") == process]
 
 
 def wait_ended(docker_client, made, process: str) -> None:
@@ -144,7 +144,8 @@ def test_a_failure_in_a_stop_on_failure_step_skips_the_rest(day, docker_client):
 def test_the_order_generator_waits_for_the_stack_handler_and_fails_clearly_at_its_deadline(day, docker_client):
     write_private(day, "standin_behaviour", "seconds=0.5\nrun_stack_handler=hang\n")
     project = stack_module.compose(day.settings)
-    project.run_detached("stack_handler", process_runs.command("run_stack_handler"), name=f"sh_wait{day.test_stack.suffix}")
+    project.run_detached("stack_handler", process_runs.command("run_stack_handler"),
+                         name=f"sh_wait{day.test_stack.suffix}")
     try:
         since = datetime.now(UTC)
         day.run("eod", "--force", check=False)
@@ -230,8 +231,8 @@ def test_no_run_is_declined_without_a_container_and_a_process_launched_in_no_run
 
 
 def test_a_backtest_written_by_one_process_is_read_by_the_next_and_by_jupyter(day, docker_client):
-    write_private(day, "standin_behaviour", "seconds=0.5\nrun_systems=backtest\nrun_strategy_order_generator=read_backtest\n"
-                                            "run_reports=read_backtest\n")
+    write_private(day, "standin_behaviour", "seconds=0.5\nrun_systems=backtest\n"
+                                            "run_strategy_order_generator=read_backtest\nrun_reports=read_backtest\n")
     try:
         since = datetime.now(UTC)
         day.run("eod", "--force")
@@ -239,7 +240,8 @@ def test_a_backtest_written_by_one_process_is_read_by_the_next_and_by_jupyter(da
         assert all(steps[p].outcome == "ok" for p in ("run_systems", "run_strategy_order_generator", "run_reports"))
         jupyter = docker_client.containers.get(f"jupyter{day.test_stack.suffix}")
         read = jupyter.exec_run(["python3", "-c", "import glob, os, pickle; newest = max(glob.glob("
-                                 "'/data/backtests/*/*.pck'), key=os.path.getmtime); print(pickle.load(open(newest, 'rb')))"])
+                                 "'/data/backtests/*/*.pck'), key=os.path.getmtime); "
+                                 "print(pickle.load(open(newest, 'rb')))"])
         assert read.exit_code == 0 and b"run_systems" in read.output, read.output
     finally:
         write_private(day, "standin_behaviour", "seconds=0.5\n")
@@ -334,8 +336,8 @@ def test_sync_outside_the_trading_week_launches_nothing(day, docker_client):
     try:
         out = day.run("weekly.sync").stdout
         assert "launched" not in out
-        assert not [c for c in docker_client.containers.list(ignore_removed=True, filters={"label": day.test_stack.label})
-                    if c.labels.get("org.pysystemtrade-ecosystem.process")]
+        listed = docker_client.containers.list(ignore_removed=True, filters={"label": day.test_stack.label})
+        assert not [c for c in listed if c.labels.get("org.pysystemtrade-ecosystem.process")]
     finally:
         day.values |= {"WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7"}
         day.write_env()

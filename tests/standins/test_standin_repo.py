@@ -300,7 +300,7 @@ control.start_process("run_systems")
 control.finish_all_processes()
 print(json.dumps({"raised": raised, "record": diagControlProcess().get_control_for_process_name("run_cleaners").as_dict(),
                   "systems": diagControlProcess().get_control_for_process_name("run_systems").as_dict()}, default=str))
-"""
+"""  # noqa: E501 - the script is run as it is written: its long lines stay
 
 
 def test_finish_process_on_a_record_not_running_raises_and_finish_all_skips_it(env):
@@ -342,7 +342,8 @@ def test_prod_logging_reaches_the_log_server(repo, env, tmp_path):
         assert wait_for(listening)
         config = tmp_path / "logging.yaml"
         config.write_text("version: 1\nhandlers:\n  console:\n    class: logging.StreamHandler\n"
-                          f"  socket:\n    class: logging.handlers.SocketHandler\n    host: localhost\n    port: {port}\n"
+                          "  socket:\n    class: logging.handlers.SocketHandler\n"
+                          f"    host: localhost\n    port: {port}\n"
                           "root:\n  handlers:\n    - console\n    - socket\n")
         code, output = finish(launch(repo, env, "run_systems", PYSYS_LOGGING_CONFIG=str(config)))
         assert code == 0 and f"Attempting to configure prod logging from {config}" in output
@@ -363,4 +364,5 @@ def test_sim_logging_without_the_variable_and_as_the_fallback(repo, env, tmp_pat
     assert code == 0 and "ERROR: Problem configuring prod logging, reverting to sim: " in output
     assert "Configuring sim logging" in output and "finished (stand-in)" in output
     code, output = finish(launch(repo, env, "run_systems", PYSYS_LOGGING_CONFIG=str(tmp_path / "missing.yaml")))
-    assert code == 0 and f"ERROR: prod logging config '{tmp_path / 'missing.yaml'}' not found, reverting to sim" in output
+    assert code == 0 and (f"ERROR: prod logging config '{tmp_path / 'missing.yaml'}' not found, "
+                          "reverting to sim") in output

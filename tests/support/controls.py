@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 
 from ecosystem.process_control import ProcessRecord
 
+LONDON = ZoneInfo("Europe/London")
+
 
 class RecordingControl:
-    def __init__(self, status: str = "GO", tz: ZoneInfo = ZoneInfo("Europe/London")):
+    def __init__(self, status: str = "GO", tz: ZoneInfo = LONDON):
         self.calls, self.status, self.tz = [], status, tz
 
     def record(self, name):

@@ -66,7 +66,8 @@ class Ecosystem:
                                 capture_output=True, text=True, timeout=timeout)
         self.output.append(result.stdout + result.stderr)
         if check and result.returncode != 0:
-            raise AssertionError(f"invoke {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(f"invoke {' '.join(args)} exited {result.returncode}:\n"
+                                 f"{result.stdout}\n{result.stderr}")
         return result
 
 
@@ -93,7 +94,8 @@ def make_ecosystem(client, folder: Path, base: str, shared_standins: Settings | 
     if shared_standins is None:
         for plan in plans.values():
             images.build(client, plan)
-    eco.values |= {"MONGO_IMAGE": plans["standin-mongo"].current, "GATEWAY_BASE_IMAGE": plans["standin-gateway"].current}
+    eco.values |= {"MONGO_IMAGE": plans["standin-mongo"].current,
+                   "GATEWAY_BASE_IMAGE": plans["standin-gateway"].current}
     eco.write_env()
     return eco
 
@@ -120,7 +122,7 @@ class CreatedContainers:
                     self.one_offs.append(attributes.get("com.docker.compose.service", "?"))
                 else:
                     self.services.append(attributes.get("com.docker.compose.service", "?"))
-        except Exception:  # the stream is closed at the end
+        except Exception:  # noqa: BLE001 - background reader: the stream is closed under it at the end
             pass
 
     def close(self) -> None:

@@ -36,7 +36,8 @@ def leftovers(client, stack: TestStack) -> list[str]:
     and anything else carrying its suffix (the demo's own sweep)."""
     from standins.demo import leftovers as by_suffix
 
-    found = [f"container {c.name}" for c in client.containers.list(ignore_removed=True, all=True, filters={"label": stack.label})]
+    found = [f"container {c.name}"
+             for c in client.containers.list(ignore_removed=True, all=True, filters={"label": stack.label})]
     found += [f"network {n.name}" for n in client.networks.list(filters={"label": stack.label})]
     found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": stack.label})]
     return found + [item for item in by_suffix(client, stack.suffix) if item not in found]
@@ -55,12 +56,14 @@ def remove_everything(client, stack: TestStack, compose: Compose | None = None) 
         if stack.suffix in container.name:
             container.remove(force=True, v=True)
     for network in client.networks.list():
-        if network.attrs.get("Labels", {}).get("com.docker.compose.project") == stack.project or stack.suffix in network.name:
+        project = network.attrs.get("Labels", {}).get("com.docker.compose.project")
+        if project == stack.project or stack.suffix in network.name:
             network.remove()
     for image in client.images.list():
         for tag in image.tags:
             if stack.suffix in tag:
                 client.images.remove(tag, force=True, noprune=False)
     for volume in client.volumes.list():
-        if (volume.attrs.get("Labels") or {}).get("com.docker.compose.project") == stack.project or stack.suffix in volume.name:
+        project = (volume.attrs.get("Labels") or {}).get("com.docker.compose.project")
+        if project == stack.project or stack.suffix in volume.name:
             volume.remove(force=True)

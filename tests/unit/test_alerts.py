@@ -26,7 +26,7 @@ def test_identical_alerts_are_throttled_and_the_next_says_how_many_were_held(tmp
     alerter(event(step="run_cleaners"))  # another alert: not throttled
     assert [t for t, _ in sent] == ["pysystemtrade ecosystem: eod/run_systems failed",
                                     "pysystemtrade ecosystem: eod/run_cleaners failed"]
-    title, body = sent[0]
+    _title, body = sent[0]
     assert "Tue 2026-12-01 20:31 GMT" in body and "what to do: read its log" in body and "line 1" in body
     assert "hunter2" not in body and "********" in body
     later = Alerter(lambda title, body: sent.append((title, body)) or True, tz=ZoneInfo("Europe/London"),

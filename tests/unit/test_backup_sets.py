@@ -45,8 +45,8 @@ def make_set(backup_dir: Path, name: str, members=None, *, status="good", counts
     folder.mkdir(parents=True)
     tar_gz(folder / "parquet.tar.gz", members if members is not None else [file("./prices/ES.parquet", b"p" * 100)])
     (folder / "db.archive.gz").write_bytes(gzip.compress(b"stand-in dump"))
-    files = {n: dict(zip(("size", "sha256"), archives.sha256_file(folder / n))) for n in ("parquet.tar.gz",
-                                                                                         "db.archive.gz")}
+    files = {n: dict(zip(("size", "sha256"), archives.sha256_file(folder / n), strict=True))
+             for n in ("parquet.tar.gz", "db.archive.gz")}
     Manifest(name, NOW.isoformat(), "online", ["db", "parquet"], files,
              counts or {"db": {"production.orders": 3}, "parquet": {"files": 1}}, {}, status).write(folder)
     return folder
@@ -81,7 +81,7 @@ def test_a_flipped_byte_a_truncated_file_and_a_missing_manifest_are_refused(tmp_
         restoring.check_set(truncated)
     bare = make_set(tmp_path, "pst-20261201T223002Z")
     (bare / "manifest.json").unlink()
-    with pytest.raises(BackupSetError, match="no manifest.json"):
+    with pytest.raises(BackupSetError, match=r"no manifest\.json"):
         restoring.check_set(bare)
 
 
@@ -89,7 +89,8 @@ def rehash(folder: Path, *, parquet_files: int | None = None) -> None:
     """Make the manifest match the files again (and, given, the Parquet file count): the archive
     checks must then be what refuses a set."""
     manifest = Manifest.read(folder)
-    manifest.files = {n: dict(zip(("size", "sha256"), archives.sha256_file(folder / n))) for n in manifest.files}
+    manifest.files = {n: dict(zip(("size", "sha256"), archives.sha256_file(folder / n), strict=True))
+                      for n in manifest.files}
     if parquet_files is not None:
         manifest.counts["parquet"]["files"] = parquet_files
     manifest.write(folder)
@@ -133,7 +134,7 @@ def test_members_hidden_after_a_damaged_header_are_refused(tmp_path):
     _raw_members(folder / "parquet.tar.gz", [file("./ok"), special("./abs_link", tarfile.SYMTYPE, "/etc"),
                                              file("./more")], garbage_after=0)
     rehash(folder)
-    with pytest.raises(BackupSetError, match="after its end|truncated or corrupt"):
+    with pytest.raises(BackupSetError, match=r"after its end|truncated or corrupt"):
         restoring.check_set(folder)
 
 
@@ -151,7 +152,7 @@ def test_a_hard_link_to_a_symlink_and_a_gnu_header_with_a_prefix_are_refused(tmp
     data = bytearray(raw.getvalue())
     data[345:352] = b"a/b/c/d"  # GNU magic: these bytes are times for GNU tar, a name prefix for Python
     data[148:156] = b" " * 8
-    data[148:155] = ("%06o\0" % sum(data[:512])).encode()
+    data[148:155] = f"{sum(data[:512]):06o}\0".encode()
     (folder / "parquet.tar.gz").write_bytes(gzip.compress(bytes(data)))
     rehash(folder)
     with pytest.raises(BackupSetError, match="read differently"):
@@ -174,7 +175,8 @@ def test_a_truncated_archive_with_a_matching_manifest_is_still_refused(tmp_path)
 
 
 def test_an_inside_symlink_is_fine(tmp_path):
-    folder = make_set(tmp_path, "pst-20261201T223000Z", [file("./a/data"), special("./a/link", tarfile.SYMTYPE, "data")])
+    folder = make_set(tmp_path, "pst-20261201T223000Z",
+                      [file("./a/data"), special("./a/link", tarfile.SYMTYPE, "data")])
     rehash(folder, parquet_files=1)
     restoring.check_set(folder)
 

@@ -52,7 +52,7 @@ def test_every_steps_outcome_is_recorded_and_a_decline_is_a_failure_event(histor
     assert summary.outcomes["b_systems"] == "declined" and not summary.ok
     steps = {r.step: r for r in history.runs(job="eod") if r.step}
     assert steps["b_systems"].outcome == "declined" and steps["b_systems"].log_tail == ("last line",)
-    chain = [r for r in history.runs(job="eod") if not r.step][0]
+    chain = next(r for r in history.runs(job="eod") if not r.step)
     assert chain.outcome == "failed" and "1 declined" in chain.detail
     assert [(e.step, e.outcome) for e in history.events if e.step] == [("b_systems", "declined")]
 

@@ -33,7 +33,8 @@ def test_a_wrong_mode_is_named():
 
 
 def test_no_account_at_all():
-    assert judge_login(answer(), broker_account="X", trading_mode="paper") == ["the gateway reported no managed account"]
+    assert judge_login(answer(), broker_account="X", trading_mode="paper") == [
+        "the gateway reported no managed account"]
 
 
 def test_waiting_for_a_gateway_that_never_answers_times_out_with_the_fix():

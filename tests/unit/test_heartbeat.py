@@ -13,9 +13,14 @@ from ecosystem import heartbeat
 from ecosystem import scheduler_loop as loop_module
 from ecosystem.errors import EXIT_BUSY
 from tests.support.net import free_port
-from tests.unit.test_scheduler_loop import JOBS, LONDON, MONDAY_1950, Clock, child, wait_all, world  # noqa: F401
+from tests.unit.test_scheduler_loop import JOBS, LONDON, MONDAY_1950, Clock, child, make_world, wait_all
 
 TOKEN = "0d2c1b7e-5f4a-4c3b-9e8d-7a6b5c4d3e2f"
+
+
+@pytest.fixture
+def world(tmp_path):
+    return make_world(tmp_path)
 
 
 @pytest.fixture
@@ -53,7 +58,7 @@ def test_a_ping_to_a_service_that_is_down_is_a_warning_without_the_url(caplog):
 
 
 def test_the_scheduler_pings_the_start_and_the_end_of_each_pipeline_success_or_failure(world, sink):
-    history, events, beat = world
+    history, _events, beat = world
     codes = iter([0, 1])
     clock = Clock(MONDAY_1950)
     scheduler = loop_module.Scheduler(JOBS, history, tz=LONDON, heartbeat=beat, clock=clock,

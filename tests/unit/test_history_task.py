@@ -28,8 +28,8 @@ def test_history_lists_runs_and_filters_by_job(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["start", "job", "step", "slot", "outcome", "took", "detail"]
-    assert any("systems" in l and "declined" in l and "status is STOP" in l for l in lines)
-    assert any("backup" in l and "suspect" in l for l in lines)
+    assert any("systems" in line and "declined" in line and "status is STOP" in line for line in lines)
+    assert any("backup" in line and "suspect" in line for line in lines)
     only = invoke(tmp_path, "--job", "backup").stdout
     assert "backup" in only and "eod" not in only
     record.record("weekly.sync", "ok", "launched run_stack_handler", step="run_stack_handler")

@@ -97,7 +97,7 @@ def test_dependencies_of_a_pyproject_only_repository(tmp_path):
 
 def test_no_dependency_file_is_a_clear_error(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.black]\nline-length = 88\n')  # as upstream 1.80's has no deps
-    with pytest.raises(EcosystemError, match="neither requirements.txt nor"):
+    with pytest.raises(EcosystemError, match=r"neither requirements\.txt nor"):
         images.dependencies(tmp_path)
 
 

@@ -45,7 +45,7 @@ def test_a_failed_backup_skips_offload_but_not_the_rest_and_the_pipeline_fails(c
     assert steps["backup"].detail == "exit 1: backup failed on purpose"
     assert "backup did not end ok" in steps["offload"].detail
     assert steps["reports"].outcome == "skipped" and "REPORTS_REMOTE" in steps["reports"].detail
-    assert [r for r in runs if not r.step][0].outcome == "failed"
+    assert next(r for r in runs if not r.step).outcome == "failed"
 
 
 def test_the_weekend_drills_the_cold_backup_and_cleanup_runs_even_after_a_failure(context, monkeypatch):
@@ -74,7 +74,7 @@ def test_nightly_runs_the_chain_of_the_day_it_is_given_and_records_that_day(cont
     pipelines.nightly(context, day=day)
     assert calls[0] == ("eod", {"day": day}), "a late run is booked to the evening it belongs to"
     assert ("backup", {}) in calls
-    parent = [r for r in History(tmp_path / "state" / "history.jsonl").runs(job="nightly") if not r.step][0]
+    parent = next(r for r in History(tmp_path / "state" / "history.jsonl").runs(job="nightly") if not r.step)
     assert parent.slot == day and parent.outcome == "ok"
     for bad, says in (("Thursday", "YYYY-MM-DD"), ("20261201", "YYYY-MM-DD"),
                       ((date.today() + timedelta(days=2)).isoformat(), "today or one of the last 7 days"),

@@ -137,7 +137,8 @@ def test_records_reads_every_process_in_one_call(control):
 def test_a_mongodb_that_cannot_be_reached_is_named_with_the_fix():
     def unreachable(argv):
         raise CommandFailed("python3 in pysys_runtime exited with code 1", returncode=1,
-                            output="Traceback ...\npymongo.errors.ServerSelectionTimeoutError: mongo_db:27017: timed out")
+                            output="Traceback ...\n"
+                                   "pymongo.errors.ServerSelectionTimeoutError: mongo_db:27017: timed out")
     with pytest.raises(ProcessControlError) as caught:
         ProcessControl(unreachable).record("run_systems")
     assert "could not reach MongoDB (ServerSelectionTimeoutError)" in caught.value.message

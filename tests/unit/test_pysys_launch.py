@@ -21,7 +21,8 @@ def scripts(tmp_path):
     (folder / "p").write_text('python3 -c "import sys; print(\'ran\', sys.argv[1]); sys.exit(int(sys.argv[2]))" "$@"\n')
     (folder / "run_ok").write_text("#!/bin/bash\n. ~/.profile 2>/dev/null\n. p module.run_ok 0\n")
     (folder / "run_crash").write_text("#!/bin/bash\n. p module.run_crash 3\n")
-    (folder / "run_sleep").write_text("#!/bin/bash\npython3 -c 'import time; print(\"up\", flush=True); time.sleep(60)'\n")
+    (folder / "run_sleep").write_text("#!/bin/bash\n"
+                                      "python3 -c 'import time; print(\"up\", flush=True); time.sleep(60)'\n")
     for path in folder.iterdir():
         path.chmod(0o644)
     return folder

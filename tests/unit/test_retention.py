@@ -74,7 +74,8 @@ def test_with_no_good_set_nothing_is_deleted():
     assert all(d.keep for d in decide(sets, keep_last=0, keep_daily=0, keep_weekly=0, tz=LONDON))
 
 
-@given(st.lists(st.tuples(st.integers(0, 90 * 24 * 60), st.booleans()), min_size=1, max_size=60, unique_by=lambda t: t[0]),
+@given(st.lists(st.tuples(st.integers(0, 90 * 24 * 60), st.booleans()), min_size=1, max_size=60,
+                unique_by=lambda t: t[0]),
        st.integers(0, 10), st.integers(0, 20), st.integers(0, 10))
 def test_retention_never_deletes_the_newest_good_set_nor_everything(raw, last, daily, weekly):
     sets = [SetInfo(f"s{minutes}", START + timedelta(minutes=minutes), good) for minutes, good in raw]
@@ -84,5 +85,5 @@ def test_retention_never_deletes_the_newest_good_set_nor_everything(raw, last, d
     if good:
         newest_good = max(good, key=lambda s: s.created)
         assert next(d for d in decisions if d.name == newest_good.name).keep
-        assert sum(d.keep and s.good for d, s in zip(decisions, sorted(sets, key=lambda s: s.created, reverse=True))) \
-            <= 1 + last + daily + weekly
+        newest_first = sorted(sets, key=lambda s: s.created, reverse=True)
+        assert sum(d.keep and s.good for d, s in zip(decisions, newest_first, strict=True)) <= 1 + last + daily + weekly

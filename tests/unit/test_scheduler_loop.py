@@ -21,7 +21,9 @@ MONDAY_1950 = datetime(2026, 11, 30, 19, 50, tzinfo=LONDON).astimezone(UTC)
 
 def nightly_at_1955(day):
     at = datetime.combine(day, datetime.min.time(), tzinfo=LONDON).replace(hour=19, minute=55).astimezone(UTC)
-    return [scheduler_plan.Slot("nightly", day.isoformat(), at, at + timedelta(hours=4))] if day.isoweekday() <= 5 else []
+    if day.isoweekday() > 5:
+        return []
+    return [scheduler_plan.Slot("nightly", day.isoformat(), at, at + timedelta(hours=4))]
 
 
 JOBS = [scheduler_plan.JobSpec("nightly", nightly_at_1955)]
@@ -43,12 +45,17 @@ def child(seconds: float, code: int = 0) -> subprocess.Popen:
                             start_new_session=True)
 
 
-@pytest.fixture
-def world(tmp_path):
+def make_world(tmp_path):
+    """A history whose events are collected, and where the heartbeat file goes: (history, events, path)."""
     bus, events = EventBus(), []
     bus.subscribe(events.append)
     history = History(tmp_path / "history.jsonl", bus=bus)
     return history, events, tmp_path / "heartbeat.json"
+
+
+@pytest.fixture
+def world(tmp_path):
+    return make_world(tmp_path)
 
 
 def make(world, clock, behaviour):
@@ -121,7 +128,7 @@ def test_a_hanging_job_is_stopped_at_its_timeout_and_never_runs_twice_meanwhile(
 
 
 def test_a_slot_passed_while_down_beyond_its_limit_is_missed_and_alerted(world):
-    history, events, heartbeat = world
+    _history, events, _heartbeat = world
     clock = Clock(MONDAY_1950 + timedelta(minutes=2))
     scheduler, _ = make(world, clock, lambda job: child(0.02))
     scheduler.tick()

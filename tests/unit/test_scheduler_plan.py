@@ -53,15 +53,16 @@ def test_a_week_runs_each_nightly_once_the_weekend_once_and_the_sunday_check(set
     timeline = simulate(settings, MONDAY - timedelta(hours=1), MONDAY + timedelta(days=7))
     days = (("Mon", "11-30"), ("Tue", "12-01"), ("Wed", "12-02"), ("Thu", "12-03"), ("Fri", "12-04"))
     eves = ("Sun", "Mon", "Tue", "Wed", "Thu")  # the opening runs OPEN_LEAD before the first launch (00:00)
-    opens = [(f"{eve} 23:50", "run", f"weekly.open@2026-{k}") for eve, (_, k) in zip(eves, days)]
+    opens = [(f"{eve} 23:50", "run", f"weekly.open@2026-{k}") for eve, (_, k) in zip(eves, days, strict=True)]
     nights = [(f"{d} 19:55", "run", f"nightly@2026-{k}") for d, k in days]
-    assert timeline == [x for pair in zip(opens, nights) for x in pair] + [
+    assert timeline == [x for pair in zip(opens, nights, strict=True) for x in pair] + [
         ("Sat 00:00", "run", "weekly.close@2026-W49"), ("Sat 10:00", "run", "weekend@2026-W49"),
         ("Sun 20:00", "run", "gateway.status@2026-12-06"), ("Sun 23:50", "run", "weekly.open@2026-12-07")]
 
 
 def test_the_nightly_slot_carries_its_trading_day_so_a_catch_up_after_midnight_runs_that_day(settings):
-    slot = next(s for s in scheduler_plan.next_runs(jobs_of(settings), MONDAY, settings.tz, days=1) if s.job == "nightly")
+    slot = next(s for s in scheduler_plan.next_runs(jobs_of(settings), MONDAY, settings.tz, days=1)
+                if s.job == "nightly")
     assert slot.command == ("nightly", "--day", "2026-11-30")
     assert slot.command_at(slot.at + timedelta(hours=3)) == ("nightly", "--day", "2026-11-30"), "23:50: still in time"
     assert slot.command_at(slot.at + timedelta(hours=4)) == ("nightly", "--day", "2026-11-30", "--skip-eod"), \

@@ -95,8 +95,8 @@ def test_unknown_variable_in_env_file_warns_with_a_suggestion(tmp_path):
 def test_unknown_weekday(tmp_path, value):
     found = problems_of(tmp_path, environ={"WORKFLOW_WEEKDAY_START": value or " "})
     assert len(found) == 1
-    assert re.match(r"WORKFLOW_WEEKDAY_START=.*: must be 1 \(Monday\) to 7 \(Sunday\) \(e\.g\. WORKFLOW_WEEKDAY_START=1\)",
-                    found[0])
+    assert re.match(r"WORKFLOW_WEEKDAY_START=.*: must be 1 \(Monday\) to 7 \(Sunday\) "
+                    r"\(e\.g\. WORKFLOW_WEEKDAY_START=1\)", found[0])
 
 
 def test_weekday_message_matches_the_documented_form(tmp_path):
@@ -300,7 +300,8 @@ def test_env_example_documents_every_variable_with_its_default_and_loads_cleanly
 def test_mongo_user_and_password_go_together(tmp_path):
     found = problems_of(tmp_path, environ={"MONGO_ROOT_USER": "admin"})
     assert found[0].startswith("MONGO_ROOT_USER=admin: and MONGO_ROOT_PASSWORD go together")
-    assert load(tmp_path, environ={"MONGO_ROOT_USER": "admin", "MONGO_ROOT_PASSWORD": SENTINEL}).mongo_root_user == "admin"
+    loaded = load(tmp_path, environ={"MONGO_ROOT_USER": "admin", "MONGO_ROOT_PASSWORD": SENTINEL})
+    assert loaded.mongo_root_user == "admin"
 
 
 @pytest.mark.parametrize("value,ok", [("11:55 PM", True), ("1:05 am", True), ("23:55", False), ("13:00 PM", False)])

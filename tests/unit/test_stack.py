@@ -108,5 +108,6 @@ def test_the_logging_config_is_upstreams_format_with_the_one_port_readable_by_th
     assert config["handlers"]["socket"] == {"class": "logging.handlers.SocketHandler", "host": "localhost",
                                             "port": 9123, "level": "DEBUG", "formatter": "simple"}
     assert set(config["root"]["handlers"]) == {"console", "email", "socket"}
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644 and stack.compose_env(settings)["ECOSYSTEM_ETC_DIR"] == str(path.parent)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stack.compose_env(settings)["ECOSYSTEM_ETC_DIR"] == str(path.parent)
     assert [p.name for p in path.parent.iterdir()] == ["logging_prod.yaml"], "no temporary file left"

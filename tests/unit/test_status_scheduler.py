@@ -18,7 +18,8 @@ def test_status_shows_the_heartbeat_and_each_jobs_next_run_and_last_outcome(tmp_
     record = History(tmp_path / "state" / "history.jsonl", clock=lambda: now - timedelta(hours=16))
     record.record("run-scheduler", "failed", "invoke nightly exited with code 1", step="nightly", slot="2026-12-01")
     record.record("run-scheduler", "missed", "its slot passed", step="weekend", slot="2026-W48")
-    (tmp_path / "state" / "scheduler-heartbeat.json").write_text(json.dumps({"looked": (now - timedelta(minutes=1)).isoformat()}))
+    looked = (now - timedelta(minutes=1)).isoformat()
+    (tmp_path / "state" / "scheduler-heartbeat.json").write_text(json.dumps({"looked": looked}))
     stack._scheduler_lines(s, now, record.runs())
     out = capsys.readouterr().out
     assert "scheduler: running" in out

@@ -140,8 +140,8 @@ def test_a_lock_that_cannot_be_opened_is_a_permission_error_with_its_exit_code(t
         probe = subprocess.run([*as_nobody, *invoke_argv("--version")], cwd=ROOT, env=environ, capture_output=True)
         if probe.returncode != 0:
             pytest.skip("this checkout or its Python cannot be read by the user nobody")
-        result = subprocess.run([*as_nobody, *invoke_argv("backup")], cwd=ROOT, env=environ, capture_output=True, text=True,
-                                timeout=120)
+        result = subprocess.run([*as_nobody, *invoke_argv("backup")], cwd=ROOT, env=environ, capture_output=True,
+                                text=True, timeout=120)
         said = result.stdout + result.stderr
         assert result.returncode == errors.EXIT_PERMISSION, said
         assert "Traceback" not in said and "locks/backup.lock" in result.stderr and "was refused" in result.stderr

@@ -9,8 +9,9 @@ import tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 
-EXPECTED = {"backup", "build", "config", "doctor", "down", "eod", "history", "logs", "nightly", "weekend", "offload", "plan", "reports", "restore", "resume", "run-scheduler", "schedule", "demo",
-            "rollback", "setup", "shell", "status", "stop", "up", "weekly.sync", "weekly.open", "weekly.close", "gateway.status", "gateway.login"}
+EXPECTED = {"backup", "build", "config", "doctor", "down", "eod", "history", "logs", "nightly", "weekend", "offload",
+            "plan", "reports", "restore", "resume", "run-scheduler", "schedule", "demo", "rollback", "setup", "shell",
+            "status", "stop", "up", "weekly.sync", "weekly.open", "weekly.close", "gateway.status", "gateway.login"}
 
 
 def _run(*argv: str) -> str:
@@ -33,7 +34,8 @@ def test_invoke_list_shows_the_same_namespace():
 
 
 def test_plain_python_import_sees_the_same_file_and_namespace():
-    out = _run(sys.executable, "-c", "import tasks; print(tasks.__file__); print(' '.join(sorted(tasks.ns.task_names)))")
+    out = _run(sys.executable, "-c",
+               "import tasks; print(tasks.__file__); print(' '.join(sorted(tasks.ns.task_names)))")
     path, names = out.splitlines()
     assert Path(path) == ROOT / "tasks.py"
     assert set(names.split()) == set(tasks.ns.task_names)

@@ -57,4 +57,5 @@ def upstream(tmp_path_factory) -> dict:
     _git(*work, "add", "--all", ".", timeout=1800)
     _git(*work, "-c", "user.name=contract", "-c", "user.email=contract@localhost", "commit", "--quiet",
          "-m", f"upstream tree from {tree}")
-    return {"url": f"file://{origin}", "branch": "master", "commit": _git("--git-dir", str(origin), "rev-parse", "HEAD")}
+    return {"url": f"file://{origin}", "branch": "master",
+            "commit": _git("--git-dir", str(origin), "rev-parse", "HEAD")}

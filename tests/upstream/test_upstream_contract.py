@@ -49,7 +49,7 @@ def test_the_image_builds_from_upstreams_own_dependency_files(live, docker_clien
                                                     "print(pymongo.version, psutil.__version__, yaml.__version__)"],
                                          remove=True, entrypoint=[]).decode()
     pins = (live.settings.pysystemtrade_clone_dir / "requirements.txt").read_text()
-    for name, version in zip(("pymongo", "psutil", "pyyaml"), built.split()):
+    for name, version in zip(("pymongo", "psutil", "pyyaml"), built.split(), strict=True):
         pinned = re.search(rf"^{name}==(\S+)", pins, re.MULTILINE | re.IGNORECASE)
         if pinned:
             assert version == pinned.group(1), f"{name} {version} installed, {pinned.group(0)} pinned"
@@ -140,7 +140,7 @@ def test_every_process_control_operation_reaches_mongodb(live, docker_client):
         return "succeeded"
 
     with ThreadPoolExecutor(len(operations)) as pool:
-        said = dict(zip(operations, pool.map(attempt, operations.values())))
+        said = dict(zip(operations, pool.map(attempt, operations.values()), strict=True))
     for operation, message in said.items():
         print(f"{operation}: {message}")
     assert all(f"could not reach MongoDB ({MONGO_ERROR})" in m for m in said.values()), said

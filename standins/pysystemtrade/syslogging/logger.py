@@ -84,7 +84,7 @@ def _configure_prod(logging_config_file):
         server = logging.handlers.SocketHandler(host, port)
         server.setLevel(logging.DEBUG)
         _install([_console(), server])
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as upstream: any problem falls back to sim logging
         print(f"ERROR: Problem configuring prod logging, reverting to sim: {exc}", flush=True)
         _configure_sim()
 

@@ -16,8 +16,10 @@ def resolve_func(func_reference_name):
                         "filename.funcname or module.filename.funcname")
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
-        raise Exception(f"NOT FOUND: Module {module_name} specified for function reference {func_reference_name}\n")
+    except ImportError as exc:
+        raise Exception(
+            f"NOT FOUND: Module {module_name} specified for function reference {func_reference_name}\n"
+        ) from exc
     function = getattr(module, function_name, None)
     if function is None:
         raise Exception(f"NOT FOUND: function {function_name} in module {module} specified for function "
