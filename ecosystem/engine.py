@@ -21,9 +21,8 @@ def connect(*, timeout: float = 30) -> docker.DockerClient:
 
     Raise EngineUnavailable if it does not answer a ping.
     """
-    from docker.errors import DockerException
-
     import docker
+    from docker.errors import DockerException
 
     try:
         client = docker.from_env(timeout=int(timeout))

