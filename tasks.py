@@ -27,6 +27,7 @@ from tasks import (
     reports,
     restore,
     scheduler,
+    service,
     setup,
     stack,
     weekly,
@@ -52,6 +53,7 @@ ns.add_task(pipelines.nightly)
 ns.add_task(pipelines.weekend)
 ns.add_task(scheduler.run_scheduler)
 ns.add_task(scheduler.show_schedule)
+ns.add_task(service.install_service)
 ns.add_collection(Collection("gateway", gateway.status, gateway.login))
 ns.add_collection(Collection("weekly", weekly.sync, weekly.open_, weekly.close))
 ns.add_task(demo.demo)

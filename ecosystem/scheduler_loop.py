@@ -33,7 +33,7 @@ SYNC = "weekly.sync"
 TIMEOUTS = {SYNC: timedelta(minutes=15), "weekly.open": timedelta(minutes=30), "nightly": timedelta(hours=12),
             "weekend": timedelta(hours=8),
             "gateway.status": timedelta(minutes=5)}
-TERM_GRACE = timedelta(minutes=6)   # longer than a process's STOP grace by default
+TERM_GRACE = timedelta(minutes=9)   # a job's graceful stop at the default STOP grace: Settings.job_stop_seconds
 PINGED = ("nightly", "weekend")     # the pipelines whose start and end HEARTBEAT_URL hears of
 
 
@@ -60,8 +60,10 @@ class Scheduler:
     def __init__(self, jobs, history: History, *, tz, heartbeat: Path,
                  launch: Callable[[tuple[str, ...]], commands.Child],
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 checks: tuple[Callable[[datetime], list[str]], ...] = (), pinger: Pinger | None = None) -> None:
+                 checks: tuple[Callable[[datetime], list[str]], ...] = (), pinger: Pinger | None = None,
+                 term_grace: timedelta = TERM_GRACE) -> None:
         self.jobs, self.history, self.tz, self.heartbeat = list(jobs), history, tz, heartbeat
+        self.term_grace = term_grace  # SIGTERM to SIGKILL for a job: longer than its processes' graceful stop
         self.launch, self.clock, self.checks = launch, clock, checks
         self.pinger = pinger or Pinger(None)
         self.running: dict[str, Running] = {}
@@ -133,7 +135,7 @@ class Scheduler:
                     self._signal(item, signal.SIGTERM)
                     item.terminated_at = now
                     said.append(f"{job} ran past its timeout ({limit}): asked to stop")
-                elif item.terminated_at is not None and now - item.terminated_at > TERM_GRACE:
+                elif item.terminated_at is not None and now - item.terminated_at > self.term_grace:
                     self._signal(item, signal.SIGKILL)
                 continue
             del self.running[job]
@@ -192,18 +194,20 @@ class Scheduler:
                 self._signal(item, signal.SIGTERM)
                 item.terminated_at = self.clock()
                 try:
-                    item.process.wait(timeout=TERM_GRACE.total_seconds())
+                    item.process.wait(timeout=self.term_grace.total_seconds())
                 except commands.TimeoutExpired:
                     self._signal(item, signal.SIGKILL)
                     item.process.wait()
         return self._reap(self.clock())
 
-    def stop(self, *, grace: float = 360) -> None:
-        """SIGTERM every running job (each unwinds cleanly), wait up to ``grace`` seconds, then SIGKILL.
+    def stop(self, *, grace: float | None = None) -> None:
+        """SIGTERM every running job (each unwinds cleanly), wait up to ``grace`` seconds (default: the
+        term grace), then SIGKILL.
         A slot's job that did not finish is recorded failed, saying so (an alert: its work was not done)."""
         for item in self.running.values():
             item.stopped_with_loop = True
             self._signal(item, signal.SIGTERM)
+        grace = self.term_grace.total_seconds() if grace is None else grace
         for item in list(self.running.values()):
             try:
                 item.process.wait(timeout=grace)

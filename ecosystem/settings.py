@@ -600,6 +600,12 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @property
+    def job_stop_seconds(self) -> int:
+        """How long a job asked to stop (SIGTERM) may take: a process's graceful stop (STOP, then
+        SIGTERM, then SIGKILL) and a minute for the job to record it and release its locks."""
+        return self.stop_grace_seconds + self.stop_term_seconds + 60
+
+    @property
     def compose_project(self) -> str:
         return f"pysystemtrade{self.name_suffix}"
 

@@ -31,7 +31,7 @@ def run_scheduler(c, once=False):
     pinger = heartbeat.Pinger(s.heartbeat_url.reveal() if s.heartbeat_url else None)
     loop = scheduler_module.Scheduler(_jobs(s), record, tz=s.tz, heartbeat=heartbeat_path(s),
                                       launch=lambda command: commands.start_invoke(command, ROOT), checks=checks,
-                                      pinger=pinger)
+                                      pinger=pinger, term_grace=timedelta(seconds=s.job_stop_seconds))
     stopping = []
 
     def stop(signum, frame):

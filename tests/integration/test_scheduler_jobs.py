@@ -84,7 +84,6 @@ def test_a_failing_job_alerts_every_time_a_hanging_one_is_stopped_at_its_timeout
         world, monkeypatch):
     folder, environ, smtp = world
     monkeypatch.setitem(loop_module.TIMEOUTS, "own:offload", timedelta(minutes=3))
-    monkeypatch.setattr(loop_module, "TERM_GRACE", timedelta(minutes=1))
     c = Context()
     from ecosystem import scheduler_plan
     from tasks._common import settings, task_flags
@@ -100,7 +99,7 @@ def test_a_failing_job_alerts_every_time_a_hanging_one_is_stopped_at_its_timeout
 
     clock = [datetime(2026, 12, 1, 8, 0, tzinfo=LONDON).astimezone(UTC)]
     loop = loop_module.Scheduler(jobs, record, tz=LONDON, heartbeat=folder / "state" / "heartbeat.json",
-                                 launch=launch, clock=lambda: clock[0], checks=())
+                                 launch=launch, clock=lambda: clock[0], checks=(), term_grace=timedelta(minutes=1))
     loop.since = clock[0] - timedelta(minutes=1)
     ticks = 0
     hanging_seen_with_sync = 0

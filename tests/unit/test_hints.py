@@ -27,7 +27,7 @@ def sources() -> list[tuple[str, str]]:
     for path in sorted([*ROOT.glob("ecosystem/*.py"), *ROOT.glob("tasks/*.py"), ROOT / "tasks.py",
                         *ROOT.glob("standins/**/*.py")]):
         found.append((str(path.relative_to(ROOT)), "\n".join(strings_of(path.read_text()))))
-    for name in ("README.md", ".env.example", "docker-compose.yml", "scripts/pysystemtrade-scheduler.service",
+    for name in ("README.md", ".env.example", "docker-compose.yml",
                  "scripts/install.sh", "scripts/test.sh"):
         found.append((name, (ROOT / name).read_text()))
     return found
