@@ -169,6 +169,10 @@ class Compose:
         """Run ``argv`` in the running container of ``service``; return its output."""
         return self._run("exec", "-T", service, *argv, timeout=timeout).stdout
 
+    def services(self) -> list[str]:
+        """Return the services a plain ``up`` would start (no profile), from every compose file merged."""
+        return self._run("config", "--services", timeout=60).stdout.split()
+
     def ps(self) -> list[dict]:
         """Return one dict per container of the project (compose's JSON), stopped ones included."""
         out = self._run("ps", "--all", "--format", "json", timeout=60).stdout.strip()

@@ -225,7 +225,7 @@ class ContainerStep:
             started = process_runs.started_at(self.client, name)
             seconds = (deadline - self.clock()).total_seconds()
             code = processes.wait_exit(self.client, name, max(1.0, seconds))
-            verdict = self._stop_overdue(step, name) if code is None else self._judge(step, code, started)
+            verdict = self._stop_overdue(step, name) if code is None else self._judge(step, code, started, name)
             return StepResult(verdict, process_runs.log_tail(self.client, name))
         except BaseException:
             self._stop_interrupted(step, name)  # Ctrl-C, SIGTERM, the engine: never kill a live step uncleanly
@@ -234,10 +234,13 @@ class ContainerStep:
             if process_runs.ended(self.client, name) is not None:
                 process_runs.remove(self.client, name)
 
-    def _judge(self, step: PlannedStep, code: int, started: datetime) -> Verdict:
+    def _judge(self, step: PlannedStep, code: int, started: datetime, container: str) -> Verdict:
         record = self._record(step.process)
+        end = process_runs.ended(self.client, container) if code else None
         verdict = process_runs.judge(step.process, code, record, started, tz=self.settings.tz,
-                                     window_start=step.window_start, window_stop=step.window_stop)
+                                     window_start=step.window_start, window_stop=step.window_stop,
+                                     oom_killed=bool(end and end.oom_killed),
+                                     memory_limit=self.settings.process_memory_limit)
         if code != 0:  # a crash: its record says "running" and tomorrow's launch would decline
             cleared = process_runs.clear_after_crash(self.control, step.process, record)
             return Verdict(verdict.outcome, f"{verdict.detail}; {cleared}", verdict.hint)

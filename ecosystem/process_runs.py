@@ -79,15 +79,20 @@ def record_time(text: str | None, tz: ZoneInfo, *, fold: int = 0) -> datetime | 
 
 def judge(process: str, exit_code: int, record: ProcessRecord | None, started: datetime, *, tz: ZoneInfo,
           window_start: datetime | None = None, window_stop: datetime | None = None,
-          ended: datetime | None = None) -> Verdict:
+          ended: datetime | None = None, oom_killed: bool = False, memory_limit: str = "") -> Verdict:
     """Given how a process container ended and the process's record read afterwards, say what happened.
 
     ``started`` and ``ended`` are when its container started and ended (aware). Exit 0 with a
     record whose last start is older than ``started`` is a decline; the record says which kind.
     """
     local = (lambda m: m.astimezone(tz).strftime("%H:%M")) if tz else str
+    if exit_code != 0 and oom_killed:  # the engine's word: the kernel killed it at the container's limit
+        limit = f" (PROCESS_MEMORY_LIMIT={memory_limit})" if memory_limit else ""
+        return Verdict("failed", f"out of memory: the kernel killed it at its memory limit{limit}, exit code "
+                       f"{exit_code}", f"raise PROCESS_MEMORY_LIMIT in .env (the next launch gets it), or find what "
+                       f"grew: invoke logs {process} --run last")
     if exit_code != 0:
-        killed = " (killed: SIGKILL or out of memory)" if exit_code == 137 else ""
+        killed = " (killed by SIGKILL, not for memory)" if exit_code == 137 else ""
         return Verdict("failed", f"exited with code {exit_code}{killed}",
                        f"read its whole output: invoke logs {process} --run last (or --run list)")
     if record is None:
@@ -195,6 +200,7 @@ class Ended:
     exit_code: int
     started: datetime
     finished: datetime
+    oom_killed: bool = False  # the engine says the kernel killed it at its memory limit
 
 
 def ended(client, container: str) -> Ended | None:
@@ -209,7 +215,7 @@ def ended(client, container: str) -> Ended | None:
         return None
     now = datetime.now(UTC)
     return Ended(int(state.get("ExitCode", -1)), parse_time(state.get("StartedAt")) or now,
-                 parse_time(state.get("FinishedAt")) or now)
+                 parse_time(state.get("FinishedAt")) or now, bool(state.get("OOMKilled")))
 
 
 def is_running(client, container: str) -> bool:

@@ -238,6 +238,39 @@ def _optional_text(text: str) -> str:
     return text.strip()
 
 
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)b?", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+
+
+def memory_bytes(text: str) -> int:
+    """Given a memory size as compose writes it (512m, 2g, 1.5g; 0 for none), return bytes."""
+    match = _MEMORY.fullmatch(text.strip())
+    if not match:
+        raise ValueError("must be a size like 512m or 2g (0: no limit)")
+    return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()])
+
+
+def _memory(text: str) -> str:
+    size = memory_bytes(text)
+    if 0 < size < 64 * 1024 ** 2:
+        raise ValueError("is under 64m, too little for any service (0: no limit)")
+    return text.strip().lower().removesuffix("b")
+
+
+def _cpus(text: str) -> str:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError("must be a number of CPUs like 1.5 (0: no limit)") from None
+    if value < 0:
+        raise ValueError("must be 0 (no limit) or more")
+    return f"{value:g}"
+
+
+def _file_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def _smb_server(text: str) -> str:
     server = text.strip()
     if server and (re.search(r"[\\/\s]", server)):
@@ -592,6 +625,40 @@ class Settings:
     reports_branch: str = _v(
         "Reports", "REPORTS_BRANCH", "main", _branch, "REPORTS_BRANCH=main",
         "branch of the reports remote")
+    extra_compose_files: tuple[Path, ...] = _v(
+        "Limits and compose", "EXTRA_COMPOSE_FILES", "", _file_list,
+        "EXTRA_COMPOSE_FILES=compose.monitoring.yml",
+        "more compose files, after docker-compose.yml and docker-compose.override.yml (which is read when it "
+        "exists, as `docker compose` does): comma-separated, relative to the project folder, or absolute")
+    mongo_memory_limit: str = _v(
+        "Limits and compose", "MONGO_MEMORY_LIMIT", "2g", _memory, "MONGO_MEMORY_LIMIT=4g",
+        "memory limit of MongoDB (and of the backup and restore tools' containers); 0: none", compose=True)
+    mongo_cpus: str = _v(
+        "Limits and compose", "MONGO_CPUS", "0", _cpus, "MONGO_CPUS=1.5",
+        "CPU limit of MongoDB; 0: none", compose=True)
+    gateway_java_heap_mb: int = _v(
+        "Limits and compose", "GATEWAY_JAVA_HEAP_MB", "768",
+        _int_in(256, 65536, "must be a whole number of megabytes from 256 to 65536"), "GATEWAY_JAVA_HEAP_MB=1024",
+        "the gateway's Java heap (the image's JAVA_HEAP_SIZE, default 768)", compose=True)
+    gateway_memory_limit: str = _v(
+        "Limits and compose", "GATEWAY_MEMORY_LIMIT", "1536m", _memory, "GATEWAY_MEMORY_LIMIT=2g",
+        "memory limit of the gateway's container: its Java heap plus at least 512m; 0: none", compose=True)
+    gateway_cpus: str = _v(
+        "Limits and compose", "GATEWAY_CPUS", "0", _cpus, "GATEWAY_CPUS=1",
+        "CPU limit of the gateway; 0: none", compose=True)
+    process_memory_limit: str = _v(
+        "Limits and compose", "PROCESS_MEMORY_LIMIT", "4g", _memory, "PROCESS_MEMORY_LIMIT=6g",
+        "memory limit of each pysystemtrade process's container (a run over it is reported out of memory); 0: none",
+        compose=True)
+    process_cpus: str = _v(
+        "Limits and compose", "PROCESS_CPUS", "0", _cpus, "PROCESS_CPUS=1",
+        "CPU limit of each pysystemtrade process; 0: none", compose=True)
+    runtime_memory_limit: str = _v(
+        "Limits and compose", "RUNTIME_MEMORY_LIMIT", "512m", _memory, "RUNTIME_MEMORY_LIMIT=1g",
+        "memory limit of pysys_runtime (the log server and the processes' shared namespaces); 0: none", compose=True)
+    jupyter_memory_limit: str = _v(
+        "Limits and compose", "JUPYTER_MEMORY_LIMIT", "4g", _memory, "JUPYTER_MEMORY_LIMIT=8g",
+        "memory limit of Jupyter; 0: none", compose=True)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = ()
 
@@ -828,6 +895,13 @@ def load_settings(root: Path, *, env_file: Path | None = None,
     for attr in ("state_dir", "backup_dir", "reports_dir", "pysystemtrade_clone_dir", "private_config_dir"):
         path = Path(values[attr]).expanduser()
         values[attr] = path if path.is_absolute() else root / path
+    files = [Path(name).expanduser() for name in values["extra_compose_files"]]
+    values["extra_compose_files"] = tuple(path if path.is_absolute() else root / path for path in files)
+    missing = [str(path) for path in values["extra_compose_files"] if not path.is_file()]
+    if missing:
+        raise SettingsError([SettingProblem("EXTRA_COMPOSE_FILES", ", ".join(missing), "names no file there; create "
+                                            "it or remove it from the list", "EXTRA_COMPOSE_FILES=compose.extra.yml")],
+                            source=str(env_file))
     if not ipaddress.ip_address(values["bind_address"]).is_loopback:
         warnings.append(f"BIND_ADDRESS={values['bind_address']} publishes the IB API, VNC and Jupyter beyond this "
                         "host; anyone who reaches the IB API port can trade the account")
@@ -863,6 +937,13 @@ def _resolve_secret(var: Variable, environ: Mapping[str, str], from_file: Mappin
 
 
 def _cross_checks(values: dict[str, Any], problems: list[SettingProblem], warnings: list[str]) -> None:
+    limit = memory_bytes(values["gateway_memory_limit"])
+    needed = (values["gateway_java_heap_mb"] + 512) * 1024 ** 2
+    if limit and limit < needed:
+        problems.append(SettingProblem("GATEWAY_MEMORY_LIMIT", values["gateway_memory_limit"],
+                                       f"leaves too little beside the Java heap (GATEWAY_JAVA_HEAP_MB="
+                                       f"{values['gateway_java_heap_mb']}): it needs the heap plus 512m",
+                                       f"GATEWAY_MEMORY_LIMIT={-(-needed // 1024 ** 2)}m"))
     ports = {"IB_API_PORT": values["ib_api_port"], "VNC_PORT": values["vnc_port"],
              "JUPYTER_PORT": values["jupyter_port"]}
     seen: dict[int, str] = {}

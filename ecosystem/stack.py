@@ -139,10 +139,26 @@ def compose_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def compose_files(settings: Settings) -> list[Path]:
+    """Return the compose files, in the order compose merges them: docker-compose.yml, then
+    docker-compose.override.yml when it exists (as plain `docker compose` reads it), then
+    EXTRA_COMPOSE_FILES."""
+    override = COMPOSE_FILE.with_name("docker-compose.override.yml")
+    return [COMPOSE_FILE, *([override] if override.is_file() else []), *settings.extra_compose_files]
+
+
+def own_services(settings: Settings) -> list[str]:
+    """Return the services the trader's own compose files add (docker-compose.override.yml,
+    EXTRA_COMPOSE_FILES) that a plain ``up`` starts: `invoke up` starts them with the always-on ones."""
+    if compose_files(settings) == [COMPOSE_FILE]:
+        return []
+    return [name for name in compose(settings).services() if name not in SERVICES]
+
+
 def compose(settings: Settings) -> Compose:
     """Return the compose project of these settings."""
-    return Compose(project=settings.compose_project, files=[COMPOSE_FILE], env=compose_env(settings), cwd=ROOT,
-                   ignore_env_file=True)
+    return Compose(project=settings.compose_project, files=compose_files(settings), env=compose_env(settings),
+                   cwd=ROOT, ignore_env_file=True)
 
 
 def runtime_container(settings: Settings) -> str:
@@ -313,6 +329,13 @@ class ServiceState:
     since: datetime | None
     exit_code: int | None
     image_created: datetime | None
+    oom_killed: bool = False  # the engine says the kernel killed it at its memory limit
+
+    @property
+    def exit_shown(self) -> str:
+        if self.exit_code is None:
+            return ""
+        return f"{self.exit_code} (out of memory)" if self.oom_killed else str(self.exit_code)
 
 
 def service_states(ctx: Context) -> list[ServiceState]:
@@ -344,7 +367,8 @@ def service_states(ctx: Context) -> list[ServiceState]:
                 service=service, container=container.name, state=state.get("Status", "?"),
                 health=(state.get("Health") or {}).get("Status", ""),
                 since=parse_time(state.get("StartedAt") if running else state.get("FinishedAt")),
-                exit_code=None if running else state.get("ExitCode"), image_created=image_times[image_id]))
+                exit_code=None if running else state.get("ExitCode"), image_created=image_times[image_id],
+                oom_killed=bool(state.get("OOMKilled"))))
     return rows
 
 

@@ -169,6 +169,7 @@ def reconcile(ctx: Context, *, plan_of: Callable[[date], Sequence[PlannedStep]])
             record = None
         window = {s.process: s for s in plan_of(date.fromisoformat(launched.slot))}.get(launched.process)
         verdict = process_runs.judge(launched.process, end.exit_code, record, end.started, tz=settings.tz,
+                                     oom_killed=end.oom_killed, memory_limit=settings.process_memory_limit,
                                      window_start=window.window_start if window else None,
                                      window_stop=window.window_stop if window else None, ended=end.finished)
         if verdict.outcome == "failed" and end.exit_code != 0:

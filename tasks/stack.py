@@ -9,24 +9,26 @@ from ecosystem.errors import EcosystemError
 from ._common import context, ecosystem_task, history, recorded, settings, table, task_flags
 
 
-def _services(text):
+def _services(text, own: list[str]):
     names = [n.strip() for n in (text or "").split(",") if n.strip()]
-    unknown = [n for n in names if n not in stack.SERVICES]
+    unknown = [n for n in names if n not in stack.SERVICES and n not in own]
     if unknown:
-        raise Exit(f"unknown service {', '.join(unknown)}; the services are: {', '.join(stack.SERVICES)}", code=2)
-    trading = [n for n in names if n not in stack.ALWAYS_ON]
+        raise Exit(f"unknown service {', '.join(unknown)}; the services are: "
+                   f"{', '.join([*stack.SERVICES, *own])}", code=2)
+    trading = [n for n in names if n not in stack.ALWAYS_ON and n not in own]
     if trading:
         raise Exit(f"{', '.join(trading)} is not started by `up`: trading processes are launched by the "
                    "trading-day tasks and one-shot jobs by backup/restore", code=2)
-    return names or list(stack.ALWAYS_ON)
+    return names or [*stack.ALWAYS_ON, *own]
 
 
-@ecosystem_task(help={"services": "comma-separated services (default: mongo_db, ib_gateway, pysys_runtime, jupyter)",
+@ecosystem_task(help={"services": "comma-separated services (default: mongo_db, ib_gateway, pysys_runtime, jupyter, "
+                                  "and those your docker-compose.override.yml or EXTRA_COMPOSE_FILES add)",
             "timeout": "seconds to wait for health (default 600)", "dry_run": "print the plan, change nothing"})
 def up(c, services=None, timeout=600, dry_run=False):
     """Start MongoDB, the gateway, the pysystemtrade runtime and Jupyter; wait until healthy."""
     s = settings(c)
-    names = _services(services)
+    names = _services(services, stack.own_services(s))
     if dry_run:
         print(f"would write the secret files into {stack.secrets_dir(s)}")
         print(f"would start {', '.join(names)} (project {s.compose_project}) and wait up to {timeout}s for health")
@@ -70,7 +72,7 @@ def status(c):
     now = datetime.now(UTC)
     print(table(("service", "container", "state", "health", "since", "exit", "image built"),
                 [(r.service, r.container, r.state, r.health, _ago(r.since, now),
-                  "" if r.exit_code is None else r.exit_code, _ago(r.image_created, now)) for r in rows]))
+                  r.exit_shown, _ago(r.image_created, now)) for r in rows]))
     runs = history(c).runs()
     last = {}
     for run in runs:

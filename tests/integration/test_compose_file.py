@@ -119,3 +119,24 @@ def test_process_services_run_upstreams_launchers_through_pysys_launch(rendered)
     for name, launcher in (("stack_handler", "run_stack_handler"), ("capital_update", "run_capital_update"),
                            ("daily_processes", "run_daily_price_updates"), ("csv_backup", "run_backups")):
         assert rendered["services"][name]["command"] == ["pysys-launch", launcher]
+
+
+def test_the_limits_come_from_the_settings_and_every_service_gains_no_privileges(tmp_path):
+    settings = load_settings(tmp_path, environ={"STATE_DIR": str(tmp_path / "state"), "PROCESS_MEMORY_LIMIT": "6g",
+                                                "PROCESS_CPUS": "1.5", "MONGO_MEMORY_LIMIT": "3g",
+                                                "GATEWAY_JAVA_HEAP_MB": "1024", "GATEWAY_MEMORY_LIMIT": "2g"})
+    result = config(stack.compose_env(settings))
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    gib = 1024 ** 3
+    for name in (*stack.TRADING, "csv_backup"):
+        assert int(services[name]["mem_limit"]) == 6 * gib and services[name]["cpus"] == 1.5, name
+        assert services[name]["cap_drop"] == ["ALL"], name
+    for name in ("mongo_db", "db_backup", "db_restore"):
+        assert int(services[name]["mem_limit"]) == 3 * gib, name
+    assert int(services["ib_gateway"]["mem_limit"]) == 2 * gib
+    assert services["ib_gateway"]["environment"]["JAVA_HEAP_SIZE"] == "1024"
+    for name, service in services.items():
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        assert int(service["mem_limit"]) == int(service["memswap_limit"]), f"{name}: no swap beyond its limit"
+

@@ -107,10 +107,10 @@ def test_a_step_that_ended_through_someone_elses_stop_is_not_ok(tmp_path):
 
     runner = eod.ContainerStep(Context(settings, history, _control=RecordingControl()))
     started = datetime.now(UTC) - timedelta(seconds=1)
-    assert runner._judge(step, 0, started).ok
+    assert runner._judge(step, 0, started, "c").ok
     with history.run("stop") as run:
         with run.step(step.process):
             pass
-    verdict = runner._judge(step, 0, started)
+    verdict = runner._judge(step, 0, started, "c")
     assert verdict.outcome == "failed" and "stopped by `invoke stop`" in verdict.detail
 

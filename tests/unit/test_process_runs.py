@@ -51,7 +51,16 @@ def test_a_launch_after_the_stop_time_is_declined_saying_so():
 
 def test_a_non_zero_exit_is_a_failure_and_137_says_killed():
     assert process_runs.judge("p", 1, record(), STARTED, tz=LONDON).outcome == "failed"
-    assert "killed" in process_runs.judge("p", 137, None, STARTED, tz=LONDON).detail
+    killed = process_runs.judge("p", 137, None, STARTED, tz=LONDON).detail
+    assert "killed by SIGKILL" in killed and "not for memory" in killed
+
+
+def test_137_is_out_of_memory_only_when_the_engine_says_so_with_the_limit_and_the_fix():
+    verdict = process_runs.judge("run_systems", 137, None, STARTED, tz=LONDON, oom_killed=True, memory_limit="4g")
+    assert verdict.outcome == "failed"
+    assert verdict.detail.startswith("out of memory") and "PROCESS_MEMORY_LIMIT=4g" in verdict.detail
+    assert "raise PROCESS_MEMORY_LIMIT" in verdict.hint and "invoke logs run_systems --run last" in verdict.hint
+    assert not process_runs.judge("p", 0, record(), STARTED, tz=LONDON, oom_killed=True).detail.startswith("out of")
 
 
 def test_an_unreadable_record_never_passes_for_ok():

@@ -357,3 +357,30 @@ def test_the_example_uncommented_whole_is_exactly_the_defaults(tmp_path):
     (tmp_path / ".env").write_text(text)
     os.chmod(tmp_path / ".env", 0o600)
     assert load_settings(tmp_path, environ={}).changed() == []
+
+
+def test_a_gateway_limit_below_its_heap_is_refused_naming_both(tmp_path):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path, environ={"GATEWAY_JAVA_HEAP_MB": "2048", "GATEWAY_MEMORY_LIMIT": "2g"})
+    problem = caught.value.problems[0]
+    assert problem.variable == "GATEWAY_MEMORY_LIMIT" and "GATEWAY_JAVA_HEAP_MB=2048" in problem.problem
+    assert "GATEWAY_MEMORY_LIMIT=2560m" in problem.example
+
+
+@pytest.mark.parametrize("value, bad", [("2g", False), ("1536m", False), ("0", False), ("1.5g", False),
+                                         ("lots", True), ("10m", True), ("-1g", True)])
+def test_a_memory_limit_reads_as_compose_writes_it(tmp_path, value, bad):
+    environ = {"PROCESS_MEMORY_LIMIT": value}
+    if bad:
+        with pytest.raises(SettingsError, match="PROCESS_MEMORY_LIMIT"):
+            load_settings(tmp_path, environ=environ)
+    else:
+        assert load_settings(tmp_path, environ=environ).process_memory_limit == value
+
+
+def test_an_extra_compose_file_that_is_not_there_is_named(tmp_path):
+    with pytest.raises(SettingsError, match="EXTRA_COMPOSE_FILES"):
+        load_settings(tmp_path, environ={"EXTRA_COMPOSE_FILES": "nowhere.yml"})
+    (tmp_path / "more.yml").write_text("services: {}\n")
+    settings = load_settings(tmp_path, environ={"EXTRA_COMPOSE_FILES": "more.yml"})
+    assert settings.extra_compose_files == (tmp_path / "more.yml",)

@@ -111,3 +111,30 @@ def test_the_logging_config_is_upstreams_format_with_the_one_port_readable_by_th
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert stack.compose_env(settings)["ECOSYSTEM_ETC_DIR"] == str(path.parent)
     assert [p.name for p in path.parent.iterdir()] == ["logging_prod.yaml"], "no temporary file left"
+
+
+def test_the_compose_files_are_read_as_docker_compose_reads_them(tmp_path, monkeypatch):
+    from ecosystem import stack as stack_module
+    from ecosystem.settings import load_settings
+
+    main = tmp_path / "docker-compose.yml"
+    main.write_text("services: {}\n")
+    monkeypatch.setattr(stack_module, "COMPOSE_FILE", main)
+    (tmp_path / "mine.yml").write_text("services: {}\n")
+    settings = load_settings(tmp_path, environ={"EXTRA_COMPOSE_FILES": "mine.yml"})
+    assert stack_module.compose_files(settings) == [main, tmp_path / "mine.yml"]
+    (tmp_path / "docker-compose.override.yml").write_text("services: {}\n")
+    assert stack_module.compose_files(settings) == [main, tmp_path / "docker-compose.override.yml",
+                                                    tmp_path / "mine.yml"]
+    argv = stack_module.compose(settings)._argv("ps")
+    assert argv.count("--file") == 3 and argv.index(str(main)) < argv.index(str(tmp_path / "mine.yml"))
+
+
+def test_status_says_out_of_memory_only_when_the_engine_does():
+    from ecosystem.stack import ServiceState
+
+    row = ServiceState("mongo_db", "mongo_db", "exited", "", None, 137, None)
+    assert row.exit_shown == "137"
+    assert ServiceState("mongo_db", "mongo_db", "exited", "", None, 137, None, oom_killed=True).exit_shown == \
+        "137 (out of memory)"
+    assert ServiceState("mongo_db", "mongo_db", "running", "", None, None, None).exit_shown == ""

@@ -9,7 +9,7 @@ plus ``seconds=N`` (how long a run's work takes; STANDIN_SECONDS wins, default 1
 
 Behaviours, each modelling an upstream process (see README.md for the table):
 ``run`` (default), ``wait:N``, ``fail``, ``hang``, ``ignore_sigterm``, ``stuck``, ``report``,
-``backtest``, ``read_backtest``.
+``backtest``, ``read_backtest``, ``grow``.
 """
 import os
 import signal
@@ -26,7 +26,8 @@ from sysproduction.data import backtest as backtest_store
 # module / launcher name -> pysystemtrade process name, where they differ (upstream 1.80:
 # sysproduction/run_daily_price_updates.py runs process "run_daily_prices_updates")
 PROCESS_NAMES = {"run_daily_price_updates": "run_daily_prices_updates"}
-BEHAVIOURS = ("run", "wait:N", "fail", "hang", "ignore_sigterm", "stuck", "report", "backtest", "read_backtest")
+BEHAVIOURS = ("run", "wait:N", "fail", "hang", "ignore_sigterm", "stuck", "report", "backtest", "read_backtest",
+              "grow")
 
 
 class standinFailure(Exception):
@@ -138,10 +139,18 @@ def _method(behaviour, name, process_name, log):
         log.info("read backtest %s (strategy %s, written %s)", path, contents.get("strategy"), contents.get("time"))
         return True
 
+    def grow(process):
+        # a process whose memory grows without end (upstream's run_systems with a large portfolio
+        # can need several GB): nothing in the process stops it; the kernel does, at its limit
+        held = []
+        while True:
+            held.append(bytearray(16 * 1024 * 1024))  # allocated and touched: resident, not just reserved
+            log.info("holding %d MB", 16 * len(held))
+
     if behaviour in ("run",) or behaviour.startswith("wait:"):
         return run
     methods = {"fail": fail, "hang": hang, "ignore_sigterm": hang, "stuck": stuck, "report": report,
-               "backtest": backtest, "read_backtest": read_backtest}
+               "backtest": backtest, "read_backtest": read_backtest, "grow": grow}
     if behaviour not in methods:
         log.warning("unknown stand-in behaviour %r (known: %s): running as 'run'", behaviour, ", ".join(BEHAVIOURS))
         return run
