@@ -126,13 +126,15 @@ class StatusLedger:
     def done(self, process: str) -> None:
         (self.folder / f"{process}.json").unlink(missing_ok=True)
 
-    def pending(self) -> list[dict]:
+    def pending(self, *, tidy: bool = True) -> list[dict]:
+        """Return the statuses waiting to be put back; ``tidy`` removes an entry torn by a kill."""
         found = []
         for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
             try:
                 found.append(json.loads(path.read_text()))
             except (OSError, ValueError):
-                path.unlink(missing_ok=True)  # torn by a kill mid-write: STOP was not set yet
+                if tidy:
+                    path.unlink(missing_ok=True)  # torn by a kill mid-write: STOP was not set yet
         return found
 
 
@@ -148,14 +150,17 @@ def _owner_alive(entry: dict) -> bool:
     return True
 
 
+def statuses_to_repair(ledger: StatusLedger, running: set[str], *, tidy: bool = True) -> list[dict]:
+    """Return the ledger's entries whose STOP a killed run left (its owner is gone, the process not running)."""
+    return [entry for entry in ledger.pending(tidy=tidy)
+            if entry.get("process") and entry["process"] not in running and not _owner_alive(entry)]
+
+
 def repair_statuses(ledger: StatusLedger, control: ProcessControl, running: set[str]) -> list[str]:
     """Put back each status a killed run left at STOP (its owner is gone, the process not running)."""
     said = []
-    for entry in ledger.pending():
-        process = entry.get("process", "")
-        if not process or process in running or _owner_alive(entry):
-            continue
-        before = entry.get("before", "GO")
+    for entry in statuses_to_repair(ledger, running):
+        process, before = entry["process"], entry.get("before", "GO")
         {"NO-RUN": control.no_run, "PAUSE": control.pause}.get(before, control.go)(process)
         ledger.done(process)
         said.append(f"put {process}'s status back to {before} (a {entry.get('by', '?')} was killed while it was STOP)")

@@ -52,6 +52,39 @@ def run(ctx: Context, run: RunHandle, from_: str, parts: tuple[str, ...] | None,
             run.detail = into_production(ctx, folder, manifest, parts, safety=safety, resume=resume)
 
 
+def plan(ctx: Context, from_: str, parts: tuple[str, ...] | None, *, verify: bool, safety: bool,
+         resume: bool) -> list[str]:
+    """What ``run`` would do, changing nothing (its dry run): the set resolved and checked whole as
+    ``run`` checks it (read-only), then the steps of ``into_production`` in their order."""
+    s = ctx.settings
+    folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
+    manifest = restoring.check_set(folder, parts)
+    parts = restoring.parts_of(manifest, parts)
+    said = [f"{manifest.name}: manifest and every checksum verified; archives read to their end and safe"]
+    if manifest.status != "good":
+        said.append(f"warning: {manifest.name} is {manifest.status}: {manifest.status_reason}")
+    if verify:
+        return [*said, f"would drill {', '.join(parts)}: restored into a scratch MongoDB and scratch volumes, "
+                       "compared with the manifest, removed; production untouched"]
+    said.append(f"would ask you to confirm by typing {manifest.name} (--yes: no question)")
+    names = planning.known_processes(s)
+    said.append("would hold every launch (the restore marker) and set every process NO-RUN: " + ", ".join(names))
+    running = ctx.running()
+    if running:
+        said.append("would stop, gracefully: " + ", ".join(r.process for r in running))
+    if safety:
+        kinds = [k for k in ("db", "parquet", "volumes") if k in parts]
+        said.append(f"would take a safety backup of the current {', '.join(kinds)} into {s.backup_dir}")
+    if "db" in parts and manifest.how == "cold":
+        said.append("would stop MongoDB (the set is a cold one) and start it again after")
+    said.append(f"would restore {', '.join(parts)} from {folder} (MongoDB before the volumes) and compare the "
+                "counts with the manifest")
+    said.append("would run pysystemtrade's startup (process records and IB client ids from the past cleared)")
+    said.append("would set every process GO (--resume)" if resume
+                else "would leave every process NO-RUN, then print the checklist (`invoke resume` sets them GO)")
+    return said
+
+
 def into_production(ctx: Context, folder: Path, manifest: Manifest, parts: tuple[str, ...], *,
                     safety: bool, resume: bool) -> str:
     """Hold every launch (the restore marker, NO-RUN) before anything changes; MongoDB before
@@ -94,6 +127,15 @@ def into_production(ctx: Context, folder: Path, manifest: Manifest, parts: tuple
         (control.go if resume else control.no_run)(name)
     marker.clear()
     return f"{manifest.name}: {', '.join(parts)} restored; startup ran; processes {'GO' if resume else 'NO-RUN'}"
+
+
+def resume_plan(ctx: Context) -> list[str]:
+    """What ``resume`` would do, changing nothing."""
+    said = ["would set GO: " + ", ".join(planning.known_processes(ctx.settings))]
+    held = restoring.RestoreMarker(ctx.settings.state_dir).read()
+    if held is not None:
+        said.append(f"would lift the hold of the restore of {held}, which had not completed")
+    return said
 
 
 def resume(ctx: Context) -> list[str]:

@@ -19,15 +19,22 @@ if TYPE_CHECKING:
 JOB = "startup"
 
 
+def attempts_since_runtime_start(ctx: Context) -> list | None:
+    """Return this start of pysys_runtime's startup runs so far, or None when it needs none (the
+    runtime is not running, or has had its startup)."""
+    runtime = [r for r in stack.service_states(ctx) if r.service == "pysys_runtime" and r.state == "running"]
+    if not runtime or runtime[0].since is None:
+        return None
+    earlier = [r for r in ctx.history.runs(job=JOB) if r.start >= runtime[0].since]
+    return None if any(r.outcome == "ok" for r in earlier) else earlier
+
+
 def cold_start(ctx: Context) -> None:
     """Run the startup if this start of pysys_runtime has not had it; say so once when
     processes are running and it has to wait."""
-    runtime = [r for r in stack.service_states(ctx) if r.service == "pysys_runtime" and r.state == "running"]
-    if not runtime or runtime[0].since is None:
-        return
-    earlier = [r for r in ctx.history.runs(job=JOB) if r.start >= runtime[0].since]
-    if any(r.outcome == "ok" for r in earlier):
-        return  # this runtime has had its startup
+    earlier = attempts_since_runtime_start(ctx)
+    if earlier is None:
+        return  # no runtime, or this runtime has had its startup
     running = ctx.running()
     if running and any(r.outcome == "skipped" for r in earlier):
         return  # already said once for this runtime; sync runs every minute

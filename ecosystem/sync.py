@@ -64,6 +64,52 @@ def sync(ctx: Context, *, launch: bool = True) -> list[str]:
     return done
 
 
+def plan(ctx: Context, *, launch: bool = True) -> list[str]:
+    """What ``sync`` would do now, changing nothing (its dry run): the same reads and the same
+    decisions (``trading_day.due_launches`` among them) in the same order, without their effects."""
+    s = ctx.settings
+    now = datetime.now(UTC)
+    said = []
+    cold = backups.ColdMarker(s.state_dir).read()
+    if cold is not None:
+        if locks.is_held(s.state_dir, backup_job.JOB):
+            return ["a cold backup is running (MongoDB is stopped on purpose): nothing would be done"]
+        said.append("would start again what a killed cold backup stopped: "
+                    + ", ".join([*cold.get("services", []), *cold.get("processes", [])]))
+    states = {r.service: r for r in stack.service_states(ctx)}
+    missing = [name for name in stack.ALWAYS_ON
+               if states.get(name) is None or states[name].state not in ("running", "restarting")]
+    if missing:
+        said.append("would start " + ", ".join(missing))
+    running = {r.process for r in ctx.running()}
+    if startup.attempts_since_runtime_start(ctx) is not None:
+        said.append("would run pysystemtrade's cold start (startup)" if not running
+                    else "the cold start waits: processes are running")
+    for entry in processes.statuses_to_repair(processes.StatusLedger(s.state_dir), running, tidy=False):
+        said.append(f"would put {entry['process']}'s status back to {entry.get('before', 'GO')} "
+                    f"(a {entry.get('by', '?')} was killed while it was STOP)")
+    said += trading_day.pending_work(ctx, now)
+    if not launch:
+        return said
+    held = restoring.RestoreMarker(s.state_dir).read()
+    if held is not None:
+        return [*said, f"a restore of {held} holds every launch: nothing would be launched"]
+    day = now.astimezone(s.tz).date()
+    plan_for_day = planning.plans_of(s)(day)
+    tried = trading_day.tried_today(ctx.history, day.isoformat())
+    control = ctx.control()
+    cleared = {name for name in trading_day.declined_continuous(plan_for_day, now, tried, running)
+               if (r := control.record(name)).status == "GO" and not r.running}
+    inside = week.phase(week.WeekWindow.from_settings(s), now).inside
+    for due in trading_day.due_launches(plan_for_day, now, inside_week=inside, running=running, tried=tried,
+                                        relaunch_limit=s.crash_relaunch_limit, cleared=cleared):
+        if control.record(due.step.process).status == "NO-RUN":
+            said.append(f"would record {due.step.process} declined: its status is NO-RUN (no container)")
+        else:
+            said.append(f"would launch {due.step.process}: {due.reason}")
+    return said
+
+
 def recorded_sync(ctx: Context, step: str, *, launch: bool = True) -> list[str]:
     """``sync`` under the week's lock, recorded as the task ``weekly.STEP`` (sync, open, close): a sync that
     changed something is recorded ``ok`` with what it did, one that failed ``failed`` with the

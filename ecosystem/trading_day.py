@@ -142,6 +142,23 @@ def launch(ctx: Context, due: Due, now: datetime) -> str:
         raise
 
 
+def pending_work(ctx: Context, now: datetime) -> list[str]:
+    """What ``reconcile`` and ``stop_overdue`` would do at ``now``, changing nothing (a dry run)."""
+    said = []
+    for launched, container in _ours(ctx):
+        end = process_runs.ended(ctx.client, launched.container)
+        if end is not None:
+            if ctx.history.recorded_ref(JOB, str(container.id)):
+                said.append(f"would remove {launched.container} (its run is recorded already)")
+            else:
+                said.append(f"would record how {launched.process} ended (exit code {end.exit_code}) and remove "
+                            f"{launched.container}")
+        elif container.status == "running" and launched.deadline is not None and now >= launched.deadline:
+            said.append(f"would stop {launched.process} cleanly (STOP, then SIGTERM, then SIGKILL): past its "
+                        f"deadline {launched.deadline.astimezone(ctx.settings.tz):%H:%M}")
+    return said
+
+
 def _ours(ctx: Context) -> list[tuple[Launched, Container]]:
     found = []
     for container in project_containers(ctx.client, ctx.settings.compose_project):

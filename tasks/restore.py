@@ -29,13 +29,19 @@ def _confirm(yes: bool):
     "what": "comma-separated parts: db, parquet, volumes (default db,parquet: restored together)",
     "verify": "a restore drill: into a scratch MongoDB and scratch volumes, compared, removed; production untouched",
     "yes": "do not ask for confirmation", "resume": "set the processes to GO afterwards (default: NO-RUN)",
-    "no_safety_backup": "skip the backup of the current state taken first"})
-def restore(c, from_="latest", what=None, verify=False, yes=False, resume=False, no_safety_backup=False):
+    "no_safety_backup": "skip the backup of the current state taken first",
+    "dry_run": "check the set (read-only) and print what the restore would do; change nothing"})
+def restore(c, from_="latest", what=None, verify=False, yes=False, resume=False, no_safety_backup=False,
+            dry_run=False):
     """Restore a backup set (checked whole first), or drill it with --verify."""
     try:
         parts = backups.parse_what(what) if what else None
     except ValueError as exc:
         raise Exit(str(exc), code=2) from None
+    if dry_run:
+        print("\n".join(restore_job.plan(context(c), from_, parts, verify=verify, safety=not no_safety_backup,
+                                          resume=resume)))
+        return
     with unwinding_on_sigterm(), recorded(c, restore_job.JOB, step="drill" if verify else None) as run:
         restore_job.run(context(c), run, from_, parts, verify=verify, confirm=_confirm(yes),
                         safety=not no_safety_backup, resume=resume)
@@ -43,9 +49,12 @@ def restore(c, from_="latest", what=None, verify=False, yes=False, resume=False,
         print(CHECKLIST if not resume else "processes are back to GO (--resume)")
 
 
-@ecosystem_task
-def resume(c):
+@ecosystem_task(help={"dry_run": "print what it would set, change nothing"})
+def resume(c, dry_run=False):
     """After a restore: set every process pysystemtrade runs back to GO."""
+    if dry_run:
+        print("\n".join(restore_job.resume_plan(context(c))))
+        return
     with recorded(c, "resume") as run:
         names = restore_job.resume(context(c))
         run.detail = "GO: " + ", ".join(names)

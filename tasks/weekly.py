@@ -8,18 +8,34 @@ from ecosystem import trading_day, week
 
 from ._common import call_task, context, ecosystem_task, history, settings, unwinding_on_sigterm
 
+DRY_RUN = "print what it would do now (the same decisions), change nothing"
 
-@ecosystem_task(job="weekly.sync")
-def sync(c):
+
+def _say_plan(lines: list[str], quiet: str) -> None:
+    print("\n".join(lines) if lines else quiet)
+
+
+@ecosystem_task(job="weekly.sync", help={"dry_run": DRY_RUN})
+def sync(c, dry_run=False):
     """Make the processes match the plan now: start what should run, record what ended, relaunch a crash."""
+    if dry_run:
+        _say_plan(syncing.plan(context(c)), "in step with the plan: nothing would be done")
+        return
     with unwinding_on_sigterm():
         if not syncing.recorded_sync(context(c), "sync"):
             print("in step with the plan: nothing to do")
 
 
-@ecosystem_task(name="open", job="weekly.open", help={"skip_gateway": "do not check the gateway's login"})
-def open_(c, skip_gateway=False):
+@ecosystem_task(name="open", job="weekly.open", help={"skip_gateway": "do not check the gateway's login",
+                                                     "dry_run": DRY_RUN})
+def open_(c, skip_gateway=False, dry_run=False):
     """Open the trading week: the stack up and healthy, cold start if due, the gateway logged in, then sync."""
+    if dry_run:
+        call_task(c, "up", dry_run=True)
+        if not skip_gateway:
+            print("would check the gateway's login (gateway.status)")
+        _say_plan(syncing.plan(context(c)), "then in step with the plan: nothing more would be done")
+        return
     call_task(c, "up")
     if not skip_gateway:
         try:
@@ -32,10 +48,18 @@ def open_(c, skip_gateway=False):
 
 
 @ecosystem_task(job="weekly.close", help={"stop": "also stop, gracefully, every process still running "
-                                                  "(default: they end by themselves)"})
-def close(c, stop=False):
+                                                  "(default: they end by themselves)", "dry_run": DRY_RUN})
+def close(c, stop=False, dry_run=False):
     """Close the trading week: record what ended, launch nothing, say what still runs and how the week went."""
     s = settings(c)
+    if dry_run:
+        lines = syncing.plan(context(c), launch=False)
+        names = [r.process for r in context(c).running()]
+        if names:
+            lines.append(("would stop, gracefully: " if stop else "would leave running (each ends at its stop "
+                          "time): ") + ", ".join(names))
+        _say_plan(lines, "nothing would be done: no process runs and nothing ended unrecorded")
+        return
     with unwinding_on_sigterm():
         syncing.recorded_sync(context(c), "close", launch=False)
     running = context(c).running()

@@ -158,6 +158,21 @@ def test_a_restore_drill_changes_no_production_container_or_volume(bk, docker_cl
     assert not [v.name for v in docker_client.volumes.list() if "pst-drill" in v.name]
 
 
+def test_a_restore_dry_run_checks_the_set_says_each_step_and_changes_nothing(bk, docker_client):
+    if not sets(bk):
+        bk.run("backup")
+    before, sets_before, lines_before = fingerprints(bk), sets(bk), bk.settings.history_path.read_text()
+    planned = bk.run("restore", "--from=latest", "--dry-run").stdout
+    assert "manifest and every checksum verified" in planned
+    steps = [line for line in planned.splitlines() if line.startswith("would ")]
+    assert [s.split()[1] for s in steps] == ["ask", "hold", "take", "restore", "run", "leave"], planned
+    assert "safety backup" in steps[2] and "db, parquet" in steps[3]
+    drill = bk.run("restore", "--from=latest", "--verify", "--dry-run").stdout
+    assert "would drill db, parquet" in drill and "would take" not in drill
+    assert fingerprints(bk) == before and sets(bk) == sets_before
+    assert bk.settings.history_path.read_text() == lines_before, "a dry run records nothing"
+
+
 def test_a_corrupt_or_hostile_set_is_refused_and_production_is_untouched(bk, docker_client, tmp_path):
     import shutil
     import tarfile

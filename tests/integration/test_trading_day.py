@@ -266,7 +266,15 @@ def test_a_crashed_steps_whole_output_is_shown_after_its_container_is_gone(day, 
 
 def test_weekly_sync_launches_the_day_once_and_a_second_call_changes_nothing(day, docker_client):
     write_private(day, "standin_behaviour", "seconds=0.5\nrun_stack_handler=hang\nrun_capital_update=hang\n")
+    created_before = len(day.created.services) + len(day.created.one_offs)
+    lines_before = day.settings.history_path.read_text()
+    planned = day.run("weekly.sync", "--dry-run").stdout  # the same decisions, nothing done
+    assert len(day.created.services) + len(day.created.one_offs) == created_before, "no container created"
+    assert day.settings.history_path.read_text() == lines_before, "nothing recorded"
     first = day.run("weekly.sync").stdout
+    would = {line.split()[2].rstrip(":") for line in planned.splitlines() if line.startswith("would launch ")}
+    did = {line.split()[1] for line in first.splitlines() if line.startswith("launched ")}
+    assert would == did and "run_stack_handler" in did, (planned, first)
     assert "launched run_stack_handler" in first and "launched run_capital_update" in first
     assert "launched run_daily_fx_and_contract_updates" in first
     wait_ended(docker_client, day, "run_daily_fx_and_contract_updates")

@@ -103,16 +103,18 @@ def test_invoke_dry_is_the_tasks_dry_run_refused_by_a_task_without_one_and_never
     result, said = run(tmp_path, values, "--dry", "backup")
     assert result.returncode == 0 and "would write" in result.stdout, said
     assert not (tmp_path / "backup").exists() or not any((tmp_path / "backup").iterdir()), "no backup was taken"
-    refused, said = run(tmp_path, values, "--dry", "restore", "--from=latest", "--yes")
+    refused, said = run(tmp_path, values, "--dry", "shell")
     assert refused.returncode == errors.EXIT_USAGE
-    assert "restore has no dry run" in refused.stderr and "nothing was done" in refused.stderr
+    assert "shell has no dry run" in refused.stderr and "nothing was done" in refused.stderr
+    planned, said = run(tmp_path, values, "--dry", "resume")
+    assert planned.returncode == 0 and "would set GO: run_stack_handler" in planned.stdout, said
     read_only, said = run(tmp_path, values, "--dry", "config")
     assert read_only.returncode == 0 and "LOCK_WAIT_SECONDS" in read_only.stdout
     assert history(values).runs() == []
 
 
 def test_a_task_refused_by_dry_did_not_load_anything_that_could_change_state(tmp_path, values, no_engine):
-    result, _ = run(tmp_path, values, "--dry", "weekly.sync")
+    result, _ = run(tmp_path, values, "--dry", "shell")
     assert result.returncode == errors.EXIT_USAGE, "refused before the engine was asked"
 
 
