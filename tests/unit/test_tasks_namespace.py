@@ -52,3 +52,13 @@ def test_every_task_spells_each_concept_one_way_and_has_no_single_letter_flags()
     assert "date" not in spelled and "date_" not in spelled, "a trading day is --day everywhere"
     assert "dry" not in spelled and "dry-run" in spelled, "a dry run is --dry-run everywhere"
     assert {"eod", "nightly", "plan"} <= spelled["day"]
+
+
+READ_ONLY = {"config", "doctor", "history", "plan", "status", "logs", "schedule", "gateway.status"}
+NO_DRY_RUN = {"shell", "demo", "run-scheduler"}  # a person's own session, a demo, the loop itself
+
+
+def test_every_task_that_changes_things_has_a_dry_run():
+    without = {name for name in tasks.ns.task_names
+               if not any("dry-run" in argument.names for argument in tasks.ns[name].get_arguments())}
+    assert without == READ_ONLY | NO_DRY_RUN, without ^ (READ_ONLY | NO_DRY_RUN)
