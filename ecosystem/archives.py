@@ -1,7 +1,8 @@
 """Archive files of backup sets: hashed as they are written, checked whole before anything is extracted.
 
 A restore must never be the thing that does damage. ``check_tar`` reads an archive to its
-end (a truncated or corrupt one fails there, before anything is touched) and refuses every
+end, the compressed stream's own integrity check included (a truncated or corrupt one fails
+there, before anything is touched) and refuses every
 member that could land outside the target or is not plain data, as GNU tar (which extracts
 it, in a helper container whose only mount is the target volume) would read it: absolute
 names, ``..``, links with an absolute or ``..`` target, members written through an earlier
@@ -10,6 +11,7 @@ differently, and anything hidden after a damaged header.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import tarfile
 import time
@@ -114,6 +116,20 @@ def _member_problem(member: tarfile.TarInfo, links: set[str], files: set[str]) -
     return None
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _decompressed(path: Path) -> BinaryIO:
+    """Return the archive's tar stream. A gzip'ed one is read through the gzip module, which checks
+    each member's CRC-32 and length at its end, as `gzip -d` under GNU tar does (tarfile's own
+    stream reader never checks them: damaged data that still inflates would pass it)."""
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    if magic == GZIP_MAGIC:
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
 def check_tar(path: Path) -> int:
     """Read the whole archive; return its number of files (regular files and hard links, as
     ``find -type f`` counts them), or raise ArchiveRefused with every problem.
@@ -126,7 +142,8 @@ def check_tar(path: Path) -> int:
     regular: set[str] = set()
     files = 0
     try:
-        with tarfile.open(path, "r|*", tarinfo=_CheckedTarInfo) as archive:  # every byte read, in order
+        with _decompressed(Path(path)) as stream, \
+                tarfile.open(fileobj=stream, mode="r|", tarinfo=_CheckedTarInfo) as archive:  # every byte, in order
             for member in archive:
                 problem = _member_problem(member, links, regular)
                 if problem:
@@ -136,12 +153,14 @@ def check_tar(path: Path) -> int:
                     extracted = archive.extractfile(member) if member.isfile() else None
                     while extracted is not None and extracted.read(CHUNK):
                         pass
-            while rest := archive.fileobj.read(CHUNK):
+            while rest := stream.read(CHUNK):  # to the compressed stream's own end and its check
                 if rest.strip(b"\0"):
                     problems.append("it has data after its end (a damaged header hides members GNU tar would "
                                     "extract)")
                     break
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # zlib errors are OSError
+            while stream.read(CHUNK):
+                pass
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # zlib errors and BadGzipFile are OSError
         problems.append(f"it is truncated or corrupt ({type(exc).__name__}: {exc})")
     if problems:
         raise ArchiveRefused(Path(path), problems)

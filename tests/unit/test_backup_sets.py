@@ -279,3 +279,48 @@ def test_the_standin_tools_check_the_password_from_the_config_file(tmp_path):
     right = tool("mongodump", tmp_path, "--archive", "--gzip", "--username", "admin", "--config",
                  str(tmp_path / "tools.yaml"), env=env)
     assert right.returncode == 0
+
+
+def _stored_tar_gz(path: Path, payload: bytes) -> None:
+    """A .tar.gz whose deflate blocks are stored (level 0): a byte of the payload can be changed
+    and the stream still inflates; only gzip's CRC-32 at the end says it is damaged."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as archive:
+        info = tarfile.TarInfo("./prices/ES.parquet")
+        info.size = len(payload)
+        archive.addfile(info, io.BytesIO(payload))
+    path.write_bytes(gzip.compress(raw.getvalue(), compresslevel=0))
+
+
+def _damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "payload byte":  # inside the stored payload: inflates fine, CRC-32 differs
+        at = data.index(b"PAYLOAD") + 3
+        data[at] ^= 0x20
+    elif how == "crc":
+        data[-8] ^= 0xFF
+    elif how == "length":
+        data[-1] ^= 0x01
+    elif how == "trailer cut":
+        del data[-8:]
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["payload byte", "crc", "length", "trailer cut"])
+def test_an_archive_damaged_below_the_tar_members_is_refused_as_gnu_tar_would_fail(tmp_path, how):
+    """Damage a member walk does not see (its checksum in the manifest taken after the damage):
+    the pre-check reads the compressed stream to its end and its own integrity check."""
+    folder = make_set(tmp_path, "pst-20261201T223000Z")
+    _stored_tar_gz(folder / "parquet.tar.gz", b"PAYLOAD" + os.urandom(40_000))
+    rehash(folder, parquet_files=1)
+    restoring.check_set(folder)  # undamaged: fine
+    walked = list(tarfile.open(folder / "parquet.tar.gz", "r|*"))
+    _damage(folder / "parquet.tar.gz", how)
+    assert [m.name for m in tarfile.open(folder / "parquet.tar.gz", "r|*")] == [m.name for m in walked], \
+        "a member walk does not see this damage"
+    rehash(folder)
+    with pytest.raises(BackupSetError, match="truncated or corrupt"):
+        restoring.check_set(folder)
+    gnu = subprocess.run(["tar", "-xzf", str(folder / "parquet.tar.gz"), "-C", str(tmp_path)], capture_output=True,
+                         timeout=60)
+    assert gnu.returncode != 0, "GNU tar (what the restore's helper runs) fails on it too"
