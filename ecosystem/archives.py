@@ -153,12 +153,12 @@ def check_tar(path: Path) -> int:
                     extracted = archive.extractfile(member) if member.isfile() else None
                     while extracted is not None and extracted.read(CHUNK):
                         pass
-            while rest := stream.read(CHUNK):  # to the compressed stream's own end and its check
+            while rest := archive.fileobj.read(CHUNK):  # what tarfile buffered, then the rest of the stream
                 if rest.strip(b"\0"):
                     problems.append("it has data after its end (a damaged header hides members GNU tar would "
                                     "extract)")
                     break
-            while stream.read(CHUNK):
+            while stream.read(CHUNK):  # to the compressed stream's own end and its integrity check
                 pass
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # zlib errors and BadGzipFile are OSError
         problems.append(f"it is truncated or corrupt ({type(exc).__name__}: {exc})")
