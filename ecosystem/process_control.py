@@ -190,6 +190,10 @@ def exec_runner(client, container: str, *, timeout: float = 120) -> Runner:
                                 fix="check `invoke status`: is pysys_runtime running?") from None
         finally:
             client.api.timeout = previous
+        if code == 137:  # SIGKILL: from outside, or the kernel at the runtime's memory limit
+            raise CommandFailed(f"{argv[0]} in {container} was killed (exit code 137)", returncode=code,
+                                output=out[-2000:], fix="if the runtime ran out of memory (docker inspect "
+                                f"{container}: OOMKilled), raise RUNTIME_MEMORY_LIMIT in .env and `invoke up`")
         if code != 0:
             raise CommandFailed(f"{argv[0]} in {container} exited with code {code}", returncode=code or -1,
                                 output=out[-2000:], fix="run `invoke shell` and check sysproduction imports")

@@ -647,15 +647,16 @@ class Settings:
         "Limits and compose", "GATEWAY_CPUS", "0", _cpus, "GATEWAY_CPUS=1",
         "CPU limit of the gateway; 0: none", compose=True)
     process_memory_limit: str = _v(
-        "Limits and compose", "PROCESS_MEMORY_LIMIT", "4g", _memory, "PROCESS_MEMORY_LIMIT=6g",
+        "Limits and compose", "PROCESS_MEMORY_LIMIT", "6g", _memory, "PROCESS_MEMORY_LIMIT=8g",
         "memory limit of each pysystemtrade process's container (a run over it is reported out of memory); 0: none",
         compose=True)
     process_cpus: str = _v(
         "Limits and compose", "PROCESS_CPUS", "0", _cpus, "PROCESS_CPUS=1",
         "CPU limit of each pysystemtrade process; 0: none", compose=True)
     runtime_memory_limit: str = _v(
-        "Limits and compose", "RUNTIME_MEMORY_LIMIT", "512m", _memory, "RUNTIME_MEMORY_LIMIT=1g",
-        "memory limit of pysys_runtime (the log server and the processes' shared namespaces); 0: none", compose=True)
+        "Limits and compose", "RUNTIME_MEMORY_LIMIT", "2g", _memory, "RUNTIME_MEMORY_LIMIT=4g",
+        "memory limit of pysys_runtime: the log server, and the process-control operations the tasks run in it "
+        "(each imports pysystemtrade, a few hundred MB, several at once); 0: none", compose=True)
     jupyter_memory_limit: str = _v(
         "Limits and compose", "JUPYTER_MEMORY_LIMIT", "4g", _memory, "JUPYTER_MEMORY_LIMIT=8g",
         "memory limit of Jupyter; 0: none", compose=True)

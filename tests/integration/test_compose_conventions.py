@@ -87,7 +87,7 @@ def test_the_limits_and_privileges_from_the_settings_reach_the_containers(eco, d
     assert "JAVA_HEAP_SIZE=768" in gateway["Config"]["Env"]
     runtime = _container(docker_client, eco, "pysys_runtime").attrs["HostConfig"]
     assert runtime["CapDrop"] == ["ALL"] and "no-new-privileges:true" in runtime["SecurityOpt"]
-    assert runtime["Memory"] == 512 * 1024 ** 2 and runtime["NanoCpus"] == 0  # 0: no CPU limit
+    assert runtime["Memory"] == 2 * 1024 ** 3 and runtime["NanoCpus"] == 0  # 0: no CPU limit
 
 
 def test_a_process_killed_at_its_memory_limit_is_reported_out_of_memory(eco, docker_client):
