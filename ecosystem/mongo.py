@@ -33,6 +33,22 @@ print(JSON.stringify(out));
 """
 
 
+# drops the named collections (a rollback's: those the restored set added); "ecosystem-drop" marks it
+DROP_SCRIPT = """/* ecosystem-drop */
+const fs = require('fs');
+const user = %(user)s;
+if (user && fs.existsSync(%(password_file)s)) {
+  db.getSiblingDB('admin').auth(user, fs.readFileSync(%(password_file)s, 'utf8').trim());
+}
+const names = %(names)s;
+names.forEach(function (n) {
+  const dot = n.indexOf('.');
+  db.getSiblingDB(n.slice(0, dot)).getCollection(n.slice(dot + 1)).drop();
+});
+print(JSON.stringify(names));
+"""
+
+
 class MongoError(EcosystemError):
     """A MongoDB tool failed; the message says which and what it said."""
 
@@ -75,6 +91,20 @@ def counts(container: str, user: str, *, timeout: float = 300) -> dict[str, int]
                          fix="check MongoDB (invoke status)") from None
     except (ValueError, IndexError, AttributeError):
         raise MongoError(f"the count query in {container} gave no JSON answer", fix="check MongoDB's version") from None
+
+
+def drop(container: str, user: str, names: list[str], *, timeout: float = 300) -> None:
+    """Drop the collections ``names`` ("database.collection", never a system database's) in ``container``."""
+    names = [n for n in names if "." in n and n.split(".", 1)[0] not in SYSTEM_DATABASES]
+    if not names:
+        return
+    script = DROP_SCRIPT % {"user": json.dumps(user), "password_file": json.dumps(PASSWORD_FILE),
+                            "names": json.dumps(names)}
+    try:
+        commands.run(["docker", "exec", container, "mongosh", "--quiet", "--norc", "--eval", script], timeout=timeout)
+    except CommandFailed as exc:
+        raise MongoError(f"dropping {', '.join(names)} in {container} failed: {exc.output or exc.message}",
+                         fix="check MongoDB (invoke status)") from None
 
 
 def tool_version(container: str) -> str:

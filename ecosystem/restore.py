@@ -128,20 +128,29 @@ class RestoreMarker:
     def __init__(self, state_dir: Path) -> None:
         self.path = Path(state_dir) / "restore-in-progress.json"
 
-    def note(self, name: str) -> None:
+    STAGING, SWITCHING = "staging", "switching"  # production untouched / production being changed
+
+    def note(self, name: str, *, phase: str = STAGING, safety: str | None = None) -> None:
         from .state_files import write_json
 
-        write_json(self.path, {"set": name})
+        write_json(self.path, {"set": name, "phase": phase, "safety": safety})
 
-    def read(self) -> str | None:
+    def state(self) -> dict | None:
+        """Return {"set", "phase", "safety"}, or None when no restore is held."""
         import json
 
         try:
-            return str(json.loads(self.path.read_text()).get("set", "?"))
+            found = json.loads(self.path.read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
-            return "?"
+            return {"set": "?", "phase": self.SWITCHING, "safety": None}  # unknown: assume the worst
+        return {"set": str(found.get("set", "?")), "phase": found.get("phase", self.SWITCHING),
+                "safety": found.get("safety")}
+
+    def read(self) -> str | None:
+        state = self.state()
+        return None if state is None else state["set"]
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -158,6 +167,25 @@ class Drill:
 
     def __enter__(self) -> Drill:
         return self
+
+    @staticmethod
+    def remove_stale(settings) -> list[str]:
+        """Remove the scratch containers and volumes a killed restore or drill left (run under the
+        backup lock, which every restore and drill holds: none of them is in use); return their names."""
+        import re
+
+        own = re.compile(rf"^pst-drill-[0-9a-f]{{8}}{re.escape(settings.name_suffix)}(-[a-z_]+)?$")
+        names = commands.run(["docker", "ps", "--all", "--filter", "name=pst-drill-", "--format", "{{.Names}}"],
+                             timeout=60).stdout.split()
+        found = [n for n in names if own.match(n)]
+        for name in found:
+            commands.run(["docker", "rm", "--force", "--volumes", name], timeout=300, check=False)
+        listed = commands.run(["docker", "volume", "ls", "--filter", "name=pst-drill-", "--format", "{{.Name}}"],
+                              timeout=60).stdout.split()
+        stale = [n for n in listed if own.match(n)]
+        for name in stale:
+            commands.run(["docker", "volume", "rm", "--force", name], timeout=120, check=False)
+        return found + stale
 
     def volume(self, key: str) -> str:
         name = f"{self.container}-{key}"
@@ -197,10 +225,27 @@ class Drill:
         raise EcosystemError(f"the drill's scratch MongoDB ({self.settings.mongo_image}) did not start",
                              fix=f"docker logs {self.container}")
 
+    def stop_mongo(self) -> None:
+        """Stop the scratch MongoDB cleanly (before its volumes are copied)."""
+        if self.started:
+            commands.run(["docker", "stop", "--time", "120", self.container], timeout=300)
+
     def __exit__(self, *exc) -> None:
         commands.run(["docker", "rm", "--force", "--volumes", self.container], timeout=300, check=False)
         for name in self.volumes:
             commands.run(["docker", "volume", "rm", "--force", name], timeout=120, check=False)
+
+
+def stage(scratch: Drill, folder: Path, manifest: Manifest, parts: tuple[str, ...], *, say=print) -> list[str]:
+    """Restore a checked set into the drill's scratch MongoDB and volumes and compare it with its
+    manifest; return the differences (none: the set restores as written). Production is not touched."""
+    if manifest.how == "cold" and "db" in parts:
+        differences = restore_into(folder, manifest, parts, scratch.sources(), say=say)
+        scratch.start_mongo(on_restored_volumes=True)
+        return differences + compare_counts(manifest, mongo.counts(scratch.container, scratch.sources().mongo_user))
+    if "db" in parts:
+        scratch.start_mongo()
+    return restore_into(folder, manifest, parts, scratch.sources(), say=say)
 
 
 def drill(settings, folder: Path, manifest: Manifest, parts: tuple[str, ...], *, say=print) -> list[str]:
@@ -208,12 +253,65 @@ def drill(settings, folder: Path, manifest: Manifest, parts: tuple[str, ...], *,
 
     Return the differences (none: the set restores). Production is not touched."""
     with Drill(settings) as scratch:
-        if manifest.how == "cold" and "db" in parts:
-            differences = restore_into(folder, manifest, parts, scratch.sources(), say=say)
-            scratch.start_mongo(on_restored_volumes=True)
-            differences += compare_counts(manifest, mongo.counts(scratch.container, scratch.sources().mongo_user))
-        else:
-            if "db" in parts:
-                scratch.start_mongo()
-            differences = restore_into(folder, manifest, parts, scratch.sources(), say=say)
+        return stage(scratch, folder, manifest, parts, say=say)
+
+
+def switch(scratch: Drill, folder: Path, manifest: Manifest, parts: tuple[str, ...], target: Sources, project, *,
+           say=print) -> list[str]:
+    """Phase two of a restore: production takes what ``stage`` restored and checked, as quickly as
+    the engine allows, with nothing running. MongoDB first: an online set's archive (already
+    restored once into scratch) through ``mongorestore --drop``; a cold set's volumes copied from
+    scratch with MongoDB stopped. Then each volume copied from scratch. Each part is compared:
+    the counts with the manifest, each volume's fingerprint with its scratch copy's. Return the
+    differences (none: production is the set)."""
+    differences: list[str] = []
+    if "db" in parts and manifest.how == "cold":
+        scratch.stop_mongo()
+        project.stop(["mongo_db"], timeout=120)
+        for key in volumes.MONGO_VOLUMES:
+            volumes.copy(target.image, scratch.volume(key), target.volume(key))
+        project.up(["mongo_db"], wait=True, no_recreate=True)
+        differences += compare_counts(manifest, mongo.counts(target.mongo_container, target.mongo_user))
+        say("db: the restored MongoDB volumes are production's now")
+    elif "db" in parts:
+        mongo.restore(target.mongo_container, target.mongo_user, str(folder / DB_ARCHIVE))
+        differences += compare_counts(manifest, mongo.counts(target.mongo_container, target.mongo_user))
+        say(f"db: {sum(manifest.counts.get('db', {}).values())} documents restored")
+    for label in _archives_of(manifest, parts).values():
+        if label in volumes.MONGO_VOLUMES:
+            continue  # copied above, with MongoDB stopped
+        started = time.monotonic()
+        files = volumes.copy(target.image, scratch.volume(label), target.volume(label))
+        if volumes.fingerprint(target.image, target.volume(label), contents_only=True) != \
+                volumes.fingerprint(target.image, scratch.volume(label), contents_only=True):
+            differences.append(f"{label}: production differs from the checked copy after the switch")
+        say(f"{label}: {files} files switched in {time.monotonic() - started:.1f}s")
+    return differences
+
+
+def roll_back(folder: Path, manifest: Manifest, target: Sources, project, *, say=print) -> list[str]:
+    """Put production back as the safety set ``folder`` holds it (the state before a restore):
+    MongoDB started if a switch left it stopped (emptied first if it cannot start on half-copied
+    volumes: the safety set's dump holds its users too), the collections the failed restore added
+    dropped, then each part restored from the safety set's archives. Return how production then
+    differs from the safety manifest (none: wholly as before)."""
+    parts = tuple(k for k in ("db", "parquet", "volumes") if k in manifest.what)
+    check_set(folder, parts)
+    if "db" in parts:
+        try:
+            project.up(["mongo_db"], wait=True, no_recreate=True)
+        except EcosystemError:
+            say("rollback: MongoDB does not start on what the switch left: emptied, started afresh")
+            project.stop(["mongo_db"], timeout=120)
+            for key in volumes.MONGO_VOLUMES:
+                volumes.empty(target.image, target.volume(key))
+            project.up(["mongo_db"], wait=True, no_recreate=True)
+        extra = sorted(set(mongo.counts(target.mongo_container, target.mongo_user)) -
+                       set(manifest.counts.get("db", {})))
+        mongo.drop(target.mongo_container, target.mongo_user, extra)
+    differences = restore_into(folder, manifest, parts, target, say=lambda line: say("rollback: " + line))
+    if "db" in parts:
+        extra = sorted(set(mongo.counts(target.mongo_container, target.mongo_user)) -
+                       set(manifest.counts.get("db", {})))
+        differences += [f"db {name}: still there after the rollback" for name in extra]
     return differences

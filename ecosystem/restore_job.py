@@ -2,10 +2,13 @@
 
 ``run`` holds the backup lock first (no backup's retention deletes the set while it is checked and
 restored), checks the whole set before anything changes, and either drills it (scratch MongoDB and
-volumes, compared, removed) or, once confirmed, restores production. Production is restored in this
-order: every launch held (the restore marker, every process NO-RUN) before anything changes, a
-safety backup of the current state, MongoDB before the volumes, counts compared. The hold is
-released only when everything matched. ``resume`` sets every process back to GO.
+volumes, compared, removed) or, once confirmed, restores production in two phases: every launch
+held (the restore marker, every process NO-RUN), a safety backup of the current state, the set
+restored into scratch and checked against its manifest (phase one: production untouched), then
+production switched to the checked copy (phase two: MongoDB first, volumes copied, each compared).
+A switch that fails is rolled back from the safety backup, checked against its manifest; a switch
+stopped outright (SIGKILL, power) is rolled back by the next ``restore``. Production ends wholly as
+before or wholly as the set. ``resume`` sets every process back to GO.
 """
 from __future__ import annotations
 
@@ -33,6 +36,14 @@ def run(ctx: Context, run: RunHandle, from_: str, parts: tuple[str, ...] | None,
     returns to go on and raises to stop before production is touched."""
     s = ctx.settings
     with locks.exclusive(s.state_dir, "backup", wait_seconds=s.lock_wait_seconds):
+        stale = restoring.Drill.remove_stale(s)
+        if stale:
+            ctx.say(f"removed what a stopped restore or drill left: {', '.join(stale)}")
+        if not verify:
+            with locks.exclusive(s.state_dir, locks.WEEK, wait_seconds=120), locks.exclusive(s.state_dir, "eod"):
+                rolled = finish_interrupted(ctx)
+            if rolled:
+                ctx.say(rolled)
         folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
         manifest = restoring.check_set(folder, parts)
         parts = restoring.parts_of(manifest, parts)
@@ -87,8 +98,12 @@ def plan(ctx: Context, from_: str, parts: tuple[str, ...] | None, *, verify: boo
 
 def into_production(ctx: Context, folder: Path, manifest: Manifest, parts: tuple[str, ...], *,
                     safety: bool, resume: bool) -> str:
-    """Hold every launch (the restore marker, NO-RUN) before anything changes; MongoDB before
-    the volumes; release the hold only when everything matched. Return what was done."""
+    """Hold every launch (the restore marker, NO-RUN) before anything changes; take the safety
+    backup; stage the set into scratch and check it (phase one: a set that does not restore as
+    written is refused with production untouched); then switch production to it (phase two). If
+    the switch fails, production is rolled back from the safety backup, checked against its
+    manifest, and both are recorded. The hold is released only when everything matched. Return
+    what was done."""
     s = ctx.settings
     target = backups.Sources.of(s)
     if "db" in parts:  # MongoDB must answer (container, credentials) before any volume is wiped
@@ -102,31 +117,83 @@ def into_production(ctx: Context, folder: Path, manifest: Manifest, parts: tuple
     control = ctx.control()
     for name in planning.known_processes(s):
         control.no_run(name)
+    saved = None
     if safety:
         kinds = tuple(k for k in ("db", "parquet", "volumes") if k in parts)
         saved = backups.take(s.backup_dir, target, kinds, tag=backup_sets.SAFETY_TAG, suspect_ratio=0.0,
                              say=lambda line: ctx.say("  safety backup: " + line))
         ctx.say(f"safety backup of the current state: {saved.name}")
-    cold_db = "db" in parts and manifest.how == "cold"
-    if cold_db:
-        ctx.project.stop(["mongo_db"], timeout=120)
-    try:
-        differences = restoring.restore_into(folder, manifest, parts, target, say=lambda line: ctx.say("  " + line))
-    finally:
-        if cold_db:
-            ctx.project.up(["mongo_db"], wait=True, no_recreate=True)
-    if cold_db:
-        differences += restoring.compare_counts(manifest, mongo.counts(target.mongo_container, target.mongo_user))
-    if differences:
-        raise EcosystemError(f"restored {manifest.name}, but it differs from its manifest: " + "; ".join(differences),
-                             fix="nothing is launched (restore marker, NO-RUN): restore the safety backup or another "
-                                 "set, or `invoke resume` once you have checked")
+    with restoring.Drill(s) as scratch:
+        ctx.say(f"phase one: {', '.join(parts)} restored into scratch and checked against the manifest")
+        differences = restoring.stage(scratch, folder, manifest, parts, say=lambda line: ctx.say("  " + line))
+        if differences:
+            marker.clear()  # production was not touched
+            raise EcosystemError(f"{manifest.name} does not restore as written: " + "; ".join(differences),
+                                 fix="production is untouched (processes NO-RUN: `invoke resume` sets them GO); "
+                                     "restore another set")
+        marker.note(manifest.name, phase=marker.SWITCHING, safety=saved.name if saved else None)
+        ctx.say("phase two: production switched to the checked copy")
+        try:
+            differences = restoring.switch(scratch, folder, manifest, parts, target, ctx.project,
+                                           say=lambda line: ctx.say("  " + line))
+            if differences:
+                raise EcosystemError(f"restored {manifest.name}, but production differs from it: "
+                                     + "; ".join(differences))
+        except BaseException as exc:  # noqa: BLE001 - whatever stopped the switch (SIGTERM too): never left mixed
+            if saved is None:
+                raise EcosystemError(f"the restore of {manifest.name} failed after production changed "
+                                     f"({_reason(exc)}), and there is no safety backup to roll back to "
+                                     "(--no-safety-backup)", fix="production may be mixed: nothing is launched; "
+                                     "restore a set: invoke restore --from=NAME") from None
+            raise EcosystemError(f"the restore of {manifest.name} failed after production changed "
+                                 f"({_reason(exc)}); " + roll_back(ctx, saved.name),
+                                 fix="nothing is launched (processes NO-RUN); read the history "
+                                     "(invoke history --job restore), then restore again or `invoke resume`") \
+                from None
     control = ctx.control()
     control.startup()  # process records and IB client ids restored from the past are cleared
     for name in planning.known_processes(s):
         (control.go if resume else control.no_run)(name)
     marker.clear()
     return f"{manifest.name}: {', '.join(parts)} restored; startup ran; processes {'GO' if resume else 'NO-RUN'}"
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, EcosystemError) else type(exc).__name__
+
+
+def roll_back(ctx: Context, safety_name: str) -> str:
+    """Put production back from the safety set ``safety_name``, check it against that set's
+    manifest, record the rollback (``restore``, step ``rollback``: ok, or failed and alerted) and
+    return what became of production, for the restore's own message."""
+    s = ctx.settings
+    marker = restoring.RestoreMarker(s.state_dir)
+    with ctx.history.run(JOB, step="rollback") as run:
+        folder = s.backup_dir / safety_name
+        manifest = backup_sets.Manifest.read(folder)
+        ctx.say(f"rolling back to the safety backup {safety_name}")
+        differences = restoring.roll_back(folder, manifest, backups.Sources.of(s), ctx.project,
+                                          say=lambda line: ctx.say("  " + line))
+        if differences:
+            raise EcosystemError(f"the rollback to {safety_name} does not match it: " + "; ".join(differences),
+                                 fix=f"restore it again by hand: invoke restore --from={safety_name}")
+        run.detail = f"production rolled back to {safety_name} and checked against its manifest"
+    marker.clear()  # production is as before; every process stays NO-RUN until the trader resumes
+    return f"rolled back to the safety backup {safety_name} and checked: production is as it was before"
+
+
+def finish_interrupted(ctx: Context) -> str | None:
+    """If an earlier restore was stopped (SIGKILL, a power cut, the engine) while it changed
+    production, roll production back to that restore's safety backup; return what was done, or None."""
+    held = restoring.RestoreMarker(ctx.settings.state_dir).state()
+    if held is None or held["phase"] != restoring.RestoreMarker.SWITCHING:
+        return None
+    if not held["safety"]:
+        raise EcosystemError(f"an earlier restore of {held['set']} stopped while it changed production and had no "
+                             "safety backup: production may be mixed",
+                             fix="restore a set in full: invoke restore --from=NAME --yes (nothing is launched)")
+    ctx.say(f"an earlier restore of {held['set']} stopped while it changed production: rolling back first")
+    return roll_back(ctx, held["safety"])
 
 
 def resume_plan(ctx: Context) -> list[str]:
@@ -141,11 +208,16 @@ def resume_plan(ctx: Context) -> list[str]:
 def resume(ctx: Context) -> list[str]:
     """Set every process pysystemtrade runs back to GO and lift an incomplete restore's hold;
     return the processes."""
+    held = restoring.RestoreMarker(ctx.settings.state_dir)
+    state = held.state()
+    if state is not None and state["phase"] == held.SWITCHING:
+        raise EcosystemError(f"the restore of {state['set']} stopped while it changed production: it may be mixed",
+                             fix="run `invoke restore --from=NAME --yes` (it rolls production back to the "
+                                 f"safety backup {state['safety'] or '(none)'} first), then resume")
     control = ctx.control()
     names = planning.known_processes(ctx.settings)
     for name in names:
         control.go(name)
-    held = restoring.RestoreMarker(ctx.settings.state_dir)
     if held.read() is not None:
         ctx.say(f"note: the restore of {held.read()} had not completed; launches are allowed again on your word")
         held.clear()

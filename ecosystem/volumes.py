@@ -75,9 +75,33 @@ def restore(image: str, volume: str, source: Path, *, timeout: float = 6 * 3600)
                           fix="the safety backup taken before the restore holds the previous state") from None
 
 
-def fingerprint(image: str, volume: str, *, timeout: float = 3600) -> str:
-    """Return one SHA-256 over every file's path, mode, owner and content in ``volume`` (to prove it unchanged)."""
-    script = ("cd /v && find . -print0 | LC_ALL=C sort -z | "
+def copy(image: str, source: str, target: str, *, timeout: float = 6 * 3600) -> int:
+    """Replace ``target``'s content with a copy of ``source``'s (owners, modes and times kept; the
+    volume's own folder keeps its owner, as a restore leaves it); return the number of files
+    ``target`` then holds. Nothing may use either volume meanwhile."""
+    script = ("find /v -mindepth 1 -delete && (cd /s && tar --numeric-owner -cf - .) | "
+              "tar -C /v --numeric-owner --no-overwrite-dir -xf - && echo files=$(find /v -type f | wc -l)")
+    argv = _helper(image, f"{target}:/v", script)
+    argv[argv.index("--entrypoint"):argv.index("--entrypoint")] = ["-v", f"{source}:/s:ro"]
+    try:
+        said = commands.run(argv, timeout=timeout).stdout
+    except CommandFailed as exc:
+        raise VolumeError(f"copying volume {source} into {target} failed: {exc.output or exc.message}") from None
+    return next((int(line.split("=", 1)[1]) for line in said.splitlines() if line.startswith("files=")), -1)
+
+
+def empty(image: str, volume: str, *, timeout: float = 3600) -> None:
+    """Remove everything in ``volume``."""
+    try:
+        commands.run(_helper(image, f"{volume}:/v", "find /v -mindepth 1 -delete"), timeout=timeout)
+    except CommandFailed as exc:
+        raise VolumeError(f"emptying volume {volume} failed: {exc.output or exc.message}") from None
+
+
+def fingerprint(image: str, volume: str, *, timeout: float = 3600, contents_only: bool = False) -> str:
+    """Return one SHA-256 over every file's path, mode, owner and content in ``volume`` (to prove it
+    unchanged); ``contents_only`` leaves out the volume's own folder (its owner is the volume's)."""
+    script = (f"cd /v && find . {'-mindepth 1 ' if contents_only else ''}-print0 | LC_ALL=C sort -z | "
               "xargs -0 -r stat -c '%n %a %u %g %s' | sha256sum; "
               "find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum")
     try:

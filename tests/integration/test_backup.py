@@ -383,6 +383,137 @@ def test_a_restore_with_mongodb_down_refuses_before_touching_any_volume(bk, dock
     assert fingerprints(bk) == before
 
 
+def production(bk, docker_client) -> tuple[dict, dict, dict]:
+    """What a restore must leave wholly old or wholly new: the database's records, the Parquet
+    store file by file (but the stand-in's process-control store, which the restore itself sets
+    NO-RUN in), and the fingerprint of every other volume but MongoDB's own files."""
+    return db_state(bk, docker_client), parquet_state(bk, docker_client), \
+        {k: v for k, v in fingerprints(bk).items() if k not in (*volumes.MONGO_VOLUMES, "parquet")}
+
+
+BULK_PARQUET = """
+import os, pathlib
+root = pathlib.Path('/data/parquet/bulk')
+root.mkdir(parents=True, exist_ok=True)
+for i in range(48):
+    (root / f'prices_{i}.parquet').write_bytes(os.urandom(4 * 1024 * 1024))
+"""
+
+
+def _two_states(bk, docker_client) -> tuple[str, tuple, tuple]:
+    """A good set holding state A, production changed to state B: (the set, A, B). The Parquet store
+    holds 192 MB, so that a switch's copy takes long enough to be stopped in the middle."""
+    run_in(bk, docker_client, "mongo_db", SEED_DB, user="999")
+    run_in(bk, docker_client, "pysys_runtime", SEED_PARQUET)
+    run_in(bk, docker_client, "pysys_runtime", BULK_PARQUET)
+    bk.run("stop", "--all", check=False)
+    bk.run("backup")
+    name = [n for n, m in sets(bk) if m and m.status == "good" and not n.endswith("-pre-restore")][-1]
+    state_a = production(bk, docker_client)
+    run_in(bk, docker_client, "mongo_db", "import pathlib; p = pathlib.Path('/data/db/standin-data/production');"
+           "(p / 'orders.jsonl').write_text('{\"i\": -1}\\n'); (p / 'extra.jsonl').write_text('{\"x\": 1}\\n')",
+           user="999")
+    run_in(bk, docker_client, "pysys_runtime", "import os, pathlib; r = pathlib.Path('/data/parquet');"
+           "(r / 'fx' / 'fx_1.parquet').write_bytes(os.urandom(3000)); (r / 'only_in_b.parquet').write_bytes(b'b')")
+    state_b = production(bk, docker_client)
+    assert state_b[0] != state_a[0] and state_b[1] != state_a[1]
+    return name, state_a, state_b
+
+
+def _marker(bk) -> dict:
+    path = bk.settings.state_dir / "restore-in-progress.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _kill_first_helper_writing(docker_client, volume: str, stop: list) -> list[str]:
+    """Kill the first helper container that mounts ``volume`` writable (a restore's switch copying
+    into it): the helper killed mid-switch. Return the names killed."""
+    killed: list[str] = []
+    since = int(time.time())
+
+    def watch():
+        for event in docker_client.events(since=since, decode=True, filters={"event": "start", "type": "container"}):
+            if stop:
+                return
+            try:
+                found = docker_client.containers.get(event["id"])
+            except Exception:  # noqa: BLE001 - gone already: not the one
+                continue
+            writes = [m for m in found.attrs.get("Mounts", []) if m.get("Name") == volume and m.get("RW")]
+            if writes and found.labels.get("org.pysystemtrade-ecosystem.role") == "control":
+                found.kill()
+                killed.append(" ".join(found.attrs["Config"]["Cmd"] or []))
+                return
+
+    import threading
+
+    threading.Thread(target=watch, daemon=True).start()
+    return killed
+
+
+def test_a_set_that_does_not_restore_as_written_is_refused_in_scratch_with_production_untouched(bk, docker_client):
+    name, _, state_b = _two_states(bk, docker_client)
+    folder = bk.settings.backup_dir / name
+    copy = bk.settings.backup_dir / f"{name}-2"  # a set of its own
+    import shutil
+
+    shutil.copytree(folder, copy)
+    manifest = backup_sets.Manifest.read(copy)
+    manifest.name = copy.name
+    manifest.counts["db"]["production.orders"] += 1  # the files still match their checksums
+    manifest.write(copy)
+    refused = bk.run("restore", f"--from={copy.name}", "--yes", check=False)
+    assert refused.returncode == 1 and "does not restore as written" in refused.stderr, refused.stderr
+    assert "production is untouched" in refused.stderr
+    assert production(bk, docker_client) == state_b
+    assert _marker(bk) == {}
+    shutil.rmtree(copy)
+
+
+def test_a_switch_whose_helper_is_killed_rolls_back_to_the_safety_backup_by_itself(bk, docker_client):
+    name, _, state_b = _two_states(bk, docker_client)
+    stop: list = []
+    killed = _kill_first_helper_writing(docker_client, volumes.volume_name(bk.settings, "parquet"), stop)
+    try:
+        failed = bk.run("restore", f"--from={name}", "--yes", check=False)
+    finally:
+        stop.append(True)
+    assert killed and "no-overwrite-dir" in killed[0], f"the switch's helper was killed: {killed}"
+    assert failed.returncode == 1 and "rolled back to the safety backup" in failed.stderr, failed.stderr
+    assert production(bk, docker_client) == state_b, "wholly as before"
+    assert _marker(bk) == {}
+    runs = [r for r in History(bk.settings.history_path).runs(job="restore") if r.step == "rollback"]
+    assert runs and runs[-1].outcome == "ok" and "checked against its manifest" in runs[-1].detail
+
+
+def test_a_restore_killed_while_switching_is_rolled_back_then_finished_by_the_next_one(bk, docker_client):
+    name, state_a, _ = _two_states(bk, docker_client)
+    started = bk.start("restore", f"--from={name}", "--yes")
+    try:
+        for _ in range(1200):
+            if _marker(bk).get("phase") == "switching":
+                break
+            time.sleep(0.05)
+        assert _marker(bk).get("phase") == "switching", "the restore reached its switch"
+        time.sleep(0.3)  # somewhere inside the switch
+        started.send_signal(signal.SIGKILL)
+        started.wait(timeout=60)
+    finally:
+        if started.poll() is None:
+            started.kill()
+    for helper in docker_client.containers.list(filters={"label": "org.pysystemtrade-ecosystem.role=control"}):
+        if not helper.name.startswith("pst-drill-"):  # the scratch MongoDB runs on until the next restore
+            helper.wait(timeout=300)  # a helper outlives the task it served: let it end as it would
+    held = bk.run("resume", check=False)
+    assert held.returncode == 1 and "may be mixed" in held.stderr, "nothing resumes a mixed production"
+    finished = bk.run("restore", f"--from={name}", "--yes")
+    assert "rolling back first" in finished.stdout and "checked: production is as it was before" in finished.stdout
+    assert production(bk, docker_client)[:2] == state_a[:2], "wholly as the set"
+    assert _marker(bk) == {}
+    assert not [c.name for c in docker_client.containers.list(all=True) if c.name.startswith("pst-drill-")
+                and c.name.endswith(bk.test_stack.suffix)], "the killed restore's scratch was removed"
+
+
 def test_runs_are_in_the_history(bk):
     jobs = {r.job for r in History(bk.settings.history_path).runs()}
     assert {"backup", "restore"} <= jobs
