@@ -45,6 +45,7 @@ for verb in (stack.up, stack.down, stack.status, stack.logs, processes.stop, pro
     ns.add_task(verb)
 ns.add_task(eod.eod)
 ns.add_task(backup.backup)
+ns.add_task(backup.backups_)
 ns.add_task(restore.restore)
 ns.add_task(restore.resume)
 ns.add_task(reports.reports)

@@ -150,3 +150,31 @@ def test_retention_on_the_share_keeps_the_right_sets_and_always_the_newest_good_
                               OFFLOAD_KEEP_WEEKLY="0")
     offloading.offload(s, say=lambda _: None)
     assert [p.name for p in (samba.share_path / "retention").iterdir()] == [names[-1]], "never the newest good set"
+
+
+def test_invoke_backups_says_where_each_set_is_and_when_it_was_last_drilled(tmp_path, samba):
+    import json
+
+    from ecosystem.history import History
+
+    values, s = settings_for(tmp_path, samba)
+    sent = make_set(s.backup_dir, NOW, {"db.archive.gz": 1000, "parquet.tar.gz": 2000})
+    assert run_task(tmp_path, values, "offload").returncode == 0
+    local_only = make_set(s.backup_dir, NOW + timedelta(days=1), {"db.archive.gz": 1000, "parquet.tar.gz": 3000})
+    (s.backup_dir / sent.name).rename(s.backup_dir / ".gone")  # removed here: the share keeps it
+    History(s.history_path).record("restore", "ok", f"{local_only.name}: db, parquet restored into scratch and "
+                                   "matched its manifest", step="drill")
+    listed = run_task(tmp_path, values, "backups", "--json")
+    assert listed.returncode == 0, listed.stderr
+    answer = json.loads(listed.stdout)
+    assert answer["schema"] == "pysystemtrade-ecosystem/backups/1" and answer["share"] == "read"
+    by_name = {entry["name"]: entry for entry in answer["sets"]}
+    assert by_name[sent.name]["where"] == "share" and by_name[sent.name]["size_bytes"] == 3000
+    assert by_name[local_only.name]["where"] == "here" and by_name[local_only.name]["kind"] == "online"
+    assert by_name[local_only.name]["last_drilled"] and by_name[sent.name]["last_drilled"] is None
+    shown = run_task(tmp_path, values, "backups").stdout
+    assert sent.name in shown and "share" in shown and "today" in shown
+    unreachable = run_task(tmp_path, values | {"SMB_PORT": "1"}, "backups", "--json")
+    assert unreachable.returncode == 0
+    answer = json.loads(unreachable.stdout)
+    assert answer["share"].startswith("unreachable") and [e["where"] for e in answer["sets"]] == ["here"]

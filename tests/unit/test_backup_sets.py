@@ -324,3 +324,26 @@ def test_an_archive_damaged_below_the_tar_members_is_refused_as_gnu_tar_would_fa
     gnu = subprocess.run(["tar", "-xzf", str(folder / "parquet.tar.gz"), "-C", str(tmp_path)], capture_output=True,
                          timeout=60)
     assert gnu.returncode != 0, "GNU tar (what the restore's helper runs) fails on it too"
+
+
+def test_the_inventory_tells_here_share_both_and_kinds_apart():
+    from ecosystem import inventory
+
+    def manifest(name, how="online", status="good"):
+        return Manifest(name, NOW.isoformat(), how, ["db"], {"db.archive.gz": {"size": 10, "sha256": "x"}},
+                        {}, {}, status)
+
+    here = [("pst-20261201T223000Z", manifest("pst-20261201T223000Z")),
+            ("pst-20261202T223000Z", manifest("pst-20261202T223000Z", how="cold")),
+            ("pst-20261203T223000Z-pre-restore", manifest("pst-20261203T223000Z-pre-restore")),
+            ("pst-20261204T223000Z", None)]
+    remote = {"pst-20261130T223000Z": manifest("pst-20261130T223000Z"),
+              "pst-20261201T223000Z": manifest("pst-20261201T223000Z")}
+    drills = {"pst-20261202T223000Z": NOW}
+    found = {e.name: e for e in inventory.entries(here, remote, drills)}
+    assert [e.where for e in found.values()] == ["share", "both", "here", "here", "here"]
+    assert found["pst-20261202T223000Z"].kind == "cold" and found["pst-20261202T223000Z"].last_drilled == NOW
+    assert found["pst-20261203T223000Z-pre-restore"].kind == "pre-restore"
+    assert found["pst-20261204T223000Z"].status == "unreadable" and found["pst-20261204T223000Z"].size is None
+    unknown = inventory.entries(here, None, {})
+    assert {e.where for e in unknown} == {"here"} and all(e.on_share is None for e in unknown)

@@ -9,10 +9,10 @@ import tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 
-EXPECTED = {"backup", "build", "config", "doctor", "down", "eod", "history", "logs", "nightly", "weekend", "offload",
-            "plan", "reports", "restore", "resume", "run-scheduler", "schedule", "install-service", "demo", "rollback",
-            "setup", "shell",
-            "status", "stop", "up", "weekly.sync", "weekly.open", "weekly.close", "gateway.status", "gateway.login"}
+EXPECTED = {"backup", "backups", "build", "config", "doctor", "down", "eod", "history", "logs", "nightly", "weekend",
+            "offload", "plan", "reports", "restore", "resume", "run-scheduler", "schedule", "install-service", "demo",
+            "rollback", "setup", "shell", "status", "stop", "up", "weekly.sync", "weekly.open", "weekly.close",
+            "gateway.status", "gateway.login"}
 
 
 def _run(*argv: str) -> str:
@@ -54,7 +54,7 @@ def test_every_task_spells_each_concept_one_way_and_has_no_single_letter_flags()
     assert {"eod", "nightly", "plan"} <= spelled["day"]
 
 
-READ_ONLY = {"config", "doctor", "history", "plan", "status", "logs", "schedule", "gateway.status"}
+READ_ONLY = {"backups", "config", "doctor", "history", "plan", "status", "logs", "schedule", "gateway.status"}
 NO_DRY_RUN = {"shell", "demo", "run-scheduler"}  # a person's own session, a demo, the loop itself
 
 
