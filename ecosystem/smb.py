@@ -172,8 +172,6 @@ class SmbSession:
     def upload(self, local, *parts: str, window: int = 8, progress=None) -> int:
         """Write the local file to ``parts`` with ``window`` writes in flight (one at a time costs
         a round trip per chunk); return the bytes written."""
-        import collections
-
         import smbclient
 
         path = self.address.unc(*parts)
@@ -181,54 +179,116 @@ class SmbSession:
         try:
             with smbclient.open_file(path, mode="wb", buffering=0, **self._kw()) as raw, open(local, "rb") as source:
                 handle = raw.fd
-                connection, tree = handle.connection, handle.tree_connect
-                chunk = min(connection.max_write_size, 1024 * 1024)
-                window_of = connection.sequence_window  # SMB credits: high - low may be sent now
-
-                def available() -> int:
-                    return window_of["high"] - window_of["low"]
-
-                pending: collections.deque = collections.deque()
+                flight = _InFlight(handle, window)
+                chunk = min(handle.connection.max_write_size, 1024 * 1024)
                 while data := source.read(chunk):
-                    message, receive = handle.write(data, written, send=False)
-                    charge = connection._calculate_credit_charge(message)
-                    while available() < charge and pending:  # wait for credits to come back with responses
-                        request, done = pending.popleft()
-                        done(request)
-                    if available() < charge:  # a new connection starts with one credit: ask for some
-                        connection.echo(sid=tree.session.session_id, credit_request=charge * (window + 1))
-                    # ask for more credits than this write costs until the window can hold ``window`` writes
-                    extra = charge * 2 if available() < charge * (window + 1) else charge
-                    pending.append((connection.send(message, sid=tree.session.session_id, tid=tree.tree_connect_id,
-                                                    credit_request=extra), receive))
+                    flight.send(*handle.write(data, written, send=False))
                     written += len(data)
-                    if len(pending) >= window:
-                        request, receive = pending.popleft()
-                        receive(request)
-                        if progress:
-                            progress(written)
-                while pending:
-                    request, receive = pending.popleft()
-                    receive(request)
+                    if progress and flight.settled:
+                        progress(written)
+                flight.drain()
         except _failures() as exc:
             raise _translate(exc, self.address, path) from None
         return written
 
-    def sha256(self, *parts: str) -> str:
-        """Read the file back from the share and return its SHA-256 (what the server stored)."""
+    def sha256(self, *parts: str, window: int = 8) -> str:
+        """Read the file back from the share with ``window`` reads in flight and return its SHA-256
+        (what the server stored); the answers are hashed in the order of the file."""
         import hashlib
 
         import smbclient
 
         path = self.address.unc(*parts)
-        digest = hashlib.sha256()
+        digest = _Hasher(hashlib.sha256(), depth=window * 2)  # on the other core, while answers arrive
         try:
-            with smbclient.open_file(path, mode="rb", buffering=4 * 1024 * 1024, **self._kw()) as handle:
-                while chunk := handle.read(4 * 1024 * 1024):
-                    digest.update(chunk)
+            with digest, smbclient.open_file(path, mode="rb", buffering=0, **self._kw()) as raw:
+                handle = raw.fd
+                flight = _InFlight(handle, window, on_answer=digest.update)
+                chunk = min(handle.connection.max_read_size, 1024 * 1024)
+                size, offset = handle.end_of_file, 0
+                while offset < size:
+                    length = min(chunk, size - offset)
+                    flight.send(*handle.read(offset, length, send=False))
+                    offset += length
+                flight.drain()
         except _failures() as exc:
             raise _translate(exc, self.address, path) from None
         return digest.hexdigest()
+
+
+class _Hasher:
+    """A hash fed from a bounded queue by a thread of its own: hashlib releases the GIL on large
+    updates, so hashing one answer overlaps receiving the next (each is hashed in order)."""
+
+    def __init__(self, digest, *, depth: int) -> None:
+        import queue
+        import threading
+
+        self.digest = digest
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.thread = threading.Thread(target=self._run, name="smb-read-back-hash", daemon=True)
+
+    def _run(self) -> None:
+        while (data := self.queue.get()) is not None:
+            self.digest.update(data)
+
+    def update(self, data: bytes) -> None:
+        self.queue.put(data)
+
+    def __enter__(self) -> _Hasher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
+
+
+class _InFlight:
+    """Requests of one open file kept ``window`` deep on the wire, their answers taken in order
+    (``on_answer`` gets each one's result). SMB credits bound what may be sent: each request asks
+    for more until the window fits, and an echo asks for some when a new connection has one."""
+
+    def __init__(self, handle, window: int, on_answer=None) -> None:
+        import collections
+
+        self.connection, self.tree = handle.connection, handle.tree_connect
+        self.window = window
+        self.on_answer = on_answer
+        self.pending: collections.deque = collections.deque()
+        self.settled = False  # whether the last send took an answer (a point to report progress)
+
+    def _available(self) -> int:
+        credits = self.connection.sequence_window  # SMB credits: high - low may be sent now
+        return credits["high"] - credits["low"]
+
+    def _answer(self) -> None:
+        request, receive = self.pending.popleft()
+        result = receive(request)
+        if self.on_answer is not None:
+            self.on_answer(result)
+
+    def send(self, message, receive) -> None:
+        session_id = self.tree.session.session_id
+        charge = self.connection._calculate_credit_charge(message)
+        while self._available() < charge and self.pending:  # credits come back with the answers
+            self._answer()
+        if self._available() < charge:
+            self.connection.echo(sid=session_id, credit_request=charge * (self.window + 1))
+        # ask for more credits than this request costs until the window can hold ``window`` of them
+        extra = charge * 2 if self._available() < charge * (self.window + 1) else charge
+        self.pending.append((self.connection.send(message, sid=session_id, tid=self.tree.tree_connect_id,
+                                                  credit_request=extra), receive))
+        self.settled = len(self.pending) >= self.window
+        if self.settled:
+            self._answer()
+
+    def drain(self) -> None:
+        while self.pending:
+            self._answer()
 
 
 @contextmanager

@@ -1,9 +1,10 @@
 """Benchmark (not part of CI): upload throughput to a real smbd on loopback, against Samba's own `smbclient put`.
 
-Target: our upload (``SmbSession.upload`` plus the remote size check) at least 0.35x of the
-CLI's throughput on the same file and share in the same run; with read-back verification on
-(what `invoke offload` does by default) the figure is reported too. Also shown: a naive copy
-(one write in flight) for reference.
+Targets, against the CLI's throughput on the same file and share in the same run: our upload
+(``SmbSession.upload`` plus the remote size check) at least 0.35x; with read-back verification
+(what `invoke offload` does by default: upload, size, SHA-256 read back with 8 reads in flight)
+at least 0.5x. Also shown, for reference: the read-back with one read in flight (what it was),
+and a naive upload (one write in flight).
 
     .venv/bin/python -m tests.benchmarks.bench_offload [--megabytes 500] [--rounds 3]
 """
@@ -39,7 +40,7 @@ def main() -> None:
                 handle.write(os.urandom(1 << 20))
         size = data.stat().st_size
         address = smb.ShareAddress("127.0.0.1", server.port, server.share, "", server.user, Secret(PASSWORD))
-        cli, ours, verified, naive = [], [], [], []
+        cli, ours, verified, sequential, naive = [], [], [], [], []
         auth = folder / "auth"
         auth.write_text(f"username = {server.user}\npassword = {PASSWORD}\n")
         for round_number in range(args.rounds):
@@ -58,6 +59,11 @@ def main() -> None:
                 share.sha256(f"verified_{round_number}.bin")
                 verified.append(time.perf_counter() - start)
                 start = time.perf_counter()
+                share.upload(data, f"sequential_{round_number}.bin")
+                assert share.size(f"sequential_{round_number}.bin") == size
+                share.sha256(f"sequential_{round_number}.bin", window=1)
+                sequential.append(time.perf_counter() - start)
+                start = time.perf_counter()
                 share.upload(data, f"naive_{round_number}.bin", window=1)
                 naive.append(time.perf_counter() - start)
             for path in server.share_path.glob("*.bin"):
@@ -70,7 +76,10 @@ def main() -> None:
         print(f"  smbclient put:                   {rate(cli):7.1f} MB/s")
         print(f"  ours (8 writes in flight + size): {rate(ours):7.1f} MB/s -> {rate(ours) / rate(cli):.2f}x of the CLI "
               f"(target >= 0.35): {'met' if rate(ours) / rate(cli) >= 0.35 else 'NOT met'}")
-        print(f"  ours with read-back verification: {rate(verified):7.1f} MB/s -> {rate(verified) / rate(cli):.2f}x")
+        print(f"  ours with read-back verification: {rate(verified):7.1f} MB/s -> {rate(verified) / rate(cli):.2f}x "
+              f"(target >= 0.5): {'met' if rate(verified) / rate(cli) >= 0.5 else 'NOT met'}")
+        print(f"  the same, one read in flight:     {rate(sequential):7.1f} MB/s -> "
+              f"{rate(sequential) / rate(cli):.2f}x")
         print(f"  naive (one write in flight):      {rate(naive):7.1f} MB/s -> {rate(naive) / rate(cli):.2f}x")
     finally:
         server.stop()
