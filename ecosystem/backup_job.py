@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from . import backup as backups
 from . import backup_sets, locks, mongo, processes, retention
+from . import restore as restoring
 from .errors import EcosystemError
 
 if TYPE_CHECKING:
@@ -35,6 +36,12 @@ def run(ctx: Context, run: RunHandle, kinds: tuple[str, ...], *, cold: bool, for
     with (locks.exclusive(s.state_dir, JOB, wait_seconds=s.lock_wait_seconds),
           locks.exclusive(s.state_dir, locks.WEEK, wait_seconds=120),
           locks.exclusive(s.state_dir, "eod")):
+        held = restoring.RestoreMarker(s.state_dir).state()
+        if held is not None and held["phase"] == restoring.RestoreMarker.SWITCHING:
+            raise EcosystemError(f"a restore of {held['set']} stopped while it changed production: a backup now "
+                                 "would keep a mixed state as a good set",
+                                 fix=f"finish it first: invoke restore --from={held['set']} --yes (it rolls "
+                                     "production back to its safety backup, then restores)")
         for line in backups.remove_stale_partials(s.backup_dir, datetime.now(UTC)):
             ctx.say(f"removed {line}, left by a backup that was killed")
         for line in restart_after_cold(ctx):
@@ -155,8 +162,12 @@ def prune(ctx: Context, *, dry_run: bool) -> list[str]:
     infos = backup_sets.set_infos(backup_sets.sets(s.backup_dir))
     deleted = []
     offloaded = Ledger(s.state_dir).read() if s.smb_configured else None
+    held = restoring.RestoreMarker(s.state_dir).state()
     for decision in retention.decide(infos, keep_last=s.backup_keep_last, keep_daily=s.backup_keep_daily,
                                      keep_weekly=s.backup_keep_weekly, tz=s.tz):
+        if not decision.keep and held is not None and decision.name == held["safety"]:
+            ctx.say(f"retention keeps {decision.name}: an unfinished restore may roll back to it")
+            continue
         if not decision.keep and offloaded is not None and decision.name not in offloaded:
             ctx.say(f"retention keeps {decision.name} until it is verified on the share (invoke offload)")
             continue

@@ -128,7 +128,8 @@ class RestoreMarker:
     def __init__(self, state_dir: Path) -> None:
         self.path = Path(state_dir) / "restore-in-progress.json"
 
-    STAGING, SWITCHING = "staging", "switching"  # production untouched / production being changed
+    # production untouched / being changed (mixed if stopped) / wholly the set, startup still to run
+    STAGING, SWITCHING, SWITCHED = "staging", "switching", "switched"
 
     def note(self, name: str, *, phase: str = STAGING, safety: str | None = None) -> None:
         from .state_files import write_json
@@ -159,6 +160,8 @@ class RestoreMarker:
 class Drill:
     """Scratch MongoDB and volumes for a restore drill, named apart from production, always removed."""
 
+    LABEL = "org.pysystemtrade-ecosystem.drill"  # the compose project the scratch belongs to
+
     def __init__(self, settings) -> None:
         self.settings = settings
         self.container = f"pst-drill-{uuid.uuid4().hex[:8]}{settings.name_suffix}"
@@ -172,17 +175,13 @@ class Drill:
     def remove_stale(settings) -> list[str]:
         """Remove the scratch containers and volumes a killed restore or drill left (run under the
         backup lock, which every restore and drill holds: none of them is in use); return their names."""
-        import re
-
-        own = re.compile(rf"^pst-drill-[0-9a-f]{{8}}{re.escape(settings.name_suffix)}(-[a-z_]+)?$")
-        names = commands.run(["docker", "ps", "--all", "--filter", "name=pst-drill-", "--format", "{{.Names}}"],
+        own = f"label={Drill.LABEL}={settings.compose_project}"  # this ecosystem's, never another's
+        found = commands.run(["docker", "ps", "--all", "--filter", own, "--format", "{{.Names}}"],
                              timeout=60).stdout.split()
-        found = [n for n in names if own.match(n)]
         for name in found:
             commands.run(["docker", "rm", "--force", "--volumes", name], timeout=300, check=False)
-        listed = commands.run(["docker", "volume", "ls", "--filter", "name=pst-drill-", "--format", "{{.Name}}"],
-                              timeout=60).stdout.split()
-        stale = [n for n in listed if own.match(n)]
+        stale = commands.run(["docker", "volume", "ls", "--filter", own, "--format", "{{.Name}}"],
+                             timeout=60).stdout.split()
         for name in stale:
             commands.run(["docker", "volume", "rm", "--force", name], timeout=120, check=False)
         return found + stale
@@ -190,8 +189,8 @@ class Drill:
     def volume(self, key: str) -> str:
         name = f"{self.container}-{key}"
         if name not in self.volumes:
-            commands.run(["docker", "volume", "create", "--label", "org.pysystemtrade-ecosystem.role=drill", name],
-                        timeout=60)
+            commands.run(["docker", "volume", "create", "--label", "org.pysystemtrade-ecosystem.role=drill",
+                          "--label", f"{self.LABEL}={self.settings.compose_project}", name], timeout=60)
             self.volumes.append(name)
         return name
 
@@ -213,7 +212,8 @@ class Drill:
                 self.cold_auth = True
                 mounts += ["-v", f"{secrets_dir(self.settings) / 'mongo_root_password'}:{mongo.PASSWORD_FILE}:ro"]
         commands.run(["docker", "run", "--detach", "--name", self.container, "--network", "none",
-                     "--label", "org.pysystemtrade-ecosystem.role=control", *mounts, self.settings.mongo_image],
+                     "--label", "org.pysystemtrade-ecosystem.role=control",
+                     "--label", f"{self.LABEL}={self.settings.compose_project}", *mounts, self.settings.mongo_image],
                     timeout=300)
         self.started = True
         for _ in range(240):  # readiness of a fresh server: a bounded wait, not a schedule
@@ -289,6 +289,22 @@ def switch(scratch: Drill, folder: Path, manifest: Manifest, parts: tuple[str, .
     return differences
 
 
+def stop_writers(settings, project, *, say=print) -> None:
+    """End whatever may still write production after a restore was stopped: the helper containers
+    mounting a production volume (a killed task's `docker run` leaves its container running) are
+    removed, and MongoDB is restarted (which ends a `mongorestore` still running in it)."""
+    production = {volumes.volume_name(settings, key)
+                  for key in (volumes.PARQUET, *volumes.OTHER_VOLUMES, *volumes.MONGO_VOLUMES)}
+    listed = commands.run(["docker", "ps", "--no-trunc", "--filter", "label=org.pysystemtrade-ecosystem.role=control",
+                           "--format", "{{.ID}} {{.Mounts}}"], timeout=60).stdout.splitlines()
+    for line in listed:
+        container, _, mounts = line.partition(" ")
+        if set(mounts.split(",")) & production:
+            commands.run(["docker", "rm", "--force", container], timeout=120, check=False)
+            say(f"rollback: stopped a helper still writing production ({container})")
+    project.stop(["mongo_db"], timeout=120)
+
+
 def roll_back(folder: Path, manifest: Manifest, target: Sources, project, *, say=print) -> list[str]:
     """Put production back as the safety set ``folder`` holds it (the state before a restore):
     MongoDB started if a switch left it stopped (emptied first if it cannot start on half-copied
@@ -297,15 +313,17 @@ def roll_back(folder: Path, manifest: Manifest, target: Sources, project, *, say
     differs from the safety manifest (none: wholly as before)."""
     parts = tuple(k for k in ("db", "parquet", "volumes") if k in manifest.what)
     check_set(folder, parts)
+    try:
+        project.up(["mongo_db"], wait=True, no_recreate=True)
+    except EcosystemError:
+        if "db" not in parts:
+            raise
+        say("rollback: MongoDB does not start on what the switch left: emptied, started afresh")
+        project.stop(["mongo_db"], timeout=120)
+        for key in volumes.MONGO_VOLUMES:
+            volumes.empty(target.image, target.volume(key))
+        project.up(["mongo_db"], wait=True, no_recreate=True)
     if "db" in parts:
-        try:
-            project.up(["mongo_db"], wait=True, no_recreate=True)
-        except EcosystemError:
-            say("rollback: MongoDB does not start on what the switch left: emptied, started afresh")
-            project.stop(["mongo_db"], timeout=120)
-            for key in volumes.MONGO_VOLUMES:
-                volumes.empty(target.image, target.volume(key))
-            project.up(["mongo_db"], wait=True, no_recreate=True)
         extra = sorted(set(mongo.counts(target.mongo_container, target.mongo_user)) -
                        set(manifest.counts.get("db", {})))
         mongo.drop(target.mongo_container, target.mongo_user, extra)

@@ -68,10 +68,16 @@ def plan(ctx: Context, from_: str, parts: tuple[str, ...] | None, *, verify: boo
     """What ``run`` would do, changing nothing (its dry run): the set resolved and checked whole as
     ``run`` checks it (read-only), then the steps of ``into_production`` in their order."""
     s = ctx.settings
+    said = []
+    held = restoring.RestoreMarker(s.state_dir).state()
+    if not verify and held is not None and held["phase"] == restoring.RestoreMarker.SWITCHING:
+        said.append(f"would first roll production back to {held['safety']}: the restore of {held['set']} stopped "
+                    "while it changed production" if held["safety"] else
+                    f"warning: the restore of {held['set']} (no safety backup) stopped while it changed production")
     folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
     manifest = restoring.check_set(folder, parts)
     parts = restoring.parts_of(manifest, parts)
-    said = [f"{manifest.name}: manifest and every checksum verified; archives read to their end and safe"]
+    said.append(f"{manifest.name}: manifest and every checksum verified; archives read to their end and safe")
     if manifest.status != "good":
         said.append(f"warning: {manifest.name} is {manifest.status}: {manifest.status_reason}")
     if verify:
@@ -139,17 +145,22 @@ def into_production(ctx: Context, folder: Path, manifest: Manifest, parts: tuple
             if differences:
                 raise EcosystemError(f"restored {manifest.name}, but production differs from it: "
                                      + "; ".join(differences))
+            marker.note(manifest.name, phase=marker.SWITCHED)  # production is the set: nothing to roll back
         except BaseException as exc:  # noqa: BLE001 - whatever stopped the switch (SIGTERM too): never left mixed
             if saved is None:
                 raise EcosystemError(f"the restore of {manifest.name} failed after production changed "
                                      f"({_reason(exc)}), and there is no safety backup to roll back to "
                                      "(--no-safety-backup)", fix="production may be mixed: nothing is launched; "
                                      "restore a set: invoke restore --from=NAME") from None
-            raise EcosystemError(f"the restore of {manifest.name} failed after production changed "
-                                 f"({_reason(exc)}); " + roll_back(ctx, saved.name),
-                                 fix="nothing is launched (processes NO-RUN); read the history "
-                                     "(invoke history --job restore), then restore again or `invoke resume`") \
-                from None
+            reason = _reason(exc)
+            try:
+                rolled = roll_back(ctx, saved.name)
+            except EcosystemError as failure:
+                raise EcosystemError(f"the restore of {manifest.name} failed after production changed ({reason}), "
+                                     f"and the rollback failed too: {failure.message}", fix=failure.fix) from None
+            raise EcosystemError(f"the restore of {manifest.name} failed after production changed ({reason}); "
+                                 + rolled, fix="nothing is launched (processes NO-RUN); read the history "
+                                 "(invoke history --job restore), then restore again or `invoke resume`") from None
     control = ctx.control()
     control.startup()  # process records and IB client ids restored from the past are cleared
     for name in planning.known_processes(s):
@@ -172,6 +183,7 @@ def roll_back(ctx: Context, safety_name: str) -> str:
         folder = s.backup_dir / safety_name
         manifest = backup_sets.Manifest.read(folder)
         ctx.say(f"rolling back to the safety backup {safety_name}")
+        restoring.stop_writers(s, ctx.project, say=lambda line: ctx.say("  " + line))
         differences = restoring.roll_back(folder, manifest, backups.Sources.of(s), ctx.project,
                                           say=lambda line: ctx.say("  " + line))
         if differences:
@@ -188,16 +200,21 @@ def finish_interrupted(ctx: Context) -> str | None:
     held = restoring.RestoreMarker(ctx.settings.state_dir).state()
     if held is None or held["phase"] != restoring.RestoreMarker.SWITCHING:
         return None
-    if not held["safety"]:
-        raise EcosystemError(f"an earlier restore of {held['set']} stopped while it changed production and had no "
-                             "safety backup: production may be mixed",
-                             fix="restore a set in full: invoke restore --from=NAME --yes (nothing is launched)")
+    if not held["safety"]:  # nothing to roll back to: the restore asked for now replaces what it restores
+        restoring.stop_writers(ctx.settings, ctx.project, say=ctx.say)
+        ctx.project.up(["mongo_db"], wait=True, no_recreate=True)
+        return (f"warning: an earlier restore of {held['set']} (without a safety backup) stopped while it changed "
+                "production: this restore replaces the parts it restores; restore db and parquet together")
     ctx.say(f"an earlier restore of {held['set']} stopped while it changed production: rolling back first")
     return roll_back(ctx, held["safety"])
 
 
 def resume_plan(ctx: Context) -> list[str]:
     """What ``resume`` would do, changing nothing."""
+    state = restoring.RestoreMarker(ctx.settings.state_dir).state()
+    if state is not None and state["phase"] == restoring.RestoreMarker.SWITCHING:
+        return [f"would refuse: the restore of {state['set']} stopped while it changed production (it may be "
+                "mixed); `invoke restore --from=NAME --yes` rolls it back first"]
     said = ["would set GO: " + ", ".join(planning.known_processes(ctx.settings))]
     held = restoring.RestoreMarker(ctx.settings.state_dir).read()
     if held is not None:
