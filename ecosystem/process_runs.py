@@ -92,7 +92,8 @@ def judge(process: str, exit_code: int, record: ProcessRecord | None, started: d
                        f"{exit_code}", f"raise PROCESS_MEMORY_LIMIT in .env (the next launch gets it), or find what "
                        f"grew: invoke logs {process} --run last")
     if exit_code != 0:
-        killed = " (killed by SIGKILL, not for memory)" if exit_code == 137 else ""
+        killed = " (killed by SIGKILL; the engine reports no out-of-memory kill at its limit)" if exit_code == 137 \
+            else ""
         return Verdict("failed", f"exited with code {exit_code}{killed}",
                        f"read its whole output: invoke logs {process} --run last (or --run list)")
     if record is None:

@@ -82,7 +82,8 @@ os_id="" os_like="" os_codename=""
 if [ -r /etc/os-release ]; then
   os_id="$(. /etc/os-release && echo "${ID:-}")"
   os_like="$(. /etc/os-release && echo "${ID_LIKE:-}")"
-  os_codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-${UBUNTU_CODENAME:-}}")"
+  # Ubuntu's derivatives (Mint, elementary) name their own release; Docker's suites are Ubuntu's
+  os_codename="$(. /etc/os-release && echo "${UBUNTU_CODENAME:-${VERSION_CODENAME:-}}")"
 fi
 docker_repo_os=""
 case "$os_id $os_like" in
@@ -96,12 +97,20 @@ add_docker_repository() {  # Docker's documented apt set-up; return 1 when it ca
   local url="https://download.docker.com/linux/$docker_repo_os"
   curl -fsS --max-time 15 -o /dev/null "$url/gpg" 2>/dev/null || return 1
   say "adding Docker's apt repository ($url, $os_codename stable)"
-  apt_install ca-certificates curl
-  as_root install -m 0755 -d /etc/apt/keyrings
-  as_root curl -fsSL --max-time 60 "$url/gpg" -o /etc/apt/keyrings/docker.asc
-  as_root chmod a+r /etc/apt/keyrings/docker.asc
-  as_root sh -c "echo 'deb [arch=$(dpkg --print-architecture) signed-by=/etc/apt/keyrings/docker.asc] $url $os_codename stable' > /etc/apt/sources.list.d/docker.list"
-  apt_updated=0; apt_update
+  # called as a condition (set -e is off in here): each step says whether it worked, and a list
+  # that does not give docker-ce is removed again, so no later apt-get update fails on it
+  apt_install ca-certificates curl || return 1
+  as_root install -m 0755 -d /etc/apt/keyrings || return 1
+  as_root curl -fsSL --max-time 60 "$url/gpg" -o /etc/apt/keyrings/docker.asc || return 1
+  as_root chmod a+r /etc/apt/keyrings/docker.asc || return 1
+  as_root sh -c "echo 'deb [arch=$(dpkg --print-architecture) signed-by=/etc/apt/keyrings/docker.asc] $url $os_codename stable' > /etc/apt/sources.list.d/docker.list" || return 1
+  apt_updated=0
+  if ! apt_update || { [ $plan = 0 ] && ! available docker-ce; }; then
+    warn "Docker's repository has no docker-ce for $os_id $os_codename: removed again"
+    as_root rm -f /etc/apt/sources.list.d/docker.list
+    apt_updated=0
+    return 1
+  fi
   docker_repo=1
 }
 
@@ -118,6 +127,12 @@ start_engine() {
   die "the Docker engine did not start; see journalctl -u docker or /var/log/dockerd.log"
 }
 
+engine_said="$(docker info 2>&1 >/dev/null || true)"
+if [ "$(id -u)" != 0 ] && case "$engine_said" in *[Pp]ermission\ denied*) true ;; *) false ;; esac; then
+  # an engine runs, but this user may not use it: that is a group, not a missing engine
+  as_root usermod -aG docker "$(id -un)"
+  die "the Docker engine runs but $(id -un) may not use it; $(id -un) was added to the docker group: log out and in again (or run: newgrp docker), then run this again"
+fi
 if docker info >/dev/null 2>&1; then
   say "using this host's Docker engine ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
 elif command -v dockerd >/dev/null 2>&1; then
@@ -144,6 +159,7 @@ if [ -L "$user_plugin" ] && case "$(readlink "$user_plugin")" in */.venv/*|*/sit
 fi
 compose_present() { { [ $stale_link = 0 ] || [ $plan = 0 ]; } && docker compose version >/dev/null 2>&1; }
 if ! compose_present; then
+  if [ $plan = 0 ] && command -v apt-get >/dev/null 2>&1; then apt_update; fi  # what apt offers now, not an old cache
   package=""
   for candidate_package in docker-compose-plugin docker-compose-v2; do  # Docker's, Ubuntu's
     if available "$candidate_package"; then package=$candidate_package; break; fi

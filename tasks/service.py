@@ -25,8 +25,9 @@ def install_service(c, user="", unit_dir=str(service.UNIT_DIR), dry_run=False):
                    code=EXIT_USAGE)
     if not (ROOT / ".venv" / "bin" / "invoke").exists():
         raise Exit(f"{ROOT}/.venv has no invoke: run scripts/install.sh --no-demo first", code=EXIT_USAGE)
-    env_file = os.environ.get(ENV_FILE_VARIABLE)
-    text = service.render(s, checkout=ROOT, user=account, env_file=Path(env_file) if env_file else None)
+    # the .env this install read (ECOSYSTEM_ENV_FILE, resolved as the settings resolve it)
+    env_file = s.env_file if os.environ.get(ENV_FILE_VARIABLE) else None
+    text = service.render(s, checkout=ROOT, user=account, env_file=env_file)
     name = service.unit_name(s)
     if dry_run:
         print(f"# would install {Path(unit_dir) / name}\n{text}", end="")

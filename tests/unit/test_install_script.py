@@ -118,3 +118,19 @@ def test_a_plan_changes_nothing(tmp_path, flag):
     subprocess.run(["bash", str(checkout / "scripts/install.sh"), *([flag] if flag else []), "--plan"],
                    env=env, capture_output=True, timeout=60)
     assert sorted(p.name for p in checkout.iterdir()) == before and not os.listdir(Path(env["HOME"]))
+
+
+def test_a_user_outside_the_docker_group_is_added_and_told_to_log_in_again(tmp_path):
+    checkout, env = _host(tmp_path)
+    stubs = Path(env["PATH"].split(":")[0])
+    (stubs / "docker").unlink()
+    for name, body in {"docker": 'echo "permission denied while trying to connect to the Docker daemon socket" >&2; '
+                                 "exit 1",
+                       "id": '[ "$1" = -un ] && echo trader || echo 1000', "sudo": '"$@"'}.items():
+        (stubs / name).write_text(f"#!/bin/sh\n{body}\n")
+        (stubs / name).chmod(0o755)
+    done = subprocess.run(["bash", str(checkout / "scripts/install.sh"), "--no-demo", "--plan"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "would run (as root): usermod -aG docker trader" in done.stdout
+    assert "may not use it" in done.stderr and "log out and in again" in done.stderr

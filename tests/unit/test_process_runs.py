@@ -52,7 +52,7 @@ def test_a_launch_after_the_stop_time_is_declined_saying_so():
 def test_a_non_zero_exit_is_a_failure_and_137_says_killed():
     assert process_runs.judge("p", 1, record(), STARTED, tz=LONDON).outcome == "failed"
     killed = process_runs.judge("p", 137, None, STARTED, tz=LONDON).detail
-    assert "killed by SIGKILL" in killed and "not for memory" in killed
+    assert "killed by SIGKILL" in killed and "no out-of-memory kill" in killed
 
 
 def test_137_is_out_of_memory_only_when_the_engine_says_so_with_the_limit_and_the_fix():
