@@ -225,12 +225,17 @@ class _Hasher:
         import threading
 
         self.digest = digest
+        self.failed: Exception | None = None
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.thread = threading.Thread(target=self._run, name="smb-read-back-hash", daemon=True)
 
     def _run(self) -> None:
         while (data := self.queue.get()) is not None:
-            self.digest.update(data)
+            if self.failed is None:
+                try:
+                    self.digest.update(data)
+                except Exception as exc:  # noqa: BLE001 - kept, re-raised by __exit__; the queue keeps draining
+                    self.failed = exc
 
     def update(self, data: bytes) -> None:
         self.queue.put(data)
@@ -242,6 +247,8 @@ class _Hasher:
     def __exit__(self, *exc) -> None:
         self.queue.put(None)
         self.thread.join()
+        if self.failed is not None and exc[0] is None:
+            raise self.failed
 
     def hexdigest(self) -> str:
         return self.digest.hexdigest()
