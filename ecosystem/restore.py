@@ -275,7 +275,16 @@ def switch(scratch: Drill, folder: Path, manifest: Manifest, parts: tuple[str, .
         say("db: the restored MongoDB volumes are production's now")
     elif "db" in parts:
         mongo.restore(target.mongo_container, target.mongo_user, str(folder / DB_ARCHIVE))
-        differences += compare_counts(manifest, mongo.counts(target.mongo_container, target.mongo_user))
+        # --drop replaces the set's collections only: those it does not hold go too (the safety backup has them)
+        extra = sorted(set(mongo.counts(target.mongo_container, target.mongo_user)) -
+                       set(manifest.counts.get("db", {})))
+        if extra:
+            mongo.drop(target.mongo_container, target.mongo_user, extra)
+            say(f"db: dropped the collections the set does not hold: {', '.join(extra)}")
+        found = mongo.counts(target.mongo_container, target.mongo_user)
+        differences += compare_counts(manifest, found)
+        differences += [f"db {name}: not in the set, still there" for name in sorted(set(found) -
+                                                                                    set(manifest.counts.get("db", {})))]
         say(f"db: {sum(manifest.counts.get('db', {}).values())} documents restored")
     for label in _archives_of(manifest, parts).values():
         if label in volumes.MONGO_VOLUMES:

@@ -155,9 +155,12 @@ def into_production(ctx: Context, folder: Path, manifest: Manifest, parts: tuple
             reason = _reason(exc)
             try:
                 rolled = roll_back(ctx, saved.name)
-            except EcosystemError as failure:
-                raise EcosystemError(f"the restore of {manifest.name} failed after production changed ({reason}), "
-                                     f"and the rollback failed too: {failure.message}", fix=failure.fix) from None
+            except EcosystemError as failure:  # its class kept: an engine that is gone still exits 3
+                failure.message = (f"the restore of {manifest.name} failed after production changed ({reason}), "
+                                   f"and the rollback failed too: {failure.message}")
+                failure.fix = ((failure.fix + "; then ") if failure.fix else "") + \
+                    f"run `invoke restore --from={manifest.name} --yes` again: it rolls back first, then restores"
+                raise failure from None
             raise EcosystemError(f"the restore of {manifest.name} failed after production changed ({reason}); "
                                  + rolled, fix="nothing is launched (processes NO-RUN); read the history "
                                  "(invoke history --job restore), then restore again or `invoke resume`") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -512,6 +513,34 @@ def test_a_restore_killed_while_switching_is_rolled_back_then_finished_by_the_ne
     assert _marker(bk) == {}
     assert not [c.name for c in docker_client.containers.list(all=True) if c.name.startswith("pst-drill-")
                 and c.name.endswith(bk.test_stack.suffix)], "the killed restore's scratch was removed"
+
+
+def test_an_engine_lost_mid_switch_is_rolled_back_and_finished_by_the_next_restore(bk, docker_client, tmp_path):
+    from tests.support.engine_proxy import EngineProxy
+
+    name, state_a, _ = _two_states(bk, docker_client)
+    proxy = EngineProxy(tmp_path)
+    started = bk.start("restore", f"--from={name}", "--yes", environ={"DOCKER_HOST": proxy.url},
+                       stderr=subprocess.PIPE)
+    try:
+        for _ in range(3600):
+            if _marker(bk).get("phase") == "switching" or started.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert _marker(bk).get("phase") == "switching", f"the restore reached its switch: {started.communicate()}"
+        time.sleep(0.3)
+        proxy.cut()
+        _out, err = started.communicate(timeout=600)
+    finally:
+        if started.poll() is None:
+            started.kill()
+    assert started.returncode == 3, err  # the engine's exit code, though the rollback failed too
+    assert "the rollback failed too" in err and "rolls back first" in err
+    assert _marker(bk).get("phase") == "switching", "what the next run needs to roll back"
+    finished = bk.run("restore", f"--from={name}", "--yes")
+    assert "rolling back first" in finished.stdout and "checked: production is as it was before" in finished.stdout
+    assert production(bk, docker_client)[:2] == state_a[:2], "wholly as the set"
+    assert _marker(bk) == {}
 
 
 def test_runs_are_in_the_history(bk):

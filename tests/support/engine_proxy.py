@@ -51,12 +51,13 @@ class EngineProxy:
 
     @staticmethod
     def _pump(source: socket.socket, sink: socket.socket) -> None:
+        """Forward one direction. The end of it is passed on as a half-close, as the engine's own
+        socket does: `docker exec` and `docker run -i` close their input and still read the output."""
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
-        except OSError:
-            pass
-        finally:
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:  # a broken direction (or the cut): both ends go
             for s in (source, sink):
                 try:
                     s.shutdown(socket.SHUT_RDWR)
