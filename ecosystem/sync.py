@@ -88,15 +88,16 @@ def plan(ctx: Context, *, launch: bool = True) -> list[str]:
     for entry in processes.statuses_to_repair(processes.StatusLedger(s.state_dir), running, tidy=False):
         said.append(f"would put {entry['process']}'s status back to {entry.get('before', 'GO')} "
                     f"(a {entry.get('by', '?')} was killed while it was STOP)")
-    said += trading_day.pending_work(ctx, now)
+    day = now.astimezone(s.tz).date()
+    plan_of = planning.plans_of(s)
+    tried = trading_day.tried_today(ctx.history, day.isoformat())
+    said += trading_day.pending_work(ctx, now, plan_of=plan_of, tried=tried)  # tried: as after the records
     if not launch:
         return said
     held = restoring.RestoreMarker(s.state_dir).read()
     if held is not None:
         return [*said, f"a restore of {held} holds every launch: nothing would be launched"]
-    day = now.astimezone(s.tz).date()
-    plan_for_day = planning.plans_of(s)(day)
-    tried = trading_day.tried_today(ctx.history, day.isoformat())
+    plan_for_day = plan_of(day)
     control = ctx.control()
     cleared = {name for name in trading_day.declined_continuous(plan_for_day, now, tried, running)
                if (r := control.record(name)).status == "GO" and not r.running}

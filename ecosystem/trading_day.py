@@ -142,17 +142,24 @@ def launch(ctx: Context, due: Due, now: datetime) -> str:
         raise
 
 
-def pending_work(ctx: Context, now: datetime) -> list[str]:
-    """What ``reconcile`` and ``stop_overdue`` would do at ``now``, changing nothing (a dry run)."""
+def pending_work(ctx: Context, now: datetime, *, plan_of: Callable[[date], Sequence[PlannedStep]],
+                 tried: dict[str, list[str]] | None = None) -> list[str]:
+    """What ``reconcile`` and ``stop_overdue`` would do at ``now``, changing nothing (a dry run). The
+    outcomes ``reconcile`` would record for ``tried``'s day are added to ``tried``, as the real sync's
+    launch decisions see them."""
     said = []
+    day = now.astimezone(ctx.settings.tz).date().isoformat()
     for launched, container in _ours(ctx):
         end = process_runs.ended(ctx.client, launched.container)
         if end is not None:
             if ctx.history.recorded_ref(JOB, str(container.id)):
                 said.append(f"would remove {launched.container} (its run is recorded already)")
-            else:
-                said.append(f"would record how {launched.process} ended (exit code {end.exit_code}) and remove "
-                            f"{launched.container}")
+                continue
+            verdict = _judged(ctx, launched, end, plan_of)[0]
+            said.append(f"would record {launched.process} {verdict.outcome} (exit code {end.exit_code}) and "
+                        f"remove {launched.container}")
+            if tried is not None and launched.slot == day:
+                tried.setdefault(launched.process, []).append(verdict.outcome)
         elif container.status == "running" and launched.deadline is not None and now >= launched.deadline:
             said.append(f"would stop {launched.process} cleanly (STOP, then SIGTERM, then SIGKILL): past its "
                         f"deadline {launched.deadline.astimezone(ctx.settings.tz):%H:%M}")
@@ -168,9 +175,25 @@ def _ours(ctx: Context) -> list[tuple[Launched, Container]]:
     return found
 
 
+def _judged(ctx: Context, launched: Launched, end: process_runs.Ended,
+            plan_of: Callable[[date], Sequence[PlannedStep]]) -> tuple[Verdict, object, PlannedStep | None]:
+    """Read an ended process's record and judge its run (reads only): (verdict, record, its planned step)."""
+    try:
+        record = ctx.control().record(launched.process)
+    except EcosystemError as exc:
+        log.warning("could not read the record of %s: %s", launched.process, exc.message)
+        record = None
+    window = {s.process: s for s in plan_of(date.fromisoformat(launched.slot))}.get(launched.process)
+    verdict = process_runs.judge(launched.process, end.exit_code, record, end.started, tz=ctx.settings.tz,
+                                 oom_killed=end.oom_killed, memory_limit=ctx.settings.process_memory_limit,
+                                 window_start=window.window_start if window else None,
+                                 window_stop=window.window_stop if window else None, ended=end.finished)
+    return verdict, record, window
+
+
 def reconcile(ctx: Context, *, plan_of: Callable[[date], Sequence[PlannedStep]]) -> list[str]:
     """Record every ended process container of this job, once, and remove it; return what was recorded."""
-    settings, client, history, control = ctx.settings, ctx.client, ctx.history, ctx.control()
+    settings, client, history = ctx.settings, ctx.client, ctx.history
     said = []
     for launched, container in _ours(ctx):
         end = process_runs.ended(client, launched.container)
@@ -179,16 +202,7 @@ def reconcile(ctx: Context, *, plan_of: Callable[[date], Sequence[PlannedStep]])
         if history.recorded_ref(JOB, str(container.id)):  # recorded by a sync killed before it removed it
             process_runs.remove(client, launched.container)
             continue
-        try:
-            record = control.record(launched.process)
-        except EcosystemError as exc:
-            log.warning("could not read the record of %s: %s", launched.process, exc.message)
-            record = None
-        window = {s.process: s for s in plan_of(date.fromisoformat(launched.slot))}.get(launched.process)
-        verdict = process_runs.judge(launched.process, end.exit_code, record, end.started, tz=settings.tz,
-                                     oom_killed=end.oom_killed, memory_limit=settings.process_memory_limit,
-                                     window_start=window.window_start if window else None,
-                                     window_stop=window.window_stop if window else None, ended=end.finished)
+        verdict, record, window = _judged(ctx, launched, end, plan_of)
         if verdict.outcome == "failed" and end.exit_code != 0:
             verdict = _crashed(verdict, launched, ctx, record)
         elif verdict.ok and window and launched.kind == "continuous":
