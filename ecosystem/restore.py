@@ -182,6 +182,7 @@ class Drill:
             commands.run(["docker", "rm", "--force", "--volumes", name], timeout=300, check=False)
         stale = commands.run(["docker", "volume", "ls", "--filter", own, "--format", "{{.Name}}"],
                              timeout=60).stdout.split()
+        _remove_helpers_mounting(set(stale))  # a killed task's helper may still hold one
         for name in stale:
             commands.run(["docker", "volume", "rm", "--force", name], timeout=120, check=False)
         return found + stale
@@ -298,19 +299,27 @@ def switch(scratch: Drill, folder: Path, manifest: Manifest, parts: tuple[str, .
     return differences
 
 
+def _remove_helpers_mounting(volume_names: set[str], *, say=None) -> None:
+    """Remove every helper container (running or not) that mounts one of ``volume_names``."""
+    if not volume_names:
+        return
+    listed = commands.run(["docker", "ps", "--all", "--no-trunc", "--filter",
+                           "label=org.pysystemtrade-ecosystem.role=control", "--format", "{{.ID}} {{.Mounts}}"],
+                          timeout=60).stdout.splitlines()
+    for line in listed:
+        container, _, mounts = line.partition(" ")
+        if set(mounts.split(",")) & volume_names:
+            commands.run(["docker", "rm", "--force", container], timeout=120, check=False)
+            if say is not None:
+                say(f"rollback: stopped a helper still writing production ({container[:12]})")
+
+
 def stop_writers(settings, project, *, say=print) -> None:
     """End whatever may still write production after a restore was stopped: the helper containers
     mounting a production volume (a killed task's `docker run` leaves its container running) are
     removed, and MongoDB is restarted (which ends a `mongorestore` still running in it)."""
-    production = {volumes.volume_name(settings, key)
-                  for key in (volumes.PARQUET, *volumes.OTHER_VOLUMES, *volumes.MONGO_VOLUMES)}
-    listed = commands.run(["docker", "ps", "--no-trunc", "--filter", "label=org.pysystemtrade-ecosystem.role=control",
-                           "--format", "{{.ID}} {{.Mounts}}"], timeout=60).stdout.splitlines()
-    for line in listed:
-        container, _, mounts = line.partition(" ")
-        if set(mounts.split(",")) & production:
-            commands.run(["docker", "rm", "--force", container], timeout=120, check=False)
-            say(f"rollback: stopped a helper still writing production ({container})")
+    _remove_helpers_mounting({volumes.volume_name(settings, key)
+                              for key in (volumes.PARQUET, *volumes.OTHER_VOLUMES, *volumes.MONGO_VOLUMES)}, say=say)
     project.stop(["mongo_db"], timeout=120)
 
 

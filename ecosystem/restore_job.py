@@ -36,14 +36,14 @@ def run(ctx: Context, run: RunHandle, from_: str, parts: tuple[str, ...] | None,
     returns to go on and raises to stop before production is touched."""
     s = ctx.settings
     with locks.exclusive(s.state_dir, "backup", wait_seconds=s.lock_wait_seconds):
-        stale = restoring.Drill.remove_stale(s)
-        if stale:
-            ctx.say(f"removed what a stopped restore or drill left: {', '.join(stale)}")
-        if not verify:
+        if not verify:  # first: its rollback ends the helpers a stopped restore left writing
             with locks.exclusive(s.state_dir, locks.WEEK, wait_seconds=120), locks.exclusive(s.state_dir, "eod"):
                 rolled = finish_interrupted(ctx)
             if rolled:
                 ctx.say(rolled)
+        stale = restoring.Drill.remove_stale(s)
+        if stale:
+            ctx.say(f"removed what a stopped restore or drill left: {', '.join(stale)}")
         folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
         manifest = restoring.check_set(folder, parts)
         parts = restoring.parts_of(manifest, parts)

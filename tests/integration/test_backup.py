@@ -541,6 +541,9 @@ def test_an_engine_lost_mid_switch_is_rolled_back_and_finished_by_the_next_resto
     assert "rolling back first" in finished.stdout and "checked: production is as it was before" in finished.stdout
     assert production(bk, docker_client)[:2] == state_a[:2], "wholly as the set"
     assert _marker(bk) == {}
+    suffix = bk.test_stack.suffix
+    assert not [v.name for v in docker_client.volumes.list() if v.name.startswith("pst-drill-") and suffix in v.name], \
+        "the scratch the cut restore could not remove is gone (its helpers too)"
 
 
 def test_runs_are_in_the_history(bk):
