@@ -44,12 +44,9 @@ def run(ctx: Context, run: RunHandle, from_: str, parts: tuple[str, ...] | None,
         stale = restoring.Drill.remove_stale(s)
         if stale:
             ctx.say(f"removed what a stopped restore or drill left: {', '.join(stale)}")
-        folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
-        manifest = restoring.check_set(folder, parts)
-        parts = restoring.parts_of(manifest, parts)
-        ctx.say(f"{manifest.name}: manifest and every checksum verified; archives read to their end and safe")
-        if manifest.status != "good":
-            ctx.say(f"warning: {manifest.name} is {manifest.status}: {manifest.status_reason}")
+        folder, manifest, parts, checked = _checked_set(s, from_, parts)
+        for line in checked:
+            ctx.say(line)
         if verify:
             differences = restoring.drill(s, folder, manifest, parts)
             if differences:
@@ -63,6 +60,17 @@ def run(ctx: Context, run: RunHandle, from_: str, parts: tuple[str, ...] | None,
             run.detail = into_production(ctx, folder, manifest, parts, safety=safety, resume=resume)
 
 
+def _checked_set(s, from_: str, parts: tuple[str, ...] | None) -> tuple[Path, Manifest, tuple[str, ...], list[str]]:
+    """Resolve the set ``from_`` names and check it whole (read-only); return its folder, manifest,
+    the parts to restore, and what to say about it. Raise BackupSetError if it fails a check."""
+    folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
+    manifest = restoring.check_set(folder, parts)
+    said = [f"{manifest.name}: manifest and every checksum verified; archives read to their end and safe"]
+    if manifest.status != "good":
+        said.append(f"warning: {manifest.name} is {manifest.status}: {manifest.status_reason}")
+    return folder, manifest, restoring.parts_of(manifest, parts), said
+
+
 def plan(ctx: Context, from_: str, parts: tuple[str, ...] | None, *, verify: bool, safety: bool,
          resume: bool) -> list[str]:
     """What ``run`` would do, changing nothing (its dry run): the set resolved and checked whole as
@@ -74,12 +82,8 @@ def plan(ctx: Context, from_: str, parts: tuple[str, ...] | None, *, verify: boo
         said.append(f"would first roll production back to {held['safety']}: the restore of {held['set']} stopped "
                     "while it changed production" if held["safety"] else
                     f"warning: the restore of {held['set']} (no safety backup) stopped while it changed production")
-    folder = backup_sets.resolve(s.backup_dir, from_, needs=parts or ("db", "parquet"))
-    manifest = restoring.check_set(folder, parts)
-    parts = restoring.parts_of(manifest, parts)
-    said.append(f"{manifest.name}: manifest and every checksum verified; archives read to their end and safe")
-    if manifest.status != "good":
-        said.append(f"warning: {manifest.name} is {manifest.status}: {manifest.status_reason}")
+    folder, manifest, parts, checked = _checked_set(s, from_, parts)
+    said += checked
     if verify:
         return [*said, f"would drill {', '.join(parts)}: restored into a scratch MongoDB and scratch volumes, "
                        "compared with the manifest, removed; production untouched"]
