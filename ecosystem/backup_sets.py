@@ -55,11 +55,16 @@ class Manifest:
         write_json(folder / MANIFEST, asdict(self), indent=1, sort_keys=True)
 
     @classmethod
+    def from_json(cls, data: bytes | str) -> Manifest:
+        """A manifest from its JSON text; raise ValueError, TypeError or KeyError if it is not one."""
+        loaded = json.loads(data)
+        return cls(**{k: loaded[k] for k in cls.__dataclass_fields__ if k in loaded})
+
+    @classmethod
     def read(cls, folder: Path) -> Manifest:
         path = folder / MANIFEST
         try:
-            data = json.loads(path.read_text())
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+            return cls.from_json(path.read_bytes())
         except FileNotFoundError:
             raise BackupSetError(f"{folder.name} has no {MANIFEST}: it is not a complete backup set",
                                  fix="restore another set (invoke restore --from=latest)") from None

@@ -85,7 +85,7 @@ def collect(settings, history: History, *, share: bool = True) -> tuple[list[Set
     """Read the sets here, on the share (unless ``share`` is False or it is not configured) and the
     drills; return the entries and what became of the share ("read", "not configured", "not read",
     or "unreachable: why")."""
-    from . import offload, smb
+    from . import backup_key, offload, smb
     from .errors import SmbError
 
     remote: dict[str, Manifest | None] | None = None
@@ -94,10 +94,16 @@ def collect(settings, history: History, *, share: bool = True) -> tuple[list[Set
     elif not share:
         note = "not read"
     else:
+        key, note = None, "read"
+        try:
+            key = backup_key.load_for(settings)
+        except backup_key.BackupKeyError as exc:
+            note = f"read, but its sets cannot be opened: {exc.message}"
         try:
             with smb.session(smb.ShareAddress.from_settings(settings), timeout=15) as session:
-                remote = offload.remote_sets(session)
-            note = "read"
+                remote = offload.remote_sets(session, key)
         except SmbError as exc:
             note = f"unreachable: {exc.message}"
+        except backup_key.WrongKey as exc:
+            note = f"not read: {exc.message}; {exc.fix}"
     return entries(backup_sets.sets(settings.backup_dir), remote, drilled(history)), note

@@ -12,20 +12,25 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import backup_sets, retention, smb
-from .backup_sets import MANIFEST, PARTIAL, Manifest
+from . import backup_key, backup_sets, retention, smb
+from .backup_key import BackupKey, BackupKeyError
+from .backup_sets import MANIFEST, PARTIAL, BackupSetError, Manifest
 from .errors import SmbError
 from .state_files import write_json
 
 log = logging.getLogger(__name__)
 
 TRANSIENT = ("cannot reach", "connection")
+SEALED_MANIFEST = MANIFEST + backup_key.SUFFIX
+REPLACED = ".replaced-"   # a plain set being replaced by its encrypted copy
+FETCHED = ".fetched-"     # a set being brought back from the share (BACKUP_DIR/.fetched-<name>)
 ATTEMPTS = 3
 
 
@@ -62,6 +67,7 @@ class OffloadResult:
     already: list[str] = field(default_factory=list)
     bytes_sent: int = 0
     deleted_remote: list[str] = field(default_factory=list)
+    plain_remote: list[str] = field(default_factory=list)  # sent before encryption, not here to send again
 
     def describe(self) -> str:
         parts = [f"sent {len(self.sent)} set(s) ({self.bytes_sent / 1e6:,.1f} MB, verified)" if self.sent
@@ -70,26 +76,57 @@ class OffloadResult:
             parts.append(f"{len(self.already)} already on the share")
         if self.deleted_remote:
             parts.append(f"retention on the share deleted {', '.join(self.deleted_remote)}")
+        if self.plain_remote:
+            parts.append(f"warning: {len(self.plain_remote)} older set(s) on the share are not encrypted and not "
+                         f"here to send again ({', '.join(self.plain_remote)}): retention on the share removes them "
+                         "in time, or delete them there")
         return "; ".join(parts)
 
 
-def remote_sets(share: smb.SmbSession) -> dict[str, Manifest | None]:
-    """Return the complete sets on the share (name -> manifest, None if unreadable)."""
+def read_remote(share: smb.SmbSession, name: str, key: BackupKey | None) -> tuple[Manifest | None, bool]:
+    """Read the manifest of the set ``name`` on the share; return it (None if it cannot be read)
+    and whether the set is encrypted. A set sent before encryption holds a plain ``manifest.json``.
+    Raise WrongKey if it is encrypted to another key (nothing may then be decided on the share)."""
+    try:
+        listed = set(share.listdir(name))
+    except SmbError:
+        return None, True
+    try:
+        if SEALED_MANIFEST in listed:
+            if key is None:
+                return None, True
+            data = backup_key.decrypt_bytes(share.read_bytes(name, SEALED_MANIFEST), key,
+                                            f"{name}/{SEALED_MANIFEST} on the share")
+            return Manifest.from_json(data), True
+        if MANIFEST in listed:
+            return Manifest.from_json(share.read_bytes(name, MANIFEST)), False
+    except backup_key.WrongKey:
+        raise
+    except (SmbError, BackupKeyError, ValueError, TypeError, KeyError):
+        return None, True
+    return None, True
+
+
+def remote_sets(share: smb.SmbSession, key: BackupKey | None,
+                plain: set[str] | None = None) -> dict[str, Manifest | None]:
+    """Return the complete sets on the share (name -> manifest, None if unreadable, or encrypted
+    and no key given); the names of those sent before encryption are added to ``plain``."""
     found: dict[str, Manifest | None] = {}
     for name in share.listdir():
         if not backup_sets.NAME.match(name):
             continue
-        try:
-            data = json.loads(share.read_text(name, MANIFEST))
-            found[name] = Manifest(**{k: data[k] for k in Manifest.__dataclass_fields__ if k in data})
-        except (SmbError, ValueError, TypeError, KeyError):
-            found[name] = None
+        found[name], sealed = read_remote(share, name, key)
+        if not sealed and plain is not None:
+            plain.add(name)
     return found
 
 
-def send_set(share: smb.SmbSession, folder: Path, manifest: Manifest, *, verify: bool,
+def send_set(share: smb.SmbSession, folder: Path, manifest: Manifest, key: BackupKey, *, verify: bool,
              say: Callable[[str], None] = print, progress=None) -> int:
-    """Upload one set through ``.partial-<name>``, check every file, rename into place; return the bytes sent."""
+    """Upload one set, every file encrypted to ``key`` (``<file>.age``), through ``.partial-<name>``;
+    check what was encrypted against the manifest and every file's size on the share (and with
+    ``verify`` its SHA-256, read back); rename into place (a plain copy of the set sent before
+    encryption is replaced). Return the bytes sent."""
     partial = f"{PARTIAL}{manifest.name}"
     if partial in share.listdir():
         share.rmtree(partial)  # left by an interrupted run: sent again from the start
@@ -97,35 +134,94 @@ def send_set(share: smb.SmbSession, folder: Path, manifest: Manifest, *, verify:
     sent = 0
     for name in [*sorted(manifest.files), MANIFEST]:
         local = folder / name
-        size = local.stat().st_size
+        remote = name + backup_key.SUFFIX
         started = time.monotonic()
-        share.upload(local, partial, name, progress=(lambda n, f=name: progress(f, n)) if progress else None)
-        remote_size = share.size(partial, name)
-        if remote_size != size:
-            raise SmbError(f"{manifest.name}/{name} is {remote_size} bytes on the share, {size} here",
+        with share.writer(partial, remote, progress=(lambda n, f=name: progress(f, n)) if progress else None) as out, \
+                open(local, "rb") as source:
+            size, digest = backup_key.encrypt(source, out, key)
+        expected = manifest.files.get(name) if name != MANIFEST else None
+        if expected is not None and (size, digest) != (int(expected["size"]), expected["sha256"]):
+            raise BackupSetError(f"{manifest.name}/{name} changed since the backup (it no longer matches the "
+                                 "manifest): not sent", fix="take a new backup; drill this set "
+                                 f"(invoke restore --verify --from={manifest.name})")
+        remote_size = share.size(partial, remote)
+        if remote_size != out.size:
+            raise SmbError(f"{manifest.name}/{remote} is {remote_size} bytes on the share, {out.size} were sent",
                            fix="run offload again; the set stays local until it is verified")
-        if verify:
-            expected = manifest.files[name]["sha256"] if name != MANIFEST else _sha256(local)
-            if share.sha256(partial, name) != expected:
-                raise SmbError(f"{manifest.name}/{name} read back from the share does not match its SHA-256",
-                               fix="check the share's storage; run offload again")
-        sent += size
-        say(f"{manifest.name}/{name}: {size / 1e6:,.1f} MB in {time.monotonic() - started:.1f}s"
+        if verify and share.sha256(partial, remote) != out.hexdigest():
+            raise SmbError(f"{manifest.name}/{remote} read back from the share is not what was sent",
+                           fix="check the share's storage; run offload again")
+        sent += out.size
+        say(f"{manifest.name}/{name}: {size / 1e6:,.1f} MB encrypted in {time.monotonic() - started:.1f}s"
             + (", read back and verified" if verify else ", size checked"))
-    share.rename((partial,), (manifest.name,))
+    if manifest.name in share.listdir():  # a plain copy sent before encryption: replaced, never mixed
+        aside = f"{REPLACED}{manifest.name}"
+        share.rename((manifest.name,), (aside,))
+        share.rename((partial,), (manifest.name,))
+        share.rmtree(aside)
+    else:
+        share.rename((partial,), (manifest.name,))
     return sent
 
 
-def _sha256(path: Path) -> str:
-    from .archives import sha256_file
+def fetch_set(share: smb.SmbSession, name: str, backup_dir: Path, key: BackupKey, *,
+              say: Callable[[str], None] = print) -> tuple[Path, Manifest]:
+    """Bring the set ``name`` back from the share into ``BACKUP_DIR/.fetched-<name>``, each file
+    decrypted and checked against the set's manifest (size and SHA-256) as it arrives; return the
+    folder and the manifest. A fetch left by a stopped run is removed first."""
+    for stale in backup_dir.glob(f"{FETCHED}*") if backup_dir.is_dir() else []:
+        shutil.rmtree(stale, ignore_errors=True)
+    manifest, sealed = read_remote(share, name, key)
+    if manifest is None:
+        raise BackupSetError(f"{name} on the share has no readable manifest: it cannot be fetched",
+                             fix="fetch another set (invoke backups lists them)")
+    folder = backup_dir / f"{FETCHED}{name}"
+    folder.mkdir(parents=True)
+    try:
+        for file_name, expected in sorted(manifest.files.items()):
+            if "/" in file_name or file_name.startswith("."):
+                raise BackupSetError(f"the manifest of {name} names {file_name!r}, which is not a file of a set",
+                                     fix="fetch another set")
+            started = time.monotonic()
+            target = folder / file_name
+            if sealed:
+                carried = folder / (file_name + backup_key.SUFFIX)
+                share.download(carried, name, file_name + backup_key.SUFFIX)
+                with open(carried, "rb") as source, open(target, "wb") as out:
+                    size, digest = backup_key.decrypt(source, out, key, f"{name}/{file_name} from the share")
+                carried.unlink()
+            else:
+                size, digest = share.download(target, name, file_name)
+            if (size, digest) != (int(expected["size"]), expected["sha256"]):
+                raise BackupSetError(f"{name}/{file_name} fetched from the share does not match its manifest "
+                                     "(SHA-256)", fix="fetch another set; check the share's storage")
+            say(f"{name}/{file_name}: {size / 1e6:,.1f} MB fetched, decrypted and checked in "
+                f"{time.monotonic() - started:.1f}s")
+        manifest.write(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder, manifest
 
-    return sha256_file(path)[1]
+
+def newest_on_share(remote: dict[str, Manifest | None], needs: tuple[str, ...]) -> str:
+    """The newest good set on the share holding every part in ``needs`` (restore's safety backups
+    are never chosen)."""
+    good = [m for m in remote.values() if m is not None and m.status == "good" and set(needs) <= set(m.what)
+            and not m.name.endswith(f"-{backup_sets.SAFETY_TAG}")]
+    if not good:
+        raise BackupSetError("there is no good backup set on the share" +
+                             (f" holding {', '.join(needs)}" if needs else "") +
+                             (f" that this key opens ({len(remote)} there)" if remote else ""),
+                             fix="check SMB_FOLDER and BACKUP_KEY_FILE; `invoke backups` lists the sets")
+    return max(good, key=lambda m: (m.created_at, m.name)).name
 
 
 def offload(settings, *, dry_run: bool = False, say: Callable[[str], None] = print, progress=None,
             sleep: Callable[[float], None] = time.sleep) -> OffloadResult:
     """Send every good local set not yet on the share, then apply retention on the share."""
     address = smb.ShareAddress.from_settings(settings)
+    key = backup_key.load_for(settings)  # before anything is sent: nothing goes to the share in the clear
     result = OffloadResult()
     local = [m for m in backup_sets.good_sets(settings.backup_dir)]
     ledger = Ledger(settings.state_dir)
@@ -133,22 +229,29 @@ def offload(settings, *, dry_run: bool = False, say: Callable[[str], None] = pri
         try:
             with smb.session(address) as share:  # a fresh session for each attempt
                 share.ensure_folder()
-                remote = remote_sets(share)
+                plain: set[str] = set()
+                remote = remote_sets(share, key, plain)
+                here = {m.name for m in local}
                 for manifest in local:
-                    if manifest.name in remote and remote[manifest.name] is not None:
+                    if remote.get(manifest.name) is not None and manifest.name not in plain:
                         if manifest.name not in result.already and manifest.name not in result.sent:
                             result.already.append(manifest.name)
                         if manifest.name not in ledger.read():
                             ledger.add(manifest.name, address.unc())
                         continue
+                    why = " (its copy there is not encrypted: replaced)" if manifest.name in plain else ""
                     if dry_run:
-                        say(f"would send {manifest.name} ({manifest.total_size / 1e6:,.1f} MB)")
+                        say(f"would send {manifest.name} ({manifest.total_size / 1e6:,.1f} MB, encrypted){why}")
                         continue
-                    result.bytes_sent += send_set(share, settings.backup_dir / manifest.name, manifest,
+                    if why:
+                        say(f"{manifest.name}: the copy on the share was sent before encryption: sent again{why}")
+                    result.bytes_sent += send_set(share, settings.backup_dir / manifest.name, manifest, key,
                                                   verify=settings.smb_verify, say=say, progress=progress)
                     result.sent.append(manifest.name)
+                    plain.discard(manifest.name)
                     ledger.add(manifest.name, address.unc())
                     remote[manifest.name] = manifest
+                result.plain_remote = sorted(plain - here)
                 result.deleted_remote = _remote_retention(share, remote, settings, dry_run=dry_run, say=say)
             return result
         except SmbError as exc:

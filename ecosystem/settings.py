@@ -582,6 +582,11 @@ class Settings:
         "Backups", "BACKUP_WAIT_MINUTES", "60",
         _int_in(0, 1440, "must be a whole number of minutes from 0 to 1440"), "BACKUP_WAIT_MINUTES=60",
         "how long a backup waits for running pysystemtrade processes to end before it fails (unless --force)")
+    backup_key_file: Path = _v(
+        "Backups", "BACKUP_KEY_FILE", "${STATE_DIR}/backup-key.txt", _host_path,
+        "BACKUP_KEY_FILE=.state/backup-key.txt",
+        "the age key (0600) the sets on the share and each set's ecosystem state are encrypted to; `invoke setup` "
+        "makes it when there is none and shows it once: keep a copy off this box")
     smb_server: str = _v(
         "SMB offload", "SMB_SERVER", "", _smb_server, "SMB_SERVER=nas.local",
         "host name or address of the SMB server; empty turns offload off")
@@ -616,6 +621,11 @@ class Settings:
         "SMB offload", "OFFLOAD_KEEP_WEEKLY", "26",
         _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_WEEKLY=26",
         "weeks that keep their last set on the share")
+    drill_from_share_every: int = _v(
+        "SMB offload", "DRILL_FROM_SHARE_EVERY", "4",
+        _int_in(0, 52, "must be a whole number of weeks from 0 to 52"), "DRILL_FROM_SHARE_EVERY=4",
+        "every this many weeks the weekend pipeline's drill fetches its set back from the share (after the "
+        "offload) instead of reading the local copy; 0: never")
     reports_dir: Path = _v(
         "Reports", "REPORTS_DIR", "reports", _host_path, "reports",
         "where pysystemtrade writes its reports (relative to the project folder, or absolute)", compose=True)
@@ -893,7 +903,8 @@ def load_settings(root: Path, *, env_file: Path | None = None,
     if problems:
         raise SettingsError(problems, source=str(env_file))
 
-    for attr in ("state_dir", "backup_dir", "reports_dir", "pysystemtrade_clone_dir", "private_config_dir"):
+    for attr in ("state_dir", "backup_dir", "reports_dir", "pysystemtrade_clone_dir", "private_config_dir",
+                 "backup_key_file"):
         path = Path(values[attr]).expanduser()
         values[attr] = path if path.is_absolute() else root / path
     files = [Path(name).expanduser() for name in values["extra_compose_files"]]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -169,41 +170,51 @@ class SmbSession:
         except _failures() as exc:
             raise _translate(exc, self.address, path) from None
 
-    def upload(self, local, *parts: str, window: int = 8, progress=None) -> int:
-        """Write the local file to ``parts`` with ``window`` writes in flight (one at a time costs
-        a round trip per chunk); return the bytes written."""
+    @contextmanager
+    def writer(self, *parts: str, window: int = 8, progress=None) -> Iterator[Writer]:
+        """Open ``parts`` for writing (replaced if it exists) and yield a file-like ``Writer`` that keeps
+        ``window`` writes in flight (one at a time costs a round trip per chunk); everything written
+        is on the share when the block ends. What the block itself raises passes through unchanged."""
         import smbclient
 
         path = self.address.unc(*parts)
-        written = 0
         try:
-            with smbclient.open_file(path, mode="wb", buffering=0, **self._kw()) as raw, open(local, "rb") as source:
-                handle = raw.fd
-                flight = _InFlight(handle, window)
-                chunk = min(handle.connection.max_write_size, 1024 * 1024)
-                while data := source.read(chunk):
-                    flight.send(*handle.write(data, written, send=False))
-                    written += len(data)
-                    if progress and flight.settled:
-                        progress(written)
-                flight.drain()
+            raw = smbclient.open_file(path, mode="wb", buffering=0, **self._kw())
         except _failures() as exc:
             raise _translate(exc, self.address, path) from None
-        return written
+        block_failure: BaseException | None = None
+        try:
+            with raw:
+                out = Writer(raw.fd, window, progress, lambda exc: _translate(exc, self.address, path))
+                try:
+                    yield out
+                except BaseException as exc:
+                    block_failure = exc
+                    raise
+                out.finish()
+        except _failures() as exc:  # the last answers or the close failed: the block's own error wins
+            if block_failure is not None:
+                raise block_failure from None
+            raise _translate(exc, self.address, path) from None
 
-    def sha256(self, *parts: str, window: int = 8) -> str:
-        """Read the file back from the share with ``window`` reads in flight and return its SHA-256
-        (what the server stored); the answers are hashed in the order of the file."""
-        import hashlib
+    def upload(self, local, *parts: str, window: int = 8, progress=None) -> int:
+        """Write the local file to ``parts``; return the bytes written."""
+        import shutil
 
+        with self.writer(*parts, window=window, progress=progress) as out, open(local, "rb") as source:
+            shutil.copyfileobj(source, out, out.chunk)
+        return out.size
+
+    def read_into(self, sink: Callable[[bytes], None], *parts: str, window: int = 8) -> int:
+        """Read the file ``parts`` with ``window`` reads in flight, giving each answer to ``sink`` in
+        the order of the file; return its size."""
         import smbclient
 
         path = self.address.unc(*parts)
-        digest = _Hasher(hashlib.sha256(), depth=window * 2)  # on the other core, while answers arrive
         try:
-            with digest, smbclient.open_file(path, mode="rb", buffering=0, **self._kw()) as raw:
+            with smbclient.open_file(path, mode="rb", buffering=0, **self._kw()) as raw:
                 handle = raw.fd
-                flight = _InFlight(handle, window, on_answer=digest.update)
+                flight = _InFlight(handle, window, on_answer=sink)
                 chunk = min(handle.connection.max_read_size, 1024 * 1024)
                 size, offset = handle.end_of_file, 0
                 while offset < size:
@@ -213,7 +224,87 @@ class SmbSession:
                 flight.drain()
         except _failures() as exc:
             raise _translate(exc, self.address, path) from None
+        return size
+
+    def read_bytes(self, *parts: str) -> bytes:
+        pieces: list[bytes] = []
+        self.read_into(pieces.append, *parts)
+        return b"".join(pieces)
+
+    def sha256(self, *parts: str, window: int = 8) -> str:
+        """Read the file back from the share and return its SHA-256 (what the server stored); the
+        answers are hashed on the other core while the next ones arrive."""
+        import hashlib
+
+        digest = _Hasher(hashlib.sha256(), depth=window * 2)
+        with digest:
+            self.read_into(digest.update, *parts, window=window)
         return digest.hexdigest()
+
+    def download(self, local, *parts: str, window: int = 8) -> tuple[int, str]:
+        """Copy the file ``parts`` to the local path ``local``; return its size and SHA-256."""
+        import hashlib
+
+        digest = _Hasher(hashlib.sha256(), depth=window * 2)
+        with open(local, "wb") as target, digest:
+            def sink(data: bytes) -> None:
+                target.write(data)
+                digest.update(data)
+            size = self.read_into(sink, *parts, window=window)
+            target.flush()
+            os.fsync(target.fileno())
+        return size, digest.hexdigest()
+
+
+class Writer:
+    """A file-like writer into an open SMB file: what is written is cut into chunks the server
+    takes, sent ``window`` deep, and counted and hashed (SHA-256) as sent. An SMB failure is
+    raised as SmbError (and kept in ``failed``: a caller in between, such as age, may wrap it)."""
+
+    def __init__(self, handle, window: int, progress, translate) -> None:
+        import hashlib
+
+        self.flight = _InFlight(handle, window)
+        self.handle = handle
+        self.chunk = min(handle.connection.max_write_size, 1024 * 1024)
+        self.buffer = bytearray()
+        self.size = 0
+        self.digest = hashlib.sha256()
+        self.progress = progress
+        self.translate = translate
+        self.failed: SmbError | None = None
+
+    def write(self, data) -> int:
+        self.buffer += data
+        while len(self.buffer) >= self.chunk:
+            self._send(bytes(self.buffer[:self.chunk]))
+            del self.buffer[:self.chunk]
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to do: whole chunks go out as they fill, the rest when the block ends."""
+
+    def _send(self, data: bytes) -> None:
+        if self.failed is not None:
+            raise self.failed
+        try:
+            self.flight.send(*self.handle.write(data, self.size, send=False))
+        except _failures() as exc:
+            self.failed = self.translate(exc)
+            raise self.failed from None
+        self.size += len(data)
+        self.digest.update(data)
+        if self.progress and self.flight.settled:
+            self.progress(self.size)
+
+    def finish(self) -> None:
+        if self.buffer:
+            self._send(bytes(self.buffer))
+            self.buffer.clear()
+        self.flight.drain()
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
 
 
 class _Hasher:

@@ -410,14 +410,16 @@ def verdict(ws: Workspace, timeline: list[Entry]) -> list[Check]:
 def _offloaded(s: Settings, good) -> Check:
     if not s.smb_configured:
         return Check("the sets are on the stand-in SMB share", True, "skipped: no stand-in SMB target here")
-    from ecosystem import offload, smb
+    from ecosystem import backup_key, offload, smb
 
+    plain: set[str] = set()
     with smb.session(smb.ShareAddress.from_settings(s)) as share:
         share.ensure_folder()
-        remote = offload.remote_sets(share)
-    missing = [m.name for m in good if m.name not in remote]
-    return Check("the sets are on the stand-in SMB share", bool(good) and not missing,
-                 f"{len(remote)} on the share" + (f"; missing {', '.join(missing)}" if missing else ""))
+        remote = offload.remote_sets(share, backup_key.load_for(s), plain)
+    missing = [m.name for m in good if remote.get(m.name) is None]
+    return Check("the sets are on the stand-in SMB share, encrypted", bool(good) and not missing and not plain,
+                 f"{len(remote)} on the share" + (f"; missing {', '.join(missing)}" if missing else "")
+                 + (f"; not encrypted: {', '.join(sorted(plain))}" if plain else ""))
 
 
 def _pushed(ws: Workspace) -> Check:

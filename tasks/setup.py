@@ -1,7 +1,8 @@
 """`invoke setup`: folders, secret files, a starter private config, the reports clone and the containers."""
 import os
+import sys
 
-from ecosystem import pysys_config, repository, stack
+from ecosystem import backup_key, pysys_config, repository, stack
 
 from ._common import ecosystem_task, recorded, settings
 
@@ -22,6 +23,8 @@ def setup(c, dry_run=False):
     steps = [f"create {s.backup_dir} and {s.reports_dir} (0750), owned by uid {s.container_uid}",
              f"write the secret files into {stack.secrets_dir(s)} (folder 0700, each file owned by its reader)",
              starter.intent(),
+             (f"make the backup key {s.backup_key_file} (0600) and show it once" if not s.backup_key_file.exists()
+              else f"keep the backup key {s.backup_key_file}"),
              f"restrict {s.private_config_dir} to uid {s.container_uid}"]
     if s.reports_remote:
         steps.append(f"make {s.reports_dir} a clone of {s.reports_remote} ({s.reports_branch})")
@@ -40,6 +43,9 @@ def setup(c, dry_run=False):
             print(f"{folder}: ready" + ("" if owned else f" (not root: make it writable by uid {s.container_uid})"))
         written = stack.write_mounted_files(s)
         print(f"secret files in {stack.secrets_dir(s)}: " + ", ".join(f"{k} {v}" for k, v in written.notes.items()))
+        key, made = backup_key.ensure(s.backup_key_file)
+        print(backup_key.shown_once(key, terminal=sys.stdout.isatty()) if made
+              else f"backup key: {key.path} (public {key.public})")
         print(pysys_config.write_starter(s, starter))  # before securing: it gets the same owner and modes
         print(stack.secure_private_config(s))
         stack.compose(s).create(list(stack.ALWAYS_ON))

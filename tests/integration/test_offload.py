@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ecosystem import errors
+from ecosystem import backup_key, errors, smb
 from ecosystem import offload as offloading
 from ecosystem.archives import sha256_file
 from ecosystem.backup_sets import Manifest
@@ -48,12 +48,22 @@ def settings_for(tmp_path, server, **extra):
               "SMB_SERVER": "127.0.0.1", "SMB_PORT": str(server.port), "SMB_SHARE": server.share,
               "SMB_USER": server.user, "SMB_PASSWORD": server.password,
               "SMB_FOLDER": f"offload-{tmp_path.name}"} | extra  # a folder of its own on the shared share
-    return values, load_settings(tmp_path, environ=values)
+    s = load_settings(tmp_path, environ=values)
+    backup_key.ensure(s.backup_key_file)  # what `invoke setup` makes
+    return values, s
 
 
 def share_files(server, s, name) -> dict[str, str]:
-    folder = server.share_path / s.smb_folder / name
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    """Each file of the set ``name`` on the share, decrypted with the set's key: plain name -> SHA-256
+    (and each is an age file: nothing is there in the clear)."""
+    key = backup_key.load_for(s)
+    found = {}
+    for path in (server.share_path / s.smb_folder / name).iterdir():
+        data = path.read_bytes()
+        assert path.name.endswith(".age") and data.startswith(b"age-encryption.org/v1"), path.name
+        plain = backup_key.decrypt_bytes(data, key, path.name)
+        found[path.name.removesuffix(".age")] = hashlib.sha256(plain).hexdigest()
+    return found
 
 
 def run_task(tmp_path, values, *args):
@@ -92,7 +102,7 @@ def test_smbd_stopped_mid_upload_leaves_no_file_under_a_final_name_and_the_next_
 
         worker = threading.Thread(target=upload)
         worker.start()
-        partial = server.share_path / s.smb_folder / f".partial-{manifest.name}" / "parquet.tar.gz"
+        partial = server.share_path / s.smb_folder / f".partial-{manifest.name}" / "parquet.tar.gz.age"
         for _ in range(600):
             if partial.exists() and partial.stat().st_size > 20 << 20:
                 break
@@ -178,3 +188,67 @@ def test_invoke_backups_says_where_each_set_is_and_when_it_was_last_drilled(tmp_
     assert unreachable.returncode == 0
     answer = json.loads(unreachable.stdout)
     assert answer["share"].startswith("unreachable") and [e["where"] for e in answer["sets"]] == ["here"]
+
+
+def _plaintext_windows(folder: Path, every: int = 1 << 16, width: int = 48) -> list[bytes]:
+    """Slices of every file of a local set, taken across each file: any of them on the share would be plaintext."""
+    windows = []
+    for path in folder.iterdir():
+        data = path.read_bytes()
+        windows += [data[at:at + width] for at in range(0, max(len(data) - width, 1), every)]
+    return [w for w in windows if len(w) == width or w]
+
+
+def test_the_share_holds_only_ciphertext_and_a_fetch_brings_the_set_back_verified(tmp_path, samba):
+    values, s = settings_for(tmp_path, samba)
+    manifest = make_set(s.backup_dir, NOW, {"db.archive.gz": 2 << 20, "parquet.tar.gz": 5 << 20})
+    local = s.backup_dir / manifest.name
+    assert run_task(tmp_path, values, "offload").returncode == 0
+    on_share = b"".join(p.read_bytes() for p in (samba.share_path / s.smb_folder / manifest.name).iterdir())
+    assert not [w for w in _plaintext_windows(local) if w in on_share], "no plaintext byte of the set on the share"
+    assert manifest.name.encode() not in on_share, "not even the manifest's words"
+    key = backup_key.load_for(s)
+    with smb.session(smb.ShareAddress.from_settings(s)) as share:
+        folder, fetched = offloading.fetch_set(share, manifest.name, s.backup_dir, key, say=lambda _: None)
+    assert folder.name == f".fetched-{manifest.name}" and fetched.files == manifest.files
+    assert {p.name: sha256_file(p)[1] for p in folder.iterdir() if p.name != "manifest.json"} == \
+        {n: f["sha256"] for n, f in manifest.files.items()}
+
+
+def test_a_wrong_or_missing_key_and_a_damaged_file_on_the_share_are_clear_errors(tmp_path, samba):
+    values, s = settings_for(tmp_path, samba)
+    manifest = make_set(s.backup_dir, NOW, {"db.archive.gz": 1 << 20})
+    assert run_task(tmp_path, values, "offload").returncode == 0
+    other = tmp_path / "other-key.txt"
+    backup_key.ensure(other)
+    wrong = run_task(tmp_path, values | {"BACKUP_KEY_FILE": str(other)}, "offload")
+    assert wrong.returncode != 0 and "encrypted to another backup key" in wrong.stderr, wrong.stderr
+    assert "BACKUP_KEY_FILE" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert (samba.share_path / s.smb_folder / manifest.name).is_dir(), "nothing on the share was touched"
+    missing = run_task(tmp_path, values | {"BACKUP_KEY_FILE": str(tmp_path / "none.txt")}, "offload")
+    assert missing.returncode != 0 and "there is no backup key" in missing.stderr and "invoke setup" in missing.stderr
+    damaged = samba.share_path / s.smb_folder / manifest.name / "db.archive.gz.age"
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    damaged.write_bytes(bytes(data))
+    with smb.session(smb.ShareAddress.from_settings(s)) as share, \
+            pytest.raises(backup_key.BackupKeyError, match="does not decrypt whole"):
+        offloading.fetch_set(share, manifest.name, s.backup_dir, backup_key.load_for(s), say=lambda _: None)
+    assert not list(s.backup_dir.glob(".fetched-*")), "a failed fetch leaves nothing behind"
+
+
+def test_a_set_sent_before_encryption_is_replaced_by_its_encrypted_copy(tmp_path, samba):
+    _values, s = settings_for(tmp_path, samba)
+    manifest = make_set(s.backup_dir, NOW, {"db.archive.gz": 100_000})
+    plain = samba.share_path / s.smb_folder / manifest.name
+    plain.mkdir(parents=True)
+    for path in (s.backup_dir / manifest.name).iterdir():  # as an offload before encryption left it
+        (plain / path.name).write_bytes(path.read_bytes())
+    owner = samba.share_path.stat()
+    for path in (plain.parent, plain, *plain.iterdir()):  # the share's user owns what it wrote
+        os.chown(path, owner.st_uid, owner.st_gid)
+    said: list[str] = []
+    result = offloading.offload(s, say=said.append)
+    assert result.sent == [manifest.name] and any("sent before encryption" in line for line in said)
+    assert set(share_files(samba, s, manifest.name)) == {"db.archive.gz", "manifest.json"}
+    assert not [p for p in plain.parent.iterdir() if p.name.startswith(".")], "no partial or replaced folder left"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ecosystem import errors, locks
+from ecosystem import backup_key, errors, locks
 from ecosystem.commands import invoke_argv
 from ecosystem.history import History
 from tests.support.invoking import ROOT, run_invoke
@@ -25,6 +25,7 @@ NO_ENGINE = "unix:///nonexistent/docker.sock"
 
 @pytest.fixture
 def values(tmp_path):
+    backup_key.ensure(tmp_path / "state" / "backup-key.txt")  # what `invoke setup` makes: offload needs it
     return {"STATE_DIR": str(tmp_path / "state"), "BACKUP_DIR": str(tmp_path / "backup"),
             "REPORTS_DIR": str(tmp_path / "reports"), "LOCK_WAIT_SECONDS": "1"}
 
