@@ -24,6 +24,7 @@ from tasks import (
     pipelines,
     plan,
     processes,
+    recover,
     reports,
     restore,
     scheduler,
@@ -48,6 +49,7 @@ ns.add_task(backup.backup)
 ns.add_task(backup.backups_)
 ns.add_task(restore.restore)
 ns.add_task(restore.resume)
+ns.add_task(recover.recover)
 ns.add_task(reports.reports)
 ns.add_task(offload.offload)
 ns.add_task(pipelines.nightly)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 KINDS = ("db", "parquet", "volumes", "csv")
 DEFAULT_WHAT = ("db", "parquet")
 DB_ARCHIVE = "db.archive.gz"
+STATE_FILE = backup_sets.OWN_STATE
 STALE_PARTIAL = timedelta(hours=1)
 
 
@@ -71,10 +72,12 @@ def remove_stale_partials(backup_dir: Path, now: datetime) -> list[str]:
 def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: bool = False, tag: str = "",
          suspect_ratio: float = 0.5, now: datetime | None = None, csv_export: Callable[[Path], dict] | None = None,
          db_counts: dict[str, int] | None = None, say: Callable[[str], None] = print,
-         progress: Callable[[str, int], None] | None = None) -> Manifest:
+         progress: Callable[[str, int], None] | None = None,
+         own_state: Callable[[Path], dict] | None = None) -> Manifest:
     """Write one backup set and return its manifest (``status`` good or suspect).
 
-    A cold set's MongoDB is stopped while it is copied: give its ``db_counts``, taken before the stop."""
+    A cold set's MongoDB is stopped while it is copied: give its ``db_counts``, taken before the stop.
+    ``own_state(path)`` writes the ecosystem's own state (encrypted) there and says what it wrote."""
     now = now or datetime.now(UTC)
     backup_dir.mkdir(parents=True, exist_ok=True)
     name = backup_sets.new_name(backup_dir, now, tag)
@@ -98,6 +101,10 @@ def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: boo
             manifest.counts["csv"] = csv_export(partial)
             manifest.files["csv.tar.gz"] = dict(zip(("size", "sha256"), sha256_file(partial / "csv.tar.gz"),
                                                     strict=True))
+        if own_state is not None:
+            written = own_state(partial / STATE_FILE)
+            manifest.files[STATE_FILE] = {"size": written["size"], "sha256": written["sha256"]}
+            manifest.counts["state"] = {"files": written["files"]}
         manifest.status, manifest.status_reason = backup_sets.judge_size(manifest, backup_sets.good_sets(backup_dir),
                                                                          suspect_ratio)
         for path in partial.iterdir():  # on disk before the manifest says they are there

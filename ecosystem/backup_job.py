@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from . import backup as backups
@@ -65,7 +66,7 @@ def run(ctx: Context, run: RunHandle, kinds: tuple[str, ...], *, cold: bool, for
             manifest = backups.take(s.backup_dir, sources, kinds, cold=cold, suspect_ratio=s.backup_suspect_ratio,
                                     db_counts=counts, csv_export=csv_export(ctx) if "csv" in kinds else None,
                                     say=lambda line: ctx.say(("\r  " if tty else "backup: ") + line),
-                                    progress=_progress_bar if tty else None)
+                                    progress=_progress_bar if tty else None, own_state=own_state_of(ctx))
         finally:
             if cold or stopped:
                 for line in restart_after_cold(ctx):
@@ -78,6 +79,20 @@ def run(ctx: Context, run: RunHandle, kinds: tuple[str, ...], *, cold: bool, for
             for line in prune(ctx, dry_run=False):
                 ctx.say(f"retention deleted {line}")
     return manifest
+
+
+def own_state_of(ctx: Context) -> Callable[[Path], dict] | None:
+    """What writes the ecosystem's own state into a set (encrypted to the backup key), or None
+    with a warning when there is no key: the set is still taken, without it."""
+    from . import backup_key, own_state
+
+    try:
+        key = backup_key.load_for(ctx.settings)
+    except backup_key.BackupKeyError as exc:
+        ctx.say(f"warning: this set carries no ecosystem state (.env, secrets, private config): {exc.message}; "
+                f"{exc.fix}")
+        return None
+    return lambda path: own_state.archive(ctx.settings, key, path)
 
 
 def wait_for_processes(ctx: Context, force: bool) -> list[RunningProcess]:

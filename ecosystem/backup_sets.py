@@ -23,6 +23,7 @@ from .state_files import write_json
 MANIFEST = "manifest.json"
 FORMAT = 1
 PARTIAL = ".partial-"
+OWN_STATE = "state.tar.age"   # the ecosystem's own state in a set, encrypted (own_state.py)
 NAME = re.compile(r"^pst-(\d{8}T\d{6}Z)(?:-(\d+))?(?:-([a-z-]+))?$")
 
 
@@ -174,6 +175,8 @@ def judge_size(manifest: Manifest, earlier: list[Manifest], ratio: float) -> tup
         if before and documents < ratio * before:
             return "suspect", f"{documents} documents, under {ratio:g} of {before} in {previous.name}"
     for name, entry in manifest.files.items():
+        if name == OWN_STATE:  # the ecosystem's settings, not trading data: its size says nothing
+            continue
         before = int(previous.files.get(name, {}).get("size", 0))
         if before and int(entry["size"]) < ratio * before:
             return "suspect", (f"{name} is {entry['size']} bytes, under {ratio:g} of {before} in the previous good "

@@ -180,6 +180,18 @@ def check_smb(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
                                           f"{len(entries)} entries in the folder")]
 
 
+@_with_settings("backup key")
+def check_backup_key(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
+    from . import backup_key
+
+    try:
+        key = backup_key.load_for(settings)
+    except backup_key.BackupKeyError as exc:
+        verdict = "fail" if settings.smb_configured else "warn"  # offload refuses without it; a set lacks its state
+        return [CheckResult("backup key", verdict, exc.message, exc.fix)]
+    return [CheckResult("backup key", "ok", f"{key.path} (public {key.public}); keep a copy off this box")]
+
+
 @_with_settings("reports remote")
 def check_reports_remote(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
     if not settings.reports_remote:
@@ -358,7 +370,7 @@ def check_logging_config(inputs: DoctorInputs) -> list[CheckResult]:
 
 
 CHECKS: list[Check] = [check_settings, check_engine, check_compose, check_ports, check_disk, check_smb,
-                       check_reports_remote, check_images, check_mongo_auth, check_gateway_restart,
+                       check_backup_key, check_reports_remote, check_images, check_mongo_auth, check_gateway_restart,
                        check_ib_settings, check_private_config, check_logging_config]
 
 

@@ -38,6 +38,22 @@ NIGHTLY = (Step("eod", "eod"), Step("backup", "backup"),
 WEEKEND = (Step("cold backup", "backup", {"cold": True}),
            Step("restore drill", "restore", {"verify": True, "from_": "latest"}, needs=("cold backup",)),
            Step("offload", "offload", needs=("cold backup",), optional_when="smb_server"))
+WEEKEND_FROM_SHARE = (Step("cold backup", "backup", {"cold": True}),
+                      Step("offload", "offload", needs=("cold backup",), optional_when="smb_server"),
+                      Step("restore drill", "restore", {"verify": True, "from_": "smb:latest"},
+                           needs=("cold backup", "offload")))
+
+
+def weekend_steps(settings, day) -> tuple[tuple[Step, ...], str]:
+    """The weekend pipeline's steps for the week of ``day`` (pure), and why: every
+    DRILL_FROM_SHARE_EVERY weeks (ISO week number divisible by it) the drill fetches the set back
+    from the share after the offload, so what the share holds is proven restorable too."""
+    every = settings.drill_from_share_every
+    if every and settings.smb_server and day.isocalendar().week % every == 0:
+        return WEEKEND_FROM_SHARE, f"the drill reads the share this week (every {every} weeks)"
+    return WEEKEND, "the drill reads the local set"
+
+
 MISSED_HINT = "check the evening's prices, positions and orders before the next session"
 
 

@@ -12,7 +12,9 @@ before or wholly as the set. ``resume`` sets every process back to GO.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,20 +46,82 @@ def run(ctx: Context, run: RunHandle, from_: str, parts: tuple[str, ...] | None,
         stale = restoring.Drill.remove_stale(s)
         if stale:
             ctx.say(f"removed what a stopped restore or drill left: {', '.join(stale)}")
-        folder, manifest, parts, checked = _checked_set(s, from_, parts)
-        for line in checked:
-            ctx.say(line)
-        if verify:
-            differences = restoring.drill(s, folder, manifest, parts)
-            if differences:
-                raise EcosystemError(f"drill of {manifest.name}: " + "; ".join(differences),
-                                     fix="this set does not restore as written: keep the older sets")
-            run.detail = f"{manifest.name}: {', '.join(parts)} restored into scratch and matched its manifest"
-            ctx.say(f"drill passed: {run.detail}; scratch resources removed, production untouched")
-            return
-        confirm(manifest.name)
-        with locks.exclusive(s.state_dir, locks.WEEK, wait_seconds=120), locks.exclusive(s.state_dir, "eod"):
-            run.detail = into_production(ctx, folder, manifest, parts, safety=safety, resume=resume)
+        with fetched(ctx, from_, parts or ("db", "parquet")) as (given, source):
+            folder, manifest, parts, checked = _checked_set(s, given, parts)
+            for line in checked:
+                ctx.say(line)
+            if verify:
+                differences = restoring.drill(s, folder, manifest, parts)
+                if differences:
+                    raise EcosystemError(f"drill of {manifest.name}{source}: " + "; ".join(differences),
+                                         fix="this set does not restore as written: keep the older sets")
+                run.detail = (f"{manifest.name}: {', '.join(parts)}{source} restored into scratch and matched "
+                              "its manifest")
+                ctx.say(f"drill passed: {run.detail}; scratch resources removed, production untouched")
+                return
+            confirm(manifest.name)
+            with locks.exclusive(s.state_dir, locks.WEEK, wait_seconds=120), locks.exclusive(s.state_dir, "eod"):
+                run.detail = into_production(ctx, folder, manifest, parts, safety=safety, resume=resume) + source
+
+
+SHARE = "smb:"
+
+
+def share_set_name(ctx: Context, from_: str, needs: tuple[str, ...]) -> tuple[str, Manifest]:
+    """The set ``smb:NAME`` or ``smb:latest`` names on the share, and its manifest (read and
+    decrypted; nothing is fetched)."""
+    from . import backup_key, offload, smb
+
+    s = ctx.settings
+    if not s.smb_configured:
+        raise EcosystemError(f"--from={from_} reads the SMB share, and SMB_SERVER is not set",
+                             fix="set SMB_SERVER, SMB_SHARE, SMB_USER and SMB_PASSWORD (and BACKUP_KEY_FILE)")
+    wanted = from_[len(SHARE):]
+    key = backup_key.load_for(s)
+    with smb.session(smb.ShareAddress.from_settings(s)) as share:
+        if wanted == "latest":
+            wanted = offload.newest_on_share(offload.remote_sets(share, key), needs)
+        names = [n for n in share.listdir() if backup_sets.NAME.match(n)]
+        if wanted not in names:
+            raise backup_sets.BackupSetError(f"there is no set {wanted!r} on the share; there (newest last): "
+                                             + (", ".join(sorted(names)[-10:]) or "none"),
+                                             fix="give one of those names: --from=smb:NAME, or --from=smb:latest")
+        manifest, _sealed = offload.read_remote(share, wanted, key)
+    if manifest is None:
+        raise backup_sets.BackupSetError(f"{wanted} on the share has no readable manifest",
+                                         fix="fetch another set (invoke backups lists them)")
+    return wanted, manifest
+
+
+@contextmanager
+def fetched(ctx: Context, from_: str, needs: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """For ``smb:NAME`` or ``smb:latest``, fetch the set from the share (decrypted, each file checked
+    against its manifest) into BACKUP_DIR/.fetched-NAME and yield its path and how to say where it
+    came from; afterwards it becomes the local set NAME if there is none (and it is in the ledger of
+    what is on the share), else it is removed. Any other ``from_`` is yielded as it is."""
+    if not from_.startswith(SHARE):
+        yield from_, ""
+        return
+    from . import backup_key, offload, smb
+
+    s = ctx.settings
+    name, _manifest = share_set_name(ctx, from_, needs)
+    address = smb.ShareAddress.from_settings(s)
+    ctx.say(f"fetching {name} from the share {address.unc()}")
+    with smb.session(address) as share:
+        folder, _manifest = offload.fetch_set(share, name, s.backup_dir, backup_key.load_for(s),
+                                              say=lambda line: ctx.say("  " + line))
+    kept = False
+    try:
+        yield str(folder), " (fetched from the share)"
+        if not (s.backup_dir / name).exists():
+            folder.rename(s.backup_dir / name)
+            offload.Ledger(s.state_dir).add(name, address.unc())
+            kept = True
+            ctx.say(f"the fetched {name} is kept in {s.backup_dir}")
+    finally:
+        if not kept:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _checked_set(s, from_: str, parts: tuple[str, ...] | None) -> tuple[Path, Manifest, tuple[str, ...], list[str]]:
@@ -82,8 +146,14 @@ def plan(ctx: Context, from_: str, parts: tuple[str, ...] | None, *, verify: boo
         said.append(f"would first roll production back to {held['safety']}: the restore of {held['set']} stopped "
                     "while it changed production" if held["safety"] else
                     f"warning: the restore of {held['set']} (no safety backup) stopped while it changed production")
-    folder, manifest, parts, checked = _checked_set(s, from_, parts)
-    said += checked
+    if from_.startswith(SHARE):
+        name, manifest = share_set_name(ctx, from_, parts or ("db", "parquet"))
+        said.append(f"would fetch {name} from the share ({manifest.total_size / 1e6:,.1f} MB), decrypt it and check "
+                    "every file against its manifest, then check it whole as a local set")
+        folder, parts = Path(f"the fetched copy of {name}"), restoring.parts_of(manifest, parts)
+    else:
+        folder, manifest, parts, checked = _checked_set(s, from_, parts)
+        said += checked
     if verify:
         return [*said, f"would drill {', '.join(parts)}: restored into a scratch MongoDB and scratch volumes, "
                        "compared with the manifest, removed; production untouched"]

@@ -20,11 +20,18 @@ def write_json(path: Path, data: Any, *, indent: int | None = None, sort_keys: b
 
 def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
     """Replace ``path`` atomically and durably with ``text`` (creating its folder), with ``mode`` if given."""
+    write_bytes(path, text.encode(), mode=mode)
+
+
+def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` atomically and durably with ``data`` (creating its folder); with ``mode``, the
+    file has that mode from its creation (a secret is never readable by others, not even briefly)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    with open(temporary, "w") as handle:
-        handle.write(text)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if mode is not None else 0o666)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     if mode is not None:

@@ -60,6 +60,12 @@ def settings(c: Context) -> Settings:
     return state["settings"]
 
 
+def forget_settings(c: Context) -> None:
+    """Read the settings (and build the context) again at their next use: the ``.env`` changed
+    under this invocation (``recover`` puts one back)."""
+    _state(c).clear()
+
+
 def bus(c: Context) -> EventBus:
     """Return the event bus of this invocation; with ALERT_URLS set, every failure event on it
     becomes an alert (the scheduler's runs and the command line's alike)."""

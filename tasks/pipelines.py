@@ -1,4 +1,6 @@
 """`invoke nightly` and `invoke weekend`: the named pipelines of ecosystem/pipelines.py, each step a task."""
+from datetime import datetime
+
 from invoke import Exit
 
 from ecosystem import backup_job, pipelines
@@ -52,7 +54,8 @@ def nightly(c, day=None, skip_eod=False, dry_run=False):
 
 @ecosystem_task(help={"dry_run": "print each step and what it would do (each step's own dry run); change nothing"})
 def weekend(c, dry_run=False):
-    """The weekend pipeline: a cold backup, a restore drill of it, offload."""
+    """The weekend pipeline: a cold backup, a restore drill of it, offload (every DRILL_FROM_SHARE_EVERY weeks:
+    offload first, then the drill fetches the set back from the share)."""
     ctx = context(c)
 
     def after_weekend() -> None:  # whatever happened, nothing a cold backup stopped stays stopped
@@ -62,4 +65,6 @@ def weekend(c, dry_run=False):
         except Exception as exc:  # noqa: BLE001 - cleanup: the pipeline's own outcome is what is reported
             ctx.say(f"weekend cleanup: {exc}")
 
-    _run(c, "weekend", pipelines.WEEKEND, cleanup=after_weekend, dry_run=dry_run)
+    steps, why = pipelines.weekend_steps(ctx.settings, datetime.now(ctx.settings.tz).date())
+    ctx.say(f"weekend: {why}")
+    _run(c, "weekend", steps, cleanup=after_weekend, dry_run=dry_run)

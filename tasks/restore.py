@@ -25,7 +25,8 @@ def _confirm(yes: bool):
 
 
 @ecosystem_task(name="restore", help={
-    "from_": "the set: its name, a path to its folder, or latest (the newest good set)",
+    "from_": "the set: its name, a path to its folder, latest (the newest good set here), or smb:NAME / "
+             "smb:latest (fetched from the share, decrypted and checked first)",
     "what": "comma-separated parts: db, parquet, volumes (default db,parquet: restored together)",
     "verify": "a restore drill: into a scratch MongoDB and scratch volumes, compared, removed; production untouched",
     "yes": "do not ask for confirmation", "resume": "set the processes to GO afterwards (default: NO-RUN)",
