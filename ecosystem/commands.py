@@ -39,6 +39,15 @@ def start_invoke(command: Sequence[str], root: Path, *, env: Mapping[str, str] |
                             stderr=subprocess.STDOUT if stdout is not None else None)
 
 
+def start_module(module: str, *args: str, pass_fds: tuple[int, ...] = ()) -> Child:
+    """Start ``python -m MODULE ARGS`` of this checkout in this Python environment, handing it the
+    descriptors ``pass_fds`` (how it is talked to), with no terminal input."""
+    root = str(Path(__file__).resolve().parents[1])
+    environ = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen([sys.executable, "-m", module, *args], pass_fds=pass_fds, env=environ,
+                            stdin=subprocess.DEVNULL)
+
+
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 

@@ -10,6 +10,7 @@ engine as the local one and never deletes the newest good set.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import backup_key, backup_sets, retention, smb
+from . import backup_key, backup_sets, read_back, retention, smb
+from .archives import sha256_file
 from .backup_key import BackupKey, BackupKeyError
 from .backup_sets import MANIFEST, PARTIAL, BackupSetError, Manifest
 from .errors import SmbError
@@ -124,36 +126,57 @@ def remote_sets(share: smb.SmbSession, key: BackupKey | None,
 def send_set(share: smb.SmbSession, folder: Path, manifest: Manifest, key: BackupKey, *, verify: bool,
              say: Callable[[str], None] = print, progress=None) -> int:
     """Upload one set, every file encrypted to ``key`` (``<file>.age``), through ``.partial-<name>``;
-    check what was encrypted against the manifest and every file's size on the share (and with
-    ``verify`` its SHA-256, read back); rename into place (a plain copy of the set sent before
-    encryption is replaced). Return the bytes sent."""
+    check each file's size on the share, and what it holds: with ``verify`` a second process reads
+    each file back once it is sent (while the next one is sent), decrypts it and compares the
+    plaintext with the manifest; without, the plaintext is hashed as it is encrypted. Then the
+    folder is renamed into place (a plain copy sent before encryption is replaced). Return the
+    bytes sent."""
     partial = f"{PARTIAL}{manifest.name}"
     if partial in share.listdir():
         share.rmtree(partial)  # left by an interrupted run: sent again from the start
     share.ensure_folder(partial)
     sent = 0
-    for name in [*sorted(manifest.files), MANIFEST]:
-        local = folder / name
-        remote = name + backup_key.SUFFIX
-        started = time.monotonic()
-        with share.writer(partial, remote, progress=(lambda n, f=name: progress(f, n)) if progress else None) as out, \
-                open(local, "rb") as source:
-            size, digest = backup_key.encrypt(source, out, key)
-        expected = manifest.files.get(name) if name != MANIFEST else None
-        if expected is not None and (size, digest) != (int(expected["size"]), expected["sha256"]):
-            raise BackupSetError(f"{manifest.name}/{name} changed since the backup (it no longer matches the "
-                                 "manifest): not sent", fix="take a new backup; drill this set "
-                                 f"(invoke restore --verify --from={manifest.name})")
-        remote_size = share.size(partial, remote)
-        if remote_size != out.size:
-            raise SmbError(f"{manifest.name}/{remote} is {remote_size} bytes on the share, {out.size} were sent",
-                           fix="run offload again; the set stays local until it is verified")
-        if verify and share.sha256(partial, remote) != out.hexdigest():
-            raise SmbError(f"{manifest.name}/{remote} read back from the share is not what was sent",
-                           fix="check the share's storage; run offload again")
-        sent += out.size
-        say(f"{manifest.name}/{name}: {size / 1e6:,.1f} MB encrypted in {time.monotonic() - started:.1f}s"
-            + (", read back and verified" if verify else ", size checked"))
+    asked: list[tuple[str, tuple[int, str]]] = []  # the file whose read-back the child is doing
+
+    def compare(name: str, found: tuple[int, str], expected: tuple[int, str], where: str) -> None:
+        if found != expected:
+            raise BackupSetError(f"{manifest.name}/{name} {where} does not match the manifest (SHA-256): not "
+                                 "offloaded", fix="check this disk and the share's storage; run offload again; "
+                                 f"drill the set (invoke restore --verify --from={manifest.name})")
+
+    with read_back.Verifier(share.address, key.path) if verify else contextlib.nullcontext() as verifier:
+        def collect() -> None:
+            assert verifier is not None
+            name, expected = asked.pop()
+            checked = verifier.result(f"{manifest.name}/{name}")
+            compare(name, (checked.size, checked.sha256), expected, "read back from the share and decrypted")
+            say(f"{manifest.name}/{name}: read back, decrypted and verified")
+
+        for name in [*sorted(manifest.files), MANIFEST]:
+            local = folder / name
+            remote = name + backup_key.SUFFIX
+            started = time.monotonic()
+            expected = (int(manifest.files[name]["size"]), manifest.files[name]["sha256"]) if name != MANIFEST \
+                else sha256_file(local)
+            shown = (lambda n, f=name: progress(f, n)) if progress else None
+            with share.writer(partial, remote, progress=shown) as out, open(local, "rb") as source:
+                found = backup_key.encrypt(source, out, key, hashed=not verifier)
+            remote_size = share.size(partial, remote)
+            if remote_size != out.size:
+                raise SmbError(f"{manifest.name}/{remote} is {remote_size} bytes on the share, {out.size} were sent",
+                               fix="run offload again; the set stays local until it is verified")
+            sent += out.size
+            say(f"{manifest.name}/{name}: {expected[0] / 1e6:,.1f} MB encrypted and sent in "
+                f"{time.monotonic() - started:.1f}s")
+            if verifier:
+                if asked:
+                    collect()  # the previous file, read back while this one was sent
+                verifier.check((partial, remote), f"{manifest.name}/{remote} read back from the share")
+                asked.append((name, expected))
+            else:
+                compare(name, found, expected, "as it was encrypted")
+        if asked:
+            collect()
     if manifest.name in share.listdir():  # a plain copy sent before encryption: replaced, never mixed
         aside = f"{REPLACED}{manifest.name}"
         share.rename((manifest.name,), (aside,))

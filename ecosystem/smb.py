@@ -172,9 +172,10 @@ class SmbSession:
 
     @contextmanager
     def writer(self, *parts: str, window: int = 8, progress=None) -> Iterator[Writer]:
-        """Open ``parts`` for writing (replaced if it exists) and yield a file-like ``Writer`` that keeps
-        ``window`` writes in flight (one at a time costs a round trip per chunk); everything written
-        is on the share when the block ends. What the block itself raises passes through unchanged."""
+        """Open ``parts`` for writing (replaced if it exists) and yield a file-like ``Writer`` that
+        keeps ``window`` writes in flight (one at a time costs a round trip per chunk); everything
+        written is on the share when the block ends. What the block itself raises passes through
+        unchanged."""
         import smbclient
 
         path = self.address.unc(*parts)
@@ -195,6 +196,23 @@ class SmbSession:
         except _failures() as exc:  # the last answers or the close failed: the block's own error wins
             if block_failure is not None:
                 raise block_failure from None
+            raise _translate(exc, self.address, path) from None
+
+    @contextmanager
+    def reader(self, *parts: str) -> Iterator[tuple[object, Callable[[BaseException], SmbError]]]:
+        """Open ``parts`` for reading; yield the raw open (smbprotocol's) and how to translate what its
+        calls raise."""
+        import smbclient
+
+        path = self.address.unc(*parts)
+        try:
+            raw = smbclient.open_file(path, mode="rb", buffering=0, share_access="r", **self._kw())
+        except _failures() as exc:
+            raise _translate(exc, self.address, path) from None
+        try:
+            with raw:
+                yield raw.fd, (lambda exc: _translate(exc, self.address, path))
+        except _failures() as exc:
             raise _translate(exc, self.address, path) from None
 
     def upload(self, local, *parts: str, window: int = 8, progress=None) -> int:
@@ -258,18 +276,15 @@ class SmbSession:
 
 class Writer:
     """A file-like writer into an open SMB file: what is written is cut into chunks the server
-    takes, sent ``window`` deep, and counted and hashed (SHA-256) as sent. An SMB failure is
-    raised as SmbError (and kept in ``failed``: a caller in between, such as age, may wrap it)."""
+    takes and sent ``window`` deep; ``size`` counts what was sent. An SMB failure is raised as
+    SmbError (and kept in ``failed``: a caller in between, such as age, may wrap it)."""
 
     def __init__(self, handle, window: int, progress, translate) -> None:
-        import hashlib
-
         self.flight = _InFlight(handle, window)
         self.handle = handle
         self.chunk = min(handle.connection.max_write_size, 1024 * 1024)
         self.buffer = bytearray()
         self.size = 0
-        self.digest = hashlib.sha256()
         self.progress = progress
         self.translate = translate
         self.failed: SmbError | None = None
@@ -277,7 +292,9 @@ class Writer:
     def write(self, data) -> int:
         self.buffer += data
         while len(self.buffer) >= self.chunk:
-            self._send(bytes(self.buffer[:self.chunk]))
+            with memoryview(self.buffer) as view:
+                piece = bytes(view[:self.chunk])
+            self._send(piece)
             del self.buffer[:self.chunk]
         return len(data)
 
@@ -293,7 +310,6 @@ class Writer:
             self.failed = self.translate(exc)
             raise self.failed from None
         self.size += len(data)
-        self.digest.update(data)
         if self.progress and self.flight.settled:
             self.progress(self.size)
 
@@ -302,9 +318,6 @@ class Writer:
             self._send(bytes(self.buffer))
             self.buffer.clear()
         self.flight.drain()
-
-    def hexdigest(self) -> str:
-        return self.digest.hexdigest()
 
 
 class _Hasher:
@@ -383,6 +396,10 @@ class _InFlight:
         self.settled = len(self.pending) >= self.window
         if self.settled:
             self._answer()
+
+    def take(self) -> None:
+        """Wait for the oldest request's answer."""
+        self._answer()
 
     def drain(self) -> None:
         while self.pending:

@@ -252,3 +252,47 @@ def test_a_set_sent_before_encryption_is_replaced_by_its_encrypted_copy(tmp_path
     assert result.sent == [manifest.name] and any("sent before encryption" in line for line in said)
     assert set(share_files(samba, s, manifest.name)) == {"db.archive.gz", "manifest.json"}
     assert not [p for p in plain.parent.iterdir() if p.name.startswith(".")], "no partial or replaced folder left"
+
+
+def _read_back_children() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"ecosystem.read_back" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_the_read_back_process_killed_mid_upload_is_a_clear_failure_and_nothing_counts_as_offloaded(tmp_path, samba):
+    import signal
+
+    _values, s = settings_for(tmp_path, samba)
+    manifest = make_set(s.backup_dir, NOW, {"parquet.tar.gz": 400 << 20})
+    failure: list[BaseException] = []
+
+    def upload():
+        try:
+            offloading.offload(s, say=lambda _: None, sleep=lambda _: None)
+        except BaseException as exc:  # noqa: BLE001 - the failure, whatever it is, goes to the test to assert on
+            failure.append(exc)
+
+    before = set(_read_back_children())
+    worker = threading.Thread(target=upload)
+    worker.start()
+    partial = samba.share_path / s.smb_folder / f".partial-{manifest.name}" / "parquet.tar.gz.age"
+    for _ in range(1500):
+        if partial.exists() and partial.stat().st_size > 20 << 20:
+            break
+        time.sleep(0.02)
+    children = [pid for pid in _read_back_children() if pid not in before]
+    assert children, "offload reads back in a process of its own"
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    worker.join(timeout=300)
+    assert failure and isinstance(failure[0], SmbError) and "read-back verification" in failure[0].message
+    assert not (samba.share_path / s.smb_folder / manifest.name).exists(), "nothing under the final name"
+    assert offloading.Ledger(s.state_dir).read() == {}
+    assert offloading.offload(s, say=lambda _: None).sent == [manifest.name], "the next run sends it whole"

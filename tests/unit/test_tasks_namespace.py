@@ -10,7 +10,8 @@ import tasks
 ROOT = Path(__file__).resolve().parents[2]
 
 EXPECTED = {"backup", "backups", "build", "config", "doctor", "down", "eod", "history", "logs", "nightly", "weekend",
-            "offload", "plan", "reports", "restore", "resume", "recover", "run-scheduler", "schedule", "install-service", "demo",
+            "offload", "plan", "reports", "restore", "resume", "recover", "run-scheduler", "schedule",
+            "install-service", "demo",
             "rollback", "setup", "shell", "status", "stop", "up", "weekly.sync", "weekly.open", "weekly.close",
             "gateway.status", "gateway.login"}
 
