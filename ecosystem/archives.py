@@ -119,15 +119,31 @@ def _member_problem(member: tarfile.TarInfo, links: set[str], files: set[str]) -
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 def _decompressed(path: Path) -> BinaryIO:
     """Return the archive's tar stream. A gzip'ed one is read through the gzip module, which checks
     each member's CRC-32 and length at its end, as `gzip -d` under GNU tar does (tarfile's own
-    stream reader never checks them: damaged data that still inflates would pass it)."""
+    stream reader never checks them: damaged data that still inflates would pass it); a zstd one
+    through zstandard, which checks each frame's content checksum (the zstd tool writes one) at
+    its end, across every frame, as `zstd -d` does."""
     with open(path, "rb") as probe:
-        magic = probe.read(2)
-    if magic == GZIP_MAGIC:
+        magic = probe.read(4)
+    if magic[:2] == GZIP_MAGIC:
         return gzip.open(path, "rb")  # type: ignore[return-value]
+    if magic == ZSTD_MAGIC:
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True,
+                                                          closefd=True)
     return open(path, "rb")
+
+
+def _zstd_error() -> type[Exception]:
+    import zstandard
+
+    return zstandard.ZstdError
 
 
 def check_tar(path: Path) -> int:
@@ -160,7 +176,7 @@ def check_tar(path: Path) -> int:
                     break
             while stream.read(CHUNK):  # to the compressed stream's own end and its integrity check
                 pass
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # zlib errors and BadGzipFile are OSError
+    except (tarfile.TarError, EOFError, OSError, ValueError, _zstd_error()) as exc:  # zlib's and gzip's: OSError
         problems.append(f"it is truncated or corrupt ({type(exc).__name__}: {exc})")
     if problems:
         raise ArchiveRefused(Path(path), problems)

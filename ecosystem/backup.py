@@ -144,10 +144,9 @@ def _db(partial: Path, sources: Sources, manifest: Manifest, cold: bool, say, pr
 
 def _volume(partial: Path, sources: Sources, manifest: Manifest, key: str, label: str, say, progress) -> None:
     started = time.monotonic()
-    file_name = f"{label}.tar.gz"
-    done = volumes.archive(sources.image, sources.volume(key), partial / file_name,
-                           progress=_shown(progress, file_name))
-    manifest.files[file_name] = {"size": done["size"], "sha256": done["sha256"]}
+    done = volumes.archive(sources.image, sources.volume(key), partial, label,
+                           progress=_shown(progress, f"{label}.tar"))
+    manifest.files[done["file"]] = {"size": done["size"], "sha256": done["sha256"]}
     manifest.counts[label] = {"files": done["files"]}
     manifest.tools.setdefault("archiver", done["tools"])
     say(f"{label}: {done['files']} files, {done['size']} bytes in {time.monotonic() - started:.1f}s")

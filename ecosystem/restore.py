@@ -51,13 +51,16 @@ def parts_of(manifest: Manifest, what: tuple[str, ...] | None) -> tuple[str, ...
 def _archives_of(manifest: Manifest, parts: tuple[str, ...]) -> dict[str, str]:
     """Return {file: label} of the tar archives the parts need."""
     chosen: dict[str, str] = {}
+    labels: list[str] = []
     if "db" in parts and manifest.how == "cold":
-        chosen |= {f"{key}.tar.gz": key for key in volumes.MONGO_VOLUMES}
+        labels += volumes.MONGO_VOLUMES
     if "parquet" in parts:
-        chosen["parquet.tar.gz"] = "parquet"
-    if "volumes" in parts:  # a set made before the backtest store had its volume has no backtests.tar.gz
-        chosen |= {f"{key}.tar.gz": key for key in volumes.OTHER_VOLUMES
-                   if f"{key}.tar.gz" in manifest.files or key != "backtests"}
+        labels.append("parquet")
+    if "volumes" in parts:  # a set made before the backtest store had its volume has no backtests archive
+        labels += [key for key in volumes.OTHER_VOLUMES
+                   if key != "backtests" or volumes.archive_file(key, manifest.files) in manifest.files]
+    for label in labels:  # LABEL.tar.zst, or LABEL.tar.gz in a set made before zstd
+        chosen[volumes.archive_file(label, manifest.files)] = label
     return chosen
 
 

@@ -215,7 +215,7 @@ fi
 
 # --- the tests' extras ---------------------------------------------------------------------
 if [ $mode = tests ]; then
-  apt_install smbclient busybox-static
+  apt_install smbclient busybox-static zstd  # zstd: the unit tests make archives as the helper image does
   [ $plan = 1 ] || say "ready for the tests"
   exit 0
 fi

@@ -181,19 +181,23 @@ def test_a_corrupt_or_hostile_set_is_refused_and_production_is_untouched(bk, doc
     if not sets(bk):
         bk.run("backup")
     good = bk.settings.backup_dir / [n for n, m in sets(bk) if m and m.status == "good"][-1]
+    archive_name = volumes.archive_file("parquet", backup_sets.Manifest.read(good).files)
+    assert archive_name == "parquet.tar.zst", "the pysystemtrade image has zstd: new sets use it"
     flipped = bk.settings.backup_dir / "pst-20200101T000000Z"
     shutil.copytree(good, flipped)
-    data = bytearray((flipped / "parquet.tar.gz").read_bytes())
+    data = bytearray((flipped / archive_name).read_bytes())
     data[100] ^= 0x01
-    (flipped / "parquet.tar.gz").write_bytes(bytes(data))
+    (flipped / archive_name).write_bytes(bytes(data))
     hostile = bk.settings.backup_dir / "pst-20200101T000001Z"
     shutil.copytree(good, hostile)
     evil = tmp_path / "evil"
     evil.write_text("owned")
-    with tarfile.open(hostile / "parquet.tar.gz", "w:gz") as archive:
+    (hostile / archive_name).unlink()
+    with tarfile.open(hostile / "parquet.tar.gz", "w:gz") as archive:  # as a set made before zstd names it
         archive.add(evil, arcname="../../../tmp/evil")
     manifest = backup_sets.Manifest.read(hostile)
     from ecosystem.archives import sha256_file
+    manifest.files.pop(archive_name)
     manifest.files["parquet.tar.gz"] = dict(zip(("size", "sha256"), sha256_file(hostile / "parquet.tar.gz"),
                                                 strict=True))
     manifest.write(hostile)
@@ -211,6 +215,33 @@ def test_a_corrupt_or_hostile_set_is_refused_and_production_is_untouched(bk, doc
         shutil.rmtree(hostile)
 
 
+def test_a_set_made_before_zstd_gzip_archives_still_drills_and_restores(bk, docker_client):
+    """Sets taken before the images had zstd hold LABEL.tar.gz: the restore reads them as before."""
+    import shutil
+    import subprocess
+
+    from ecosystem.archives import sha256_file
+
+    if not sets(bk):
+        bk.run("backup")
+    good = bk.settings.backup_dir / [n for n, m in sets(bk) if m and m.status == "good" and m.how == "online"][-1]
+    old = bk.settings.backup_dir / "pst-20200102T000000Z"
+    shutil.copytree(good, old)
+    manifest = backup_sets.Manifest.read(old)
+    zst = old / "parquet.tar.zst"
+    with open(old / "parquet.tar.gz", "wb") as out:
+        subprocess.run(f"zstd -d -q -c {zst} | gzip -3", shell=True, check=True, stdout=out, timeout=300)
+    zst.unlink()
+    manifest.files.pop("parquet.tar.zst")
+    manifest.files["parquet.tar.gz"] = dict(zip(("size", "sha256"), sha256_file(old / "parquet.tar.gz"), strict=True))
+    manifest.write(old)
+    try:
+        drilled = bk.run("restore", f"--from={old.name}", "--verify")
+        assert "drill passed" in drilled.stdout
+    finally:
+        shutil.rmtree(old)
+
+
 def mongo_state(bk, docker_client):
     return docker_client.api.inspect_container(f"mongo_db{bk.test_stack.suffix}")["State"]
 
@@ -220,7 +251,7 @@ def test_a_cold_backup_leaves_the_stack_running_and_its_set_drills(bk, docker_cl
     assert mongo_state(bk, docker_client)["Status"] == "running"
     name = [n for n, _ in sets(bk)][-1]
     manifest = backup_sets.Manifest.read(bk.settings.backup_dir / name)
-    assert manifest.how == "cold" and "mongo_data.tar.gz" in manifest.files and manifest.counts["db"]
+    assert manifest.how == "cold" and "mongo_data.tar.zst" in manifest.files and manifest.counts["db"]
     assert "written" in result.stdout
     assert "drill passed" in bk.run("restore", f"--from={name}", "--verify").stdout
     assert not backup_sets_marker(bk).exists()
@@ -401,15 +432,17 @@ for i in range(48):
 """
 
 
-def _two_states(bk, docker_client) -> tuple[str, tuple, tuple]:
-    """A good set holding state A, production changed to state B: (the set, A, B). The Parquet store
-    holds 192 MB, so that a switch's copy takes long enough to be stopped in the middle."""
+def _two_states(bk, docker_client, *, cold: bool = False) -> tuple[str, tuple, tuple]:
+    """A good set (``cold``: a cold one) holding state A, production changed to state B: (the set,
+    A, B). The Parquet store holds 192 MB, so that a switch's copy takes long enough to be stopped
+    in the middle."""
     run_in(bk, docker_client, "mongo_db", SEED_DB, user="999")
     run_in(bk, docker_client, "pysys_runtime", SEED_PARQUET)
     run_in(bk, docker_client, "pysys_runtime", BULK_PARQUET)
     bk.run("stop", "--all", check=False)
-    bk.run("backup")
+    bk.run("backup", *(["--cold"] if cold else []))
     name = [n for n, m in sets(bk) if m and m.status == "good" and not n.endswith("-pre-restore")][-1]
+    assert backup_sets.Manifest.read(bk.settings.backup_dir / name).how == ("cold" if cold else "online")
     state_a = production(bk, docker_client)
     run_in(bk, docker_client, "mongo_db", "import pathlib; p = pathlib.Path('/data/db/standin-data/production');"
            "(p / 'orders.jsonl').write_text('{\"i\": -1}\\n'); (p / 'extra.jsonl').write_text('{\"x\": 1}\\n')",
@@ -485,6 +518,29 @@ def test_a_switch_whose_helper_is_killed_rolls_back_to_the_safety_backup_by_itse
     assert _marker(bk) == {}
     runs = [r for r in History(bk.settings.history_path).runs(job="restore") if r.step == "rollback"]
     assert runs and runs[-1].outcome == "ok" and "checked against its manifest" in runs[-1].detail
+
+
+def test_a_cold_sets_switch_whose_mongodb_volume_copy_is_killed_rolls_back_by_itself(bk, docker_client):
+    """A cold set's switch stops MongoDB and copies its volumes: the helper copying into production's
+    MongoDB data volume is killed. The rollback starts MongoDB on what was left, drops what the set
+    added and restores the safety backup: production wholly as before, MongoDB running."""
+    # MongoDB's own files are large: the copy takes long enough to be stopped in the middle
+    run_in(bk, docker_client, "mongo_db",
+           "import os; open('/data/db/standin-bulk.wt', 'wb').write(os.urandom(160 << 20))", user="999")
+    name, _, state_b = _two_states(bk, docker_client, cold=True)
+    stop: list = []
+    killed = _kill_first_helper_writing(docker_client, volumes.volume_name(bk.settings, "mongo_data"), stop)
+    try:
+        failed = bk.run("restore", f"--from={name}", "--yes", check=False)
+    finally:
+        stop.append(True)
+    assert killed, "the switch's copy into MongoDB's data volume was killed"
+    assert failed.returncode == 1 and "rolled back to the safety backup" in failed.stderr, failed.stderr
+    assert mongo_state(bk, docker_client)["Status"] == "running"
+    assert production(bk, docker_client) == state_b, "wholly as before"
+    assert _marker(bk) == {}
+    runs = [r for r in History(bk.settings.history_path).runs(job="restore") if r.step == "rollback"]
+    assert runs and runs[-1].outcome == "ok"
 
 
 def test_a_restore_killed_while_switching_is_rolled_back_then_finished_by_the_next_one(bk, docker_client):

@@ -208,6 +208,7 @@ def test_the_share_holds_only_ciphertext_and_a_fetch_brings_the_set_back_verifie
     assert not [w for w in _plaintext_windows(local) if w in on_share], "no plaintext byte of the set on the share"
     assert manifest.name.encode() not in on_share, "not even the manifest's words"
     key = backup_key.load_for(s)
+    assert str(key.identity).encode() not in on_share and key.public.encode() not in on_share, "nor the key"
     with smb.session(smb.ShareAddress.from_settings(s)) as share:
         folder, fetched = offloading.fetch_set(share, manifest.name, s.backup_dir, key, say=lambda _: None)
     assert folder.name == f".fetched-{manifest.name}" and fetched.files == manifest.files

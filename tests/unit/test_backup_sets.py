@@ -5,6 +5,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -324,6 +325,65 @@ def test_an_archive_damaged_below_the_tar_members_is_refused_as_gnu_tar_would_fa
     gnu = subprocess.run(["tar", "-xzf", str(folder / "parquet.tar.gz"), "-C", str(tmp_path)], capture_output=True,
                          timeout=60)
     assert gnu.returncode != 0, "GNU tar (what the restore's helper runs) fails on it too"
+
+
+def _zstd_set(tmp_path: Path, payload: bytes) -> Path:
+    """A set whose Parquet archive is a .tar.zst made by the zstd tool, as the helper image makes it
+    (random payload: zstd stores it raw, so a changed byte still decompresses; only the frame's
+    content checksum says it is damaged)."""
+    folder = make_set(tmp_path, "pst-20261201T223000Z")
+    raw = folder / "parquet.tar"
+    with tarfile.open(raw, "w") as archive:
+        info = tarfile.TarInfo("./prices/ES.parquet")
+        info.size = len(payload)
+        archive.addfile(info, io.BytesIO(payload))
+    subprocess.run(["zstd", "-3", "-T0", "-q", "--rm", str(raw), "-o", str(folder / "parquet.tar.zst")], check=True,
+                   timeout=60)
+    (folder / "parquet.tar.gz").unlink()
+    manifest = Manifest.read(folder)
+    manifest.files.pop("parquet.tar.gz")
+    manifest.files["parquet.tar.zst"] = {}
+    manifest.write(folder)
+    rehash(folder, parquet_files=1)
+    return folder
+
+
+@pytest.mark.skipif(not shutil.which("zstd"), reason="the zstd tool (apt-get install zstd; scripts/test.sh does it)")
+@pytest.mark.parametrize("how", ["payload byte", "checksum", "cut"])
+def test_a_zstd_archive_damaged_below_the_tar_members_is_refused_as_zstd_would_fail(tmp_path, how):
+    folder = _zstd_set(tmp_path, b"PAYLOAD" + os.urandom(200_000))
+    assert restoring.check_set(folder).files.keys() >= {"parquet.tar.zst"}, "an undamaged zstd set is fine"
+    path = folder / "parquet.tar.zst"
+    data = bytearray(path.read_bytes())
+    if how == "payload byte":
+        data[data.index(b"PAYLOAD") + 3] ^= 0x20
+    elif how == "checksum":
+        data[-1] ^= 0xFF
+    else:
+        del data[-100:]
+    path.write_bytes(bytes(data))
+    rehash(folder)
+    with pytest.raises(BackupSetError, match="truncated or corrupt"):
+        restoring.check_set(folder)
+    tool = subprocess.run(["zstd", "-t", "-q", str(path)], capture_output=True, timeout=60)
+    assert tool.returncode != 0, "zstd -d (what the restore's helper runs) fails on it too"
+
+
+@pytest.mark.skipif(not shutil.which("zstd"), reason="the zstd tool (apt-get install zstd; scripts/test.sh does it)")
+def test_a_hostile_member_in_a_zstd_archive_is_refused_and_old_gzip_sets_still_name_their_archives(tmp_path):
+    folder = _zstd_set(tmp_path, b"x")
+    raw = folder / "parquet.tar"
+    with tarfile.open(raw, "w") as archive:
+        archive.addfile(tarfile.TarInfo("../../etc/cron.d/evil"), io.BytesIO(b""))
+    (folder / "parquet.tar.zst").unlink()
+    subprocess.run(["zstd", "-q", "--rm", str(raw), "-o", str(folder / "parquet.tar.zst")], check=True, timeout=60)
+    rehash(folder)
+    with pytest.raises(BackupSetError, match="climbs out"):
+        restoring.check_set(folder)
+    from ecosystem import volumes
+
+    assert volumes.archive_file("parquet", {"parquet.tar.zst": {}}) == "parquet.tar.zst"
+    assert volumes.archive_file("parquet", {"parquet.tar.gz": {}}) == "parquet.tar.gz", "sets made before zstd"
 
 
 def test_the_inventory_tells_here_share_both_and_kinds_apart():
