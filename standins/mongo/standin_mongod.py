@@ -43,6 +43,36 @@ def init_auth() -> None:
         state.write_text(json.dumps({"user": user, "auth": True}))  # the password itself is not kept
 
 
+TURTLE = DATA / "WiredTiger.turtle"  # the stand-in's metadata: each data file (*.wt) and its size
+
+
+def check_data_files() -> None:
+    """Refuse to start on a data directory whose files do not match its metadata, as mongod does
+    (WiredTiger cannot open a data file that is missing or shorter than its metadata says: a
+    half-copied data directory, say). Data files are ``*.wt``; files that grew are fine."""
+    files = {p.name: p.stat().st_size for p in DATA.glob("*.wt")}
+    if not TURTLE.exists():
+        if files:
+            fail(f"WiredTiger error: {TURTLE.name} is missing but data files exist ({', '.join(sorted(files))})")
+        return
+    try:
+        listed = json.loads(TURTLE.read_text())
+    except (OSError, ValueError):
+        fail(f"WiredTiger error: {TURTLE.name} cannot be read")
+    for name, size in listed.items():
+        if files.get(name, -1) < size:
+            fail(f"WiredTiger error: {name} is missing or shorter than its metadata says ({size} bytes)")
+
+
+def write_metadata() -> None:
+    TURTLE.write_text(json.dumps({p.name: p.stat().st_size for p in DATA.glob("*.wt")}))
+
+
+def shut_down(signum, frame) -> None:
+    write_metadata()  # a clean shutdown leaves files and metadata in step
+    sys.exit(0)
+
+
 def serve(conn: socket.socket) -> None:
     with conn:
         try:
@@ -54,12 +84,14 @@ def serve(conn: socket.socket) -> None:
 
 def main() -> None:
     # as PID 1 a process ignores SIGTERM unless it handles it; the real one shuts down cleanly
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    signal.signal(signal.SIGTERM, shut_down)
     try:
         DATA.mkdir(parents=True, exist_ok=True)
         (DATA / ".standin-writable").write_text("ok")
     except OSError as exc:
         fail(f"data directory {DATA} is not writable by uid {os.getuid()}: {exc.strerror}")
+    check_data_files()
+    write_metadata()
     init_auth()
     server = socket.create_server(("0.0.0.0", 27017))
     print("stand-in mongod: waiting for connections on port 27017", flush=True)

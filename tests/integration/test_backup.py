@@ -522,8 +522,10 @@ def test_a_switch_whose_helper_is_killed_rolls_back_to_the_safety_backup_by_itse
 
 def test_a_cold_sets_switch_whose_mongodb_volume_copy_is_killed_rolls_back_by_itself(bk, docker_client):
     """A cold set's switch stops MongoDB and copies its volumes: the helper copying into production's
-    MongoDB data volume is killed. The rollback starts MongoDB on what was left, drops what the set
-    added and restores the safety backup: production wholly as before, MongoDB running."""
+    MongoDB data volume is killed in the middle of its largest file. MongoDB will not start on what
+    was left (the stand-in, as mongod, refuses a data file shorter than its metadata says), so the
+    rollback empties its volumes, starts it afresh and restores the safety backup: production
+    wholly as before, MongoDB running."""
     # MongoDB's own files are large: the copy takes long enough to be stopped in the middle
     run_in(bk, docker_client, "mongo_db",
            "import os; open('/data/db/standin-bulk.wt', 'wb').write(os.urandom(160 << 20))", user="999")
@@ -536,6 +538,7 @@ def test_a_cold_sets_switch_whose_mongodb_volume_copy_is_killed_rolls_back_by_it
         stop.append(True)
     assert killed, "the switch's copy into MongoDB's data volume was killed"
     assert failed.returncode == 1 and "rolled back to the safety backup" in failed.stderr, failed.stderr
+    assert "MongoDB does not start on what the switch left: emptied, started afresh" in failed.stdout, failed.stdout
     assert mongo_state(bk, docker_client)["Status"] == "running"
     assert production(bk, docker_client) == state_b, "wholly as before"
     assert _marker(bk) == {}
