@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import tarfile
 import time
 from collections.abc import Callable
@@ -133,11 +134,50 @@ def _decompressed(path: Path) -> BinaryIO:
     if magic[:2] == GZIP_MAGIC:
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if magic == ZSTD_MAGIC:
+        return _ZstdFrames(path)  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+class _ZstdFrames(io.RawIOBase):
+    """A zstd file's content, frame after frame, each frame's content checksum checked by zstandard
+    at its end; a stream that ends inside a frame (even in its last bytes, which zstandard's
+    stream reader lets pass) raises EOFError, as `zstd -d` fails on it."""
+
+    def __init__(self, path: Path) -> None:
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True,
-                                                          closefd=True)
-    return open(path, "rb")
+        super().__init__()
+        self._file = open(path, "rb")
+        self._context = zstandard.ZstdDecompressor()
+        self._frame = self._context.decompressobj()
+        self._inside = False  # bytes of a frame were given and it has not ended
+        self._ready = bytearray()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._ready:
+            data = self._file.read(CHUNK)
+            if not data:
+                if self._inside:
+                    raise EOFError("the zstd stream ends inside a frame (cut short)")
+                return 0
+            while data:
+                self._inside = True
+                self._ready += self._frame.decompress(data)
+                if not self._frame.eof:
+                    break
+                data, self._inside = self._frame.unused_data, False
+                self._frame = self._context.decompressobj()
+        size = min(len(buffer), len(self._ready))
+        buffer[:size] = self._ready[:size]
+        del self._ready[:size]
+        return size
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _zstd_error() -> type[Exception]:

@@ -73,7 +73,7 @@ def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: boo
          suspect_ratio: float = 0.5, now: datetime | None = None, csv_export: Callable[[Path], dict] | None = None,
          db_counts: dict[str, int] | None = None, say: Callable[[str], None] = print,
          progress: Callable[[str, int], None] | None = None,
-         own_state: Callable[[Path], dict] | None = None) -> Manifest:
+         own_state: Callable[[Path], dict | None] | None = None) -> Manifest:
     """Write one backup set and return its manifest (``status`` good or suspect).
 
     A cold set's MongoDB is stopped while it is copied: give its ``db_counts``, taken before the stop.
@@ -101,10 +101,10 @@ def take(backup_dir: Path, sources: Sources, what: tuple[str, ...], *, cold: boo
             manifest.counts["csv"] = csv_export(partial)
             manifest.files["csv.tar.gz"] = dict(zip(("size", "sha256"), sha256_file(partial / "csv.tar.gz"),
                                                     strict=True))
-        if own_state is not None:
-            written = own_state(partial / STATE_FILE)
+        written = own_state(partial / STATE_FILE) if own_state is not None else None
+        if written is not None:
             manifest.files[STATE_FILE] = {"size": written["size"], "sha256": written["sha256"]}
-            manifest.counts["state"] = {"files": written["files"]}
+            manifest.counts["state"] = {"files": written["files"], "unread": len(written.get("unread", []))}
         manifest.status, manifest.status_reason = backup_sets.judge_size(manifest, backup_sets.good_sets(backup_dir),
                                                                          suspect_ratio)
         for path in partial.iterdir():  # on disk before the manifest says they are there

@@ -45,6 +45,10 @@ def run(ctx: Context, run: RunHandle, kinds: tuple[str, ...], *, cold: bool, for
                                      "production back to its safety backup, then restores)")
         for line in backups.remove_stale_partials(s.backup_dir, datetime.now(UTC)):
             ctx.say(f"removed {line}, left by a backup that was killed")
+        from .offload import remove_stale_fetches
+
+        for line in remove_stale_fetches(s.backup_dir):
+            ctx.say(f"removed {line}, left by a fetch from the share that was stopped")
         for line in restart_after_cold(ctx):
             ctx.say(line)
         still = wait_for_processes(ctx, force)
@@ -81,7 +85,7 @@ def run(ctx: Context, run: RunHandle, kinds: tuple[str, ...], *, cold: bool, for
     return manifest
 
 
-def own_state_of(ctx: Context) -> Callable[[Path], dict] | None:
+def own_state_of(ctx: Context) -> Callable[[Path], dict | None] | None:
     """What writes the ecosystem's own state into a set (encrypted to the backup key), or None
     with a warning when there is no key: the set is still taken, without it."""
     from . import backup_key, own_state
@@ -92,7 +96,19 @@ def own_state_of(ctx: Context) -> Callable[[Path], dict] | None:
         ctx.say(f"warning: this set carries no ecosystem state (.env, secrets, private config): {exc.message}; "
                 f"{exc.fix}")
         return None
-    return lambda path: own_state.archive(ctx.settings, key, path)
+    def write(path: Path) -> dict | None:
+        try:
+            written = own_state.archive(ctx.settings, key, path)
+        except (OSError, EcosystemError) as exc:  # the trading data's backup goes on without it
+            path.unlink(missing_ok=True)
+            ctx.say(f"warning: this set carries no ecosystem state: {getattr(exc, 'message', exc)}")
+            return None
+        if written["unread"]:
+            ctx.say("warning: the ecosystem state in this set lacks what this user cannot read: "
+                    + "; ".join(written["unread"]) + " (run the backup as the user that ran `invoke setup`)")
+        return written
+
+    return write
 
 
 def wait_for_processes(ctx: Context, force: bool) -> list[RunningProcess]:

@@ -86,13 +86,12 @@ class OffloadResult:
 
 
 def read_remote(share: smb.SmbSession, name: str, key: BackupKey | None) -> tuple[Manifest | None, bool]:
-    """Read the manifest of the set ``name`` on the share; return it (None if it cannot be read)
-    and whether the set is encrypted. A set sent before encryption holds a plain ``manifest.json``.
-    Raise WrongKey if it is encrypted to another key (nothing may then be decided on the share)."""
-    try:
-        listed = set(share.listdir(name))
-    except SmbError:
-        return None, True
+    """Read the manifest of the set ``name`` on the share; return it (None if it is not a readable
+    manifest, or encrypted and no key given) and whether the set is encrypted. A set sent before
+    encryption holds a plain ``manifest.json``. Raise WrongKey if it is encrypted to another key,
+    and SmbError if the share did not answer: nothing may then be decided on the share (retention
+    would take an unread set for a bad one)."""
+    listed = set(share.listdir(name))
     try:
         if SEALED_MANIFEST in listed:
             if key is None:
@@ -104,7 +103,7 @@ def read_remote(share: smb.SmbSession, name: str, key: BackupKey | None) -> tupl
             return Manifest.from_json(share.read_bytes(name, MANIFEST)), False
     except backup_key.WrongKey:
         raise
-    except (SmbError, BackupKeyError, ValueError, TypeError, KeyError):
+    except (BackupKeyError, ValueError, TypeError, KeyError):  # damaged: not a set to count on
         return None, True
     return None, True
 
@@ -171,7 +170,7 @@ def send_set(share: smb.SmbSession, folder: Path, manifest: Manifest, key: Backu
             if verifier:
                 if asked:
                     collect()  # the previous file, read back while this one was sent
-                verifier.check((partial, remote), f"{manifest.name}/{remote} read back from the share")
+                verifier.check((partial, remote), f"{manifest.name}/{remote} read back from the share", out.size)
                 asked.append((name, expected))
             else:
                 compare(name, found, expected, "as it was encrypted")
@@ -192,8 +191,7 @@ def fetch_set(share: smb.SmbSession, name: str, backup_dir: Path, key: BackupKey
     """Bring the set ``name`` back from the share into ``BACKUP_DIR/.fetched-<name>``, each file
     decrypted and checked against the set's manifest (size and SHA-256) as it arrives; return the
     folder and the manifest. A fetch left by a stopped run is removed first."""
-    for stale in backup_dir.glob(f"{FETCHED}*") if backup_dir.is_dir() else []:
-        shutil.rmtree(stale, ignore_errors=True)
+    remove_stale_fetches(backup_dir)  # the caller holds the backup lock
     manifest, sealed = read_remote(share, name, key)
     if manifest is None:
         raise BackupSetError(f"{name} on the share has no readable manifest: it cannot be fetched",
@@ -252,6 +250,8 @@ def offload(settings, *, dry_run: bool = False, say: Callable[[str], None] = pri
         try:
             with smb.session(address) as share:  # a fresh session for each attempt
                 share.ensure_folder()
+                for line in _finish_replacements(share, dry_run=dry_run):
+                    say(line)
                 plain: set[str] = set()
                 remote = remote_sets(share, key, plain)
                 here = {m.name for m in local}
@@ -285,6 +285,39 @@ def offload(settings, *, dry_run: bool = False, say: Callable[[str], None] = pri
             say(f"offload: {exc.message}; trying again in {wait}s (attempt {attempt + 1} of {ATTEMPTS})")
             sleep(wait)
     return result
+
+
+def _finish_replacements(share: smb.SmbSession, *, dry_run: bool) -> list[str]:
+    """A plain copy being replaced by its encrypted one is renamed ``.replaced-NAME`` first; a run
+    stopped before it was removed leaves it. Remove it if NAME is there again (the encrypted copy
+    is in place), else put it back as NAME (it is sent again, encrypted, by this run)."""
+    said = []
+    entries = share.listdir()
+    for entry in entries:
+        if not entry.startswith(REPLACED):
+            continue
+        name = entry[len(REPLACED):]
+        if name in entries:
+            said.append(f"{'would remove' if dry_run else 'removed'} {entry} (a plain copy left by a stopped run; "
+                        f"{name} is on the share encrypted)")
+            if not dry_run:
+                share.rmtree(entry)
+        else:
+            said.append(f"{'would put' if dry_run else 'put'} {entry} back as {name} (a stopped run had moved it "
+                        "aside): it is sent again, encrypted")
+            if not dry_run:
+                share.rename((entry,), (name,))
+    return said
+
+
+def remove_stale_fetches(backup_dir: Path) -> list[str]:
+    """Remove ``.fetched-`` folders a stopped fetch left (call with the backup lock held: every fetch
+    holds it, so none is in use); return their names."""
+    removed = []
+    for path in sorted(backup_dir.glob(f"{FETCHED}*")) if backup_dir.is_dir() else []:
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    return removed
 
 
 def _remote_retention(share: smb.SmbSession, remote: dict[str, Manifest | None], settings, *, dry_run: bool,

@@ -47,25 +47,35 @@ def _env_values(text: str) -> dict[str, str]:
     return {k: (v if v is not None else "") for k, v in dotenv_values(stream=io.StringIO(text)).items()}
 
 
-def _private_files(settings) -> dict[str, bytes]:
+def _private_files(settings) -> tuple[dict[str, bytes], list[str]]:
+    """The private config folder's files (relative path -> content), and what could not be read:
+    a folder or file this user may not read is said, never skipped in silence."""
     folder = Path(settings.private_config_dir)
     found: dict[str, bytes] = {}
-    total = 0
+    unread: list[str] = []
     if not folder.is_dir():
-        return found
+        return found, [f"{folder} (no such folder)"]
     key_file = Path(settings.backup_key_file).resolve()
-    for path in sorted(folder.rglob("*")):
-        if path.is_symlink() or not path.is_file() or path.resolve() == key_file:
-            continue
-        relative = path.relative_to(folder).as_posix()
-        if any(part.startswith(".git") for part in PurePosixPath(relative).parts):
-            continue
-        total += path.stat().st_size
-        if total > MAX_PRIVATE_BYTES:
-            raise BackupSetError(f"{folder} holds more than {MAX_PRIVATE_BYTES >> 20} MB: not a config folder",
-                                 fix="keep only the private config there (PRIVATE_CONFIG_DIR)")
-        found[relative] = path.read_bytes()
-    return found
+    total = 0
+    for here, folders, files in os.walk(folder, onerror=lambda exc: unread.append(f"{exc.filename} "
+                                                                                   f"({exc.strerror})")):
+        folders[:] = sorted(f for f in folders if not f.startswith(".git"))
+        for name in sorted(files):
+            path = Path(here) / name
+            if path.is_symlink() or not path.is_file() or path.resolve() == key_file:
+                continue
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                unread.append(f"{path} ({exc.strerror})")
+                continue
+            total += len(data)
+            if total > MAX_PRIVATE_BYTES:
+                unread.append(f"{folder}: more than {MAX_PRIVATE_BYTES >> 20} MB, the rest left out (keep only "
+                              "the private config there)")
+                return found, unread
+            found[path.relative_to(folder).as_posix()] = data
+    return found, unread
 
 
 def collect(settings) -> OwnState:
@@ -84,12 +94,14 @@ def collect(settings) -> OwnState:
     about = {"made": datetime.now(UTC).isoformat(timespec="seconds"), "name_suffix": settings.name_suffix,
              "compose_project": settings.compose_project,
              "secret_files": sorted(n[:-5] for n in given if n.endswith("_FILE") and n[:-5] in secrets)}
-    return OwnState(env_text, secrets, _private_files(settings), about)
+    private, unread = _private_files(settings)
+    about["unread"] = unread
+    return OwnState(env_text, secrets, private, about)
 
 
 def archive(settings, key: BackupKey, target: Path) -> dict:
     """Write this ecosystem's state, encrypted to ``key``, as ``target``; return what the manifest
-    records of it: {"files": n, "size": bytes, "sha256": hex}."""
+    records of it: {"files": n, "size": bytes, "sha256": hex, "unread": what could not be read}."""
     state = collect(settings)
     members: dict[str, bytes] = {"about.json": json.dumps(state.about, indent=1).encode(),
                                  "env": state.env_text.encode()}
@@ -109,7 +121,7 @@ def archive(settings, key: BackupKey, target: Path) -> dict:
         out.flush()
         os.fsync(out.fileno())
     size, digest = sha256_file(target)
-    return {"files": len(members), "size": size, "sha256": digest}
+    return {"files": len(members), "size": size, "sha256": digest, "unread": state.about["unread"]}
 
 
 def read(path: Path, key: BackupKey) -> OwnState:
@@ -138,22 +150,28 @@ def read(path: Path, key: BackupKey) -> OwnState:
     return state
 
 
-def merged_env(state: OwnState, here_text: str, secrets_folder: Path) -> tuple[dict[str, str], list[str]]:
-    """The ``.env`` this host gets (pure): the set's, with each secret that was a file pointed at
-    its recovered file in ``secrets_folder``, then this host's own keys on top (they win); and the
-    names of the secrets written as files."""
+def merged_env(state: OwnState, here_text: str, secrets_folder: Path,
+               pinned: dict[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+    """The ``.env`` this host gets (pure): the set's, with each secret that was a file (or came from
+    the old host's environment, so is in no ``.env``) pointed at its recovered file in
+    ``secrets_folder``, then this host's own keys on top (they win), then ``pinned`` (what this
+    run already uses: its STATE_DIR, BACKUP_DIR and BACKUP_KEY_FILE must not move under it); and
+    the names of the secrets written as files."""
     old = _env_values(state.env_text)
-    as_files = []
-    for name in list(old):
-        if name.endswith("_FILE") and name[:-5] in state.secrets:
-            old[name] = str(secrets_folder / name[:-5].lower())
-            as_files.append(name[:-5])
     here = _env_values(here_text)
+    as_files = []
+    for name in sorted(state.secrets):
+        given_here = name in here or f"{name}_FILE" in here
+        if given_here or (name in old and f"{name}_FILE" not in old):
+            continue  # this host gives it, or the old .env holds its value (kept as it is)
+        old.pop(name, None)
+        old[f"{name}_FILE"] = str(secrets_folder / name.lower())
+        as_files.append(name)
     for name in here:  # this host's way of giving a secret replaces the set's (a value or a file)
         base = name[:-5] if name.endswith("_FILE") else name
         old.pop(base, None)
         old.pop(f"{base}_FILE", None)
-    return old | here, as_files
+    return old | here | (pinned or {}), as_files
 
 
 def put_back_env(state: OwnState, settings, say: Callable[[str], None]) -> Path:
@@ -163,17 +181,22 @@ def put_back_env(state: OwnState, settings, say: Callable[[str], None]) -> Path:
     from .state_files import write_text
 
     env_file = settings.env_file or (settings.root / ".env")
-    here_text = env_file.read_text() if env_file.is_file() else ""
+    kept = env_file.with_name(env_file.name + ".before-recover")
+    if kept.is_file():  # recovered before: this host's own keys are those it had then
+        here_text = kept.read_text()
+    else:
+        here_text = env_file.read_text() if env_file.is_file() else ""
     folder = Path(settings.state_dir) / RECOVERED_SECRETS
-    values, as_files = merged_env(state, here_text, folder)
+    pinned = {"STATE_DIR": str(settings.state_dir), "BACKUP_DIR": str(settings.backup_dir),
+              "BACKUP_KEY_FILE": str(settings.backup_key_file)}
+    values, as_files = merged_env(state, here_text, folder, pinned)
     if as_files:
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
         for name in as_files:
             write_text(folder / name.lower(), state.secrets[name], mode=0o600)
         say(f"secret files put back in {folder}: {', '.join(n.lower() for n in as_files)}")
-    if here_text:
-        kept = env_file.with_name(env_file.name + ".before-recover")
+    if here_text and not kept.exists():  # a second recover keeps the first one's original
         write_text(kept, here_text, mode=0o600)
         say(f"this host's {env_file.name} kept as {kept.name}; its keys win over the set's")
     write_env_file(env_file, values)

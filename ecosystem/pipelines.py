@@ -30,6 +30,7 @@ class Step:
     kwargs: dict = field(default_factory=dict)
     needs: tuple[str, ...] = ()     # steps that must have ended ok first
     optional_when: str = ""         # a settings attribute that, when empty, turns the step off
+    unless_ok: str = ""             # a step that, when it ended ok, makes this one unneeded (a fallback)
 
 
 NIGHTLY = (Step("eod", "eod"), Step("backup", "backup"),
@@ -41,13 +42,16 @@ WEEKEND = (Step("cold backup", "backup", {"cold": True}),
 WEEKEND_FROM_SHARE = (Step("cold backup", "backup", {"cold": True}),
                       Step("offload", "offload", needs=("cold backup",), optional_when="smb_server"),
                       Step("restore drill", "restore", {"verify": True, "from_": "smb:latest"},
-                           needs=("cold backup", "offload")))
+                           needs=("cold backup", "offload")),
+                      Step("local restore drill", "restore", {"verify": True, "from_": "latest"},
+                           needs=("cold backup",), unless_ok="restore drill"))
 
 
 def weekend_steps(settings, day) -> tuple[tuple[Step, ...], str]:
     """The weekend pipeline's steps for the week of ``day`` (pure), and why: every
     DRILL_FROM_SHARE_EVERY weeks (ISO week number divisible by it) the drill fetches the set back
-    from the share after the offload, so what the share holds is proven restorable too."""
+    from the share after the offload, so what the share holds is proven restorable too; if that
+    drill does not end ok (the offload failed, say), the local set is drilled after it."""
     every = settings.drill_from_share_every
     if every and settings.smb_server and day.isocalendar().week % every == 0:
         return WEEKEND_FROM_SHARE, f"the drill reads the share this week (every {every} weeks)"
@@ -62,8 +66,11 @@ class PipelineFailed(EcosystemError):
 
 
 def decide(step: Step, settings, outcomes: dict, missed: dict | None) -> tuple[str, str]:
-    """Given what ended how so far, say what becomes of ``step`` (pure): ``needs`` (a step it needs did
-    not end ok), ``missed``, ``off`` (not configured) or ``run``, with the reason."""
+    """Given what ended how so far, say what becomes of ``step`` (pure): ``off`` (a fallback whose step
+    ended ok, or not configured), ``needs`` (a step it needs did not end ok), ``missed`` or ``run``,
+    with the reason."""
+    if step.unless_ok and outcomes.get(step.unless_ok) == Outcome.OK:
+        return "off", f"not needed: {step.unless_ok} ended ok"
     missing = [n for n in step.needs if outcomes.get(n) != Outcome.OK]
     if missing:
         return "needs", f"{', '.join(missing)} did not end ok"

@@ -25,7 +25,8 @@ from . import commands
 from .errors import EcosystemError, SmbError
 
 STARTUP_SECONDS = 60
-ANSWER_SECONDS = 3600   # a file read back, decrypted and hashed (a set's largest archive)
+ANSWER_SECONDS = 600          # the least a file's read-back is given ...
+SLOWEST_BYTES_PER_SECOND = 2e6  # ... and more for a large file: read back at 2 MB/s (16 Mbit/s) at the least
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Verifier:
     def __init__(self, address, key_path: Path) -> None:
         self._address, self._key_path = address, Path(key_path)
         self._process: commands.Child | None = None
+        self._deadline = float(ANSWER_SECONDS)
 
     def __enter__(self) -> Verifier:
         from multiprocessing.connection import Connection
@@ -77,7 +79,12 @@ class Verifier:
         self._conn.close()
 
     def _gone(self, what: str) -> SmbError:
-        code = self._process.poll() if self._process is not None else None
+        code = None
+        if self._process is not None:
+            try:
+                code = self._process.wait(timeout=5)  # its socket closed as it ended: its code follows
+            except commands.TimeoutExpired:
+                code = None
         return SmbError(f"the read-back verification process ended ({what}, exit code {code})",
                         fix="run offload again; the set stays local until it is verified")
 
@@ -98,8 +105,10 @@ class Verifier:
             raise SmbError(message, fix=fix)
         return answer
 
-    def check(self, parts: tuple[str, ...], what: str) -> None:
-        """Ask the child to read back the closed file ``parts`` (``what`` names it in errors)."""
+    def check(self, parts: tuple[str, ...], what: str, size: int) -> None:
+        """Ask the child to read back the closed file ``parts`` of ``size`` bytes (``what`` names it
+        in errors)."""
+        self._deadline = ANSWER_SECONDS + size / SLOWEST_BYTES_PER_SECOND
         try:
             self._conn.send(("file", parts, what))
         except OSError:
@@ -107,7 +116,7 @@ class Verifier:
 
     def result(self, what: str) -> Checked:
         """Wait for the answer to the last ``check``."""
-        _kind, size, digest = self._answer(ANSWER_SECONDS, f"checking {what}")
+        _kind, size, digest = self._answer(self._deadline, f"checking {what}")
         return Checked(size, digest)
 
 
@@ -131,7 +140,7 @@ def _serve(conn) -> None:  # pragma: no cover - runs in the child process (cover
                     continue
                 conn.send(("done", size, digest))
     except EcosystemError as exc:
-        conn.send(("failed", exc.message, exc.fix, False))
+        conn.send(("failed", exc.message, exc.fix, isinstance(exc, backup_key.BackupKeyError)))
     except (EOFError, OSError, KeyboardInterrupt):
         return
 

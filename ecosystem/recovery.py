@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import backup_key, backup_sets, own_state, restore_job
+from . import backup_key, backup_sets, locks, own_state, restore_job
 from .backup_sets import OWN_STATE, BackupSetError
 
 if TYPE_CHECKING:
@@ -23,11 +23,12 @@ NEEDS = ("db", "parquet")
 
 
 def choose(ctx: Context, from_: str) -> tuple[str, Manifest]:
-    """The set to recover from (``smb:latest`` or ``smb:NAME``) and its manifest, read from the
-    share; refuse one that does not carry the ecosystem's state or both stores."""
+    """The set to recover from (``smb:latest``: the newest good one carrying the ecosystem's state
+    and both stores; or ``smb:NAME``) and its manifest, read from the share; refuse one that does
+    not carry them."""
     if not from_.startswith(restore_job.SHARE):
         from_ = restore_job.SHARE + from_
-    name, manifest = restore_job.share_set_name(ctx, from_, NEEDS)
+    name, manifest = restore_job.share_set_name(ctx, from_, NEEDS, carrying=OWN_STATE)
     missing = [k for k in NEEDS if k not in manifest.what]
     if missing or OWN_STATE not in manifest.files:
         what = ", ".join([*missing, *([] if OWN_STATE in manifest.files else ["the ecosystem's state"])])
@@ -38,14 +39,19 @@ def choose(ctx: Context, from_: str) -> tuple[str, Manifest]:
 
 
 def fetch(ctx: Context, name: str) -> Path:
-    """Bring ``name`` from the share into BACKUP_DIR (checked file by file); return its folder."""
-    with restore_job.fetched(ctx, restore_job.SHARE + name, NEEDS):
-        pass  # kept as BACKUP_DIR/NAME (or the same set was already here)
+    """Bring ``name`` from the share into BACKUP_DIR (checked file by file), unless a copy that passes
+    its checks is here already (a recover run again); return its folder. Holds the backup lock."""
     folder = ctx.settings.backup_dir / name
-    problems = backup_sets.verify(folder, backup_sets.Manifest.read(folder))
-    if problems:
-        raise BackupSetError(f"{name} here fails its checks: " + "; ".join(problems),
-                             fix=f"remove {folder} and run recover again (it fetches the set again)")
+    with locks.exclusive(ctx.settings.state_dir, "backup", wait_seconds=ctx.settings.lock_wait_seconds):
+        if folder.is_dir():
+            problems = backup_sets.verify(folder, backup_sets.Manifest.read(folder))
+            if not problems:
+                ctx.say(f"{name} is here already and passes its checks: not fetched again")
+                return folder
+            raise BackupSetError(f"{name} here fails its checks: " + "; ".join(problems),
+                                 fix=f"remove {folder} and run recover again (it fetches the set again)")
+        with restore_job.fetched(ctx, restore_job.SHARE + name, NEEDS):
+            pass  # kept as BACKUP_DIR/NAME
     return folder
 
 

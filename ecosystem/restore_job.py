@@ -43,7 +43,9 @@ def run(ctx: Context, run: RunHandle, from_: str, parts: tuple[str, ...] | None,
                 rolled = finish_interrupted(ctx)
             if rolled:
                 ctx.say(rolled)
-        stale = restoring.Drill.remove_stale(s)
+        from .offload import remove_stale_fetches
+
+        stale = restoring.Drill.remove_stale(s) + remove_stale_fetches(s.backup_dir)
         if stale:
             ctx.say(f"removed what a stopped restore or drill left: {', '.join(stale)}")
         with fetched(ctx, from_, parts or ("db", "parquet")) as (given, source):
@@ -67,9 +69,11 @@ def run(ctx: Context, run: RunHandle, from_: str, parts: tuple[str, ...] | None,
 SHARE = "smb:"
 
 
-def share_set_name(ctx: Context, from_: str, needs: tuple[str, ...]) -> tuple[str, Manifest]:
-    """The set ``smb:NAME`` or ``smb:latest`` names on the share, and its manifest (read and
-    decrypted; nothing is fetched)."""
+def share_set_name(ctx: Context, from_: str, needs: tuple[str, ...],
+                   carrying: str | None = None) -> tuple[str, Manifest]:
+    """The set ``smb:NAME`` or ``smb:latest`` names on the share (``latest``: the newest good one
+    holding ``needs``, and the file ``carrying`` if given), and its manifest (read and decrypted;
+    nothing is fetched)."""
     from . import backup_key, offload, smb
 
     s = ctx.settings
@@ -80,7 +84,10 @@ def share_set_name(ctx: Context, from_: str, needs: tuple[str, ...]) -> tuple[st
     key = backup_key.load_for(s)
     with smb.session(smb.ShareAddress.from_settings(s)) as share:
         if wanted == "latest":
-            wanted = offload.newest_on_share(offload.remote_sets(share, key), needs)
+            remote = offload.remote_sets(share, key)
+            if carrying:
+                remote = {n: m for n, m in remote.items() if m is not None and carrying in m.files}
+            wanted = offload.newest_on_share(remote, needs)
         names = [n for n in share.listdir() if backup_sets.NAME.match(n)]
         if wanted not in names:
             raise backup_sets.BackupSetError(f"there is no set {wanted!r} on the share; there (newest last): "
@@ -96,9 +103,11 @@ def share_set_name(ctx: Context, from_: str, needs: tuple[str, ...]) -> tuple[st
 @contextmanager
 def fetched(ctx: Context, from_: str, needs: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     """For ``smb:NAME`` or ``smb:latest``, fetch the set from the share (decrypted, each file checked
-    against its manifest) into BACKUP_DIR/.fetched-NAME and yield its path and how to say where it
-    came from; afterwards it becomes the local set NAME if there is none (and it is in the ledger of
-    what is on the share), else it is removed. Any other ``from_`` is yielded as it is."""
+    against its manifest) and yield its folder and how to say where it came from. A set not here
+    becomes the local set NAME at once (in the ledger of what is on the share), so a restore that
+    fails after it can be run again from it; one already here is fetched beside it
+    (``.fetched-NAME``: a drill from the share reads the share) and removed after. Any other
+    ``from_`` is yielded as it is."""
     if not from_.startswith(SHARE):
         yield from_, ""
         return
@@ -111,17 +120,17 @@ def fetched(ctx: Context, from_: str, needs: tuple[str, ...]) -> Iterator[tuple[
     with smb.session(address) as share:
         folder, _manifest = offload.fetch_set(share, name, s.backup_dir, backup_key.load_for(s),
                                               say=lambda line: ctx.say("  " + line))
-    kept = False
+    if not (s.backup_dir / name).exists():
+        folder.rename(s.backup_dir / name)
+        backup_sets.fsync_folder(s.backup_dir)
+        offload.Ledger(s.state_dir).add(name, address.unc())
+        ctx.say(f"the fetched {name} is kept in {s.backup_dir}")
+        yield str(s.backup_dir / name), " (fetched from the share)"
+        return
     try:
         yield str(folder), " (fetched from the share)"
-        if not (s.backup_dir / name).exists():
-            folder.rename(s.backup_dir / name)
-            offload.Ledger(s.state_dir).add(name, address.unc())
-            kept = True
-            ctx.say(f"the fetched {name} is kept in {s.backup_dir}")
     finally:
-        if not kept:
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _checked_set(s, from_: str, parts: tuple[str, ...] | None) -> tuple[Path, Manifest, tuple[str, ...], list[str]]:

@@ -151,7 +151,7 @@ class SmbSession:
 
         path = self.address.unc(*parts)
         try:
-            with smbclient.open_file(path, mode="r", **self._kw()) as handle:
+            with smbclient.open_file(path, mode="r", share_access="r", **self._kw()) as handle:
                 return handle.read()
         except _failures() as exc:
             raise _translate(exc, self.address, path) from None
@@ -230,7 +230,7 @@ class SmbSession:
 
         path = self.address.unc(*parts)
         try:
-            with smbclient.open_file(path, mode="rb", buffering=0, **self._kw()) as raw:
+            with smbclient.open_file(path, mode="rb", buffering=0, share_access="r", **self._kw()) as raw:
                 handle = raw.fd
                 flight = _InFlight(handle, window, on_answer=sink)
                 chunk = min(handle.connection.max_read_size, 1024 * 1024)
@@ -264,11 +264,21 @@ class SmbSession:
         import hashlib
 
         digest = _Hasher(hashlib.sha256(), depth=window * 2)
+        local_failure: list[OSError] = []  # this disk's own (a full disk), never said as the share's
         with open(local, "wb") as target, digest:
             def sink(data: bytes) -> None:
-                target.write(data)
+                try:
+                    target.write(data)
+                except OSError as exc:
+                    local_failure.append(exc)
+                    raise
                 digest.update(data)
-            size = self.read_into(sink, *parts, window=window)
+            try:
+                size = self.read_into(sink, *parts, window=window)
+            except SmbError:
+                if local_failure:
+                    raise local_failure[0] from None
+                raise
             target.flush()
             os.fsync(target.fileno())
         return size, digest.hexdigest()

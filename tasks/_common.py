@@ -62,8 +62,10 @@ def settings(c: Context) -> Settings:
 
 def forget_settings(c: Context) -> None:
     """Read the settings (and build the context) again at their next use: the ``.env`` changed
-    under this invocation (``recover`` puts one back)."""
-    _state(c).clear()
+    under this invocation (``recover`` puts one back). How deep the running tasks are nested is kept."""
+    state = _state(c)
+    for key in [k for k in state if k != "depth"]:
+        del state[key]
 
 
 def bus(c: Context) -> EventBus:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ecosystem import backup_key
 from ecosystem.commands import invoke_argv
 from ecosystem.settings import write_env_file
 from tests.integration.conftest import SMB_PASSWORD
@@ -66,13 +67,19 @@ def test_a_port_held_by_this_ecosystem_passes_and_one_held_by_another_fails(run_
     assert "set VNC_PORT to a free port" in output
 
 
-def test_smb_share_login_ok_wrong_password_and_missing_share(run_doctor, samba):
+def test_smb_share_login_ok_wrong_password_and_missing_share(run_doctor, samba, tmp_path):
     (samba.share_path / "pysystemtrade").mkdir(exist_ok=True)
     base = {"SMB_SERVER": "127.0.0.1", "SMB_PORT": str(samba.port), "SMB_SHARE": samba.share,
             "SMB_USER": samba.user, "SMB_FOLDER": "pysystemtrade"}
+    key = tmp_path / "state" / "backup-key.txt"
+    code, output = run_doctor(**base, SMB_PASSWORD=samba.password)
+    assert code == 1 and line(output, "backup key").startswith("FAIL"), "offload would refuse: no key"
+    assert "invoke setup" in output
+    backup_key.ensure(key)  # what `invoke setup` makes
     code, output = run_doctor(**base, SMB_PASSWORD=samba.password)
     assert code == 0, output
     assert line(output, "smb share").startswith("OK") and f"as {samba.user}" in output
+    assert line(output, "backup key").startswith("OK") and "keep a copy off this box" in output
 
     code, output = run_doctor(**base, SMB_PASSWORD="wrong-" + samba.password)
     assert code == 1 and line(output, "smb share").startswith("FAIL")

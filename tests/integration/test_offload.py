@@ -297,3 +297,26 @@ def test_the_read_back_process_killed_mid_upload_is_a_clear_failure_and_nothing_
     assert not (samba.share_path / s.smb_folder / manifest.name).exists(), "nothing under the final name"
     assert offloading.Ledger(s.state_dir).read() == {}
     assert offloading.offload(s, say=lambda _: None).sent == [manifest.name], "the next run sends it whole"
+
+
+def test_a_full_local_disk_during_a_fetch_is_said_as_a_full_disk_not_as_the_share(tmp_path, samba):
+    import errno
+    import subprocess
+
+    _values, s = settings_for(tmp_path, samba)
+    manifest = make_set(s.backup_dir, NOW, {"db.archive.gz": 3 << 20})
+    assert offloading.offload(s, say=lambda _: None).sent == [manifest.name]
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(small)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        with smb.session(smb.ShareAddress.from_settings(s)) as share, pytest.raises(OSError) as caught:
+            offloading.fetch_set(share, manifest.name, small, backup_key.load_for(s), say=lambda _: None)
+        assert caught.value.errno == errno.ENOSPC, caught.value
+        assert errors.known(caught.value).message.startswith("the disk is full"), "said as this disk, with its fix"
+        assert list(small.iterdir()) == [], "the failed fetch leaves nothing behind"
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)

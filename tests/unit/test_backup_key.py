@@ -123,6 +123,13 @@ def test_the_recovered_env_keeps_this_hosts_keys_and_points_file_secrets_at_reco
     assert values["TWSPASSWORD_FILE"] == str(tmp_path / "recovered-secrets" / "twspassword")
     assert values["TWSUSERID"] == "trader7" and values["BACKUP_DIR"] == "/srv/old-backups"
     assert as_files == ["TWSPASSWORD"]
+    from_environment = own_state.OwnState(env_text="STATE_DIR=/srv/old-state\n", secrets={"GIT_TOKEN": "t0k"})
+    values, as_files = own_state.merged_env(from_environment, "", tmp_path / "rs",
+                                            pinned={"STATE_DIR": "/here/state", "BACKUP_KEY_FILE": "/here/key"})
+    assert as_files == ["GIT_TOKEN"] and values["GIT_TOKEN_FILE"] == str(tmp_path / "rs" / "git_token"), \
+        "a secret the old box had from its environment (in no .env) comes back too"
+    assert values["STATE_DIR"] == "/here/state" and values["BACKUP_KEY_FILE"] == "/here/key", \
+        "what the running recover uses does not move under it"
 
 
 def test_putting_back_the_state_loses_nothing_here(tmp_path):
@@ -157,7 +164,14 @@ def test_the_weekend_drill_reads_the_share_every_n_weeks_after_the_offload(tmp_p
     drill = next(step for step in steps if step.name == "restore drill")
     assert (drill.kwargs["from_"] == "smb:latest") == reads_share
     if reads_share:
-        assert [step.name for step in steps] == ["cold backup", "offload", "restore drill"]
+        assert [step.name for step in steps] == ["cold backup", "offload", "restore drill", "local restore drill"]
         assert "offload" in drill.needs
+        fallback = steps[-1]
+        ok, failed = pipelines.Outcome.OK, pipelines.Outcome.FAILED
+        assert pipelines.decide(fallback, s, {"cold backup": ok, "offload": ok, "restore drill": ok}, None)[0] == \
+            "off", "the share's drill passed: no second drill"
+        assert pipelines.decide(fallback, s, {"cold backup": ok, "offload": failed,
+                                              "restore drill": pipelines.Outcome.SKIPPED}, None)[0] == "run", \
+            "the share could not be drilled: the local set is"
     no_share = load_settings(tmp_path, environ={"DRILL_FROM_SHARE_EVERY": str(every)})
     assert pipelines.weekend_steps(no_share, day)[0] == pipelines.WEEKEND
