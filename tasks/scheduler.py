@@ -4,7 +4,7 @@ import signal
 import time as clock
 from datetime import UTC, datetime, timedelta
 
-from ecosystem import commands, heartbeat, logs, scheduler_plan
+from ecosystem import answers, commands, heartbeat, logs, scheduler_plan
 from ecosystem import scheduler_loop as scheduler_module
 from ecosystem.scheduler_loop import heartbeat_path
 
@@ -75,23 +75,28 @@ def scheduler_log_path(s):
 
 
 @ecosystem_task(read_only=True, name="schedule",
-                help={"days": "show the slots of the next N days (default 7); runs nothing"})
-def show_schedule(c, days=7):  # not `schedule`: that is the library the loop runs on
+                help={"days": "show the slots of the next N days (default 7); runs nothing",
+                      "json": f"print them as JSON (schema {answers.SCHEDULE}; see the README)"})
+def show_schedule(c, days=7, json=False):  # not `schedule`: that is the library the loop runs on
     """List the scheduled jobs and their next runs, and the scheduler's heartbeat."""
-    import json
+    import json as json_module
 
     s = settings(c)
     now = datetime.now(UTC)
     slots = scheduler_plan.next_runs(_jobs(s), now, s.tz, days=int(days))
+    try:
+        looked: datetime | None = datetime.fromisoformat(json_module.loads(heartbeat_path(s).read_text())["looked"])
+    except (OSError, ValueError, KeyError, TypeError):
+        looked = None
+    state, age = answers.scheduler_state(looked, now, stale=timedelta(minutes=3))
+    if json:
+        print(json_module.dumps(answers.schedule(slots, looked, state, age), indent=1))
+        return
     print("weekly.sync: every minute")
     print(table(("job", "slot", "at", "runs"), [(x.job, x.key, x.at.astimezone(s.tz).strftime("%a %Y-%m-%d %H:%M"),
                                                  "invoke " + " ".join(x.command)) for x in slots]))
-    try:
-        beat = json.loads(heartbeat_path(s).read_text())
-        looked = datetime.fromisoformat(beat["looked"])
-        age = now - looked
-        state = ("running" if age < timedelta(minutes=3)
-                 else f"NOT running (last heartbeat {int(age.total_seconds() // 60)} min ago)")
-        print(f"\nscheduler: {state}; last looked {looked.astimezone(s.tz):%a %H:%M:%S}")
-    except (OSError, ValueError, KeyError):
+    if looked is None:
         print("\nscheduler: no heartbeat yet (start it: invoke run-scheduler)")
+    else:
+        shown = state if state != "not running" else f"NOT running (last heartbeat {int(age or 0) // 60} min ago)"
+        print(f"\nscheduler: {shown}; last looked {looked.astimezone(s.tz):%a %H:%M:%S}")

@@ -139,14 +139,15 @@ def _scheduler_lines(s, now, runs=()):
     import json
     from datetime import timedelta
 
+    from ecosystem import answers, scheduler_plan
     from ecosystem import scheduler_loop as loop
-    from ecosystem import scheduler_plan
 
     try:
         looked = datetime.fromisoformat(json.loads(loop.heartbeat_path(s).read_text())["looked"])
-        alive = now - looked < timedelta(minutes=3)
-        print(f"\nscheduler: {'running' if alive else 'NOT RUNNING'} (heartbeat {_ago(looked, now)})")
-    except (OSError, ValueError, KeyError):
+        state, _age = answers.scheduler_state(looked, now, stale=timedelta(minutes=3))
+        when = f"heartbeat {_ago(looked, now)}" if looked <= now else f"heartbeat dated {looked:%Y-%m-%d %H:%M} UTC"
+        print(f"\nscheduler: {state if state == 'running' else state.upper()} ({when})")
+    except (OSError, ValueError, KeyError, TypeError):
         print("\nscheduler: never ran (invoke run-scheduler)")
     last = {}
     for run in runs:

@@ -30,3 +30,6 @@ def test_status_shows_the_heartbeat_and_each_jobs_next_run_and_last_outcome(tmp_
     assert "never" in rows["weekly.open"] and "Wed 02 Dec 23:50" in rows["weekly.open"], "Thursday's opening"
     stack._scheduler_lines(s, now + timedelta(minutes=10), record.runs())
     assert "NOT RUNNING" in capsys.readouterr().out
+    stack._scheduler_lines(s, now - timedelta(days=3), record.runs())  # a heartbeat from the future (demo --keep)
+    said = capsys.readouterr().out
+    assert "NOT RUNNING (ITS HEARTBEAT IS FROM THE FUTURE)" in said and "heartbeat dated" in said
