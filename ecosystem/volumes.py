@@ -28,6 +28,14 @@ class VolumeError(EcosystemError):
     """A volume could not be archived or restored."""
 
 
+def _said(exc: CommandFailed) -> str:
+    """What a failed helper said, with how it ended (a helper killed from outside says nothing)."""
+    ended = {137: " (killed: SIGKILL)", 143: " (stopped: SIGTERM)", 141: " (a broken pipe)"}.get(
+        exc.returncode or 0, "")
+    how = f"exit code {exc.returncode}{ended}" if exc.returncode is not None else exc.message
+    return f"{how}: {exc.output}" if exc.output else how
+
+
 def volume_name(settings, key: str) -> str:
     return f"{key}{settings.name_suffix}"
 
@@ -69,8 +77,8 @@ def archive(image: str, volume: str, folder: Path, label: str, *, timeout: float
     """
     name = shlex.quote(label)
     script = ("if command -v zstd >/dev/null 2>&1; then suffix=zst; compress=" + shlex.quote(ZSTD) +
-              "; echo compressor=$(zstd -V) >&2; else suffix=gz; compress=" + shlex.quote(GZIP) +
-              "; echo compressor=$(gzip --version | head -n 1) >&2; fi; "
+              "; echo \"compressor=$(zstd -V)\" >&2; else suffix=gz; compress=" + shlex.quote(GZIP) +
+              "; echo \"compressor=$(gzip --version | head -n 1)\" >&2; fi; "
               f"echo file={name}.tar.$suffix >&2; echo tar=$(tar --version | head -n 1) >&2; "
               f"echo files=$(find /v -type f | wc -l) >&2; tar -C /v --numeric-owner -cf - . | $compress "
               f"| python3 -c {shlex.quote(_WRITE_HASHED)} /out/{name}.tar.$suffix")
@@ -79,7 +87,7 @@ def archive(image: str, volume: str, folder: Path, label: str, *, timeout: float
     try:
         said = commands.run(argv, timeout=timeout).stderr
     except CommandFailed as exc:
-        raise VolumeError(f"archiving volume {volume} failed: {exc.output or exc.message}",
+        raise VolumeError(f"archiving volume {volume} failed: {_said(exc)}",
                           fix="check that the volume exists (docker volume ls) "
                               "and the pysystemtrade image is built") from None
     values = dict(line.split("=", 1) for line in said.splitlines() if "=" in line)
@@ -106,7 +114,7 @@ def restore(image: str, volume: str, source: Path, *, timeout: float = 6 * 3600)
         return commands.stream_in(_helper(image, f"{volume}:/v", script, interactive=True), str(source),
                                   timeout=timeout)
     except CommandFailed as exc:
-        said = exc.output or exc.message
+        said = _said(exc)
         if f"has no {tool}" in said:
             raise VolumeError(f"{source.name} is a {tool} archive and the pysystemtrade image has no {tool}",
                               fix="rebuild the images (invoke build): they have zstd since this version") from None
@@ -125,7 +133,7 @@ def copy(image: str, source: str, target: str, *, timeout: float = 6 * 3600) -> 
     try:
         said = commands.run(argv, timeout=timeout).stdout
     except CommandFailed as exc:
-        raise VolumeError(f"copying volume {source} into {target} failed: {exc.output or exc.message}") from None
+        raise VolumeError(f"copying volume {source} into {target} failed: {_said(exc)}") from None
     return next((int(line.split("=", 1)[1]) for line in said.splitlines() if line.startswith("files=")), -1)
 
 
@@ -134,7 +142,7 @@ def empty(image: str, volume: str, *, timeout: float = 3600) -> None:
     try:
         commands.run(_helper(image, f"{volume}:/v", "find /v -mindepth 1 -delete"), timeout=timeout)
     except CommandFailed as exc:
-        raise VolumeError(f"emptying volume {volume} failed: {exc.output or exc.message}") from None
+        raise VolumeError(f"emptying volume {volume} failed: {_said(exc)}") from None
 
 
 def fingerprint(image: str, volume: str, *, timeout: float = 3600, contents_only: bool = False) -> str:
@@ -146,4 +154,4 @@ def fingerprint(image: str, volume: str, *, timeout: float = 3600, contents_only
     try:
         return commands.run(_helper(image, f"{volume}:/v:ro", script), timeout=timeout).stdout.strip()
     except CommandFailed as exc:
-        raise VolumeError(f"reading volume {volume} failed: {exc.output or exc.message}") from None
+        raise VolumeError(f"reading volume {volume} failed: {_said(exc)}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -603,6 +604,66 @@ def test_an_engine_lost_mid_switch_is_rolled_back_and_finished_by_the_next_resto
     suffix = bk.test_stack.suffix
     assert not [v.name for v in docker_client.volumes.list() if v.name.startswith("pst-drill-") and suffix in v.name], \
         "the scratch the cut restore could not remove is gone (its helpers too)"
+
+
+def _small_parquet_volume(bk, docker_client, megabytes: int):
+    """Make production's Parquet volume a loop-mounted ext4 of ``megabytes`` (a disk that can fill),
+    with compose's own labels (it then takes it as its own); return a function that puts back an
+    ordinary volume. Nothing may run meanwhile: the stack is taken down and brought up again."""
+    name = volumes.volume_name(bk.settings, "parquet")
+    labels = docker_client.volumes.get(name).attrs["Labels"]
+    image = bk.settings.state_dir.parent / f"small-parquet-{megabytes}m.img"
+    bk.run("down")
+    docker_client.volumes.get(name).remove()
+    subprocess.run(["truncate", "-s", f"{megabytes}M", str(image)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+    device = subprocess.run(["losetup", "-f", "--show", str(image)], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    docker_client.volumes.create(name, driver="local", driver_opts={"type": "ext4", "device": device},
+                                 labels=labels)
+    uid = bk.settings.container_uid  # a new file system's root is root's, and holds lost+found: as a volume is
+    docker_client.containers.run(volumes.helper_image(bk.settings), ["sh", "-c", f"rm -rf /v/lost+found && "
+                                 f"chown {uid}:{uid} /v"], entrypoint=[], user="0", remove=True,
+                                 volumes={name: {"bind": "/v", "mode": "rw"}}, network_mode="none")
+    bk.run("up")
+
+    def put_back() -> None:
+        bk.run("down", check=False)
+        try:
+            docker_client.volumes.get(name).remove()
+        finally:
+            subprocess.run(["losetup", "-d", device], check=False)
+            image.unlink(missing_ok=True)
+        bk.run("up")
+
+    return put_back
+
+
+def test_a_disk_that_fills_in_the_middle_of_the_switch_rolls_back_to_the_safety_backup(bk, docker_client):
+    """The set is larger than production's disk: the switch's copy fills it (ENOSPC) in the middle.
+    The rollback puts back the smaller state it replaced, which fits: production wholly as before."""
+    if not shutil.which("losetup") or not shutil.which("mkfs.ext4"):
+        pytest.skip("losetup and mkfs.ext4 are needed for a disk that can fill")
+    run_in(bk, docker_client, "mongo_db", SEED_DB, user="999")
+    run_in(bk, docker_client, "pysys_runtime", SEED_PARQUET)
+    run_in(bk, docker_client, "pysys_runtime", BULK_PARQUET)  # the set: 192 MB of Parquet
+    bk.run("stop", "--all", check=False)
+    bk.run("backup")
+    name = [n for n, m in sets(bk) if m and m.status == "good" and not n.endswith("-pre-restore")][-1]
+    put_back = _small_parquet_volume(bk, docker_client, 100)
+    try:
+        run_in(bk, docker_client, "pysys_runtime", SEED_PARQUET)  # production now: a small store, on a 100 MB disk
+        run_in(bk, docker_client, "mongo_db", "import pathlib; p = pathlib.Path('/data/db/standin-data/production');"
+               "(p / 'orders.jsonl').write_text('{\"i\": -1}\\n')", user="999")
+        before = production(bk, docker_client)
+        failed = bk.run("restore", f"--from={name}", "--yes", check=False)
+        said = failed.stdout + failed.stderr
+        assert failed.returncode == 1 and "rolled back to the safety backup" in failed.stderr, said
+        assert "No space left on device" in said, "the switch failed because the disk filled"
+        assert production(bk, docker_client) == before, "wholly as before"
+        assert _marker(bk) == {}
+    finally:
+        put_back()
 
 
 def test_runs_are_in_the_history(bk):

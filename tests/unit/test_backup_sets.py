@@ -411,3 +411,13 @@ def test_the_inventory_tells_here_share_both_and_kinds_apart():
     assert found["pst-20261204T223000Z"].status == "unreadable" and found["pst-20261204T223000Z"].size is None
     unknown = inventory.entries(here, None, {})
     assert {e.where for e in unknown} == {"here"} and all(e.on_share is None for e in unknown)
+
+
+def test_a_helper_that_ends_without_a_word_is_said_with_how_it_ended():
+    from ecosystem import volumes
+    from ecosystem.errors import CommandFailed
+
+    killed = CommandFailed("docker exited with code 137: ", returncode=137, output="files=62")
+    assert volumes._said(killed) == "exit code 137 (killed: SIGKILL): files=62"
+    silent = CommandFailed("docker exited with code 1: ", returncode=1, output="")
+    assert volumes._said(silent) == "exit code 1"
