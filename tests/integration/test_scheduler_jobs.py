@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from invoke import Context
 
-from ecosystem import backup, commands, locks
+from ecosystem import backup, backup_key, commands, locks
 from ecosystem import scheduler_loop as loop_module
 from tasks._common import history as task_history
 from tests.support.invoking import ROOT, write_env
@@ -74,6 +74,7 @@ def world(tmp_path, monkeypatch):
     monkeypatch.setenv("ECOSYSTEM_ENV_FILE", str(env_file))
     # a cold backup "holds" MongoDB: weekly sync then leaves the stack alone and ends at once (its real path)
     backup.ColdMarker(tmp_path / "state").note(["mongo_db"], [])
+    backup_key.ensure(tmp_path / "state" / "backup-key.txt")  # what `invoke setup` makes: offload reaches the NAS
     with locks.exclusive(tmp_path / "state", "backup"):
         yield tmp_path, environ, smtp
     nas.close()
