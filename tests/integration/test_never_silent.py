@@ -18,6 +18,7 @@ import pytest
 
 from ecosystem import errors
 from ecosystem.history import History
+from tests.support.disks import small_disk
 from tests.support.ecosystem import (
     build_and_start,
     make_ecosystem,
@@ -106,13 +107,7 @@ def test_the_engine_lost_during_eod_is_one_message_one_record_one_alert_and_the_
 
 def test_a_disk_that_fills_during_a_backup_is_one_message_recorded_and_alerted_and_leaves_no_partial_set(
         eco, smtp, tmp_path):
-    small = tmp_path / "small"
-    small.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", str(small)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with small_disk(tmp_path / "small", "64k") as small:
         (small / ".filler").write_bytes(b"\0" * 60 * 1024)  # the disk is nearly full: what is left is 4 KB
         since = datetime.now(UTC)
         result = eco.run("backup", check=False, environ={"BACKUP_DIR": str(small), "ALERT_URLS": mail(smtp)})
@@ -124,8 +119,6 @@ def test_a_disk_that_fills_during_a_backup_is_one_message_recorded_and_alerted_a
         (message,) = smtp.wait_for(1)
         assert "backup failed" in message and "the disk is full" in message
         assert [p.name for p in small.iterdir()] == [".filler"], "no set is left, whole or partial"
-    finally:
-        subprocess.run(["umount", str(small)], check=False)
     assert eco.run("weekly.sync", check=False).returncode == 0, "what the backup stopped is running again"
 
 

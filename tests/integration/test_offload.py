@@ -17,6 +17,7 @@ from ecosystem.archives import sha256_file
 from ecosystem.backup_sets import Manifest
 from ecosystem.errors import SmbError
 from ecosystem.settings import load_settings
+from tests.support.disks import small_disk
 from tests.support.invoking import run_invoke
 from tests.support.samba import start_samba
 
@@ -87,26 +88,33 @@ def test_a_set_with_a_large_file_is_uploaded_verified_and_a_second_run_sends_not
     assert offloading.Ledger(s.state_dir).read().keys() == {manifest.name}
 
 
+def _offload_until_a_partial_grows(s, partial: Path, grown: int = 20 << 20,
+                                   seconds: float = 30) -> tuple[threading.Thread, list[BaseException]]:
+    """Start an offload in a thread and return once ``partial`` on the share holds ``grown`` bytes (or
+    ``seconds`` passed): the thread, and the list its failure goes to."""
+    failure: list[BaseException] = []
+
+    def upload():
+        try:
+            offloading.offload(s, say=lambda _: None, sleep=lambda _: None)
+        except BaseException as exc:  # noqa: BLE001 - the drill's failure, whatever it is, goes to the test to assert on
+            failure.append(exc)
+
+    worker = threading.Thread(target=upload)
+    worker.start()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > grown):
+        time.sleep(0.02)
+    return worker, failure
+
+
 def test_smbd_stopped_mid_upload_leaves_no_file_under_a_final_name_and_the_next_run_completes(tmp_path):
     server = start_samba(tmp_path / "smb", PASSWORD)
     try:
         _values, s = settings_for(tmp_path, server)
         manifest = make_set(s.backup_dir, NOW, {"db.archive.gz": 1 << 20, "parquet.tar.gz": 300 << 20})
-        failure: list[BaseException] = []
-
-        def upload():
-            try:
-                offloading.offload(s, say=lambda _: None, sleep=lambda _: None)
-            except BaseException as exc:  # noqa: BLE001 - the drill's failure, whatever it is, goes to the test to assert on
-                failure.append(exc)
-
-        worker = threading.Thread(target=upload)
-        worker.start()
-        partial = server.share_path / s.smb_folder / f".partial-{manifest.name}" / "parquet.tar.gz.age"
-        for _ in range(600):
-            if partial.exists() and partial.stat().st_size > 20 << 20:
-                break
-            time.sleep(0.02)
+        worker, failure = _offload_until_a_partial_grows(s, server.share_path / s.smb_folder / f".partial-"
+                                                         f"{manifest.name}" / "parquet.tar.gz.age")
         server.halt()
         worker.join(timeout=300)
         assert failure and isinstance(failure[0], SmbError) and "cannot reach" in failure[0].message
@@ -272,22 +280,9 @@ def test_the_read_back_process_killed_mid_upload_is_a_clear_failure_and_nothing_
 
     _values, s = settings_for(tmp_path, samba)
     manifest = make_set(s.backup_dir, NOW, {"parquet.tar.gz": 400 << 20})
-    failure: list[BaseException] = []
-
-    def upload():
-        try:
-            offloading.offload(s, say=lambda _: None, sleep=lambda _: None)
-        except BaseException as exc:  # noqa: BLE001 - the failure, whatever it is, goes to the test to assert on
-            failure.append(exc)
-
     before = set(_read_back_children())
-    worker = threading.Thread(target=upload)
-    worker.start()
-    partial = samba.share_path / s.smb_folder / f".partial-{manifest.name}" / "parquet.tar.gz.age"
-    for _ in range(1500):
-        if partial.exists() and partial.stat().st_size > 20 << 20:
-            break
-        time.sleep(0.02)
+    worker, failure = _offload_until_a_partial_grows(s, samba.share_path / s.smb_folder / f".partial-{manifest.name}"
+                                                     / "parquet.tar.gz.age")
     children = [pid for pid in _read_back_children() if pid not in before]
     assert children, "offload reads back in a process of its own"
     for pid in children:
@@ -301,22 +296,13 @@ def test_the_read_back_process_killed_mid_upload_is_a_clear_failure_and_nothing_
 
 def test_a_full_local_disk_during_a_fetch_is_said_as_a_full_disk_not_as_the_share(tmp_path, samba):
     import errno
-    import subprocess
 
     _values, s = settings_for(tmp_path, samba)
     manifest = make_set(s.backup_dir, NOW, {"db.archive.gz": 3 << 20})
     assert offloading.offload(s, say=lambda _: None).sent == [manifest.name]
-    small = tmp_path / "small"
-    small.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(small)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with small_disk(tmp_path / "small", "1m") as small:
         with smb.session(smb.ShareAddress.from_settings(s)) as share, pytest.raises(OSError) as caught:
             offloading.fetch_set(share, manifest.name, small, backup_key.load_for(s), say=lambda _: None)
         assert caught.value.errno == errno.ENOSPC, caught.value
         assert errors.known(caught.value).message.startswith("the disk is full"), "said as this disk, with its fix"
         assert list(small.iterdir()) == [], "the failed fetch leaves nothing behind"
-    finally:
-        subprocess.run(["umount", str(small)], capture_output=True)
