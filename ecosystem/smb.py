@@ -146,16 +146,6 @@ class SmbSession:
 
         return self._call(smbclient.stat, self.address.unc(*parts)).st_size
 
-    def read_text(self, *parts: str) -> str:
-        import smbclient
-
-        path = self.address.unc(*parts)
-        try:
-            with smbclient.open_file(path, mode="r", share_access="r", **self._kw()) as handle:
-                return handle.read()
-        except _failures() as exc:
-            raise _translate(exc, self.address, path) from None
-
     def rename(self, source: tuple[str, ...], target: tuple[str, ...]) -> None:
         import smbclient
 
