@@ -7,6 +7,7 @@ compared file by file and record by record.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import docker
 import pytest
 
 from ecosystem import backup_sets, process_runs, volumes
@@ -606,10 +608,12 @@ def test_an_engine_lost_mid_switch_is_rolled_back_and_finished_by_the_next_resto
         "the scratch the cut restore could not remove is gone (its helpers too)"
 
 
+@contextlib.contextmanager
 def _small_parquet_volume(bk, docker_client, megabytes: int):
-    """Make production's Parquet volume a loop-mounted ext4 of ``megabytes`` (a disk that can fill),
-    with compose's own labels (it then takes it as its own); return a function that puts back an
-    ordinary volume. Nothing may run meanwhile: the stack is taken down and brought up again."""
+    """For the block, production's Parquet volume is a loop-mounted ext4 of ``megabytes`` (a disk that
+    can fill), with compose's own labels (it then takes it as its own); after, an ordinary volume
+    again, and the loop device detached whatever happened. Nothing may run meanwhile: the stack is
+    taken down and brought up again."""
     name = volumes.volume_name(bk.settings, "parquet")
     labels = docker_client.volumes.get(name).attrs["Labels"]
     image = bk.settings.state_dir.parent / f"small-parquet-{megabytes}m.img"
@@ -619,24 +623,25 @@ def _small_parquet_volume(bk, docker_client, megabytes: int):
     subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
     device = subprocess.run(["losetup", "-f", "--show", str(image)], check=True, capture_output=True,
                             text=True).stdout.strip()
-    docker_client.volumes.create(name, driver="local", driver_opts={"type": "ext4", "device": device},
-                                 labels=labels)
-    uid = bk.settings.container_uid  # a new file system's root is root's, and holds lost+found: as a volume is
-    docker_client.containers.run(volumes.helper_image(bk.settings), ["sh", "-c", f"rm -rf /v/lost+found && "
-                                 f"chown {uid}:{uid} /v"], entrypoint=[], user="0", remove=True,
-                                 volumes={name: {"bind": "/v", "mode": "rw"}}, network_mode="none")
-    bk.run("up")
-
-    def put_back() -> None:
+    try:
+        docker_client.volumes.create(name, driver="local", driver_opts={"type": "ext4", "device": device},
+                                     labels=labels)
+        uid = bk.settings.container_uid  # a new file system's root is root's, and holds lost+found
+        docker_client.containers.run(volumes.helper_image(bk.settings), ["sh", "-c", f"rm -rf /v/lost+found && "
+                                     f"chown {uid}:{uid} /v"], entrypoint=[], user="0", remove=True,
+                                     volumes={name: {"bind": "/v", "mode": "rw"}}, network_mode="none")
+        bk.run("up")
+        yield
+    finally:
         bk.run("down", check=False)
         try:
             docker_client.volumes.get(name).remove()
+        except docker.errors.NotFound:
+            pass
         finally:
             subprocess.run(["losetup", "-d", device], check=False)
             image.unlink(missing_ok=True)
         bk.run("up")
-
-    return put_back
 
 
 def test_a_disk_that_fills_in_the_middle_of_the_switch_rolls_back_to_the_safety_backup(bk, docker_client):
@@ -650,8 +655,7 @@ def test_a_disk_that_fills_in_the_middle_of_the_switch_rolls_back_to_the_safety_
     bk.run("stop", "--all", check=False)
     bk.run("backup")
     name = [n for n, m in sets(bk) if m and m.status == "good" and not n.endswith("-pre-restore")][-1]
-    put_back = _small_parquet_volume(bk, docker_client, 100)
-    try:
+    with _small_parquet_volume(bk, docker_client, 100):
         run_in(bk, docker_client, "pysys_runtime", SEED_PARQUET)  # production now: a small store, on a 100 MB disk
         run_in(bk, docker_client, "mongo_db", "import pathlib; p = pathlib.Path('/data/db/standin-data/production');"
                "(p / 'orders.jsonl').write_text('{\"i\": -1}\\n')", user="999")
@@ -662,8 +666,6 @@ def test_a_disk_that_fills_in_the_middle_of_the_switch_rolls_back_to_the_safety_
         assert "No space left on device" in said, "the switch failed because the disk filled"
         assert production(bk, docker_client) == before, "wholly as before"
         assert _marker(bk) == {}
-    finally:
-        put_back()
 
 
 def test_runs_are_in_the_history(bk):
