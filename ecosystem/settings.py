@@ -608,7 +608,7 @@ class Settings:
         "require SMB3 encryption of the session (the server must support it)")
     smb_verify: bool = _v(
         "SMB offload", "SMB_VERIFY", "yes", _yes_no, "SMB_VERIFY=yes",
-        "read every uploaded file back and compare its SHA-256 with the manifest")
+        "read every uploaded file back, decrypt it and compare its SHA-256 with the manifest")
     offload_keep_last: int = _v(
         "SMB offload", "OFFLOAD_KEEP_LAST", "14",
         _int_in(0, 100000, "must be a whole number of 0 or more"), "OFFLOAD_KEEP_LAST=14",
