@@ -104,7 +104,7 @@ def read_remote(share: smb.SmbSession, name: str, key: BackupKey | None) -> tupl
     except backup_key.WrongKey:
         raise
     except (BackupKeyError, ValueError, TypeError, KeyError):  # damaged: not a set to count on
-        return None, True
+        pass
     return None, True
 
 

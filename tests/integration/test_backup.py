@@ -488,6 +488,17 @@ def _kill_first_helper_writing(docker_client, volume: str, stop: list) -> list[s
     return killed
 
 
+def _restore_killing_the_first_helper_writing(bk, docker_client, name: str, key: str):
+    """Restore the set ``name`` while the first helper writing production's volume ``key`` is killed
+    (the switch's copy into it); return the restore's result and what was killed."""
+    stop: list = []
+    killed = _kill_first_helper_writing(docker_client, volumes.volume_name(bk.settings, key), stop)
+    try:
+        return bk.run("restore", f"--from={name}", "--yes", check=False), killed
+    finally:
+        stop.append(True)
+
+
 def test_a_set_that_does_not_restore_as_written_is_refused_in_scratch_with_production_untouched(bk, docker_client):
     name, _, state_b = _two_states(bk, docker_client)
     folder = bk.settings.backup_dir / name
@@ -509,12 +520,7 @@ def test_a_set_that_does_not_restore_as_written_is_refused_in_scratch_with_produ
 
 def test_a_switch_whose_helper_is_killed_rolls_back_to_the_safety_backup_by_itself(bk, docker_client):
     name, _, state_b = _two_states(bk, docker_client)
-    stop: list = []
-    killed = _kill_first_helper_writing(docker_client, volumes.volume_name(bk.settings, "parquet"), stop)
-    try:
-        failed = bk.run("restore", f"--from={name}", "--yes", check=False)
-    finally:
-        stop.append(True)
+    failed, killed = _restore_killing_the_first_helper_writing(bk, docker_client, name, "parquet")
     assert killed and "no-overwrite-dir" in killed[0], f"the switch's helper was killed: {killed}"
     assert failed.returncode == 1 and "rolled back to the safety backup" in failed.stderr, failed.stderr
     assert production(bk, docker_client) == state_b, "wholly as before"
@@ -533,12 +539,7 @@ def test_a_cold_sets_switch_whose_mongodb_volume_copy_is_killed_rolls_back_by_it
     run_in(bk, docker_client, "mongo_db",
            "import os; open('/data/db/standin-bulk.wt', 'wb').write(os.urandom(160 << 20))", user="999")
     name, _, state_b = _two_states(bk, docker_client, cold=True)
-    stop: list = []
-    killed = _kill_first_helper_writing(docker_client, volumes.volume_name(bk.settings, "mongo_data"), stop)
-    try:
-        failed = bk.run("restore", f"--from={name}", "--yes", check=False)
-    finally:
-        stop.append(True)
+    failed, killed = _restore_killing_the_first_helper_writing(bk, docker_client, name, "mongo_data")
     assert killed, "the switch's copy into MongoDB's data volume was killed"
     assert failed.returncode == 1 and "rolled back to the safety backup" in failed.stderr, failed.stderr
     assert "MongoDB does not start on what the switch left: emptied, started afresh" in failed.stdout, failed.stdout
