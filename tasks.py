@@ -13,6 +13,7 @@ from invoke import Collection
 
 from tasks import (
     backup,
+    brief,
     build,
     config,
     demo,
@@ -59,4 +60,5 @@ ns.add_task(scheduler.show_schedule)
 ns.add_task(service.install_service)
 ns.add_collection(Collection("gateway", gateway.status, gateway.login))
 ns.add_collection(Collection("weekly", weekly.sync, weekly.open_, weekly.close))
+ns.add_task(brief.brief)
 ns.add_task(demo.demo)

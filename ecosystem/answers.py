@@ -15,6 +15,22 @@ HISTORY = f"{PREFIX}/history/1"
 CONFIG = f"{PREFIX}/config/1"
 SCHEDULE = f"{PREFIX}/schedule/1"
 DOCTOR = f"{PREFIX}/doctor/1"
+STATUS = f"{PREFIX}/status/1"
+BRIEF = f"{PREFIX}/brief/1"
+
+_RUN = "job:str step:str? slot:str? state:str start:str end:str? detail:str"
+_OVERVIEW = {"schema": "str", "at": "str", "trading_day": "str", "inside_week": "bool", "headline": "str",
+             "degraded": "bool", "problems": "list", "problems[]": "what:str fix:str",
+             "services": "list", "services[]": "service:str container:str state:str health:str exit_code:int?",
+             "scheduler": "dict", "scheduler.": "state:str last_looked:str? age_seconds:float?",
+             "chain": "dict", "chain.": "slot:str? state:str? start:str? end:str? detail:str",
+             "chain_steps": "list", "chain_steps[]": _RUN, "launches": "list", "launches[]": _RUN,
+             "gateway": "dict", "gateway.": "state:str detail:str since:str? observed_at:str?",
+             "statuses": "dict", "statuses_unread": "str",
+             "data_safety": "list", "data_safety[]": "name:str configured:bool last_ok:str? latest_outcome:str? "
+                                                    "latest_at:str? latest_detail:str",
+             "disks": "list", "disks[]": "label:str path:str free_bytes:int? total_bytes:int?",
+             "alerts_since": "str", "alerts": "list", "alerts[]": _RUN}
 
 # field -> JSON type ("str", "int", "float", "bool", "list", "dict"; "?" after it: may be null); a
 # list's items, when they are objects, are described under "<field>[]"
@@ -27,6 +43,8 @@ FIELDS: dict[str, dict[str, str]] = {
     SCHEDULE: {"schema": "str", "sync": "str", "slots": "list", "scheduler": "dict",
                "slots[]": "job:str slot:str at:str command:list",
                "scheduler.": "state:str last_looked:str? age_seconds:float?"},
+    STATUS: _OVERVIEW,
+    BRIEF: {**_OVERVIEW, "title": "str", "text": "str"},
     DOCTOR: {"schema": "str", "healthy": "bool", "failed": "int", "warned": "int", "checks": "list",
              "checks[]": "check:str verdict:str detail:str fix:str"},
 }
@@ -80,6 +98,42 @@ def doctor(results, redact) -> dict:
             "warned": sum(r.verdict == "warn" for r in results),
             "checks": [{"check": r.check, "verdict": r.verdict, "detail": redact(r.detail), "fix": redact(r.fix)}
                        for r in results]}
+
+
+def _run(r) -> dict:
+    return {"job": r.job, "step": r.step, "slot": r.slot, "state": r.state, "start": _time(r.start),
+            "end": _time(r.end), "detail": r.detail}
+
+
+def overview(o, *, schema: str = STATUS, redact=lambda text: text, **more) -> dict:
+    """`invoke status --json` (and, with ``schema=BRIEF`` and its title and text, `invoke brief --json`):
+    the overview's facts; ``statuses`` holds every process status observed, GO ones too."""
+    chain = o.chain
+    seen = o.observed
+    answer = {
+        "schema": schema, "at": _time(o.at), "trading_day": o.trading_day, "inside_week": o.inside_week,
+        "headline": o.headline, "degraded": o.degraded,
+        "problems": [{"what": redact(p.what), "fix": redact(p.fix)} for p in o.problems],
+        "services": [{"service": r.service, "container": r.container, "state": r.state, "health": r.health,
+                      "exit_code": r.exit_code} for r in o.services],
+        "scheduler": {"state": o.scheduler.state, "last_looked": _time(o.scheduler.looked),
+                      "age_seconds": o.scheduler.age_seconds},
+        "chain": {"slot": chain.slot if chain else None, "state": chain.state if chain else None,
+                  "start": _time(chain.start) if chain else None, "end": _time(chain.end) if chain else None,
+                  "detail": chain.detail if chain else ""},
+        "chain_steps": [_run(r) for r in o.chain_steps], "launches": [_run(r) for r in o.launches],
+        "gateway": {"state": seen.gateway or "not observed", "detail": seen.gateway_detail,
+                    "since": _time(seen.gateway_since), "observed_at": _time(seen.at)},
+        "statuses": dict(seen.statuses), "statuses_unread": seen.statuses_unread,
+        "data_safety": [{"name": f.name, "configured": f.configured,
+                         "last_ok": _time(f.last_ok.end or f.last_ok.start) if f.last_ok else None,
+                         "latest_outcome": f.latest.outcome if f.latest else None,
+                         "latest_at": _time(f.latest.end or f.latest.start) if f.latest else None,
+                         "latest_detail": f.latest.detail if f.latest else ""} for f in o.jobs],
+        "disks": [{"label": d.label, "path": d.path, "free_bytes": d.free_bytes, "total_bytes": d.total_bytes}
+                  for d in o.disks],
+        "alerts_since": _time(o.alerts_since), "alerts": [_run(r) for r in o.alerts], **more}
+    return answer
 
 
 def problems(answer: dict) -> list[str]:

@@ -268,11 +268,41 @@ class History:
 
     # -- reading -------------------------------------------------------------------------
 
+    def _read(self, recent: timedelta | None) -> bytes:
+        """The file, or with ``recent`` only its tail: whole lines back to the first one written more
+        than ``recent`` (plus a day, for runs that began before and ended inside it) before its last
+        line. Every line carries its run whole, so an end line alone folds to the run."""
+        with self.path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if recent is None or size <= _TAIL_BLOCK:
+                handle.seek(0)
+                return handle.read()
+            cutoff: datetime | None = None
+            start = size
+            while start > 0:
+                start = max(0, start - _TAIL_BLOCK)
+                handle.seek(start)
+                block = handle.read(min(_TAIL_BLOCK, size - start) + 512)
+                for line in block.split(b"\n")[1:-1]:
+                    written = _written(line)
+                    if written is None:
+                        continue
+                    if cutoff is None:
+                        cutoff = written - recent - timedelta(days=1)
+                    if written < cutoff:
+                        handle.seek(start)
+                        data = handle.read()
+                        return data[data.index(b"\n") + 1:] if start else data
+                    break  # the block's first whole line is inside the window: read further back
+            handle.seek(0)
+            return handle.read()
+
     def runs(self, *, job: str | None = None, since: datetime | None = None,
-             include_steps: bool = True) -> list[Run]:
-        """Return the runs in start order, folded from their start and end lines."""
+             include_steps: bool = True, recent: timedelta | None = None) -> list[Run]:
+        """Return the runs in start order, folded from their start and end lines; with ``recent``,
+        from the file's tail only (the runs of about that span before the last line, and maybe more)."""
         try:
-            data = self.path.read_bytes()
+            data = self._read(recent)
         except FileNotFoundError:
             return []
         except OSError as exc:
@@ -322,6 +352,18 @@ class History:
     def succeeded(self, job: str, slot: str, *, step: str | None = None) -> bool:
         """Say whether ``job`` (or its ``step``) ended ``ok`` for ``slot``."""
         return any(r.outcome == "ok" and r.slot == slot and r.step == step for r in self.runs(job=job))
+
+
+_TAIL_BLOCK = 256 * 1024
+_WRITTEN = re.compile(rb'"(?:end|start)":"([^"]+)"')
+
+
+def _written(line: bytes) -> datetime | None:
+    """When a history line was written (its end, else its start), read without parsing it all."""
+    try:
+        return max((datetime.fromisoformat(found.decode()) for found in _WRITTEN.findall(line)), default=None)
+    except ValueError:
+        return None
 
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")

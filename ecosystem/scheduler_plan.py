@@ -23,6 +23,7 @@ from .week import WeekWindow, phase
 ON_TIME = timedelta(minutes=2)   # a slot seen within this of its time is on time, not a catch-up
 OPEN_LEAD = timedelta(minutes=10)  # weekly.open runs this long before the day's first launch, so its `up`
                                    # (which may recreate a service) is done before weekly sync launches anything
+BRIEF = "brief --send"            # the morning and evening brief, on trading days at BRIEF_AT (with ALERT_URLS)
 OWN = "own:"                     # the prefix of the trader's own jobs (SCHEDULER_JOBS) in the history
 
 
@@ -175,7 +176,8 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
     """The jobs of the design card: the window's opening (``weekly.open``: up, the gateway's login
     check, the day's launches) and the nightly pipeline on trading days, the week's close
     (``weekly.close``: what ended is recorded, a tally), the weekend pipeline, the
-    Sunday-evening gateway check, and the trader's own jobs (SCHEDULER_JOBS). (``weekly sync``
+    Sunday-evening gateway check, the trader's own jobs (SCHEDULER_JOBS), and, with ALERT_URLS,
+    the brief on trading days at BRIEF_AT. (``weekly sync``
     runs every minute and has no slots.)"""
     tz = settings.tz
     window = WeekWindow.from_settings(settings)
@@ -233,6 +235,13 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
         year, week, _ = opened.isocalendar()
         return [Slot("weekly.close", f"{year}-W{week:02d}", closes, closes + catchup)]
 
+    def brief(day: date) -> list[Slot]:
+        if not trading_day(day):
+            return []
+        # a brief hours late says little that the next one will not: caught up within two hours
+        return [Slot(BRIEF, f"{day.isoformat()}T{moment:%H:%M}", at, at + timedelta(hours=2))
+                for moment in settings.brief_at for at in [_local(day, moment, tz)]]
+
     def custom(spec) -> JobSpec:
         def slots(day: date) -> list[Slot]:
             if spec.days == "trading":
@@ -247,6 +256,8 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
     jobs = [JobSpec("weekly.open", window_open), JobSpec("nightly", nightly), JobSpec("weekly.close", window_close),
             JobSpec("weekend", weekend),
             JobSpec("gateway.status", gateway_check), *(custom(spec) for spec in settings.scheduler_jobs)]
+    if settings.alert_urls and settings.brief_at:
+        jobs.append(JobSpec(BRIEF, brief))
     return [JobSpec(job.name, _per_day(job.slots)) for job in jobs]
 
 

@@ -219,6 +219,20 @@ def _weekday_time(text: str):
     return _WEEKDAYS.index(day[:3]) + 1, clock(int(hours), int(minutes or 0))
 
 
+def _times_of_day(text: str):
+    from datetime import time as clock
+
+    found = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        hours, colon, minutes = part.partition(":")
+        if not colon or not hours.isdigit() or not minutes.isdigit() or int(hours) > 23 or int(minutes) > 59:
+            raise ValueError("must be 24-hour times separated by commas, like 07:00,22:00 (empty: no brief)")
+        found.append(clock(int(hours), int(minutes)))
+    return tuple(sorted(set(found)))
+
+
 def _scheduled_jobs(text: str) -> tuple[ScheduledJob, ...]:
     from .scheduler_plan import parse_own_jobs  # the grammar of SCHEDULER_JOBS is the planner's
 
@@ -474,6 +488,11 @@ class Settings:
         "Alerts", "ALERT_THROTTLE_MINUTES", "60",
         _int_in(0, 10080, "must be a whole number of minutes from 0 to 10080"), "ALERT_THROTTLE_MINUTES=60",
         "the same alert is sent at most once in this many minutes (the next one says how many were held back)")
+    brief_at: tuple[time, ...] = _v(
+        "Alerts", "BRIEF_AT", "07:00,22:00", _times_of_day, "BRIEF_AT=07:00,22:00",
+        "when, on trading days, the brief goes to ALERT_URLS (all good, or the problems; the last chain, the "
+        "gateway, the last good backup, offload and drill, free disk, the alerts since the last brief); empty: "
+        "never")
     heartbeat_url: Secret | None = _v(
         "Alerts", "HEARTBEAT_URL", "", _http_url_secret, "HEARTBEAT_URL_FILE=/run/secrets/heartbeat_url",
         "a dead-man's switch: a Healthchecks.io check URL (or an Uptime Kuma push URL) that the scheduler pings "

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from . import backup as backups
-from . import backup_job, locks, processes, stack, startup, trading_day, week
+from . import backup_job, locks, processes, stack, startup, status_page, trading_day, week
 from . import plan as planning
 from . import restore as restoring
 from .errors import known
@@ -115,6 +115,7 @@ def recorded_sync(ctx: Context, step: str, *, launch: bool = True) -> list[str]:
     """``sync`` under the week's lock, recorded as the task ``weekly.STEP`` (sync, open, close): a sync that
     changed something is recorded ``ok`` with what it did, one that failed ``failed`` with the
     fix (and raised); one that found everything in step leaves no trace (it runs every minute).
+    Either way the statuses and the gateway are observed and the status page written after it.
     Another sync holding the lock: this one does nothing and says so."""
     s = ctx.settings
     started = datetime.now(UTC)
@@ -130,9 +131,11 @@ def recorded_sync(ctx: Context, step: str, *, launch: bool = True) -> list[str]:
             raise
         ctx.history.record(f"weekly.{step}", error.outcome, error.message, start=started, hint=error.fix)
         mark_recorded(exc)
+        status_page.refresh(ctx)
         raise
     if done:
         ctx.history.record(f"weekly.{step}", Outcome.OK, "; ".join(done), start=started)
     for line in done:
         ctx.say(line)
+    status_page.refresh(ctx)
     return done

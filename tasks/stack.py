@@ -3,10 +3,10 @@ from datetime import UTC, datetime
 
 from invoke import Exit
 
-from ecosystem import eod, processes, run_logs, stack, trading_day
+from ecosystem import answers, brief, overview, processes, run_logs, stack
 from ecosystem.errors import EcosystemError
 
-from ._common import context, ecosystem_task, history, recorded, settings, table, task_flags
+from ._common import context, ecosystem_task, recorded, settings, table, task_flags
 
 
 def _services(text, own: list[str]):
@@ -63,37 +63,37 @@ def _ago(moment, now):
     return f"{seconds}s ago"
 
 
-@ecosystem_task(read_only=True)
-def status(c):
-    """Show each service's state, health, since, last exit code and image age, and the last runs."""
+@ecosystem_task(read_only=True, help={
+    "json": f"print the facts as JSON (schema {answers.STATUS}; see the README)",
+    "all_": "also show the services that are not created (the trading and one-shot ones, normally)"})
+def status(c, json=False, all_=False):
+    """The ecosystem at a glance: problems first, services, last chain, launches, gateway, data safety.
+
+    Exits 1 when anything is degraded (each problem is listed with what to do), 0 when all is good."""
     ctx = context(c)
-    s = ctx.settings
-    rows = stack.service_states(ctx)
     now = datetime.now(UTC)
-    print(table(("service", "container", "state", "health", "since", "exit", "image built"),
-                [(r.service, r.container, r.state, r.health, _ago(r.since, now),
-                  r.exit_shown, _ago(r.image_created, now)) for r in rows]))
-    runs = history(c).runs()
-    last = {}
-    for run in runs:
-        if run.outcome and run.step is None:
-            last[run.job] = run
-    if last:
-        print()
-        print(table(("job", "last run", "outcome", "detail"),
-                    [(job, r.start.astimezone(s.tz).strftime("%a %d %b %H:%M"), r.outcome, r.detail)
-                     for job, r in sorted(last.items())]))
+    view, runs = overview.collect(ctx, now=now)
+    if json:
+        import json as json_module
+
+        print(json_module.dumps(answers.overview(view, redact=ctx.redact), indent=1))
+    else:
+        _print_status(ctx, view, runs, now, all_=all_)
+    if view.degraded:
+        raise Exit(code=1)
+
+
+def _print_status(ctx, view, runs, now, *, all_: bool) -> None:
+    s = ctx.settings
+    head, _, rest = "\n".join(brief.lines(view)).partition("\n\nLAST CHAIN")
+    print(ctx.redact(head))
+    rows = view.services if not all_ else stack.service_states(ctx, image_ages=False)
+    print()
+    print(table(("service", "container", "state", "health", "since", "exit"),
+                [(r.service, r.container, r.state, r.health, _ago(r.since, now), r.exit_shown) for r in rows]))
+    print(ctx.redact("\n".join(line for line in ("\nLAST CHAIN" + rest).splitlines()
+                                if not line.startswith("scheduler:"))))
     _scheduler_lines(s, now, runs)
-    slot = now.astimezone(s.tz).date().isoformat()
-    today = {}
-    for run in runs:  # each process's latest outcome this trading day, from the day's launches and the chain
-        if run.slot == slot and run.step and run.job in (trading_day.JOB, eod.JOB):
-            today[run.step] = run
-    if today:
-        print(f"\ntrading day {slot}")
-        print(table(("process", "by", "at", "outcome", "detail"),
-                    [(name, r.job, r.start.astimezone(s.tz).strftime("%H:%M"), r.state, r.detail)
-                     for name, r in sorted(today.items(), key=lambda item: item[1].start)]))
 
 
 @ecosystem_task(read_only=True, help={"service": "a service (its container logs) or a pysystemtrade process "

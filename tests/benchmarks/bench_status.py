@@ -1,7 +1,10 @@
 """Benchmark (not part of CI): `invoke status` against `docker compose ps`, on a running stack of ten services.
 
-Target: the median whole-process time of `invoke status` is at most 4x that of
-`docker compose ps` on the same stack. Run from the project folder:
+Target: the median whole-process time of `invoke status` is at most 2x that of
+`docker compose ps` on the same stack. `invoke status` does all it does for the trader: the
+problems, the services, the last chain and today's launches, the gateway and the statuses (as
+the last observation wrote them: `invoke brief` makes one first), data safety, free disk, the
+scheduler and the next runs. Run from the project folder:
 
     .venv/bin/python -m tests.benchmarks.bench_status [--runs 15]
 
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import docker
 
-from ecosystem import images, stack
+from ecosystem import images, process_runs, stack
 from ecosystem.settings import load_settings
 from standins.pysystemtrade_repo import make_repo
 from tests.support import images as test_images
@@ -33,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def timed(argv, env) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True)
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True)
+    if done.returncode not in (0, 1):  # `invoke status` exits 1 when something is degraded (no scheduler here)
+        raise SystemExit(f"{argv} exited with {done.returncode}: {done.stderr.decode()[-2000:]}")
     return time.perf_counter() - start
 
 
@@ -71,10 +76,12 @@ def main() -> None:
         for index, (service, argv) in enumerate(
                 [("stack_handler", []), ("capital_update", [])] +
                 [("daily_processes", [p]) for p in ("run_systems", "run_cleaners", "run_reports", "run_backups")]):
-            project.run_detached(service, argv, name=f"bench{index}{test_stack.suffix}",
+            project.run_detached(service, process_runs.command(argv[0]) if argv else [],
+                                 name=f"bench{index}{test_stack.suffix}",
                                  environment={"STANDIN_BEHAVIOUR": "*=hang"})
         running = len(client.containers.list(
             filters={"label": f"com.docker.compose.project={settings.compose_project}"}))
+        subprocess.run(invoke + ["brief"], cwd=ROOT, env=env, check=True, capture_output=True)  # observed.json
         ps = project._argv("ps", "--all")
         timed(invoke + ["status"], env), timed(ps, compose_env)  # warm caches
         ours, theirs = [], []
@@ -85,7 +92,7 @@ def main() -> None:
         print(f"containers running: {running}")
         print(f"invoke status     median {a * 1000:7.1f} ms over {args.runs} runs")
         print(f"docker compose ps median {b * 1000:7.1f} ms over {args.runs} runs")
-        print(f"ratio {a / b:.2f}x (target: at most 4x)")
+        print(f"ratio {a / b:.2f}x (target: at most 2x)")
     finally:
         subprocess.run(project._argv("--profile", "*", "down", "--timeout", "1"), cwd=ROOT, env=compose_env,
                        capture_output=True)

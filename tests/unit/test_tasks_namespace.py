@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 EXPECTED = {"backup", "backups", "build", "config", "doctor", "down", "eod", "history", "logs", "nightly", "weekend",
             "offload", "plan", "reports", "restore", "resume", "recover", "run-scheduler", "schedule",
-            "install-service", "demo",
+            "install-service", "demo", "brief",
             "rollback", "setup", "shell", "status", "stop", "up", "weekly.sync", "weekly.open", "weekly.close",
             "gateway.status", "gateway.login"}
 
