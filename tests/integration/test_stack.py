@@ -74,10 +74,14 @@ def test_up_brings_the_stack_to_healthy_and_status_shows_it(docker_client, eco):
         assert (rows[service].state, rows[service].health) == ("running", "healthy"), service
     for service in stack_module.TRADING + stack_module.ONE_SHOT:
         assert rows[service].state == "not created", service
-    status = eco.run("status").stdout
+    shown = eco.run("status", check=False)
+    status = shown.stdout
     assert all(line.split()[2:4] == ["running", "healthy"] for line in status.splitlines()
                if line.split()[:1] in (["mongo_db"], ["ib_gateway"], ["jupyter"]))
-    assert "up" in status.split("job")[1]
+    assert shown.returncode == 1 and "the scheduler has never run" in status and "no good backup" in status, \
+        "degraded (no scheduler, no backup yet): listed with what to do, and exit 1"
+    assert "db_backup" not in status, "a profile-only service that is not created is hidden"
+    assert "db_backup" in eco.run("status", "--all", check=False).stdout
 
 
 def test_ports_are_published_only_on_the_bind_address(docker_client, eco):

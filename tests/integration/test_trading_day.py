@@ -105,8 +105,9 @@ def test_a_chain_records_ran_declined_failed_and_timed_out_apart_and_goes_on(day
     assert any("failed on purpose" in line for line in steps["run_strategy_order_generator"].log_tail)
     shown = day.run("history", "--job", "eod", "--logs").stdout
     assert "declined" in shown and "timed_out" in shown and "failed on purpose" in shown
-    status = day.run("status").stdout
-    assert "run_systems" in status and "declined" in status
+    shown = day.run("status", check=False)
+    assert shown.returncode == 1, "a degraded ecosystem: status exits 1"
+    assert "run_systems" in shown.stdout and "declined" in shown.stdout
 
     # a rerun the same trading day resumes at the first step that did not succeed
     control(day, docker_client).go("run_systems")
@@ -121,6 +122,53 @@ def test_a_chain_records_ran_declined_failed_and_timed_out_apart_and_goes_on(day
     forced = datetime.now(UTC)
     day.run("eod", "--force")
     assert set(eod_steps(day, forced)) == set(CHAIN)
+
+
+def _brief(day, smtp, environ: dict, count: int) -> str:
+    """Send the brief to the loopback SMTP server (the scheduler marked running); return the message."""
+    from tests.integration.test_alerts import readable
+
+    beat = day.settings.state_dir / "scheduler-heartbeat.json"
+    beat.write_text(json.dumps({"looked": datetime.now(UTC).isoformat()}))
+    url = (f"mailto://brief:pw@localhost:{smtp.port}?smtp=127.0.0.1&from=ecosystem@localhost"
+           "&to=trader@localhost&mode=insecure")
+    sent = day.run("brief", "--send", environ={**environ, "ALERT_URLS": url})
+    assert "brief sent" in sent.stdout
+    return readable(smtp.wait_for(count)[count - 1])
+
+
+def test_the_brief_after_a_good_day_says_all_good_and_after_a_bad_one_names_each_problem(day, docker_client, smtp):
+    control(day, docker_client).go("run_systems")
+    write_private(day, "standin_behaviour", "seconds=0.5\n")
+    assert day.run("eod", "--force").returncode == 0
+    from tests.integration.test_backup import SEED_DB
+
+    seeded = docker_client.containers.get(f"mongo_db{day.test_stack.suffix}").exec_run(["python3", "-c", SEED_DB])
+    assert seeded.exit_code == 0, seeded.output
+    day.run("backup")
+    good = _brief(day, smtp, {}, 1)
+    assert good.startswith("pysystemtrade brief: all good"), good
+    assert "run_reports: ok" in good and "backup: last good" in good and "gateway: logged in" in good
+    assert json.loads((day.settings.state_dir / "observed.json").read_text())["gateway"] == "logged in"
+
+    # a bad day: a step declines (its status is STOP) and the offload fails
+    smb = {"SMB_SERVER": "127.0.0.1", "SMB_PORT": "1", "SMB_SHARE": "backups", "SMB_USER": "trader",
+           "SMB_PASSWORD": "sentinel-SMB-brief-3141"}
+    control(day, docker_client).stop("run_systems")
+    assert day.run("eod", "--force", check=False).returncode == 1
+    assert day.run("offload", check=False, environ=smb).returncode != 0
+    bad = _brief(day, smtp, smb, 2)
+    assert bad.startswith("pysystemtrade brief: 2 problems"), bad
+    assert "1. last night's chain: eod run_systems declined" in bad and "(its status is STOP)" in bad
+    assert "2. offload: the latest run failed" in bad and "what to do:" in bad
+    assert "sentinel-SMB-brief-3141" not in bad
+    shown = day.run("status", check=False, environ=smb)
+    assert shown.returncode == 1 and "2 PROBLEMS" in shown.stdout
+    answer = json.loads(day.run("status", "--json", check=False, environ=smb).stdout)
+    from ecosystem import answers
+
+    assert answers.problems(answer) == [] and answer["headline"] == "2 problems" and answer["degraded"]
+    control(day, docker_client).go("run_systems")
 
 
 def test_a_failure_in_a_stop_on_failure_step_skips_the_rest(day, docker_client):
