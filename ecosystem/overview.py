@@ -153,9 +153,11 @@ def gather(settings, *, now: datetime, runs: Sequence[Run], services: Sequence[S
 
 
 def _problems(settings, o: Overview) -> list[Problem]:
+    from .stack import ALWAYS_ON
+
     found: list[Problem] = []
     for row in o.services:
-        if row.service in ("mongo_db", "ib_gateway", "pysys_runtime", "jupyter") and (
+        if row.service in ALWAYS_ON and (
                 row.state != "running" or row.health == "unhealthy"):
             found.append(Problem(f"{row.service} is {row.state if row.state != 'running' else 'unhealthy'}",
                                  "invoke up (invoke logs " + row.service + " says why)"))

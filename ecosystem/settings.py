@@ -562,6 +562,10 @@ class Settings:
     jupyter_token: Secret | None = _v(
         "Jupyter", "JUPYTER_TOKEN", "", _secret, "JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token",
         "token Jupyter asks for; when unset, `invoke setup` generates one under STATE_DIR", secret=True)
+    status_page_token: Secret | None = _v(
+        "Status page", "STATUS_PAGE_TOKEN", "", _secret, "STATUS_PAGE_TOKEN_FILE=/run/secrets/status_page_token",
+        "token the status page asks for (as ?token=...) when BIND_ADDRESS is not loopback; when unset there, "
+        "`invoke setup` generates one under STATE_DIR (on loopback none is asked for)", secret=True)
     bind_address: str = _v(
         "Host ports", "BIND_ADDRESS", "127.0.0.1", _ip_address, "BIND_ADDRESS=127.0.0.1",
         "the host address every published port binds to; anyone reaching the IB API port can trade", compose=True)
@@ -577,6 +581,10 @@ class Settings:
         "Host ports", "JUPYTER_PORT", "8888",
         _int_in(1, 65535, "must be a port number from 1 to 65535"), "JUPYTER_PORT=8888",
         "host port of Jupyter", compose=True)
+    status_page_port: int = _v(
+        "Host ports", "STATUS_PAGE_PORT", "8787",
+        _int_in(1, 65535, "must be a port number from 1 to 65535"), "STATUS_PAGE_PORT=8787",
+        "host port of the status page", compose=True)
     backup_dir: Path = _v(
         "Backups", "BACKUP_DIR", "backup", _host_path, "backup",
         "where backup sets are written (relative to the project folder, or absolute)", compose=True)
@@ -720,7 +728,8 @@ class Settings:
 
     @property
     def host_ports(self) -> dict[str, int]:
-        return {"IB_API_PORT": self.ib_api_port, "VNC_PORT": self.vnc_port, "JUPYTER_PORT": self.jupyter_port}
+        return {"IB_API_PORT": self.ib_api_port, "VNC_PORT": self.vnc_port, "JUPYTER_PORT": self.jupyter_port,
+                "STATUS_PAGE_PORT": self.status_page_port}
 
     def secret_values(self) -> list[str]:
         """Every secret's value, and the secret parts of the URLs among them (a password, a token in the
@@ -976,7 +985,7 @@ def _cross_checks(values: dict[str, Any], problems: list[SettingProblem], warnin
                                        f"{values['gateway_java_heap_mb']}): it needs the heap plus 512m",
                                        f"GATEWAY_MEMORY_LIMIT={-(-needed // 1024 ** 2)}m"))
     ports = {"IB_API_PORT": values["ib_api_port"], "VNC_PORT": values["vnc_port"],
-             "JUPYTER_PORT": values["jupyter_port"]}
+             "JUPYTER_PORT": values["jupyter_port"], "STATUS_PAGE_PORT": values["status_page_port"]}
     seen: dict[int, str] = {}
     for name, port in ports.items():
         if port in seen:

@@ -38,11 +38,23 @@ MONGO_UID = 999      # the official mongo image's mongodb user (and the stand-in
 RELAY_PORTS = {"live": 4003, "paper": 4004}
 
 # every service of docker-compose.yml; a unit test pins this against `docker compose config`
-SERVICES = ("mongo_db", "ib_gateway", "pysys_runtime", "jupyter", "stack_handler", "capital_update",
+SERVICES = ("mongo_db", "ib_gateway", "pysys_runtime", "jupyter", "status_page", "stack_handler", "capital_update",
             "daily_processes", "db_backup", "csv_backup", "db_restore")
-ALWAYS_ON = ("mongo_db", "ib_gateway", "pysys_runtime", "jupyter")
+ALWAYS_ON = ("mongo_db", "ib_gateway", "pysys_runtime", "jupyter", "status_page")
 TRADING = ("stack_handler", "capital_update", "daily_processes")
 ONE_SHOT = ("db_backup", "csv_backup", "db_restore")
+
+
+def page_dir(settings: Settings) -> Path:
+    """The folder the status page is written to and served from (``status_page``)."""
+    return settings.state_dir / "page"
+
+
+def page_needs_token(settings: Settings) -> bool:
+    """The status page asks for a token unless it is published on a loopback address only."""
+    import ipaddress
+
+    return not ipaddress.ip_address(settings.bind_address).is_loopback
 
 
 def secrets_dir(settings: Settings) -> Path:
@@ -136,6 +148,7 @@ def compose_env(settings: Settings) -> dict[str, str]:
         "PYSYS_LOGGING_CONFIG": settings.pysys_logging_config or LOGGING_CONFIG,
         "ECOSYSTEM_ETC_DIR": str(etc_dir(settings)),
         "SECRETS_DIR": str(secrets_dir(settings)),
+        "STATUS_PAGE_DIR": str(page_dir(settings)),
     }
 
 
@@ -189,7 +202,8 @@ SECRET_FILES = (SecretFile("tws_userid", "twsuserid", "gateway"), SecretFile("tw
                 SecretFile("mongo_root_password", "mongo_root_password", "mongo"),
                 # the same password as the MongoDB tools read it (--config): never on a command line
                 SecretFile("mongo_tools_config", "mongo_root_password", "mongo"),
-                SecretFile("jupyter_token", "jupyter_token", "container"))
+                SecretFile("jupyter_token", "jupyter_token", "container"),
+                SecretFile("status_page_token", "status_page_token", "container"))
 
 
 def _owner_uid(settings: Settings, owner: str) -> int:
@@ -209,13 +223,19 @@ class SecretsWritten:
 
 
 SECRET_SERVICES = {"tws_userid": "ib_gateway", "tws_password": "ib_gateway", "vnc_password": "ib_gateway",
-                   "mongo_root_password": "mongo_db", "mongo_tools_config": "mongo_db", "jupyter_token": "jupyter"}
+                   "mongo_root_password": "mongo_db", "mongo_tools_config": "mongo_db", "jupyter_token": "jupyter",
+                   "status_page_token": "status_page"}
 
 
 def write_mounted_files(settings: Settings) -> SecretsWritten:
     """Write every file the containers mount from STATE_DIR: the logging config, then the secret
-    files (``write_secret_files``, whose result is returned)."""
+    files (``write_secret_files``, whose result is returned); and make the status page's folder."""
     write_logging_config(settings)
+    try:
+        page_dir(settings).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EcosystemError(f"cannot make the status page's folder {page_dir(settings)}: {exc.strerror}",
+                             fix="run the task as the user that ran `invoke setup` (or root), or fix STATE_DIR") from None
     return write_secret_files(settings)
 
 
@@ -244,7 +264,9 @@ def _write_secret_files(settings: Settings) -> SecretsWritten:
         secret = getattr(settings, item.attr)
         value = secret.reveal() if secret else ""
         note = "set" if value else "empty"
-        if item.name == "jupyter_token" and not value:
+        if item.name == "status_page_token" and not value and not page_needs_token(settings):
+            note = "empty: BIND_ADDRESS is loopback"
+        elif item.name in ("jupyter_token", "status_page_token") and not value:
             value = path.read_text().strip() if path.exists() and path.stat().st_size else ""
             note = "generated earlier"
             if not value:

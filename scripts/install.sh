@@ -211,6 +211,8 @@ if [ $mode != box ]; then
     fi
   fi
   apt_install debootstrap
+  # chromium: the demo takes a picture of the status page, and the tests load it in a real browser
+  apt_install chromium
 fi
 
 # --- the tests' extras ---------------------------------------------------------------------

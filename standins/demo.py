@@ -174,14 +174,14 @@ def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None
     origin = make_repo(folder / "pysystemtrade-origin", private_sentinel=broker)
     commands.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(ws.remote)], timeout=60)
     values = ws.values
-    api_port, vnc_port, jupyter_port = free_ports(3)
+    api_port, vnc_port, jupyter_port, page_port = free_ports(4)
     values |= {"NAME_SUFFIX": ws.suffix, "IPV4_NETWORK_PART": free_network_part(client),
                **week_settings(datetime.now(UTC)),
                "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
                "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
                "TWSUSERID": "demo-user", "TWSPASSWORD": tws_password, "PYTHON_BASE_IMAGE": base_image,
                "IB_API_PORT": str(api_port), "VNC_PORT": str(vnc_port), "JUPYTER_PORT": str(jupyter_port),
-               "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3", "BACKUP_WAIT_MINUTES": "5",
+               "STATUS_PAGE_PORT": str(page_port), "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3", "BACKUP_WAIT_MINUTES": "5",
                "BACKUP_MIN_FREE_GB": "1", "REPORTS_REMOTE": f"file://{ws.remote}", "REPORTS_BRANCH": "main",
                "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5"}
     ws.smb = _smb_target(folder, smb_password, say)

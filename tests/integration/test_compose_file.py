@@ -41,7 +41,7 @@ def test_only_the_always_on_services_start_with_a_plain_up(rendered):
 
 def test_every_published_port_binds_to_the_configured_address(rendered):
     ports = [(name, p) for name, s in rendered["services"].items() for p in s.get("ports", [])]
-    assert {name for name, _ in ports} == {"ib_gateway", "pysys_runtime"}  # pysys_runtime publishes Jupyter's
+    assert {name for name, _ in ports} == {"ib_gateway", "pysys_runtime", "status_page"}  # pysys_runtime: Jupyter
     assert all(p["host_ip"] == "127.0.0.2" for _, p in ports)
 
 

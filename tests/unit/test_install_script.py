@@ -56,7 +56,7 @@ def _plan(tmp_path: Path, *flags: str, **extra: str) -> tuple[int, set[str], str
     return done.returncode, packages, done.stdout + done.stderr
 
 
-DEMO_AND_TEST_EXTRAS = {"samba", "debootstrap", "busybox-static", "smbclient"}
+DEMO_AND_TEST_EXTRAS = {"samba", "debootstrap", "chromium", "busybox-static", "smbclient"}
 
 
 def test_a_trading_box_gets_dockers_own_engine_and_no_demo_extras(tmp_path):

@@ -60,6 +60,19 @@ def test_a_configured_jupyter_token_wins(tmp_path):
     assert (stack.secrets_dir(settings) / "jupyter_token").read_text() == "my-token-xyz"
 
 
+def test_the_status_page_needs_a_token_only_off_loopback_and_a_bind_change_recreates_it(tmp_path):
+    environ = {"STATE_DIR": str(tmp_path / "s")}
+    loopback = stack.write_secret_files(load_settings(tmp_path, environ=environ))
+    assert loopback.notes["status_page_token"].startswith("empty")
+    assert (stack.secrets_dir(load_settings(tmp_path, environ=environ)) / "status_page_token").read_text() == ""
+    opened = stack.write_secret_files(load_settings(tmp_path, environ=environ | {"BIND_ADDRESS": "0.0.0.0"}))
+    assert opened.notes["status_page_token"] == "generated" and "status_page" in opened.services_to_recreate()
+    token = (tmp_path / "s" / "secrets" / "status_page_token").read_text()
+    assert len(token) >= 32
+    kept = stack.write_secret_files(load_settings(tmp_path, environ=environ | {"BIND_ADDRESS": "0.0.0.0"}))
+    assert kept.changed == frozenset() and (tmp_path / "s" / "secrets" / "status_page_token").read_text() == token
+
+
 def test_private_config_is_restricted_to_the_container_user(tmp_path):
     private = tmp_path / "private"
     private.mkdir()
