@@ -168,6 +168,36 @@ def test_the_brief_after_a_good_day_says_all_good_and_after_a_bad_one_names_each
     from ecosystem import answers
 
     assert answers.problems(answer) == [] and answer["headline"] == "2 problems" and answer["degraded"]
+
+    # the status page, as each sync writes it, served by the stack's status_page service, in a real browser
+    from ecosystem import status_page
+    from ecosystem.context import Context
+    from standins import browser
+    from tests.support.net import host_address
+
+    from ecosystem.settings import load_settings
+    from tests.support.ecosystem import ROOT
+
+    smb_settings = load_settings(ROOT, env_file=day.env_file, environ=smb)
+    status_page.refresh(Context(smb_settings, History(smb_settings.history_path), _client=docker_client))
+    page = browser.dom(f"http://127.0.0.1:{day.settings.status_page_port}/")
+    assert 'id="headline" class="degraded">2 problems<' in page
+    today = page.split(f'<tr data-day="{datetime.now(day.settings.tz).date().isoformat()}">')[1].split("</tr>")[0]
+    assert any('data-job="offload"' in cell and "outcome-failed" in cell for cell in today.split("<span")), today
+    assert any('data-step="run_systems"' in cell and "outcome-declined" in cell for cell in today.split("<span"))
+
+    # published on an address that is not loopback, the page asks for its token
+    address = host_address()
+    opened = {"BIND_ADDRESS": address}
+    day.run("up", "--services", "status_page", environ=opened)
+    try:
+        url = f"http://{address}:{day.settings.status_page_port}/"
+        refused = browser.dom(url)
+        assert "needs its token" in refused and "2 problems" not in refused
+        token = (day.settings.state_dir / "secrets" / "status_page_token").read_text()
+        assert token and "2 problems" in browser.dom(f"{url}?token={token}")
+    finally:
+        day.run("up", "--services", "status_page")
     control(day, docker_client).go("run_systems")
 
 
@@ -324,6 +354,10 @@ def test_weekly_sync_launches_the_day_once_and_a_second_call_changes_nothing(day
     did = {line.split()[1] for line in first.splitlines() if line.startswith("launched ")}
     assert would == did and "run_stack_handler" in did, (planned, first)
     assert "launched run_stack_handler" in first and "launched run_capital_update" in first
+    page = (day.settings.state_dir / "page" / "index.html").read_text()
+    assert 'data-step="run_stack_handler"' in page, "each sync writes the status page"
+    observed = json.loads((day.settings.state_dir / "observed.json").read_text())
+    assert observed["gateway"] == "logged in" and observed["statuses"].get("run_stack_handler", "GO") == "GO"
     assert "launched run_daily_fx_and_contract_updates" in first
     wait_ended(docker_client, day, "run_daily_fx_and_contract_updates")
     day.run("weekly.sync")  # records the morning one-shot that ended
