@@ -235,7 +235,8 @@ def write_mounted_files(settings: Settings) -> SecretsWritten:
         page_dir(settings).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise EcosystemError(f"cannot make the status page's folder {page_dir(settings)}: {exc.strerror}",
-                             fix="run the task as the user that ran `invoke setup` (or root), or fix STATE_DIR") from None
+                             fix="run the task as the user that ran `invoke setup` (or root), "
+                                 "or fix STATE_DIR") from None
     return write_secret_files(settings)
 
 

@@ -181,7 +181,8 @@ def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None
                "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
                "TWSUSERID": "demo-user", "TWSPASSWORD": tws_password, "PYTHON_BASE_IMAGE": base_image,
                "IB_API_PORT": str(api_port), "VNC_PORT": str(vnc_port), "JUPYTER_PORT": str(jupyter_port),
-               "STATUS_PAGE_PORT": str(page_port), "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3", "BACKUP_WAIT_MINUTES": "5",
+               "STATUS_PAGE_PORT": str(page_port), "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3",
+               "BACKUP_WAIT_MINUTES": "5",
                "BACKUP_MIN_FREE_GB": "1", "REPORTS_REMOTE": f"file://{ws.remote}", "REPORTS_BRANCH": "main",
                "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5"}
     ws.smb = _smb_target(folder, smb_password, say)
@@ -265,7 +266,10 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
     outages = [tuple(_local(first + timedelta(days=d), t, tz) for d, t in outage) for outage in OUTAGES]
     from ecosystem.plan import plans_of
 
-    run = SimulatedWeek(ws, scheduler_plan.trading_days_jobs(s, plans_of(s)), tz, say, start - timedelta(minutes=1))
+    run = SimulatedWeek(ws, scheduler_plan.trading_days_jobs(s, plans_of(s)), tz, say, start - timedelta(minutes=1),
+                        first=first)
+    say(f"(the demo's trading days are the five that end today, {first:%a %d %b} to {today:%a %d %b}, in a zone "
+        "where it is now about noon; the timeline labels them Mon to Fri, the weekend Sat and Sun)")
     instants = {slot.at for slot in scheduler_plan.slots_between(run.jobs, start - timedelta(minutes=1), end, tz)}
     instants |= {start, restart, *(back for _, back in outages)}
     try:
@@ -285,9 +289,9 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
 class SimulatedWeek:
     """The real scheduler loop on a clock that moves only when told, each tick's jobs waited for."""
 
-    def __init__(self, ws: Workspace, jobs, tz, say, looked: datetime) -> None:
+    def __init__(self, ws: Workspace, jobs, tz, say, looked: datetime, *, first=None) -> None:
         s = ws.settings
-        self.ws, self.jobs, self.tz, self.say = ws, jobs, tz, say
+        self.ws, self.jobs, self.tz, self.say, self.first = ws, jobs, tz, say, first
         self.history = History(s.history_path)
         self.heartbeat = scheduler_module.heartbeat_path(s)
         write_json(self.heartbeat, {"looked": looked.isoformat()})  # the week starts here, not at the real now
@@ -302,7 +306,7 @@ class SimulatedWeek:
 
     def note(self, at: datetime, text: str) -> None:
         self.timeline.append(Entry(at, "scheduler", "", text))
-        self.say(format_entry(self.timeline[-1], self.tz))
+        self.say(format_entry(self.timeline[-1], self.tz, self.first))
 
     def restart(self, at: datetime) -> None:
         """A new loop, as after a reboot: all it knows is the history and the heartbeat."""
@@ -328,7 +332,7 @@ class SimulatedWeek:
                 entry.seconds = (run.end - run.start).total_seconds() if run.end else 0.0
                 entry.said = "" if run.outcome == "missed" else _last_line(self.ws, entry.job)
                 self.timeline.append(entry)
-                self.say(format_entry(entry, self.tz))
+                self.say(format_entry(entry, self.tz, self.first))
                 del self.pending[key]
 
 
@@ -342,8 +346,15 @@ def _last_line(ws: Workspace, job: str) -> str:
     return ""
 
 
-def format_entry(entry: Entry, tz) -> str:
-    when = entry.at.astimezone(tz).strftime("%a %H:%M")
+WEEK_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def format_entry(entry: Entry, tz, first=None) -> str:
+    """One timeline line; with ``first`` (the week's first trading day) the day is labelled by its place
+    in the demo's week (Mon to Fri trade, Sat and Sun are the weekend), not by its calendar name."""
+    local = entry.at.astimezone(tz)
+    day = WEEK_LABELS[(local.date() - first).days % 7] if first is not None else local.strftime("%a")
+    when = f"{day} {local:%H:%M}"
     if entry.job == "scheduler":
         return f"{when}  scheduler {entry.how}"
     said = f" | {entry.said[:110]}" if entry.said else ""
@@ -441,6 +452,24 @@ def _no_secret(ws: Workspace) -> Check:
         leaked.append("the reports remote")
     return Check("no secret in the history, the task output or the reports remote", not leaked,
                  ", ".join(leaked) or f"{len(ws.secrets)} secrets looked for in {len(places) + 1} places")
+
+
+def outputs(ws: Workspace, folder: Path, say: Callable[[str], None]) -> list[Path]:
+    """Leave the last day's brief and a picture of the status page (as its service serves it) in ``folder``."""
+    from standins import browser
+
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    brief = folder / "brief.txt"
+    brief.write_text(ws.run("brief", timeout=300))
+    made.append(brief)
+    picture = folder / "status-page.png"
+    try:
+        browser.screenshot(f"http://127.0.0.1:{ws.settings.status_page_port}/", picture)
+        made.append(picture)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        say(f"no picture of the status page: {exc}")
+    return made
 
 
 def leftovers(client, suffix: str) -> list[str]:

@@ -27,7 +27,8 @@ def demo(c, keep=False):
     folder = Path(tempfile.mkdtemp(prefix="pysystemtrade-demo-"))
     folder.chmod(0o755)  # the stand-in processes' user reads the repository's private folder below it
     ws = demos.workspace(ROOT, folder)
-    checks, timeline, failure, left = [], [], None, []
+    checks, timeline, failure, left, made = [], [], None, [], []
+    out = Path(tempfile.mkdtemp(prefix="pysystemtrade-demo-output-"))
     try:
         demos.prepare(client, ws, base_image=base, say=say)
         say(f"demo ecosystem {ws.suffix} in {folder}: building the images, setting up, starting the stack")
@@ -39,6 +40,7 @@ def demo(c, keep=False):
         say("the week, as the scheduler runs it (simulated clock; each job runs for real):")
         timeline = demos.week(ws, say=say)
         checks = demos.verdict(ws, timeline)
+        made = demos.outputs(ws, out, say)
     except demos.DemoFailed as exc:
         failure = f"{exc}\n" + "\n".join(exc.output.strip().splitlines()[-15:])
     except EcosystemError as exc:
@@ -56,12 +58,22 @@ def demo(c, keep=False):
     if not keep:
         print(f"  {'PASS' if not left else 'FAIL'}  nothing left behind: " +
               (", ".join(left) if left else "no container, volume, network, image, smbd or folder of the demo"))
+    if made:
+        print(f"\nthe last day's brief and a picture of the status page: {', '.join(str(p) for p in made)}")
     if keep:
-        print(f"\nkept: {folder} (its .env: ECOSYSTEM_ENV_FILE={ws.env_file} invoke status); "
-              f"remove with ECOSYSTEM_ENV_FILE={ws.env_file} invoke down, then docker volume/image rm *{ws.suffix}" +
-              (f", and stop the stand-in smbd: kill {ws.smb.process.pid}" if ws.smb and ws.smb.process else ""))
+        kept = demos.leftovers(client, ws.suffix)
+        print(f"\nkept (--keep), for you to look around: the folder {folder}; on the engine: {', '.join(kept)}" +
+              (f"; the stand-in smbd (process {ws.smb.process.pid})" if ws.smb and ws.smb.process else ""))
+        print(f"  look: ECOSYSTEM_ENV_FILE={ws.env_file} invoke status (its scheduler is not running: the demo's "
+              f"ran on a simulated clock); the page: http://127.0.0.1:{ws.settings.status_page_port}/")
+        print(f"  remove: ECOSYSTEM_ENV_FILE={ws.env_file} invoke down, then docker volume rm and docker image rm "
+              f"of the names above, rm -r {folder}" +
+              (f", kill {ws.smb.process.pid}" if ws.smb and ws.smb.process else ""))
     if failure:
         raise Exit(f"demo failed: {failure}", code=1)
     if not checks or not all(c.ok for c in checks) or left:
         raise Exit("demo: FAILED (see the verdict above)", code=1)
+    if keep:
+        print("\ndemo: PASSED - this host runs the ecosystem and its backups restore; what it made is kept (above)")
+        return
     print("\ndemo: PASSED - this host runs the ecosystem, its backups restore, and nothing was left behind")

@@ -44,7 +44,7 @@ def handler(page: Path, token: str):
                 given = given or bearer[len("Bearer "):]
             return hmac.compare_digest(given.encode(), token.encode())
 
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        def do_GET(self) -> None:
             where = urlsplit(self.path).path
             if where == "/healthz":
                 self._send(200, b"ok\n")
@@ -62,14 +62,14 @@ def handler(page: Path, token: str):
                 body, kind = WAITING, "text/html; charset=utf-8"
             self._send(200, body, kind)
 
-        do_HEAD = do_GET  # noqa: N815
+        do_HEAD = do_GET
 
         def _refuse(self) -> None:
             self._send(405, b"read-only: GET only\n")
 
-        do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+        do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
 
-        def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
+        def log_message(self, format: str, *args) -> None:
             # the request line would carry the token: log the path alone
             sys.stderr.write(f"{self.address_string()} {self.command} {urlsplit(self.path).path} "
                              f"{args[1] if len(args) > 1 else ''}\n")
@@ -87,7 +87,7 @@ def main() -> None:
         token = args.token_file.read_text().strip()
     except FileNotFoundError:
         token = ""
-    server = ThreadingHTTPServer(("0.0.0.0", args.port), handler(args.page, token))  # noqa: S104 - in its container
+    server = ThreadingHTTPServer(("0.0.0.0", args.port), handler(args.page, token))
     print(f"status page on port {args.port}, {'token required' if token else 'no token (loopback only)'}",
           flush=True)
     server.serve_forever()

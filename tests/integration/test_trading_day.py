@@ -172,11 +172,10 @@ def test_the_brief_after_a_good_day_says_all_good_and_after_a_bad_one_names_each
     # the status page, as each sync writes it, served by the stack's status_page service, in a real browser
     from ecosystem import status_page
     from ecosystem.context import Context
-    from standins import browser
-    from tests.support.net import host_address
-
     from ecosystem.settings import load_settings
+    from standins import browser
     from tests.support.ecosystem import ROOT
+    from tests.support.net import host_address
 
     smb_settings = load_settings(ROOT, env_file=day.env_file, environ=smb)
     status_page.refresh(Context(smb_settings, History(smb_settings.history_path), _client=docker_client))

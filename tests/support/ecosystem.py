@@ -86,7 +86,8 @@ def make_ecosystem(client, folder: Path, base: str, shared_standins: Settings | 
               "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": origin,
               "GIT_TOKEN": GIT_TOKEN, "TWSUSERID": TWS_USER, "TWSPASSWORD": TWS_PASSWORD,
               "PYTHON_BASE_IMAGE": base, "IB_API_PORT": str(api_port), "VNC_PORT": str(vnc_port),
-              "JUPYTER_PORT": str(jupyter_port), "STATUS_PAGE_PORT": str(page_port), "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3"} | (extra or {})
+              "JUPYTER_PORT": str(jupyter_port), "STATUS_PAGE_PORT": str(page_port), "STOP_GRACE_SECONDS": "20",
+              "STOP_TERM_SECONDS": "3"} | (extra or {})
     eco = Ecosystem(folder, test_stack, values)
     eco.write_env()
     standin_source = shared_standins or eco.settings
