@@ -100,7 +100,7 @@ def observe(ctx: Context) -> Observed:
     before = read(s)
     now = datetime.now(UTC)
     try:
-        states = {r.service: r.state for r in stack.service_states(ctx, image_ages=False)}
+        states = {r.service: r.state for r in stack.listed_states(s)}
     except EcosystemError as exc:
         states = {"ib_gateway": f"unknown ({exc.message})", "pysys_runtime": f"unknown ({exc.message})"}
     gateway_state = states.get("ib_gateway", "not created")

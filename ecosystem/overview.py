@@ -251,13 +251,13 @@ def collect(ctx: Context, *, now: datetime, recent: timedelta = RECENT) -> tuple
     """Read the inputs (the engine once, the history's tail) and gather the overview; return it
     with the runs read (the page draws its timeline from them)."""
     from . import observed as observing
-    from .stack import service_states
+    from .stack import listed_states
 
     s = ctx.settings
     runs = ctx.history.runs(recent=recent)
     seen = observing.read(s)
     disks = [disk("BACKUP_DIR", s.backup_dir, to_be_made=True), disk("Docker's data root", seen.engine_root)]
-    view = gather(s, now=now, runs=runs, services=service_states(ctx, image_ages=False), observed=seen,
+    view = gather(s, now=now, runs=runs, services=listed_states(s), observed=seen,
                   heartbeat=heartbeat(s), disks=disks, last_brief=last_brief(s))
     return view, runs
 

@@ -353,6 +353,7 @@ class ServiceState:
     exit_code: int | None
     image_created: datetime | None
     oom_killed: bool = False  # the engine says the kernel killed it at its memory limit
+    said: str = ""            # the engine's status line, when the row comes from a listing (listed_states)
 
     @property
     def exit_shown(self) -> str:
@@ -361,9 +362,37 @@ class ServiceState:
         return f"{self.exit_code} (out of memory)" if self.oom_killed else str(self.exit_code)
 
 
-def service_states(ctx: Context, *, image_ages: bool = True) -> list[ServiceState]:
-    """Return the state of every service of the stack, from the engine's view of its containers
-    (``image_ages``: with when each one's image was built, one more engine call per image)."""
+def listed_states(settings: Settings) -> list[ServiceState]:
+    """Every service's state from one engine listing (``engine.listed_containers``): what `status`,
+    the brief and the page need, quickly. No start time or image age (``service_states`` has them);
+    health and exit code as the engine's status line says them."""
+    import re
+
+    from .engine import listed_containers
+
+    by_service: dict[str, list[dict]] = {}
+    for item in listed_containers(settings.compose_project):
+        by_service.setdefault((item.get("Labels") or {}).get("com.docker.compose.service", "?"), []).append(item)
+    rows = []
+    for service in SERVICES + tuple(sorted(set(by_service) - set(SERVICES))):
+        items = by_service.get(service, [])
+        if not items:
+            rows.append(ServiceState(service, "", "not created", "", None, None, None))
+        for item in items:
+            said = str(item.get("Status") or "")
+            health = re.search(r"\((healthy|unhealthy|health: starting)\)", said)
+            code = re.search(r"Exited \((-?\d+)\)", said)
+            rows.append(ServiceState(
+                service=service, container=(item.get("Names") or ["?"])[0].lstrip("/"),
+                state=str(item.get("State") or "?"),
+                health=health.group(1).replace("health: ", "") if health else "", since=None,
+                exit_code=int(code.group(1)) if code and item.get("State") != "running" else None,
+                image_created=None, said=said))
+    return rows
+
+
+def service_states(ctx: Context) -> list[ServiceState]:
+    """Return the state of every service of the stack, from the engine's view of its containers."""
     from .engine import NotFound, parse_time, project_containers
 
     client, settings = ctx.client, ctx.settings
@@ -382,9 +411,7 @@ def service_states(ctx: Context, *, image_ages: bool = True) -> list[ServiceStat
             state = attrs.get("State", {})
             running = state.get("Status") == "running"
             image_id = attrs.get("Image", "")
-            if not image_ages:
-                image_times[image_id] = None
-            elif image_id not in image_times:
+            if image_id not in image_times:
                 try:
                     image_times[image_id] = parse_time(client.images.get(image_id).attrs.get("Created"))
                 except NotFound:  # image removed under a stopped container

@@ -87,10 +87,10 @@ def _print_status(ctx, view, runs, now, *, all_: bool) -> None:
     s = ctx.settings
     head, _, rest = "\n".join(brief.lines(view)).partition("\n\nLAST CHAIN")
     print(ctx.redact(head))
-    rows = view.services if not all_ else stack.service_states(ctx, image_ages=False)
+    rows = view.services if not all_ else stack.listed_states(ctx.settings)
     print()
-    print(table(("service", "container", "state", "health", "since", "exit"),
-                [(r.service, r.container, r.state, r.health, _ago(r.since, now), r.exit_shown) for r in rows]))
+    print(table(("service", "container", "state", "health", "exit", "the engine says"),
+                [(r.service, r.container, r.state, r.health, r.exit_shown, r.said) for r in rows]))
     print(ctx.redact("\n".join(line for line in ("\nLAST CHAIN" + rest).splitlines()
                                 if not line.startswith("scheduler:"))))
     _scheduler_lines(s, now, runs)
