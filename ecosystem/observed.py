@@ -94,6 +94,7 @@ def gateway_login(settings, container_state: str, *, timeout: float = 5) -> tupl
 def observe(ctx: Context) -> Observed:
     """Read the statuses and the gateway's login now, write them down and return them; what cannot be
     read is said in the observation (never raised)."""
+    from . import backup as backups
     from . import stack
 
     s = ctx.settings
@@ -106,7 +107,9 @@ def observe(ctx: Context) -> Observed:
     gateway_state = states.get("ib_gateway", "not created")
     statuses: dict[str, str] = {}
     unread = ""
-    if states.get("pysys_runtime", "not created") != "running":
+    if backups.ColdMarker(s.state_dir).read() is not None:
+        unread = "MongoDB is stopped for a cold backup"  # asking would wait for its timeout
+    elif states.get("pysys_runtime", "not created") != "running":
         unread = f"pysys_runtime is {states.get('pysys_runtime', 'not created')}"
     else:
         try:
