@@ -24,6 +24,7 @@ and the later openings find them done ("in step with the plan").
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -278,7 +279,7 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
                 run.restart(instant)
             for gone, back in outages:
                 if instant == back:
-                    run.note(gone, f"down until {back.astimezone(tz):%a %H:%M} (then it catches up what can "
+                    run.note(gone, f"down until {day_label(back, tz, first)} (then it catches up what can "
                                    "still do its work, and records the rest missed)")
             run.at(instant)
     finally:  # Ctrl-C or a failure: the jobs still running unwind cleanly (each in its own session)
@@ -304,6 +305,14 @@ class SimulatedWeek:
         return scheduler_module.Scheduler(self.jobs, self.history, tz=self.tz, heartbeat=self.heartbeat,
                                           launch=self.ws.start, clock=lambda: self.clock)
 
+    def relabel(self, text: str) -> str:
+        """``text`` (the planner's words) with each calendar day name of the demo's week put as the
+        timeline labels it: the seven days have seven different names, so one pass maps them all."""
+        if self.first is None:
+            return text
+        names = {(self.first + timedelta(days=n)).strftime("%a"): WEEK_LABELS[n] for n in range(7)}
+        return re.sub(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b(?= \d\d:\d\d)", lambda m: names[m.group(1)], text)
+
     def note(self, at: datetime, text: str) -> None:
         self.timeline.append(Entry(at, "scheduler", "", text))
         self.say(format_entry(self.timeline[-1], self.tz, self.first))
@@ -319,8 +328,8 @@ class SimulatedWeek:
         """Tick at ``instant``, wait for what it started, and put each slot's outcome on the timeline."""
         self.clock = instant
         for decision in scheduler_plan.due(self.jobs, instant, since=self.loop.since, done=self.loop.done, tz=self.tz):
-            how = {"run": "on time", "catch_up": f"caught up: {decision.reason}"}.get(
-                decision.action, f"missed: {decision.reason}")
+            how = self.relabel({"run": "on time", "catch_up": f"caught up: {decision.reason}"}.get(
+                decision.action, f"missed: {decision.reason}"))
             self.pending[str(decision.slot)] = Entry(instant, decision.slot.job, decision.slot.key, how)
         self.loop.tick()
         self.loop.settle()
@@ -349,12 +358,17 @@ def _last_line(ws: Workspace, job: str) -> str:
 WEEK_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def format_entry(entry: Entry, tz, first=None) -> str:
-    """One timeline line; with ``first`` (the week's first trading day) the day is labelled by its place
-    in the demo's week (Mon to Fri trade, Sat and Sun are the weekend), not by its calendar name."""
-    local = entry.at.astimezone(tz)
+def day_label(moment: datetime, tz, first=None) -> str:
+    """``Mon 19:55``: with ``first`` (the week's first trading day) the day is named by its place in the
+    demo's week (Mon to Fri trade, Sat and Sun are the weekend), not by its calendar name."""
+    local = moment.astimezone(tz)
     day = WEEK_LABELS[(local.date() - first).days % 7] if first is not None else local.strftime("%a")
-    when = f"{day} {local:%H:%M}"
+    return f"{day} {local:%H:%M}"
+
+
+def format_entry(entry: Entry, tz, first=None) -> str:
+    """One timeline line (its day named as ``day_label`` names it)."""
+    when = day_label(entry.at, tz, first)
     if entry.job == "scheduler":
         return f"{when}  scheduler {entry.how}"
     said = f" | {entry.said[:110]}" if entry.said else ""

@@ -51,3 +51,19 @@ def test_without_its_own_env_the_demo_runs_no_task_so_nothing_can_act_on_the_tra
     with pytest.raises(demo.DemoFailed) as refused:
         ws.run("down")
     assert "nothing was run" in str(refused.value) and ws.logs == []
+
+
+def test_the_timeline_names_the_demo_days_mon_to_sun_whatever_calendar_days_they_are():
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Etc/GMT-3")
+    first = date(2026, 12, 3)  # a Thursday
+    at = datetime(2026, 12, 3, 16, 55, tzinfo=UTC)  # 19:55 there
+    entry = demo.Entry(at, "nightly", "2026-12-03", "on time", outcome="ok")
+    assert demo.format_entry(entry, tz, first).startswith("Mon 19:55  nightly")
+    assert demo.day_label(at + timedelta(days=4), tz, first) == "Fri 19:55"
+    assert demo.day_label(at - timedelta(hours=20), tz, first) == "Sun 23:55", "the evening before the week"
+    week = demo.SimulatedWeek.__new__(demo.SimulatedWeek)
+    week.first = first
+    assert week.relabel("only until Wed 23:00 (Sun 20:00 slot)") == "only until Sun 23:00 (Thu 20:00 slot)"
