@@ -98,7 +98,8 @@ def lines(o: Overview) -> list[str]:
     for disk in o.disks:
         free = f"{disk.free_bytes / 1e9:.1f} GB free" if disk.free_bytes is not None else "free space unknown"
         out.append(f"disk: {disk.label}: {free}" + (f" ({disk.path})" if disk.path else ""))
-    heartbeat = f" (heartbeat {ago(o.scheduler.looked, o.at)})" if o.scheduler.looked else ""
+    heartbeat = f" (heartbeat {ago(o.scheduler.looked, o.at)})" if o.scheduler.looked and \
+        o.scheduler.looked <= o.at else ""
     out.append(f"scheduler: {o.scheduler.state}{heartbeat}")
     out += ["", f"ALERTS SINCE {when(o.alerts_since, o)}"]
     out += [f"  - {when(r.end or r.start, o)}: {r.job}{'/' + r.step if r.step else ''} {r.outcome}"

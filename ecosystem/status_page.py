@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import brief
@@ -37,13 +37,23 @@ def path(settings):
     return settings.state_dir / "page" / "index.html"
 
 
+def _day_of(run: Run, tz) -> date:
+    """The day a run belongs to: its trading day when its slot is one (a chain that ends after
+    midnight is its evening's), else the local day it started."""
+    try:
+        return date.fromisoformat(run.slot) if run.slot and len(run.slot) == 10 else run.start.astimezone(tz).date()
+    except ValueError:
+        return run.start.astimezone(tz).date()
+
+
 def timeline(runs: Sequence[Run], tz, *, today, days: int = DAYS) -> list[tuple[str, list[Run]]]:
-    """The last ``days`` local days, newest first, each with its runs in time order (pure). A
-    scheduler's own record of a job it ran is left out (the job's record says it)."""
+    """The last ``days`` local days, newest first, each with its runs in time order (pure): a run on
+    its trading day when it has one (``_day_of``). A scheduler's own record of a job it ran is left
+    out (the job's record says it)."""
     first = today - timedelta(days=days - 1)
     rows: dict[str, list[Run]] = {(today - timedelta(days=n)).isoformat(): [] for n in range(days)}
     for run in runs:
-        day = run.start.astimezone(tz).date()
+        day = _day_of(run, tz)
         if day < first or day > today:
             continue
         if run.job == "run-scheduler" and run.outcome == "ok":
