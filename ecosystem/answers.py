@@ -113,7 +113,7 @@ def overview(o, *, schema: str = STATUS, redact=lambda text: text, **more) -> di
     answer = {
         "schema": schema, "at": _time(o.at), "trading_day": o.trading_day, "inside_week": o.inside_week,
         "headline": o.headline, "degraded": o.degraded,
-        "problems": [{"what": redact(p.what), "fix": redact(p.fix)} for p in o.problems],
+        "problems": [{"what": p.what, "fix": p.fix} for p in o.problems],
         "services": [{"service": r.service, "container": r.container, "state": r.state, "health": r.health,
                       "exit_code": r.exit_code} for r in o.services],
         "scheduler": {"state": o.scheduler.state, "last_looked": _time(o.scheduler.looked),
@@ -133,7 +133,18 @@ def overview(o, *, schema: str = STATUS, redact=lambda text: text, **more) -> di
         "disks": [{"label": d.label, "path": d.path, "free_bytes": d.free_bytes, "total_bytes": d.total_bytes}
                   for d in o.disks],
         "alerts_since": _time(o.alerts_since), "alerts": [_run(r) for r in o.alerts], **more}
-    return answer
+    return _masked(answer, redact)
+
+
+def _masked(value, redact):
+    """``value`` with every string in it passed through ``redact`` (a secret never leaves in an answer)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _masked(item, redact) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, redact) for item in value]
+    return value
 
 
 def problems(answer: dict) -> list[str]:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import EcosystemError
 from .observed import LOGGED_IN, Observed
 from .outcomes import FAILING, Outcome
 
@@ -123,8 +124,10 @@ def job_facts(settings, runs: Sequence[Run]) -> list[JobFact]:
 
 
 def gather(settings, *, now: datetime, runs: Sequence[Run], services: Sequence[ServiceState], observed: Observed,
-           heartbeat: datetime | None, disks: Sequence[Disk], last_brief: datetime | None) -> Overview:
-    """The overview at ``now`` from these inputs (pure)."""
+           heartbeat: datetime | None, disks: Sequence[Disk], last_brief: datetime | None,
+           engine_error: Problem | None = None) -> Overview:
+    """The overview at ``now`` from these inputs (pure); ``engine_error``: the engine could not be
+    read (then ``services`` is empty and that is the first problem)."""
     from .answers import scheduler_state
     from .stack import ALWAYS_ON
     from .week import WeekWindow, phase
@@ -148,7 +151,7 @@ def gather(settings, *, now: datetime, runs: Sequence[Run], services: Sequence[S
         jobs=job_facts(settings, runs), disks=list(disks),
         alerts=sorted((r for r in runs if r.outcome in FAILING and (r.end or r.start) > since),
                       key=lambda r: r.end or r.start), alerts_since=since)
-    overview.problems = _problems(settings, overview)
+    overview.problems = ([engine_error] if engine_error else []) + _problems(settings, overview)
     return overview
 
 
@@ -257,7 +260,11 @@ def collect(ctx: Context, *, now: datetime, recent: timedelta = RECENT) -> tuple
     runs = ctx.history.runs(recent=recent)
     seen = observing.read(s)
     disks = [disk("BACKUP_DIR", s.backup_dir, to_be_made=True), disk("Docker's data root", seen.engine_root)]
-    view = gather(s, now=now, runs=runs, services=listed_states(s), observed=seen,
-                  heartbeat=heartbeat(s), disks=disks, last_brief=last_brief(s))
+    try:
+        services, engine_error = listed_states(s), None
+    except EcosystemError as exc:  # the brief must still go out: that the engine is down is its news
+        services, engine_error = [], Problem(f"the Docker engine: {exc.message}", exc.fix)
+    view = gather(s, now=now, runs=runs, services=services, observed=seen, heartbeat=heartbeat(s), disks=disks,
+                  last_brief=last_brief(s), engine_error=engine_error)
     return view, runs
 

@@ -90,3 +90,17 @@ def test_the_schema_check_finds_a_missing_an_unknown_and_a_mistyped_field():
     assert "warned is missing" in found and "extra is not in the schema" in found
     assert "healthy is str, not bool" in found and "checks[0].fix is missing" in found
     assert answers.problems({"schema": "nope/1"}) == ["unknown schema 'nope/1'"]
+
+
+def test_status_and_brief_answer_in_their_schemas_and_say_the_engine_is_down(tmp_path, values, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+    History(tmp_path / "state" / "history.jsonl").record("offload", "failed", f"could not log in with {SECRET}")
+    status = answer(tmp_path, values, "status", code=1)
+    assert status["schema"] == answers.STATUS and status["degraded"] and status["services"] == []
+    assert status["problems"][0]["what"].startswith("the Docker engine: the Docker engine does not answer")
+    assert [a["job"] for a in status["alerts"]] == ["offload"]
+    brief = answer(tmp_path, values, "brief")
+    assert brief["schema"] == answers.BRIEF and brief["headline"] == status["headline"]
+    assert brief["text"].startswith(brief["headline"].upper()) and "DATA SAFETY" in brief["text"]
+    said = run_invoke(tmp_path, values, "status", timeout=120)
+    assert said.returncode == 1 and "1. the Docker engine" in said.stdout and "what to do:" in said.stdout
