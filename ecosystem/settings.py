@@ -585,6 +585,11 @@ class Settings:
         "Host ports", "STATUS_PAGE_PORT", "8787",
         _int_in(1, 65535, "must be a port number from 1 to 65535"), "STATUS_PAGE_PORT=8787",
         "host port of the status page", compose=True)
+    dashboard_port: int = _v(
+        "Host ports", "DASHBOARD_PORT", "8050",
+        _int_in(1, 65535, "must be a port number from 1 to 65535"), "DASHBOARD_PORT=8050",
+        "host port of upstream's dashboard (invoke up --services dashboard), published by pysys_runtime",
+        compose=True)
     backup_dir: Path = _v(
         "Backups", "BACKUP_DIR", "backup", _host_path, "backup",
         "where backup sets are written (relative to the project folder, or absolute)", compose=True)
@@ -729,7 +734,7 @@ class Settings:
     @property
     def host_ports(self) -> dict[str, int]:
         return {"IB_API_PORT": self.ib_api_port, "VNC_PORT": self.vnc_port, "JUPYTER_PORT": self.jupyter_port,
-                "STATUS_PAGE_PORT": self.status_page_port}
+                "STATUS_PAGE_PORT": self.status_page_port, "DASHBOARD_PORT": self.dashboard_port}
 
     def secret_values(self) -> list[str]:
         """Every secret's value, and the secret parts of the URLs among them (a password, a token in the
@@ -985,7 +990,8 @@ def _cross_checks(values: dict[str, Any], problems: list[SettingProblem], warnin
                                        f"{values['gateway_java_heap_mb']}): it needs the heap plus 512m",
                                        f"GATEWAY_MEMORY_LIMIT={-(-needed // 1024 ** 2)}m"))
     ports = {"IB_API_PORT": values["ib_api_port"], "VNC_PORT": values["vnc_port"],
-             "JUPYTER_PORT": values["jupyter_port"], "STATUS_PAGE_PORT": values["status_page_port"]}
+             "JUPYTER_PORT": values["jupyter_port"], "STATUS_PAGE_PORT": values["status_page_port"],
+             "DASHBOARD_PORT": values["dashboard_port"]}
     seen: dict[int, str] = {}
     for name, port in ports.items():
         if port in seen:

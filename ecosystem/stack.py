@@ -39,10 +39,11 @@ RELAY_PORTS = {"live": 4003, "paper": 4004}
 
 # every service of docker-compose.yml; a unit test pins this against `docker compose config`
 SERVICES = ("mongo_db", "ib_gateway", "pysys_runtime", "jupyter", "status_page", "stack_handler", "capital_update",
-            "daily_processes", "db_backup", "csv_backup", "db_restore")
+            "daily_processes", "db_backup", "csv_backup", "db_restore", "dashboard")
 ALWAYS_ON = ("mongo_db", "ib_gateway", "pysys_runtime", "jupyter", "status_page")
 TRADING = ("stack_handler", "capital_update", "daily_processes")
 ONE_SHOT = ("db_backup", "csv_backup", "db_restore")
+ON_DEMAND = ("dashboard",)  # `up --services dashboard` only: upstream's dashboard
 
 
 def page_dir(settings: Settings) -> Path:
@@ -50,11 +51,16 @@ def page_dir(settings: Settings) -> Path:
     return settings.state_dir / "page"
 
 
-def page_needs_token(settings: Settings) -> bool:
-    """The status page asks for a token unless it is published on a loopback address only."""
+def loopback_only(settings: Settings) -> bool:
+    """Whether every port is published on a loopback address only (BIND_ADDRESS)."""
     import ipaddress
 
-    return not ipaddress.ip_address(settings.bind_address).is_loopback
+    return ipaddress.ip_address(settings.bind_address).is_loopback
+
+
+def page_needs_token(settings: Settings) -> bool:
+    """The status page asks for a token unless it is published on a loopback address only."""
+    return not loopback_only(settings)
 
 
 def secrets_dir(settings: Settings) -> Path:

@@ -15,7 +15,7 @@ def _services(text, own: list[str]):
     if unknown:
         raise Exit(f"unknown service {', '.join(unknown)}; the services are: "
                    f"{', '.join([*stack.SERVICES, *own])}", code=2)
-    trading = [n for n in names if n not in stack.ALWAYS_ON and n not in own]
+    trading = [n for n in names if n not in stack.ALWAYS_ON and n not in own and n not in stack.ON_DEMAND]
     if trading:
         raise Exit(f"{', '.join(trading)} is not started by `up`: trading processes are launched by the "
                    "trading-day tasks and one-shot jobs by backup/restore", code=2)
@@ -23,7 +23,8 @@ def _services(text, own: list[str]):
 
 
 @ecosystem_task(help={"services": "comma-separated services (default: mongo_db, ib_gateway, pysys_runtime, jupyter, "
-                                  "and those your docker-compose.override.yml or EXTRA_COMPOSE_FILES add)",
+                                  "status_page, and those your docker-compose.override.yml or EXTRA_COMPOSE_FILES "
+                                  "add; dashboard: upstream's dashboard, on demand)",
             "timeout": "seconds to wait for health (default 600)", "dry_run": "print the plan, change nothing"})
 def up(c, services=None, timeout=600, dry_run=False):
     """Start MongoDB, the gateway, the pysystemtrade runtime and Jupyter; wait until healthy."""
@@ -33,6 +34,10 @@ def up(c, services=None, timeout=600, dry_run=False):
         print(f"would write the secret files into {stack.secrets_dir(s)}")
         print(f"would start {', '.join(names)} (project {s.compose_project}) and wait up to {timeout}s for health")
         return
+    if "dashboard" in names and not stack.loopback_only(s):
+        raise Exit(f"upstream's dashboard has no login: it is started only when BIND_ADDRESS is loopback (it is "
+                   f"{s.bind_address}); set BIND_ADDRESS=127.0.0.1 and reach it through an SSH tunnel "
+                   f"(ssh -L {s.dashboard_port}:127.0.0.1:{s.dashboard_port} this-host)", code=2)
     if "ib_gateway" in names and not (s.twsuserid and s.twspassword):
         raise Exit("the gateway cannot log in without TWSUSERID and TWSPASSWORD", code=2)
     with recorded(c, "up") as run:

@@ -55,7 +55,7 @@ def test_every_service_rotates_its_logs_and_runs_in_the_one_timezone(rendered):
             assert list(service["networks"]) == ["ecosystem"], name
 
 
-SHARED = ("jupyter", "stack_handler", "capital_update", "daily_processes", "csv_backup")
+SHARED = ("jupyter", "stack_handler", "capital_update", "daily_processes", "csv_backup", "dashboard")
 
 
 def test_pysystemtrade_processes_share_the_runtimes_namespaces(rendered):
@@ -140,3 +140,13 @@ def test_the_limits_come_from_the_settings_and_every_service_gains_no_privileges
         assert "no-new-privileges:true" in service.get("security_opt", []), name
         assert int(service["mem_limit"]) == int(service["memswap_limit"]), f"{name}: no swap beyond its limit"
 
+
+
+def test_upstreams_dashboard_is_on_demand_in_the_shared_namespaces_and_published_by_the_runtime(rendered):
+    dashboard = rendered["services"]["dashboard"]
+    assert dashboard["profiles"] == ["dashboard"]
+    assert dashboard["network_mode"] == "service:pysys_runtime" and dashboard["pid"] == "service:pysys_runtime"
+    assert dashboard["command"][:5] == ["python3", "-m", "flask", "--app", "dashboard.app"]
+    assert "--host" in dashboard["command"] and "0.0.0.0" in dashboard["command"], "reachable through the runtime"
+    published = {(p["published"], p["target"]) for p in rendered["services"]["pysys_runtime"]["ports"]}
+    assert ("8050", 5000) in published

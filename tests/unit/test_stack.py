@@ -88,7 +88,7 @@ def test_private_config_is_restricted_to_the_container_user(tmp_path):
 
 
 def test_service_groups_cover_every_service_once():
-    groups = stack.ALWAYS_ON + stack.TRADING + stack.ONE_SHOT
+    groups = stack.ALWAYS_ON + stack.TRADING + stack.ONE_SHOT + stack.ON_DEMAND
     assert sorted(groups) == sorted(stack.SERVICES) and len(set(groups)) == len(groups)
 
 
@@ -151,3 +151,12 @@ def test_status_says_out_of_memory_only_when_the_engine_does():
     assert ServiceState("mongo_db", "mongo_db", "exited", "", None, 137, None, oom_killed=True).exit_shown == \
         "137 (out of memory)"
     assert ServiceState("mongo_db", "mongo_db", "running", "", None, None, None).exit_shown == ""
+
+
+def test_upstreams_dashboard_is_refused_off_loopback_before_anything_starts(tmp_path):
+    from tests.support.invoking import run_invoke
+
+    values = {"STATE_DIR": str(tmp_path / "s"), "BIND_ADDRESS": "0.0.0.0", "DOCKER_HOST": "unix:///nonexistent.sock"}
+    refused = run_invoke(tmp_path, values, "up", "--services", "dashboard", timeout=120)
+    assert refused.returncode == 2 and "no login" in refused.stderr and "ssh -L 8050:127.0.0.1:8050" in refused.stderr
+    assert not (tmp_path / "s" / "history.jsonl").exists(), "nothing recorded, nothing started"

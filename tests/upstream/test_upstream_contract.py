@@ -153,3 +153,22 @@ def test_the_csv_backup_entry_point_imports(live, docker_client):
     out = stack.compose(live.settings).run_once("csv_backup", ["python3", "-c", f"{importing}; print('imported')"],
                                                 timeout=600)
     assert "imported" in out
+
+
+def test_upstreams_own_dashboard_runs_on_demand_in_the_shared_namespaces(live, docker_client):
+    import urllib.error
+    import urllib.request
+
+    live.run("up", "--services", "dashboard", timeout=900)
+    try:
+        base = f"http://127.0.0.1:{live.settings.dashboard_port}"
+        with urllib.request.urlopen(f"{base}/static/css/styles.css", timeout=30) as answer:
+            assert answer.status == 200, "upstream's Flask app imported and serves through pysys_runtime's port"
+        try:
+            urllib.request.urlopen(f"{base}/", timeout=120).close()
+        except urllib.error.HTTPError as exc:  # its pages read MongoDB, which cannot run here
+            assert exc.code == 500, exc
+        dashboard = docker_client.containers.get(f"dashboard{live.test_stack.suffix}")
+        assert dashboard.attrs["HostConfig"]["PidMode"].startswith("container:"), "it sees the processes' PIDs"
+    finally:
+        stack.compose(live.settings).stop(["dashboard"], timeout=10)
