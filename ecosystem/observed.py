@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOGGED_IN, NOT_LOGGED_IN, DOWN = "logged in", "not logged in", "down"
+# IB API client ids of the observations: each its own, and not gateway.status's (999), since two
+# connections with one id at once make the gateway drop one, which would read as "not logged in"
+SYNC_CLIENT_ID, BRIEF_CLIENT_ID = 997, 998
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _time(text) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+    """An aware instant, or None (a time without its offset is not one: it cannot be compared)."""
+    moment = datetime.fromisoformat(text) if text else None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def path(settings):
@@ -76,7 +81,8 @@ def api_address(settings) -> tuple[str, int]:
     return ("127.0.0.1" if address.is_unspecified else settings.bind_address), settings.ib_api_port
 
 
-def gateway_login(settings, container_state: str, *, timeout: float = 5) -> tuple[str, str]:
+def gateway_login(settings, container_state: str, *, timeout: float = 5,
+                  client_id: int = SYNC_CLIENT_ID) -> tuple[str, str]:
     """The gateway's login state and its detail (masked accounts and mode, or why not logged in)."""
     from . import gateway
 
@@ -84,16 +90,17 @@ def gateway_login(settings, container_state: str, *, timeout: float = 5) -> tupl
         return DOWN, f"its container is {container_state}"
     host, port = api_address(settings)
     try:
-        answer = gateway.handshake(host, port, timeout=timeout)
+        answer = gateway.handshake(host, port, timeout=timeout, client_id=client_id)
     except gateway.GatewayError as exc:
         return NOT_LOGGED_IN, exc.message
     accounts = ", ".join(gateway.mask_account(a) for a in answer.accounts) or "no account"
     return LOGGED_IN, f"{accounts} ({settings.trading_mode})"
 
 
-def observe(ctx: Context) -> Observed:
+def observe(ctx: Context, *, client_id: int = SYNC_CLIENT_ID) -> Observed:
     """Read the statuses and the gateway's login now, write them down and return them; what cannot be
-    read is said in the observation (never raised)."""
+    read is said in the observation (never raised). The statuses are asked for only while MongoDB
+    runs healthy (else the question waits for pymongo's timeout, every minute)."""
     from . import backup as backups
     from . import stack
 
@@ -101,9 +108,14 @@ def observe(ctx: Context) -> Observed:
     before = read(s)
     now = datetime.now(UTC)
     try:
-        states = {r.service: r.state for r in stack.listed_states(s)}
+        rows = stack.listed_states(s)
+        states = {r.service: r.state for r in rows}
+        mongo = next((r for r in rows if r.service == "mongo_db"), None)
+        mongo_said = "not created" if mongo is None else (
+            mongo.state if mongo.state != "running" else mongo.health or "running")
     except EcosystemError as exc:
         states = {"ib_gateway": f"unknown ({exc.message})", "pysys_runtime": f"unknown ({exc.message})"}
+        mongo_said = "unknown"
     gateway_state = states.get("ib_gateway", "not created")
     statuses: dict[str, str] = {}
     unread = ""
@@ -111,12 +123,14 @@ def observe(ctx: Context) -> Observed:
         unread = "MongoDB is stopped for a cold backup"  # asking would wait for its timeout
     elif states.get("pysys_runtime", "not created") != "running":
         unread = f"pysys_runtime is {states.get('pysys_runtime', 'not created')}"
+    elif mongo_said not in ("healthy", "running"):
+        unread = f"mongo_db is {mongo_said}"
     else:
         try:
             statuses = {name: record.status for name, record in ctx.control().records().items()}
         except EcosystemError as exc:
             unread = exc.message
-    state, detail = gateway_login(s, gateway_state)
+    state, detail = gateway_login(s, gateway_state, client_id=client_id)
     since = before.gateway_since if before.gateway == state and before.gateway_since else now
     root = before.engine_root
     if not root:

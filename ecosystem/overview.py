@@ -87,6 +87,7 @@ class Overview:
     alerts: list[Run]              # failing runs since the last brief (or the last day)
     alerts_since: datetime
     problems: list[Problem] = field(default_factory=list)
+    engine_unavailable: bool = False  # the engine could not be read (its problem is the first)
 
     @property
     def headline(self) -> str:
@@ -152,6 +153,7 @@ def gather(settings, *, now: datetime, runs: Sequence[Run], services: Sequence[S
         alerts=sorted((r for r in runs if r.outcome in FAILING and (r.end or r.start) > since),
                       key=lambda r: r.end or r.start), alerts_since=since)
     overview.problems = ([engine_error] if engine_error else []) + _problems(settings, overview)
+    overview.engine_unavailable = engine_error is not None
     return overview
 
 
@@ -159,7 +161,10 @@ def _problems(settings, o: Overview) -> list[Problem]:
     from .stack import ALWAYS_ON
 
     found: list[Problem] = []
+    login_known = bool(o.observed.gateway) and o.observed.gateway != LOGGED_IN
     for row in o.services:
+        if row.service == "ib_gateway" and row.state == "running" and login_known:
+            continue  # its health is the login (the API handshake): said below, inside the week only
         if row.service in ALWAYS_ON and (
                 row.state != "running" or row.health == "unhealthy"):
             found.append(Problem(f"{row.service} is {row.state if row.state != 'running' else 'unhealthy'}",
@@ -234,20 +239,23 @@ def disk(label: str, path: str | Path | None, *, to_be_made: bool = False) -> Di
     return Disk(label, str(path), usage.free, usage.total)
 
 
+def _instant(path: Path, key: str) -> datetime | None:
+    """The aware instant at ``key`` of a small JSON file; None if unreadable or without its offset."""
+    try:
+        moment = datetime.fromisoformat(json.loads(path.read_text())[key])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def heartbeat(settings) -> datetime | None:
     from .scheduler_loop import heartbeat_path
 
-    try:
-        return datetime.fromisoformat(json.loads(heartbeat_path(settings).read_text())["looked"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return _instant(heartbeat_path(settings), "looked")
 
 
 def last_brief(settings) -> datetime | None:
-    try:
-        return datetime.fromisoformat(json.loads((settings.state_dir / "brief.json").read_text())["sent"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return _instant(settings.state_dir / "brief.json", "sent")
 
 
 def collect(ctx: Context, *, now: datetime, recent: timedelta = RECENT) -> tuple[Overview, list[Run]]:
@@ -257,7 +265,8 @@ def collect(ctx: Context, *, now: datetime, recent: timedelta = RECENT) -> tuple
     from .stack import listed_states
 
     s = ctx.settings
-    runs = ctx.history.runs(recent=recent)
+    # wide enough that a good offload younger than OFFLOAD_MAX_AGE_HOURS is in it
+    runs = ctx.history.runs(recent=max(recent, timedelta(hours=s.offload_max_age_hours, days=1)))
     seen = observing.read(s)
     disks = [disk("BACKUP_DIR", s.backup_dir, to_be_made=True), disk("Docker's data root", seen.engine_root)]
     try:

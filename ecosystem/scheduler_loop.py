@@ -32,7 +32,7 @@ JOB = "run-scheduler"
 SYNC = "weekly.sync"
 TIMEOUTS = {SYNC: timedelta(minutes=15), "weekly.open": timedelta(minutes=30), "nightly": timedelta(hours=12),
             "weekend": timedelta(hours=8),
-            "gateway.status": timedelta(minutes=5)}
+            "gateway.status": timedelta(minutes=5), scheduler_plan.BRIEF: timedelta(minutes=10)}
 TERM_GRACE = timedelta(minutes=9)   # a job's graceful stop at the default STOP grace: Settings.job_stop_seconds
 PINGED = ("nightly", "weekend")     # the pipelines whose start and end HEARTBEAT_URL hears of
 

@@ -288,6 +288,8 @@ def due(jobs: Iterable[JobSpec], now: datetime, *, since: datetime, done: Callab
             continue
         if now - slot.at <= ON_TIME:
             decisions.append(Decision(slot, "run", "on time"))
+        elif slot.job == BRIEF and now > slot.runnable_until:
+            continue  # a stale brief is not worth an alert: the next one lists the alerts since the last sent
         elif now <= slot.runnable_until:
             late = int((now - slot.at).total_seconds() // 60)
             decisions.append(Decision(slot, "catch_up", f"{late} min late (the scheduler was not running)"))

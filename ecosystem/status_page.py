@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import brief
-from .errors import EcosystemError
 from .state_files import write_text
 
 if TYPE_CHECKING:
@@ -64,31 +63,35 @@ def timeline(runs: Sequence[Run], tz, *, today, days: int = DAYS) -> list[tuple[
     return list(rows.items())
 
 
-def _cell(run: Run) -> str:
+def _cell(run: Run, esc: Callable[[str], str]) -> str:
     state = run.state
     label = f"{run.job} {run.step}" if run.step else run.job
     title = f"{label}: {state}" + (f": {run.detail}" if run.detail else "")
-    return (f'<span class="cell outcome-{html.escape(state)}" data-job="{html.escape(run.job)}" '
-            f'data-step="{html.escape(run.step or "")}" data-outcome="{html.escape(state)}" '
-            f'title="{html.escape(title)}">{html.escape(label)} <b>{html.escape(state)}</b></span>')
+    return (f'<span class="cell outcome-{esc(state)}" data-job="{esc(run.job)}" '
+            f'data-step="{esc(run.step or "")}" data-outcome="{esc(state)}" '
+            f'title="{esc(title)}">{esc(label)} <b>{esc(state)}</b></span>')
 
 
-def render(o: Overview, runs: Sequence[Run]) -> str:
-    """The page (pure): the headline, the problems, the brief's facts and the timeline."""
+def render(o: Overview, runs: Sequence[Run], *, redact: Callable[[str], str] = lambda text: text) -> str:
+    """The page (pure): the headline, the problems, the brief's facts and the timeline; every text is
+    masked (``redact``) before it is escaped, so a secret with ``&`` or ``<`` in it is still found."""
+    def esc(text: str) -> str:
+        return html.escape(redact(text))
+
     tz = o.tz
     today = o.at.astimezone(tz).date()  # type: ignore[arg-type]
     style = "\n".join(f".outcome-{name} {{ background: {colour}; }}" for name, colour in COLOURS.items())
-    problems = "".join(f'<li class="problem">{html.escape(p.what)}<br><small>what to do: {html.escape(p.fix)}'
+    problems = "".join(f'<li class="problem">{esc(p.what)}<br><small>what to do: {esc(p.fix)}'
                        "</small></li>" for p in o.problems)
     rows = []
     for day, day_runs in timeline(runs, tz, today=today):
         label = datetime.fromisoformat(day).strftime("%a %d %b")
-        cells = "".join(_cell(r) for r in day_runs) or '<span class="none">nothing ran</span>'
+        cells = "".join(_cell(r, esc) for r in day_runs) or '<span class="none">nothing ran</span>'
         rows.append(f'<tr data-day="{day}"><th>{label}</th><td>{cells}</td></tr>')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="60">
-<title>pysystemtrade: {html.escape(o.headline)}</title>
+<title>pysystemtrade: {esc(o.headline)}</title>
 <style>
 body {{ font-family: sans-serif; margin: 1.5em; color: #212121; }}
 h1.good {{ color: #2e7d32; }} h1.degraded {{ color: #c62828; }}
@@ -99,11 +102,11 @@ td, th {{ border-bottom: 1px solid #e0e0e0; padding: .3em; vertical-align: top; 
 {style}
 </style></head>
 <body>
-<h1 id="headline" class="{'degraded' if o.degraded else 'good'}">{html.escape(o.headline)}</h1>
-<p>as of {html.escape(brief.when(o.at, o))} ({html.escape(str(getattr(tz, 'key', tz)))}); refreshed every minute
+<h1 id="headline" class="{'degraded' if o.degraded else 'good'}">{esc(o.headline)}</h1>
+<p>as of {esc(brief.when(o.at, o))} ({esc(str(getattr(tz, 'key', tz)))}); refreshed every minute
 by weekly sync</p>
 <ol id="problems">{problems}</ol>
-<pre id="brief">{html.escape(chr(10).join(brief.lines(o)))}</pre>
+<pre id="brief">{esc(chr(10).join(brief.lines(o)))}</pre>
 <h2>The last {DAYS} days</h2>
 <table id="timeline">{''.join(rows)}</table>
 </body></html>
@@ -116,8 +119,11 @@ def refresh(ctx: Context) -> None:
     from . import observed, overview
 
     try:
-        observed.observe(ctx)
+        observed.observe(ctx, client_id=observed.SYNC_CLIENT_ID)
         view, runs = overview.collect(ctx, now=datetime.now(UTC), recent=timedelta(days=DAYS + 1))
-        write_text(path(ctx.settings), ctx.redact(render(view, runs)))
-    except (EcosystemError, OSError) as exc:
+        page = path(ctx.settings)
+        # readable by the status_page container's user whatever this process's umask (the service's is 077)
+        write_text(page, ctx.redact(render(view, runs, redact=ctx.redact)), mode=0o644)
+        page.parent.chmod(0o755)
+    except Exception as exc:  # noqa: BLE001 - the page is a view: it never breaks the sync that writes it
         log.warning("could not refresh the status page: %s", getattr(exc, "message", None) or exc)

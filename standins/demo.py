@@ -175,14 +175,15 @@ def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None
     origin = make_repo(folder / "pysystemtrade-origin", private_sentinel=broker)
     commands.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(ws.remote)], timeout=60)
     values = ws.values
-    api_port, vnc_port, jupyter_port, page_port = free_ports(4)
+    api_port, vnc_port, jupyter_port, page_port, dashboard_port = free_ports(5)
     values |= {"NAME_SUFFIX": ws.suffix, "IPV4_NETWORK_PART": free_network_part(client),
                **week_settings(datetime.now(UTC)),
                "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
                "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
                "TWSUSERID": "demo-user", "TWSPASSWORD": tws_password, "PYTHON_BASE_IMAGE": base_image,
                "IB_API_PORT": str(api_port), "VNC_PORT": str(vnc_port), "JUPYTER_PORT": str(jupyter_port),
-               "STATUS_PAGE_PORT": str(page_port), "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3",
+               "STATUS_PAGE_PORT": str(page_port), "DASHBOARD_PORT": str(dashboard_port),
+               "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3",
                "BACKUP_WAIT_MINUTES": "5",
                "BACKUP_MIN_FREE_GB": "1", "REPORTS_REMOTE": f"file://{ws.remote}", "REPORTS_BRANCH": "main",
                "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5"}
@@ -475,9 +476,13 @@ def outputs(ws: Workspace, folder: Path, say: Callable[[str], None]) -> list[Pat
     folder.mkdir(parents=True, exist_ok=True)
     made = []
     brief = folder / "brief.txt"
+    text = ws.run("brief", timeout=300)
+    leaked = [n for n, secret in enumerate(ws.secrets) if secret in text]
+    if leaked:
+        raise DemoFailed(f"a secret of the demo ({len(leaked)} of them) is in the brief")
     brief.write_text("(the brief as `invoke brief` gives it after the demo's week: the week ran on a simulated clock "
                      "that is now days ahead, so its scheduler's last heartbeat is in the future and the brief "
-                     "says the scheduler is not running, as it would for yours)\n\n" + ws.run("brief", timeout=300))
+                     "says the scheduler is not running, as it would for yours)\n\n" + text)
     made.append(brief)
     picture = folder / "status-page.png"
     try:

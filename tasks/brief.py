@@ -46,7 +46,7 @@ def brief(c, send=False, json=False, dry_run=False):
 def _view(ctx):
     """The overview with the statuses and the gateway read now (a brief is worth one slow read)."""
     try:
-        observed.observe(ctx)
+        observed.observe(ctx, client_id=observed.BRIEF_CLIENT_ID)
     except EcosystemError as exc:  # the engine, say: the overview shows what is known, the services say why
         ctx.say(f"could not read the statuses and the gateway now: {exc.message}")
     return overview.collect(ctx, now=datetime.now(UTC))[0]

@@ -1,5 +1,6 @@
 """`invoke demo`: a compressed trading week on the shipped stand-ins, with a timeline and a verdict."""
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def demo(c, keep=False):
         if not keep:
             say("cleaning up: the demo's containers, network, volumes, images and folder")
             left = demos.remove(client, ws)
+    if not made:
+        shutil.rmtree(out, ignore_errors=True)  # nothing was put there: no empty folder left behind
     print()
     print("verdict:")
     for check in checks:
@@ -77,4 +80,5 @@ def demo(c, keep=False):
     if keep:
         print("\ndemo: PASSED - this host runs the ecosystem and its backups restore; what it made is kept (above)")
         return
-    print("\ndemo: PASSED - this host runs the ecosystem, its backups restore, and nothing was left behind")
+    print("\ndemo: PASSED - this host runs the ecosystem, its backups restore, and nothing was left behind"
+          + (f" but its output folder {out}" if made else ""))

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from invoke import Exit
 
 from ecosystem import answers, brief, overview, processes, run_logs, stack
-from ecosystem.errors import EcosystemError
+from ecosystem.errors import EcosystemError, EngineUnavailable
 
 from ._common import context, ecosystem_task, recorded, settings, table, task_flags
 
@@ -27,7 +27,7 @@ def _services(text, own: list[str]):
                                   "add; dashboard: upstream's dashboard, on demand)",
             "timeout": "seconds to wait for health (default 600)", "dry_run": "print the plan, change nothing"})
 def up(c, services=None, timeout=600, dry_run=False):
-    """Start MongoDB, the gateway, the pysystemtrade runtime and Jupyter; wait until healthy."""
+    """Start MongoDB, the gateway, the pysystemtrade runtime, Jupyter and the status page; wait until healthy."""
     s = settings(c)
     names = _services(services, stack.own_services(s))
     if dry_run:
@@ -74,7 +74,8 @@ def _ago(moment, now):
 def status(c, json=False, all_=False):
     """The ecosystem at a glance: problems first, services, last chain, launches, gateway, data safety.
 
-    Exits 1 when anything is degraded (each problem is listed with what to do), 0 when all is good."""
+    Exits 1 when anything is degraded (each problem is listed with what to do), 3 when the Docker
+    engine does not answer, 0 when all is good."""
     ctx = context(c)
     now = datetime.now(UTC)
     view, runs = overview.collect(ctx, now=now)
@@ -84,6 +85,8 @@ def status(c, json=False, all_=False):
         print(json_module.dumps(answers.overview(view, redact=ctx.redact), indent=1))
     else:
         _print_status(ctx, view, runs, now, all_=all_)
+    if view.engine_unavailable:
+        raise Exit(code=EngineUnavailable.exit_code)  # as every task says an engine that does not answer
     if view.degraded:
         raise Exit(code=1)
 

@@ -60,6 +60,10 @@ def handler(page: Path, token: str):
                 body, kind = page.read_bytes(), "text/html; charset=utf-8"
             except FileNotFoundError:
                 body, kind = WAITING, "text/html; charset=utf-8"
+            except OSError as exc:
+                self._send(503, f"the status page cannot be read here ({exc.strerror}): the file written by "
+                                "weekly sync must be readable by CONTAINER_UID\n".encode())
+                return
             self._send(200, body, kind)
 
         do_HEAD = do_GET
@@ -71,7 +75,8 @@ def handler(page: Path, token: str):
 
         def log_message(self, format: str, *args) -> None:
             # the request line would carry the token: log the path alone
-            sys.stderr.write(f"{self.address_string()} {self.command} {urlsplit(self.path).path} "
+            where = urlsplit(getattr(self, "path", "") or "").path  # a malformed request has none
+            sys.stderr.write(f"{self.address_string()} {getattr(self, 'command', '?')} {where} "
                              f"{args[1] if len(args) > 1 else ''}\n")
 
     return Page

@@ -56,7 +56,8 @@ def main() -> None:
               "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
               "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": f"file://{origin}",
               "PYTHON_BASE_IMAGE": base, "TWSUSERID": "bench-user", "TWSPASSWORD": "bench-password",
-              "IB_API_PORT": "24001", "VNC_PORT": "25900", "JUPYTER_PORT": "28888", "STATUS_PAGE_PORT": "28787"}
+              "IB_API_PORT": "24001", "VNC_PORT": "25900", "JUPYTER_PORT": "28888", "STATUS_PAGE_PORT": "28787",
+              "DASHBOARD_PORT": "28050"}
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     settings = load_settings(ROOT, env_file=env_file, environ={})
     plans = {p.key: p for p in images.standin_plans(settings)}

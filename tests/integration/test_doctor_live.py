@@ -25,7 +25,8 @@ def run_doctor(tmp_path, stack):
         values = {"NAME_SUFFIX": stack.suffix, "IPV4_NETWORK_PART": stack.network_part,
                   "STATE_DIR": str(tmp_path / "state"), "BACKUP_DIR": str(tmp_path / "backup"),
                   "BACKUP_MIN_FREE_GB": "0", "IB_API_PORT": str(free_port()), "VNC_PORT": str(free_port()),
-                  "JUPYTER_PORT": str(free_port()), "STATUS_PAGE_PORT": str(free_port()), "GIT_TOKEN": TOKEN} | settings
+                  "JUPYTER_PORT": str(free_port()), "STATUS_PAGE_PORT": str(free_port()),
+                  "DASHBOARD_PORT": str(free_port()), "GIT_TOKEN": TOKEN} | settings
         env_file = write_env_file(tmp_path / ".env", values)
         environ = {k: v for k, v in os.environ.items() if k not in values} | {"ECOSYSTEM_ENV_FILE": str(env_file)}
         result = subprocess.run(invoke_argv("doctor"), cwd=ROOT, env=environ,

@@ -80,13 +80,14 @@ def make_ecosystem(client, folder: Path, base: str, shared_standins: Settings | 
     origin = origin or f"file://{make_repo(folder / 'origin', private_sentinel=PRIVATE)}"
     # a zone where it is about noon: inside every process's window (the stand-in, as upstream, declines
     # a process launched past its stop time)
-    api_port, vnc_port, jupyter_port, page_port = free_ports(4)
+    api_port, vnc_port, jupyter_port, page_port, dashboard_port = free_ports(5)
     values = {"TIMEZONE": noon_zone(), "NAME_SUFFIX": test_stack.suffix, "IPV4_NETWORK_PART": test_stack.network_part,
               "STATE_DIR": str(folder / "state"), "BACKUP_DIR": str(folder / "backup"),
               "REPORTS_DIR": str(folder / "reports"), "PYSYSTEMTRADE_REPO_URL": origin,
               "GIT_TOKEN": GIT_TOKEN, "TWSUSERID": TWS_USER, "TWSPASSWORD": TWS_PASSWORD,
               "PYTHON_BASE_IMAGE": base, "IB_API_PORT": str(api_port), "VNC_PORT": str(vnc_port),
-              "JUPYTER_PORT": str(jupyter_port), "STATUS_PAGE_PORT": str(page_port), "STOP_GRACE_SECONDS": "20",
+              "JUPYTER_PORT": str(jupyter_port), "STATUS_PAGE_PORT": str(page_port),
+              "DASHBOARD_PORT": str(dashboard_port), "STOP_GRACE_SECONDS": "20",
               "STOP_TERM_SECONDS": "3"} | (extra or {})
     eco = Ecosystem(folder, test_stack, values)
     eco.write_env()

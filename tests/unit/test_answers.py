@@ -95,7 +95,7 @@ def test_the_schema_check_finds_a_missing_an_unknown_and_a_mistyped_field():
 def test_status_and_brief_answer_in_their_schemas_and_say_the_engine_is_down(tmp_path, values, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
     History(tmp_path / "state" / "history.jsonl").record("offload", "failed", f"could not log in with {SECRET}")
-    status = answer(tmp_path, values, "status", code=1)
+    status = answer(tmp_path, values, "status", code=3)
     assert status["schema"] == answers.STATUS and status["degraded"] and status["services"] == []
     assert status["problems"][0]["what"].startswith("the Docker engine: the Docker engine does not answer")
     assert [a["job"] for a in status["alerts"]] == ["offload"]
@@ -103,4 +103,4 @@ def test_status_and_brief_answer_in_their_schemas_and_say_the_engine_is_down(tmp
     assert brief["schema"] == answers.BRIEF and brief["headline"] == status["headline"]
     assert brief["text"].startswith(brief["headline"].upper()) and "DATA SAFETY" in brief["text"]
     said = run_invoke(tmp_path, values, "status", timeout=120)
-    assert said.returncode == 1 and "1. the Docker engine" in said.stdout and "what to do:" in said.stdout
+    assert said.returncode == 3 and "1. the Docker engine" in said.stdout and "what to do:" in said.stdout

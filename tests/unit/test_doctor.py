@@ -68,10 +68,10 @@ def test_ports_free_in_use_and_foreign_address(tmp_path):
         port = busy.getsockname()[1]
         results = doctor.check_ports(inputs_for(tmp_path, IB_API_PORT=str(port), VNC_PORT=str(free_port()),
                                                 JUPYTER_PORT=str(free_port()),
-                                                STATUS_PAGE_PORT=str(free_port())))
+                                                STATUS_PAGE_PORT=str(free_port()), DASHBOARD_PORT=str(free_port())))
         assert results[0].verdict == "fail" and "IB_API_PORT is in use by another program" in results[0].detail
         assert "IB_API_PORT" in results[0].fix
-        assert [r.verdict for r in results[1:]] == ["ok", "ok", "ok"]
+        assert [r.verdict for r in results[1:]] == ["ok", "ok", "ok", "ok"]
     finally:
         busy.close()
     results = doctor.check_ports(inputs_for(tmp_path, BIND_ADDRESS="192.0.2.77"))

@@ -160,3 +160,40 @@ def test_the_history_tail_holds_the_recent_runs_and_a_long_run_that_ended_in_it(
     cutoff = everything[-1].start - timedelta(days=2)
     assert {r.id for r in everything if r.start >= cutoff} <= {r.id for r in recent}
     assert any(r.id == long.id and r.outcome == "ok" for r in recent), "its end line carries it whole"
+
+
+def test_a_gateway_waiting_for_2fa_is_one_problem_in_the_week_and_none_outside_it(tmp_path):
+    s = settings(tmp_path)
+    record, clock = history(tmp_path)
+    good_night(record, clock)
+    services = healthy()
+    services[1] = ServiceState("ib_gateway", "ib_gateway", "running", "unhealthy", NOW, None, None)
+    waiting = Observed(at=NOW, gateway="not logged in", gateway_detail="did not answer within 5s")
+    inside = [p.what for p in view(s, record, services=services, observed=waiting).problems]
+    assert inside == ["the gateway is not logged in (did not answer within 5s)"]
+    weekend = NOW + timedelta(days=4, hours=12)
+    outside = view(s, record, services=services, observed=waiting, now=weekend, heartbeat=weekend)
+    assert not any("gateway" in p.what for p in outside.problems)
+
+
+def test_the_page_masks_a_secret_before_escaping_it(tmp_path):
+    from ecosystem.secrets import Redactor
+
+    s = settings(tmp_path)
+    record, clock = history(tmp_path)
+    good_night(record, clock)
+    secret = "pa&ss<w0rd-77"
+    o = view(s, record, observed=Observed(at=NOW, statuses_unread=f"login {secret} refused", gateway="logged in"))
+    page = status_page.render(o, record.runs(), redact=Redactor([secret]))
+    assert "pa&amp;ss&lt;w0rd" not in page and secret not in page
+
+
+def test_times_without_their_offset_are_not_read_as_instants(tmp_path):
+    s = settings(tmp_path)
+    (tmp_path / "state").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "state" / "brief.json").write_text(json.dumps({"sent": "2026-12-08T09:59:00"}))
+    (tmp_path / "state" / "observed.json").write_text(json.dumps({"at": "2026-12-08T09:59:00",
+                                                                    "gateway": "logged in"}))
+    from ecosystem import observed
+
+    assert overview.last_brief(s) is None and observed.read(s).at is None

@@ -62,3 +62,20 @@ def test_without_a_token_the_page_is_served_and_before_the_first_sync_it_says_so
     with redirect_stderr(io.StringIO()), server(tmp_path / "index.html", "") as base:
         code, body, _ = get(base + "/")
         assert code == 200 and "No status page yet" in body
+
+
+def test_a_page_it_cannot_read_is_a_503_that_says_why_and_a_malformed_request_is_a_400(tmp_path):
+    import os
+    import socket
+
+    page = tmp_path / "index.html"
+    page.write_text("x")
+    page.chmod(0)
+    with redirect_stderr(io.StringIO()), server(page, "") as base:
+        if os.geteuid() != 0:  # root reads it anyway
+            code, body, _ = get(base + "/")
+            assert code == 503 and "readable by CONTAINER_UID" in body
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as raw:
+            raw.sendall(b"NONSENSE\r\n\r\n")
+            assert b"400" in raw.recv(300), "an answer (400), not a dropped connection"
