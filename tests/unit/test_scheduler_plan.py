@@ -154,3 +154,27 @@ def test_own_jobs_keep_quoted_arguments_and_read_day_ranges_with_spaces(tmp_path
     assert second.days == (5, 7)
     slot = scheduler_plan.Slot("own:" + first.name, "k", MONDAY, MONDAY, runs=tuple(shlex.split(first.name)))
     assert slot.command == ("history", "--job", "a b")
+
+
+def test_the_brief_goes_at_brief_at_on_trading_days_only_with_alert_urls_and_a_stale_one_is_dropped(tmp_path):
+    clone = make_repo(tmp_path / "repo")
+    base = {"PYSYSTEMTRADE_CLONE_DIR": str(clone), "TIMEZONE": "Europe/London"}
+    quiet = load_settings(tmp_path, environ=base)
+    assert scheduler_plan.BRIEF not in [j.name for j in jobs_of(quiet)], "no ALERT_URLS: nowhere to send it"
+    s = load_settings(tmp_path, environ={**base, "ALERT_URLS": "mailto://u:p@localhost", "BRIEF_AT": "07:00,22:00"})
+    jobs = jobs_of(s)
+    monday = datetime(2026, 12, 7, tzinfo=LONDON)
+    week = scheduler_plan.slots_between(jobs, monday.astimezone(UTC), (monday + timedelta(days=7)).astimezone(UTC),
+                                        LONDON)
+    briefs = [x for x in week if x.job == scheduler_plan.BRIEF]
+    assert [x.key for x in briefs][:2] == ["2026-12-07T07:00", "2026-12-07T22:00"]
+    assert {x.at.astimezone(LONDON).isoweekday() for x in briefs} == {1, 2, 3, 4, 5}, "trading days only"
+    assert briefs[0].command == ("brief", "--send")
+    late = briefs[0].at + timedelta(minutes=30)
+    assert [d.action for d in scheduler_plan.due(jobs, late, since=briefs[0].at - timedelta(minutes=1),
+                                                 done=lambda slot: False, tz=LONDON)
+            if d.slot.job == scheduler_plan.BRIEF] == ["catch_up"]
+    stale = briefs[0].at + timedelta(hours=3)
+    assert not [d for d in scheduler_plan.due(jobs, stale, since=briefs[0].at - timedelta(minutes=1),
+                                              done=lambda slot: False, tz=LONDON)
+                if d.slot.job == scheduler_plan.BRIEF], "a stale brief is neither caught up nor recorded missed"
