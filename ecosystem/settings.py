@@ -53,6 +53,9 @@ def _int_in(lo: int, hi: int, problem: str) -> Callable[[str], int]:
     return parse
 
 
+_port = _int_in(1, 65535, "must be a port number from 1 to 65535")
+
+
 def _non_negative_float(text: str) -> float:
     try:
         value = float(text.strip())
@@ -571,23 +574,23 @@ class Settings:
         "the host address every published port binds to; anyone reaching the IB API port can trade", compose=True)
     ib_api_port: int = _v(
         "Host ports", "IB_API_PORT", "4001",
-        _int_in(1, 65535, "must be a port number from 1 to 65535"), "IB_API_PORT=4001",
+        _port, "IB_API_PORT=4001",
         "host port of the IB API", compose=True)
     vnc_port: int = _v(
         "Host ports", "VNC_PORT", "5900",
-        _int_in(1, 65535, "must be a port number from 1 to 65535"), "VNC_PORT=5900",
+        _port, "VNC_PORT=5900",
         "host port of the gateway's VNC", compose=True)
     jupyter_port: int = _v(
         "Host ports", "JUPYTER_PORT", "8888",
-        _int_in(1, 65535, "must be a port number from 1 to 65535"), "JUPYTER_PORT=8888",
+        _port, "JUPYTER_PORT=8888",
         "host port of Jupyter", compose=True)
     status_page_port: int = _v(
         "Host ports", "STATUS_PAGE_PORT", "8787",
-        _int_in(1, 65535, "must be a port number from 1 to 65535"), "STATUS_PAGE_PORT=8787",
+        _port, "STATUS_PAGE_PORT=8787",
         "host port of the status page", compose=True)
     dashboard_port: int = _v(
         "Host ports", "DASHBOARD_PORT", "8050",
-        _int_in(1, 65535, "must be a port number from 1 to 65535"), "DASHBOARD_PORT=8050",
+        _port, "DASHBOARD_PORT=8050",
         "host port of upstream's dashboard (invoke up --services dashboard), published by pysys_runtime",
         compose=True)
     backup_dir: Path = _v(
@@ -624,7 +627,7 @@ class Settings:
         "host name or address of the SMB server; empty turns offload off")
     smb_port: int = _v(
         "SMB offload", "SMB_PORT", "445",
-        _int_in(1, 65535, "must be a port number from 1 to 65535"), "SMB_PORT=445", "SMB server port")
+        _port, "SMB_PORT=445", "SMB server port")
     smb_share: str = _v(
         "SMB offload", "SMB_SHARE", "", _smb_share, "SMB_SHARE=backups", "share name")
     smb_folder: str = _v(
