@@ -92,7 +92,8 @@ def test_ports_are_published_only_on_the_bind_address(docker_client, eco):
     assert published, "the gateway and Jupyter publish ports"
     assert {ip for _, ip, _ in published} == {"127.0.0.1"}
     assert {int(port) for _, _, port in published} == {eco.settings.ib_api_port, eco.settings.vnc_port,
-                                                        eco.settings.jupyter_port}
+                                                        eco.settings.jupyter_port, eco.settings.status_page_port,
+                                                        eco.settings.dashboard_port}
 
 
 def test_the_gateway_answers_the_ib_api_handshake_on_its_published_port(eco):
