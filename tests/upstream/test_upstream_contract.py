@@ -155,6 +155,15 @@ def test_the_csv_backup_entry_point_imports(live, docker_client):
     assert "imported" in out
 
 
+def test_upstreams_reporting_api_imports_with_the_pinned_statsmodels(live):
+    """run_reports and the dashboard import sysproduction/reporting/api.py, which imports statsmodels'
+    formula API: with scipy 1.16 and pysystemtrade's statsmodels==0.14.0 that import fails
+    (build-constraints.txt keeps scipy below 1.16)."""
+    program = "import sysproduction.reporting.api, scipy; print('imported', scipy.__version__)"
+    out = stack.compose(live.settings).run_once("daily_processes", ["python3", "-c", program], timeout=600)
+    assert "imported" in out, out
+
+
 def test_upstreams_own_dashboard_runs_on_demand_in_the_shared_namespaces(live, docker_client):
     import urllib.error
     import urllib.request
