@@ -15,8 +15,10 @@ from ._common import context, ecosystem_task, recorded, settings
     "json": f"print it as JSON (schema {answers.BRIEF}; see the README)",
     "dry_run": "print it, send nothing"})
 def brief(c, send=False, json=False, dry_run=False):
-    """The morning and evening brief: a headline, the last chain, today's launches, the gateway, statuses,
-    the last good backup, offload and drill, free disk and the alerts since the last brief."""
+    """Print, or send, the brief: all good or each problem, with what to do.
+
+    Then the last chain, today's launches, the gateway, statuses that are not GO, the last good
+    backup, offload and drill, free disk and the alerts since the last brief."""
     s = settings(c)
     if send and not s.alert_urls:
         raise Exit("there is nowhere to send the brief: set ALERT_URLS (e.g. mailto://user:pass@host) in .env",
