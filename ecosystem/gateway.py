@@ -73,6 +73,15 @@ def handshake(host: str, port: int, *, client_id: int = 999, timeout: float = 10
     return GatewayAnswer(int(version), connection_time.decode(errors="replace"), accounts)
 
 
+def api_address(settings) -> tuple[str, int]:
+    """Where this host reaches the gateway's published IB API port (BIND_ADDRESS, or loopback when
+    that is the unspecified address)."""
+    import ipaddress
+
+    address = ipaddress.ip_address(settings.bind_address)
+    return ("127.0.0.1" if address.is_unspecified else settings.bind_address), settings.ib_api_port
+
+
 def mask_account(account: str) -> str:
     """Show enough of an account id to recognise it, not enough to use it (DU*****67)."""
     return account[:2] + "*" * max(len(account) - 4, 1) + account[-2:] if len(account) > 4 else "****"

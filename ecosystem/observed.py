@@ -9,7 +9,6 @@ read something says so in place of the value; it never fails the sync that made 
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 from dataclasses import dataclass, field
@@ -75,12 +74,6 @@ def read(settings) -> Observed:
         return Observed()
 
 
-def api_address(settings) -> tuple[str, int]:
-    """Where this host reaches the gateway's published IB API port."""
-    address = ipaddress.ip_address(settings.bind_address)
-    return ("127.0.0.1" if address.is_unspecified else settings.bind_address), settings.ib_api_port
-
-
 def gateway_login(settings, container_state: str, *, timeout: float = 5,
                   client_id: int = SYNC_CLIENT_ID) -> tuple[str, str]:
     """The gateway's login state and its detail (masked accounts and mode, or why not logged in)."""
@@ -88,7 +81,7 @@ def gateway_login(settings, container_state: str, *, timeout: float = 5,
 
     if container_state != "running":
         return DOWN, f"its container is {container_state}"
-    host, port = api_address(settings)
+    host, port = gateway.api_address(settings)
     try:
         answer = gateway.handshake(host, port, timeout=timeout, client_id=client_id)
     except gateway.GatewayError as exc:

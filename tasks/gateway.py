@@ -1,5 +1,4 @@
 """`invoke gateway.status` and `invoke gateway.login`: is the IB Gateway logged in, to the right account?"""
-import ipaddress
 import sys
 
 from invoke import Exit
@@ -8,12 +7,6 @@ from ecosystem import gateway, pysys_config, stack
 from ecosystem.errors import EcosystemError
 
 from ._common import context, ecosystem_task, history, recorded, settings
-
-
-def _api_address(s):
-    address = ipaddress.ip_address(s.bind_address)
-    host = "127.0.0.1" if address.is_unspecified else s.bind_address
-    return host, s.ib_api_port
 
 
 def _container_state(ctx) -> str:
@@ -25,7 +18,7 @@ def _container_state(ctx) -> str:
 def status(c):
     """Say whether the gateway is logged in, waiting for 2FA, or down (a failure event if not logged in)."""
     s = settings(c)
-    host, port = _api_address(s)
+    host, port = gateway.api_address(s)
     record = history(c)
     run = record.begin("gateway.status")
     state = _container_state(context(c))
@@ -49,7 +42,7 @@ def status(c):
 def login(c, timeout=180, restart=False, dry_run=False):
     """(Re)start the gateway if needed, wait for the 2FA login, then check the account and mode."""
     s = settings(c)
-    host, port = _api_address(s)
+    host, port = gateway.api_address(s)
     if dry_run:
         print(f"would {'restart' if restart else 'start if down'} ib_gateway, wait up to {timeout}s for the IB API "
               f"at {host}:{port} to answer, then compare its account with broker_account and TRADING_MODE")

@@ -144,19 +144,16 @@ def _run_output(ctx, process, which):
 
 def _scheduler_lines(s, now, runs=()):
     """The scheduler's heartbeat, and each scheduled job's next run and last outcome."""
-    import json
-    from datetime import timedelta
-
-    from ecosystem import answers, scheduler_plan
     from ecosystem import scheduler_loop as loop
+    from ecosystem import scheduler_plan
 
-    try:
-        looked = datetime.fromisoformat(json.loads(loop.heartbeat_path(s).read_text())["looked"])
-        state, _age = answers.scheduler_state(looked, now, stale=timedelta(minutes=3))
+    looked = overview.heartbeat(s)
+    if looked is None:
+        print("\nscheduler: never ran (invoke run-scheduler)")
+    else:
+        state, _age = answers.scheduler_state(looked, now, stale=overview.STALE_HEARTBEAT)
         when = f"heartbeat {_ago(looked, now)}" if looked <= now else f"heartbeat dated {looked:%Y-%m-%d %H:%M} UTC"
         print(f"\nscheduler: {state if state == 'running' else state.upper()} ({when})")
-    except (OSError, ValueError, KeyError, TypeError):
-        print("\nscheduler: never ran (invoke run-scheduler)")
     last = {}
     for run in runs:
         if run.job == loop.JOB and run.step and run.outcome:
