@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from . import backup_sets
-from .backup_sets import Manifest
 
 if TYPE_CHECKING:
+    from .backup_sets import Manifest
     from .history import History
 
 SCHEMA = "pysystemtrade-ecosystem/backups/1"

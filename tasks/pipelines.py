@@ -3,10 +3,9 @@ from datetime import datetime
 
 from invoke import Exit
 
-from ecosystem import backup_job, pipelines
+from ecosystem import backup_job, outcomes, pipelines
 from ecosystem import eod as chain
-from ecosystem.outcomes import Outcome
-from ecosystem.steps import Result
+from ecosystem import steps as stepping
 
 from ._common import call_task, context, ecosystem_task, task_flags
 
@@ -19,8 +18,9 @@ def _run(c, name, steps, *, cleanup=None, dry_run=False, **kwargs):
         try:
             call_task(c, step.call, **arguments)
         except Exit as exc:
-            return Result(Outcome.FAILED, f"exit {exc.code}" + (f": {exc.message}" if exc.message else ""))
-        return Result(Outcome.OK)
+            said = f"exit {exc.code}" + (f": {exc.message}" if exc.message else "")
+            return stepping.Result(outcomes.Outcome.FAILED, said)
+        return stepping.Result(outcomes.Outcome.OK)
 
     return pipelines.run(context(c), name, steps, call=call, cleanup=cleanup, **kwargs)
 

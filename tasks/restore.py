@@ -4,8 +4,8 @@ import sys
 from invoke import Exit
 
 from ecosystem import backup as backups
+from ecosystem import restore as restoring
 from ecosystem import restore_job
-from ecosystem.restore import CHECKLIST
 
 from ._common import context, ecosystem_task, recorded, unwinding_on_sigterm
 
@@ -47,7 +47,7 @@ def restore(c, from_="latest", what=None, verify=False, yes=False, resume=False,
         restore_job.run(context(c), run, from_, parts, verify=verify, confirm=_confirm(yes),
                         safety=not no_safety_backup, resume=resume)
     if not verify:
-        print(CHECKLIST if not resume else "processes are back to GO (--resume)")
+        print(restoring.CHECKLIST if not resume else "processes are back to GO (--resume)")
 
 
 @ecosystem_task(help={"dry_run": "print what it would set, change nothing"})

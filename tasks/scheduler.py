@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 from ecosystem import answers, commands, heartbeat, logs, scheduler_plan
 from ecosystem import scheduler_loop as scheduler_module
-from ecosystem.scheduler_loop import heartbeat_path
 
 from ._common import ROOT, ecosystem_task, history, settings, table, task_flags
 
@@ -29,7 +28,7 @@ def run_scheduler(c, once=False):
     checks = (scheduler_module.offload_age_check(record, max_age=timedelta(hours=s.offload_max_age_hours), tz=s.tz),
               ) if s.smb_configured else ()
     pinger = heartbeat.Pinger(s.heartbeat_url.reveal() if s.heartbeat_url else None)
-    loop = scheduler_module.Scheduler(_jobs(s), record, tz=s.tz, heartbeat=heartbeat_path(s),
+    loop = scheduler_module.Scheduler(_jobs(s), record, tz=s.tz, heartbeat=scheduler_module.heartbeat_path(s),
                                       launch=lambda command: commands.start_invoke(command, ROOT), checks=checks,
                                       pinger=pinger, term_grace=timedelta(seconds=s.job_stop_seconds))
     stopping = []
@@ -57,7 +56,8 @@ def run_scheduler(c, once=False):
     schedule.every().minute.at(":00").do(tick)
     if pinger:
         schedule.every(round(s.heartbeat_interval_minutes * 60)).seconds.do(pinger.ping, "alive")
-    print(f"scheduler running (heartbeat {heartbeat_path(s)}, log {scheduler_log_path(s)}); SIGTERM or Ctrl-C "
+    print(f"scheduler running (heartbeat {scheduler_module.heartbeat_path(s)}, log {scheduler_log_path(s)}); "
+          "SIGTERM or Ctrl-C "
           "stops it cleanly", flush=True)
     while not stopping:
         schedule.run_pending()
@@ -85,7 +85,8 @@ def show_schedule(c, days=7, json=False):  # not `schedule`: that is the library
     now = datetime.now(UTC)
     slots = scheduler_plan.next_runs(_jobs(s), now, s.tz, days=int(days))
     try:
-        looked: datetime | None = datetime.fromisoformat(json_module.loads(heartbeat_path(s).read_text())["looked"])
+        said = json_module.loads(scheduler_module.heartbeat_path(s).read_text())
+        looked: datetime | None = datetime.fromisoformat(said["looked"])
     except (OSError, ValueError, KeyError, TypeError):
         looked = None
     state, age = answers.scheduler_state(looked, now, stale=timedelta(minutes=3))
