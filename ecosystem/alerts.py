@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from .events import FailureEvent
+from .events import FailureEvent, Notice
 from .state_files import write_json
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,10 @@ def format_event(event: FailureEvent, tz, *, held_back: int = 0) -> tuple[str, s
     """Return the (title, body) of the message for ``event``."""
     title = f"pysystemtrade ecosystem: {event.subject}"
     lines = [f"{event.subject} at {event.at.astimezone(tz):%a %Y-%m-%d %H:%M %Z}"]
+    if isinstance(event, Notice):
+        lines += [event.detail] if event.detail else []
+        lines += [f"what to do: {event.hint}"] if event.hint else []
+        return title, "\n".join(lines)
     if event.slot:
         lines.append(f"trading day / slot: {event.slot}")
     if event.detail:

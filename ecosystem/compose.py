@@ -169,6 +169,15 @@ class Compose:
         """Run ``argv`` in the running container of ``service``; return its output."""
         return self._run("exec", "-T", service, *argv, timeout=timeout).stdout
 
+    def config_hash(self, service: str) -> str:
+        """The hash compose gives ``service``'s configuration now (its containers carry the one
+        they were created with: a difference is a change not applied yet)."""
+        for line in self._run("config", "--hash", service, timeout=60).stdout.splitlines():
+            name, _, digest = line.strip().partition(" ")
+            if name == service:
+                return digest.strip()
+        return ""
+
     def services(self) -> list[str]:
         """Return the services a plain ``up`` would start (no profile), from every compose file merged."""
         return self._run("config", "--services", timeout=60).stdout.split()

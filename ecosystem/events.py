@@ -1,8 +1,9 @@
-"""Failure events and the bus that carries them to subscribers (alerts, logs, tests).
+"""Failure events and notices, and the bus that carries them to subscribers (alerts, logs, tests).
 
 Every run that ends ``failed``, ``declined``, ``timed_out``, ``suspect`` or
-``missed`` becomes one ``FailureEvent``. A subscriber that raises is logged and
-skipped: a broken notifier never breaks the run that reported the failure.
+``missed`` becomes one ``FailureEvent``. A ``Notice`` is news the trader acts on or waits for
+that is not a failure (approve the gateway's login now; it is logged in again). A subscriber
+that raises is logged and skipped: a broken notifier never breaks the run that reported it.
 """
 from __future__ import annotations
 
@@ -38,6 +39,17 @@ class FailureEvent:
         return f"{what} {self.outcome}"
 
 
+@dataclass(frozen=True)
+class Notice(FailureEvent):
+    """News that is not a failure: ``headline`` is its subject (e.g. "approve the IBKR login now")."""
+
+    headline: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.headline
+
+
 Subscriber = Callable[[FailureEvent], None]
 
 
@@ -57,7 +69,8 @@ class EventBus:
         return unsubscribe
 
     def emit(self, event: FailureEvent) -> None:
-        log.info("failure event: %s: %s", event.subject, event.detail)
+        log.info("%s: %s: %s", "notice" if isinstance(event, Notice) else "failure event", event.subject,
+                 event.detail)
         for subscriber in list(self._subscribers):
             try:
                 subscriber(event)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .errors import EcosystemError, HistoryError, known
-from .events import FAILURE_OUTCOMES, EventBus, FailureEvent
+from .events import FAILURE_OUTCOMES, EventBus, FailureEvent, Notice
 from .outcomes import Outcome
 
 log = logging.getLogger(__name__)
@@ -228,6 +228,16 @@ class History:
         ``ref`` names what it was observed from, see ``recorded_ref``)."""
         run = self.begin(job, step=step, slot=slot, parent=parent, start=start, ref=ref)
         return self.finish(run, outcome, detail, hint=hint, log_tail=log_tail, end=end)
+
+    def tell(self, job: str, headline: str, detail: str = "", *, step: str | None = None, slot: str | None = None,
+             hint: str = "") -> Run:
+        """Record news that is not a failure as an ``ok`` run of ``job`` and send it as a ``Notice``
+        (with ALERT_URLS, a message): ``headline`` says it in a few words, ``detail`` the facts."""
+        run = self.record(job, "ok", f"{headline}: {detail}" if detail else headline, step=step, slot=slot)
+        if self.bus is not None:
+            self.bus.emit(Notice(job=job, step=step, slot=slot, outcome="ok", at=run.end or self._clock(),
+                                 detail=self._clean(detail), run_id=run.id, hint=hint, headline=headline))
+        return run
 
     @contextmanager
     def run(self, job: str, *, step: str | None = None, slot: str | None = None,

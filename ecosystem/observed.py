@@ -19,6 +19,8 @@ from .errors import EcosystemError
 from .state_files import write_json
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .context import Context
 
 log = logging.getLogger(__name__)
@@ -40,11 +42,13 @@ class Observed:
     gateway_since: datetime | None = None
     gateway_detail: str = ""                                   # masked accounts, or why not logged in
     engine_root: str = ""                                      # the Docker engine's data root (its free disk)
+    gateway_told: str = ""                                     # the current logout was alerted (session.TOLD)
 
     def as_json(self) -> dict:
         return {"at": _iso(self.at), "statuses": self.statuses, "statuses_unread": self.statuses_unread,
                 "gateway": self.gateway, "gateway_since": _iso(self.gateway_since),
-                "gateway_detail": self.gateway_detail, "engine_root": self.engine_root}
+                "gateway_detail": self.gateway_detail, "engine_root": self.engine_root,
+                "gateway_told": self.gateway_told}
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -69,9 +73,18 @@ def read(settings) -> Observed:
                         statuses_unread=str(data.get("statuses_unread") or ""), gateway=str(data.get("gateway") or ""),
                         gateway_since=_time(data.get("gateway_since")),
                         gateway_detail=str(data.get("gateway_detail") or ""),
-                        engine_root=str(data.get("engine_root") or ""))
+                        engine_root=str(data.get("engine_root") or ""),
+                        gateway_told=str(data.get("gateway_told") or ""))
     except (OSError, ValueError, TypeError, AttributeError):
         return Observed()
+
+
+def write(settings, seen: Observed) -> None:
+    """Write ``seen`` as the last observation (a failure is logged: the observation is a view)."""
+    try:
+        write_json(path(settings), seen.as_json())
+    except OSError as exc:
+        log.warning("could not write %s: %s", path(settings), exc.strerror)
 
 
 def gateway_login(settings, container_state: str, *, timeout: float = 5,
@@ -90,10 +103,13 @@ def gateway_login(settings, container_state: str, *, timeout: float = 5,
     return LOGGED_IN, f"{accounts} ({settings.trading_mode})"
 
 
-def observe(ctx: Context, *, client_id: int = SYNC_CLIENT_ID) -> Observed:
+def observe(ctx: Context, *, client_id: int = SYNC_CLIENT_ID,
+            watch: Callable[[Observed, Observed], Observed] | None = None) -> Observed:
     """Read the statuses and the gateway's login now, write them down and return them; what cannot be
     read is said in the observation (never raised). The statuses are asked for only while MongoDB
-    runs healthy (else the question waits for pymongo's timeout, every minute)."""
+    runs healthy (else the question waits for pymongo's timeout, every minute). ``watch`` (the
+    sync's: ``session.watch``) is given the last observation and this one and returns this one
+    with what it told kept in it."""
     from . import backup as backups
     from . import stack
 
@@ -132,9 +148,8 @@ def observe(ctx: Context, *, client_id: int = SYNC_CLIENT_ID) -> Observed:
         except Exception:  # noqa: BLE001 - the engine's data root only shows its free disk
             root = ""
     seen = Observed(at=now, statuses=statuses, statuses_unread=unread, gateway=state, gateway_since=since,
-                    gateway_detail=ctx.redact(detail), engine_root=root)
-    try:
-        write_json(path(s), seen.as_json())
-    except OSError as exc:
-        log.warning("could not write %s: %s", path(s), exc.strerror)
+                    gateway_detail=ctx.redact(detail), engine_root=root, gateway_told=before.gateway_told)
+    if watch is not None:
+        seen = watch(before, seen)
+    write(s, seen)
     return seen

@@ -18,6 +18,7 @@ class Outcome(StrEnum):
     SUSPECT = "suspect"      # it ran, but what it wrote does not count (a backup much smaller than the last)
     MISSED = "missed"        # its time passed while nothing could run it
     BUSY = "busy"            # another run held its lock: it waited, then did nothing (the other run does the work)
+    WAITING = "waiting"      # a launch held back until what it needs is there (the gateway's login): no budget spent
 
     @property
     def failing(self) -> bool:

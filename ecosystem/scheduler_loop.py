@@ -32,7 +32,8 @@ JOB = "run-scheduler"
 SYNC = "weekly.sync"
 TIMEOUTS = {SYNC: timedelta(minutes=15), "weekly.open": timedelta(minutes=30), "nightly": timedelta(hours=12),
             "weekend": timedelta(hours=8),
-            "gateway.status": timedelta(minutes=5), scheduler_plan.BRIEF: timedelta(minutes=10)}
+            "gateway.status": timedelta(minutes=5), scheduler_plan.BRIEF: timedelta(minutes=10),
+            scheduler_plan.WEEKLY_LOGIN: timedelta(hours=4, minutes=10)}  # its window is at most 4 h
 TERM_GRACE = timedelta(minutes=9)   # a job's graceful stop at the default STOP grace: Settings.job_stop_seconds
 PINGED = ("nightly", "weekend")     # the pipelines whose start and end HEARTBEAT_URL hears of
 

@@ -24,6 +24,7 @@ ON_TIME = timedelta(minutes=2)   # a slot seen within this of its time is on tim
 OPEN_LEAD = timedelta(minutes=10)  # weekly.open runs this long before the day's first launch, so its `up`
                                    # (which may recreate a service) is done before weekly sync launches anything
 BRIEF = "brief --send"            # the morning and evening brief, on trading days at BRIEF_AT (with ALERT_URLS)
+WEEKLY_LOGIN = "gateway.weekly-login"  # the gateway restarted for IBKR's weekly 2FA login, at GATEWAY_WEEKLY_LOGIN_AT
 OWN = "own:"                     # the prefix of the trader's own jobs (SCHEDULER_JOBS) in the history
 
 
@@ -138,7 +139,8 @@ def parse_own_jobs(text: str) -> tuple[ScheduledJob, ...]:
 # tasks the scheduler must not run, and why (SCHEDULER_JOBS naming one is refused)
 NOT_SCHEDULABLE = {"run-scheduler": "it would nest", "demo": "it is a try-out", "restore": "it needs a person",
                    "resume": "it needs a person", "down": "it needs a person", "rollback": "it needs a person",
-                   "shell": "it needs a person", "weekly.sync": "the scheduler runs it every minute already"}
+                   "shell": "it needs a person", "weekly.sync": "the scheduler runs it every minute already",
+                   "launch": "it needs a person", "gateway.weekly-login": "GATEWAY_WEEKLY_LOGIN_AT schedules it"}
 
 
 def check_own_jobs(settings, flags_of: Callable[[str], set[str] | None]) -> None:
@@ -226,6 +228,16 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
         at = _local(day, moment, tz)
         return [Slot("gateway.status", day.isoformat(), at, at + timedelta(hours=3))]
 
+    def weekly_login(day: date) -> list[Slot]:
+        if settings.gateway_weekly_login_at is None:
+            return []
+        weekday, moment = settings.gateway_weekly_login_at
+        if day.isoweekday() != weekday:
+            return []
+        at = _local(day, moment, tz)
+        # caught up only while its approval window lasts: later, the trader may not be there to approve
+        return [Slot(WEEKLY_LOGIN, day.isoformat(), at, at + timedelta(seconds=settings.gateway_login_window))]
+
     def window_close(day: date) -> list[Slot]:
         """The slot on the day the week closes (a slot is found by the local day it falls on)."""
         opened = day - timedelta(days=window.span_days + (window.stop_hour == 24))
@@ -255,7 +267,8 @@ def trading_days_jobs(settings, plan_of: Callable[[date], list[PlannedStep]]) ->
 
     jobs = [JobSpec("weekly.open", window_open), JobSpec("nightly", nightly), JobSpec("weekly.close", window_close),
             JobSpec("weekend", weekend),
-            JobSpec("gateway.status", gateway_check), *(custom(spec) for spec in settings.scheduler_jobs)]
+            JobSpec("gateway.status", gateway_check), JobSpec(WEEKLY_LOGIN, weekly_login),
+            *(custom(spec) for spec in settings.scheduler_jobs)]
     if settings.alert_urls and settings.brief_at:
         jobs.append(JobSpec(BRIEF, brief))
     return [JobSpec(job.name, _per_day(job.slots)) for job in jobs]

@@ -222,6 +222,33 @@ def _weekday_time(text: str):
     return _WEEKDAYS.index(day[:3]) + 1, clock(int(hours), int(minutes or 0))
 
 
+def _weekday_time_or_none(text: str):
+    return None if text.strip().lower() in ("", "none") else _weekday_time(text)
+
+
+def _duration(lo: int, hi: int) -> Callable[[str], int]:
+    """A duration like 30m, 90s or 1h, in seconds, from ``lo`` to ``hi``."""
+    def parse(text: str) -> int:
+        found = re.fullmatch(r"\s*(\d+)\s*([smh])\s*", text.lower())
+        if not found:
+            raise ValueError("must be a duration like 30m, 90s or 1h")
+        seconds = int(found.group(1)) * {"s": 1, "m": 60, "h": 3600}[found.group(2)]
+        if not lo <= seconds <= hi:
+            raise ValueError(f"must be from {lo}s to {hi // 60}m")
+        return seconds
+    return parse
+
+
+def _minutes_list(text: str) -> tuple[int, ...]:
+    try:
+        found = tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise ValueError("must be whole numbers of minutes separated by commas, like 1,5,15") from None
+    if not found or any(not 0 <= m <= 1440 for m in found):
+        raise ValueError("must be whole numbers of minutes from 0 to 1440 separated by commas, like 1,5,15")
+    return found
+
+
 def _times_of_day(text: str):
     from datetime import time as clock
 
@@ -464,6 +491,16 @@ class Settings:
         "Trading day", "CRASH_RELAUNCH_LIMIT", "3",
         _int_in(0, 50, "must be a whole number from 0 to 50"), "CRASH_RELAUNCH_LIMIT=3",
         "how many times a day a crashed stack handler or capital update is launched again")
+    relaunch_backoff_minutes: tuple[int, ...] = _v(
+        "Trading day", "RELAUNCH_BACKOFF_MINUTES", "1,5,15", _minutes_list, "RELAUNCH_BACKOFF_MINUTES=1,5,15",
+        "how long after its crash each relaunch of a continuous process waits: the first, the second, ...; "
+        "the last repeats")
+    broker_processes: tuple[str, ...] = _v(
+        "Trading day", "BROKER_PROCESSES",
+        "run_stack_handler,run_capital_update,run_daily_prices_updates,run_daily_fx_and_contract_updates",
+        _process_list_or_none, "BROKER_PROCESSES=run_stack_handler,run_capital_update",
+        "processes that need the broker: not launched while the gateway is not logged in (they wait, spending "
+        "no relaunch); upstream's stack handler, capital, price and FX updates talk to IB; none: no wait")
     scheduler_catchup_hours: int = _v(
         "Scheduler", "SCHEDULER_CATCHUP_HOURS", "6",
         _int_in(0, 72, "must be a whole number of hours from 0 to 72"), "SCHEDULER_CATCHUP_HOURS=6",
@@ -553,6 +590,20 @@ class Settings:
     gateway_auto_restart_time: str = _v(
         "Gateway", "GATEWAY_AUTO_RESTART_TIME", "11:55 PM", _clock_12h, "11:55 PM",
         "the gateway's daily restart (IBC), in TIMEZONE; must fall in pysystemtrade's dead time", compose=True)
+    gateway_restart_grace_minutes: int = _v(
+        "Gateway", "GATEWAY_RESTART_GRACE_MINUTES", "10",
+        _int_in(1, 120, "must be a whole number of minutes from 1 to 120"), "GATEWAY_RESTART_GRACE_MINUTES=10",
+        "how long after its daily restart the gateway may be logged out without an alert (it logs in by itself)")
+    gateway_weekly_login_at: tuple[int, time] | None = _v(
+        "Gateway", "GATEWAY_WEEKLY_LOGIN_AT", "sun 18:00", _weekday_time_or_none, "GATEWAY_WEEKLY_LOGIN_AT=sun 18:00",
+        "when the scheduler restarts the gateway for IBKR's weekly full login (2FA), at a time you can approve it "
+        "(TIMEZONE; after IBKR's Sunday reset); you are told to approve it then; none: IBKR's own time")
+    gateway_login_window: int = _v(
+        "Gateway", "GATEWAY_LOGIN_WINDOW", "30m", _duration(10, 4 * 3600), "GATEWAY_LOGIN_WINDOW=30m",
+        "how long the weekly login waits for your approval (a duration: 30m, 1h, 90s)")
+    gateway_twofa_retry: int = _v(
+        "Gateway", "GATEWAY_TWOFA_RETRY", "3m", _duration(5, 3600), "GATEWAY_TWOFA_RETRY=3m",
+        "how long an IBKR 2FA request lasts before the gateway (RELOGIN_AFTER_TWOFA_TIMEOUT) sends a new one")
     vnc_password: Secret | None = _v(
         "Gateway", "VNC_PASSWORD", "", _secret, "VNC_PASSWORD_FILE=/run/secrets/vnc_password",
         "password of the gateway's VNC; without one the gateway runs no VNC server", secret=True)

@@ -184,6 +184,54 @@ def runtime_container(settings: Settings) -> str:
     return f"pysys_runtime{settings.name_suffix}"
 
 
+def gateway_container(settings: Settings) -> str:
+    return f"ib_gateway{settings.name_suffix}"
+
+
+def gateway_state(ctx: Context) -> str:
+    """The gateway container's state (running, exited, ...; "not created")."""
+    from .engine import NotFound
+
+    try:
+        return ctx.client.api.inspect_container(gateway_container(ctx.settings))["State"]["Status"]
+    except NotFound:
+        return "not created"
+
+
+def gateway_change_pending(ctx: Context, secrets_changed: bool = False) -> str | None:
+    """Why the running gateway's container is not what its configuration now says (its compose
+    configuration, or its secret files, changed since it was created), or None."""
+    from .engine import NotFound
+
+    try:
+        labels = ctx.client.api.inspect_container(gateway_container(ctx.settings))["Config"]["Labels"] or {}
+    except NotFound:
+        return None
+    if secrets_changed:
+        return "its credentials changed"
+    created_with = labels.get("com.docker.compose.config-hash", "")
+    if created_with and created_with != ctx.project.config_hash("ib_gateway"):
+        return "its configuration changed"
+    return None
+
+
+def restart_gateway(ctx: Context) -> str:
+    """Restart the gateway for a full login: its container restarted (the same container, id and
+    all: IBC starts cold and asks for the login), or recreated when a change waits for it, or
+    started when it does not run. Return what was done, as "was restarted"."""
+
+    settings = ctx.settings
+    written = write_mounted_files(settings)
+    state = gateway_state(ctx)
+    pending = gateway_change_pending(ctx, "ib_gateway" in written.services_to_recreate()) \
+        if state != "not created" else None
+    if state == "not created" or pending:
+        ctx.project.up(["ib_gateway"], wait=False, force_recreate=bool(pending), no_deps=True)
+        return f"was recreated ({pending}, now applied)" if pending else "was started"
+    ctx.client.api.restart(gateway_container(settings), timeout=30)
+    return "was restarted"
+
+
 def runtime_running(ctx: Context) -> bool:
     """Say whether pysys_runtime (the processes' namespaces and log server) is running; an engine
     that does not answer raises EngineUnavailable (with its fix), it is not a stopped runtime."""
@@ -466,10 +514,14 @@ def ensure_always_on(ctx: Context) -> list[str]:
     return done
 
 
-def up(ctx: Context, names: list[str], *, timeout: int) -> str:
+def up(ctx: Context, names: list[str], *, timeout: int, gateway_named: bool = False) -> str:
     """Bring ``names`` up and healthy (after repairing a killed cold backup), recreating those whose
     secret files changed unless processes run; then the cold start and the STOP repair. Return
-    what was done, for the run's detail."""
+    what was done, for the run's detail.
+
+    A running gateway is left as it is unless ``gateway_named`` (``up --services ib_gateway``):
+    recreating it logs it out and asks for a 2FA approval, and health would wait for that. A
+    change waiting for it is said instead: it takes effect at the next weekly login."""
     from . import backup as backups
     from . import backup_job, locks, processes, startup
 
@@ -480,6 +532,14 @@ def up(ctx: Context, names: list[str], *, timeout: int) -> str:
     for line in backup_job.restart_after_cold(ctx):  # a cold backup killed outright
         ctx.say(line)
     written = write_mounted_files(s)
+    pending = None
+    if "ib_gateway" in names and not gateway_named and gateway_state(ctx) in ("running", "restarting"):
+        pending = gateway_change_pending(ctx, "ib_gateway" in written.services_to_recreate())
+        names = [n for n in names if n != "ib_gateway"]
+        if pending:
+            ctx.say(f"ib_gateway: {pending}; left running (a new container needs a new 2FA login). It takes "
+                    "effect at the next weekly login (GATEWAY_WEEKLY_LOGIN_AT), or now with `invoke gateway.login "
+                    "--restart` when you can approve the login")
     running = ctx.running()
     recreate = sorted(written.services_to_recreate() & set(names))
     if running:  # recreating pysys_runtime would kill every process in its PID namespace
@@ -495,7 +555,8 @@ def up(ctx: Context, names: list[str], *, timeout: int) -> str:
                                           {r.process for r in ctx.running()}):
         ctx.say(line)
     return ", ".join(names) + (f" (recreated {', '.join(recreate)}: secrets changed)" if recreate and not running
-                               else "")
+                               else "") + (f"; ib_gateway left running ({pending}: takes effect at the next weekly "
+                                           "login)" if pending else "")
 
 
 def down(ctx: Context, run: RunHandle) -> None:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 DAYS = 14
 QUIET_JOBS = ("run-scheduler", "weekly.sync")  # recorded as launches (steps); the scheduler's own records repeat them
 COLOURS = {"ok": "#2e7d32", "failed": "#c62828", "declined": "#ef6c00", "timed_out": "#ad1457", "suspect": "#6a1b9a",
-           "missed": "#4e342e", "skipped": "#757575", "busy": "#9e9e9e", "running": "#1565c0",
+           "missed": "#4e342e", "skipped": "#757575", "busy": "#9e9e9e", "waiting": "#f9a825", "running": "#1565c0",
            "interrupted": "#b71c1c"}
 
 
@@ -113,13 +113,16 @@ by weekly sync</p>
 """
 
 
-def refresh(ctx: Context) -> None:
-    """Observe the statuses and the gateway, and write the page; a failure is logged, never raised
-    (the page is a view: the sync that calls this has its own work)."""
+def refresh(ctx: Context, *, observed_since: datetime | None = None) -> None:
+    """Observe the statuses and the gateway (unless that was done since ``observed_since``), and
+    write the page; a failure is logged, never raised (the page is a view: the sync that calls
+    this has its own work)."""
     from . import observed, overview
 
     try:
-        observed.observe(ctx, client_id=observed.SYNC_CLIENT_ID)
+        last = observed.read(ctx.settings).at
+        if observed_since is None or last is None or last < observed_since:
+            observed.observe(ctx, client_id=observed.SYNC_CLIENT_ID)
         view, runs = overview.collect(ctx, now=datetime.now(UTC), recent=timedelta(days=DAYS + 1))
         page = path(ctx.settings)
         # readable by the status_page container's user whatever this process's umask (the service's is 077)

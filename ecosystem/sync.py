@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from . import backup as backups
-from . import backup_job, locks, processes, stack, startup, status_page, trading_day, week
+from . import backup_job, locks, observed, processes, session, stack, startup, status_page, trading_day, week
 from . import plan as planning
 from . import restore as restoring
 from .errors import known
 from .history import mark_recorded
+from .observed import LOGGED_IN
 from .outcomes import Outcome
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ def sync(ctx: Context, *, launch: bool = True) -> list[str]:
 
     done += trading_day.reconcile(ctx, plan_of=plan_of)
     done += trading_day.stop_overdue(ctx, now)
+    inside = week.phase(week.WeekWindow.from_settings(s), now).inside
+    seen = observed.observe(ctx, watch=lambda before, seen: session.watch(ctx, before, seen, now, inside_week=inside))
     if not launch:
         return done
     held = restoring.RestoreMarker(s.state_dir).read()
@@ -52,14 +55,19 @@ def sync(ctx: Context, *, launch: bool = True) -> list[str]:
                 "(finish it: invoke restore, or invoke resume)")
         return done
     day = now.astimezone(s.tz).date()
-    inside = week.phase(week.WeekWindow.from_settings(s), now).inside
     running = {r.process for r in ctx.running()}
     tried = trading_day.tried_today(record, day.isoformat())
     plan = plan_of(day)
     cleared = {name for name in trading_day.declined_continuous(plan, now, tried, running)
                if (r := control.record(name)).status == "GO" and not r.running}
     for due in trading_day.due_launches(plan, now, inside_week=inside, running=running, tried=tried,
-                                        relaunch_limit=s.crash_relaunch_limit, cleared=cleared):
+                                        relaunch_limit=s.crash_relaunch_limit, cleared=cleared,
+                                        ended=trading_day.ended_today(record, day.isoformat()),
+                                        backoff=s.relaunch_backoff_minutes):
+        if due.step.process in s.broker_processes and seen.gateway != LOGGED_IN:
+            said = trading_day.hold(ctx, due, tried, f"{seen.gateway} ({seen.gateway_detail})")
+            done += [said] if said else []
+            continue
         done.append(trading_day.launch_or_record(ctx, due, now, read_status=True))
     return done
 
@@ -102,8 +110,18 @@ def plan(ctx: Context, *, launch: bool = True) -> list[str]:
     cleared = {name for name in trading_day.declined_continuous(plan_for_day, now, tried, running)
                if (r := control.record(name)).status == "GO" and not r.running}
     inside = week.phase(week.WeekWindow.from_settings(s), now).inside
+    login: tuple[str, str] | None = None
     for due in trading_day.due_launches(plan_for_day, now, inside_week=inside, running=running, tried=tried,
-                                        relaunch_limit=s.crash_relaunch_limit, cleared=cleared):
+                                        relaunch_limit=s.crash_relaunch_limit, cleared=cleared,
+                                        ended=trading_day.ended_today(ctx.history, day.isoformat()),
+                                        backoff=s.relaunch_backoff_minutes):
+        if due.step.process in s.broker_processes:
+            if login is None:
+                row = states.get("ib_gateway")
+                login = observed.gateway_login(s, row.state if row else "not created")
+            if login[0] != LOGGED_IN:
+                said.append(f"would hold {due.step.process} back: the gateway is {login[0]} ({login[1]})")
+                continue
         if control.record(due.step.process).status == "NO-RUN":
             said.append(f"would record {due.step.process} declined: its status is NO-RUN (no container)")
         else:
@@ -115,7 +133,8 @@ def recorded_sync(ctx: Context, step: str, *, launch: bool = True) -> list[str]:
     """``sync`` under the week's lock, recorded as the task ``weekly.STEP`` (sync, open, close): a sync that
     changed something is recorded ``ok`` with what it did, one that failed ``failed`` with the
     fix (and raised); one that found everything in step leaves no trace (it runs every minute).
-    Either way the statuses and the gateway are observed and the status page written after it.
+    Either way the statuses and the gateway are observed (by the sync itself, which watches the
+    gateway's session: ``session.watch``) and the status page written after it.
     Another sync holding the lock: this one does nothing and says so."""
     s = ctx.settings
     started = datetime.now(UTC)
@@ -131,11 +150,11 @@ def recorded_sync(ctx: Context, step: str, *, launch: bool = True) -> list[str]:
             raise
         ctx.history.record(f"weekly.{step}", error.outcome, error.message, start=started, hint=error.fix)
         mark_recorded(exc)
-        status_page.refresh(ctx)
+        status_page.refresh(ctx, observed_since=started)
         raise
     if done:
         ctx.history.record(f"weekly.{step}", Outcome.OK, "; ".join(done), start=started)
     for line in done:
         ctx.say(line)
-    status_page.refresh(ctx)
+    status_page.refresh(ctx, observed_since=started)
     return done

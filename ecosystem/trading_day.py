@@ -12,7 +12,7 @@ deadline (a continuous one well past its stop time, a one-shot past its timeout)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from . import process_runs, processes
 from .engine import project_containers
 from .errors import EcosystemError
 from .history import History
+from .outcomes import Outcome
 from .plan import PlannedStep
 from .process_runs import Launched, Verdict
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 JOB = "weekly.sync"   # the task that launches them; an earlier version's containers say "day"
 FORMER_JOB = "day"
 SERVICES = {"run_stack_handler": "stack_handler", "run_capital_update": "capital_update"}  # else daily_processes
+BY_HAND = "launch"    # `invoke launch`: a launch by hand, recorded under this job
+WAITING = Outcome.WAITING  # a launch held back: the gateway is not logged in
 OVERRUN = timedelta(minutes=30)  # a continuous process still running this long after its stop time is hung
 
 
@@ -45,13 +48,16 @@ class Due:
 
 
 def due_launches(plan: Sequence[PlannedStep], now: datetime, *, inside_week: bool, running: set[str],
-                 tried: dict[str, list[str]], relaunch_limit: int, cleared: Set[str] = frozenset()) -> list[Due]:
+                 tried: dict[str, list[str]], relaunch_limit: int, cleared: Set[str] = frozenset(),
+                 ended: Mapping[str, datetime] | None = None, backoff: Sequence[int] = ()) -> list[Due]:
     """Return the continuous and morning processes to launch at ``now``.
 
-    ``tried`` maps a process to the outcomes it recorded this trading day, in order. A process
-    is due inside its launch-to-stop span, when it is not running, and either has not run yet
-    today or (continuous only) last crashed with relaunches left, or last declined and is in
-    ``cleared`` (its status is GO again). Outside the week: nothing.
+    ``tried`` maps a process to the outcomes it recorded this trading day, in order (since its
+    last launch by hand). A process is due inside its launch-to-stop span, when it is not
+    running, and either has not run yet today, or waited for the gateway, or (continuous only)
+    last crashed with relaunches left and its backoff has passed since that crash ended
+    (``ended``; ``backoff``: minutes before the first, second, ... relaunch, the last repeating),
+    or last declined and is in ``cleared`` (its status is GO again). Outside the week: nothing.
     """
     if not inside_week:
         return []
@@ -60,15 +66,32 @@ def due_launches(plan: Sequence[PlannedStep], now: datetime, *, inside_week: boo
         if step.kind == "evening" or step.process in running or not (step.launch_at <= now < step.window_stop):
             continue
         outcomes = tried.get(step.process, [])
-        if not outcomes:
+        last = outcomes[-1] if outcomes else None
+        if last is None:
             due.append(Due(step, 1, "not run yet today"))
-        elif step.kind == "continuous" and outcomes[-1] == "failed":
+        elif last == WAITING:
+            due.append(Due(step, len(outcomes) + 1, "the gateway is logged in: it waited for it"))
+        elif step.kind == "continuous" and last == "failed":
             crashes = outcomes.count("failed")
-            if crashes <= relaunch_limit:
-                due.append(Due(step, len(outcomes) + 1, f"relaunch {crashes} of {relaunch_limit} after a crash"))
-        elif step.kind == "continuous" and outcomes[-1] == "declined" and step.process in cleared:
+            wait = timedelta(minutes=backoff[min(crashes, len(backoff)) - 1]) if backoff else timedelta(0)
+            crashed_at = (ended or {}).get(step.process)
+            if crashes <= relaunch_limit and (crashed_at is None or now >= crashed_at + wait):
+                due.append(Due(step, len(outcomes) + 1, f"relaunch {crashes} of {relaunch_limit} after a crash"
+                               + (f", {wait.total_seconds() / 60:g} min after it" if wait else "")))
+        elif step.kind == "continuous" and last == "declined" and step.process in cleared:
             due.append(Due(step, len(outcomes) + 1, "its status is GO again after it declined"))
     return due
+
+
+def relaunch_at(step: PlannedStep, outcomes: Sequence[str], crashed_at: datetime | None, *, relaunch_limit: int,
+                backoff: Sequence[int]) -> datetime | None:
+    """When a crashed continuous process is relaunched next (None: it is not, or it did not crash last)."""
+    if step.kind != "continuous" or not outcomes or outcomes[-1] != "failed" or crashed_at is None:
+        return None
+    crashes = outcomes.count("failed")
+    if crashes > relaunch_limit:
+        return None
+    return crashed_at + timedelta(minutes=backoff[min(crashes, len(backoff)) - 1] if backoff else 0)
 
 
 def declined_continuous(plan: Sequence[PlannedStep], now: datetime, tried: dict[str, list[str]],
@@ -80,12 +103,27 @@ def declined_continuous(plan: Sequence[PlannedStep], now: datetime, tried: dict[
 
 
 def tried_today(history: History, slot: str) -> dict[str, list[str]]:
-    """Return process -> the outcomes this job recorded for trading day ``slot``, in order."""
+    """Return process -> the outcomes this job recorded for trading day ``slot``, in order, since
+    the process's last launch by hand (``invoke launch`` starts its day's relaunch budget again)."""
     tried: dict[str, list[str]] = {}
-    for run in history.runs(job=JOB):
-        if run.slot == slot and run.step and run.outcome:
+    for run in history.runs():
+        if run.slot != slot or not run.step or not run.outcome:
+            continue
+        if run.job == BY_HAND:
+            tried[run.step] = []
+        elif run.job == JOB:
             tried.setdefault(run.step, []).append(run.outcome)
     return tried
+
+
+def ended_today(history: History, slot: str) -> dict[str, datetime]:
+    """Return process -> when its latest run of this job for trading day ``slot`` ended (a crash's
+    backoff counts from it)."""
+    ended: dict[str, datetime] = {}
+    for run in history.runs(job=JOB):
+        if run.slot == slot and run.step and run.end is not None:
+            ended[run.step] = run.end
+    return ended
 
 
 def deadline_of(step: PlannedStep, now: datetime, settings) -> datetime:
@@ -122,6 +160,67 @@ def launch_or_record(ctx: Context, due: Due, now: datetime, *, read_status: bool
                        hint=exc.fix)
         return f"{due.step.process} failed: could not be launched: {exc.message}"
     return f"launched {due.step.process} ({name}): {due.reason}"
+
+
+def hold(ctx: Context, due: Due, tried: dict[str, list[str]], gateway: str) -> str | None:
+    """Hold back a due process that needs the broker while the gateway is not logged in: recorded
+    ``waiting`` once (not a crash: no relaunch is spent), then quietly each minute; the first sync
+    after the login launches it. Return what was done, or None when it was said already."""
+    outcomes = tried.get(due.step.process, [])
+    if outcomes and outcomes[-1] == WAITING:
+        return None
+    slot = due.step.window_start.astimezone(ctx.settings.tz).date().isoformat()
+    ctx.history.record(JOB, WAITING, f"waiting: gateway not logged in ({gateway})", step=due.step.process, slot=slot,
+                       hint="approve the gateway's login (IBKR Mobile, or its VNC): the next sync launches it")
+    return f"{due.step.process} waiting: gateway not logged in"
+
+
+def launch_by_hand(ctx: Context, process: str, now: datetime, *, force: bool = False, dry_run: bool = False) -> str:
+    """Launch ``process`` (a continuous or morning process of today's plan, inside its window) now, by
+    hand, under the week's lock; its relaunch budget for the day starts again. Refuse, saying why
+    (UsageError), when it runs already, its status is not GO, or it needs the broker and the gateway
+    is not logged in (unless ``force``). Return what was done."""
+    from . import locks, observed, stack
+    from .errors import UsageError
+    from .plan import plans_of
+
+    s = ctx.settings
+    tz = s.tz
+    day = now.astimezone(tz).date()
+    steps = {st.process: st for st in plans_of(s)(day) if st.kind != "evening"}
+    step = steps.get(process)
+    if step is None:
+        raise UsageError(f"{process} is not one of today's continuous or morning processes "
+                         f"({', '.join(steps) or 'none today'})",
+                         fix="the evening chain's processes run with `invoke eod` (a rerun resumes at the first "
+                             "step not ok)")
+    if not step.launch_at <= now < step.window_stop:
+        raise UsageError(f"{process} runs today from {step.launch_at.astimezone(tz):%H:%M} to "
+                         f"{step.window_stop.astimezone(tz):%H:%M}; outside that pysystemtrade would not run it",
+                         fix="launch it inside its window (weekly sync does that by itself)")
+    with locks.exclusive(s.state_dir, locks.WEEK):
+        running = {r.process: r for r in ctx.running()}
+        if process in running:
+            raise UsageError(f"{process} runs already (container {running[process].container})",
+                             fix=f"read its log: invoke logs {process}; stop it first to launch it again: "
+                                 f"invoke stop --process {process}")
+        status = ctx.control().record(process).status
+        if status != "GO":
+            raise UsageError(f"{process}'s status is {status}: pysystemtrade would decline to run it",
+                             fix="set it to GO in interactive_controls (invoke shell interactive_controls), then "
+                                 "launch it again")
+        if process in s.broker_processes and not force:
+            state, detail = observed.gateway_login(s, stack.gateway_state(ctx))
+            if state != observed.LOGGED_IN:
+                raise UsageError(f"{process} needs the broker and the gateway is {state} ({detail})",
+                                 fix="approve the gateway's login first (invoke gateway.login), or launch it anyway "
+                                     "with --force")
+        slot = step.window_start.astimezone(tz).date().isoformat()
+        if dry_run:
+            return f"would launch {process} now and start its relaunch budget for {slot} again"
+        ctx.history.record(BY_HAND, "ok", "launched by hand: its relaunch budget for the day starts again",
+                           step=process, slot=slot)
+        return launch_or_record(ctx, Due(step, 1, "launched by hand"), now)
 
 
 def launch(ctx: Context, due: Due, now: datetime) -> str:

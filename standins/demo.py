@@ -153,7 +153,8 @@ def week_settings(now: datetime) -> dict[str, str]:
         return DAY_NAMES[(first - 1 + offset) % 7]
 
     return {"TIMEZONE": zone, "WORKFLOW_WEEKDAY_START": str(first), "WORKFLOW_WEEKDAY_END": str((first + 3) % 7 + 1),
-            "WEEKEND_PIPELINE_AT": f"{day(5)} 10:00", "GATEWAY_CHECK_AT": f"{day(6)} 20:00"}
+            "WEEKEND_PIPELINE_AT": f"{day(5)} 10:00", "GATEWAY_CHECK_AT": f"{day(6)} 20:00",
+            "GATEWAY_WEEKLY_LOGIN_AT": "none"}
 
 
 def workspace(root: Path, folder: Path) -> Workspace:

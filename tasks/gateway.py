@@ -3,7 +3,7 @@ import sys
 
 from invoke import Exit
 
-from ecosystem import gateway, pysys_config, stack
+from ecosystem import gateway, pysys_config, session, stack
 from ecosystem.errors import EcosystemError
 
 from ._common import context, ecosystem_task, history, recorded, settings
@@ -69,3 +69,18 @@ def login(c, timeout=180, restart=False, dry_run=False):
         accounts = ", ".join(gateway.mask_account(a) for a in answer.accounts)
         run.detail = f"logged in to {accounts} ({s.trading_mode})"
     print(f"gateway: logged in to {accounts} ({s.trading_mode}), API version {answer.server_version}")
+
+
+@ecosystem_task(name="weekly-login", job="gateway.weekly-login",
+                help={"dry_run": "say what it would do, change nothing"})
+def weekly_login(c, dry_run=False):
+    """Restart the gateway for IBKR's weekly 2FA login now, tell you to approve it, and confirm it."""
+    s = settings(c)
+    if dry_run:
+        print(f"would restart ib_gateway (recreate it if a change waits), tell you to approve the IBKR login now "
+              f"(again every {s.gateway_twofa_retry // 60 or 1} min), wait up to {s.gateway_login_window // 60} min "
+              "for it, then confirm the account and mode")
+        return
+    with recorded(c, "gateway.weekly-login") as run:
+        run.detail = session.weekly_login(context(c))
+    print(f"gateway: {run.detail}")

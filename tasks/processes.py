@@ -1,7 +1,9 @@
-"""`invoke stop` and `invoke shell`: the pysystemtrade processes, as pysystemtrade expects them handled."""
+"""`invoke launch`, `invoke stop` and `invoke shell`: the pysystemtrade processes, handled as pysystemtrade expects."""
+from datetime import UTC, datetime
+
 from invoke import Exit
 
-from ecosystem import processes
+from ecosystem import processes, trading_day
 
 from ._common import context, ecosystem_task, recorded
 
@@ -50,3 +52,18 @@ def shell(c, tool=None, command=None):
     code = project.run_interactive("daily_processes", ["bash", f"{s.script_path}/{tool}"] if tool else ["bash"])
     if code:
         raise Exit(code=code)
+
+
+@ecosystem_task(help={"process": "the process to launch, e.g. run_stack_handler",
+                      "force": "launch it even though the gateway is not logged in",
+                      "dry_run": "say what would be done, change nothing"})
+def launch(c, process, force=False, dry_run=False):
+    """Launch one continuous or morning process now, by hand; its relaunch budget for today starts again."""
+    ctx = context(c)
+    name = processes.canonical(process)
+    if dry_run:
+        print(trading_day.launch_by_hand(ctx, name, datetime.now(UTC), force=force, dry_run=True))
+        return
+    with recorded(c, "launch") as run:
+        run.detail = trading_day.launch_by_hand(ctx, name, datetime.now(UTC), force=force)
+    print(run.detail)

@@ -41,7 +41,8 @@ def up(c, services=None, timeout=600, dry_run=False):
     if "ib_gateway" in names and not (s.twsuserid and s.twspassword):
         raise Exit("the gateway cannot log in without TWSUSERID and TWSPASSWORD", code=2)
     with recorded(c, "up") as run:
-        run.detail = stack.up(context(c), names, timeout=int(timeout))
+        run.detail = stack.up(context(c), names, timeout=int(timeout),
+                              gateway_named="ib_gateway" in [n.strip() for n in (services or "").split(",")])
     print(f"up and healthy: {', '.join(names)}")
 
 

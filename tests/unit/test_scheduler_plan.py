@@ -57,6 +57,7 @@ def test_a_week_runs_each_nightly_once_the_weekend_once_and_the_sunday_check(set
     nights = [(f"{d} 19:55", "run", f"nightly@2026-{k}") for d, k in days]
     assert timeline == [x for pair in zip(opens, nights, strict=True) for x in pair] + [
         ("Sat 00:00", "run", "weekly.close@2026-W49"), ("Sat 10:00", "run", "weekend@2026-W49"),
+        ("Sun 18:00", "run", "gateway.weekly-login@2026-12-06"),
         ("Sun 20:00", "run", "gateway.status@2026-12-06"), ("Sun 23:50", "run", "weekly.open@2026-12-07")]
 
 
@@ -75,7 +76,8 @@ def test_a_traders_own_jobs_come_from_settings(tmp_path):
                                          "backup --what=csv @ sat,sun 12:30; history @ trading 07:15"})
     slots = scheduler_plan.next_runs(jobs_of(s), MONDAY, s.tz, days=7)
     mine = [(x.job, x.at.astimezone(LONDON).strftime("%a %H:%M"), x.command) for x in slots
-            if x.job not in ("nightly", "weekly.open", "weekly.close", "weekend", "gateway.status")]
+            if x.job not in ("nightly", "weekly.open", "weekly.close", "weekend", "gateway.status",
+                             "gateway.weekly-login")]
     assert mine == [("own:history", f"{d} 07:15", ("history",)) for d in ("Mon", "Tue", "Wed", "Thu", "Fri")] + [
         ("own:backup --what=csv", "Sat 12:30", ("backup", "--what=csv")),
         ("own:backup --what=csv", "Sun 12:30", ("backup", "--what=csv"))]

@@ -13,7 +13,7 @@ EXPECTED = {"backup", "backups", "build", "config", "doctor", "down", "eod", "hi
             "offload", "plan", "reports", "restore", "resume", "recover", "run-scheduler", "schedule",
             "install-service", "demo", "brief",
             "rollback", "setup", "shell", "status", "stop", "up", "weekly.sync", "weekly.open", "weekly.close",
-            "gateway.status", "gateway.login"}
+            "gateway.status", "gateway.login", "gateway.weekly-login", "launch"}
 
 
 def _run(*argv: str) -> str:

@@ -41,11 +41,12 @@ def day_plan(day):
                          margin=timedelta(minutes=5))
 
 
-def due(now, *, inside=True, running=(), tried=None, limit=2, cleared=()):
+def due(now, *, inside=True, running=(), tried=None, limit=2, cleared=(), ended=None, backoff=()):
     """What is due, leaving out the capital update (the same rules as the stack handler's)."""
     return {(d.step.process, d.attempt) for d in trading_day.due_launches(
         day_plan(now.astimezone(LONDON).date()), now, inside_week=inside, running=set(running),
-        tried=tried or {}, relaunch_limit=limit, cleared=set(cleared)) if d.step.process != "run_capital_update"}
+        tried=tried or {}, relaunch_limit=limit, cleared=set(cleared), ended=ended, backoff=backoff)
+        if d.step.process != "run_capital_update"}
 
 
 def test_on_a_trading_day_sync_launches_what_should_run_now_and_never_the_chain():
@@ -74,6 +75,49 @@ def test_a_crashed_continuous_process_is_relaunched_up_to_the_limit_a_one_shot_n
     assert due(now, tried={"run_stack_handler": ["failed"]} | fx_done) == {("run_stack_handler", 2)}
     assert due(now, tried={"run_stack_handler": ["failed", "failed"]} | fx_done) == {("run_stack_handler", 3)}
     assert due(now, tried={"run_stack_handler": ["failed"] * 3} | fx_done) == set(), "limit 2 relaunches reached"
+
+
+def test_each_relaunch_waits_its_backoff_after_the_crash_then_the_limit_holds():
+    crashed = utc(TUESDAY, 12)
+    fx_done = {"run_daily_fx_and_contract_updates": ["ok"]}
+    ended = {"run_stack_handler": crashed}
+    backoff = (1, 5, 15)
+
+    def relaunched(crashes, minutes_after, limit=3):
+        tried = {"run_stack_handler": ["failed"] * crashes} | fx_done
+        return due(crashed + timedelta(minutes=minutes_after), tried=tried, limit=limit, ended=ended,
+                   backoff=backoff) == {("run_stack_handler", crashes + 1)}
+
+    assert not relaunched(1, 0.5) and relaunched(1, 1), "the first relaunch waits 1 min"
+    assert not relaunched(2, 4) and relaunched(2, 5), "the second 5 min"
+    assert not relaunched(3, 14) and relaunched(3, 15), "the third 15 min"
+    assert relaunched(4, 15, limit=5) and not relaunched(4, 14, limit=5), "the last delay repeats"
+    assert not relaunched(4, 600), "past CRASH_RELAUNCH_LIMIT it stays down"
+    step = next(st for st in day_plan(TUESDAY) if st.process == "run_stack_handler")
+    assert trading_day.relaunch_at(step, ["failed", "failed"], crashed, relaunch_limit=3, backoff=backoff) == \
+        crashed + timedelta(minutes=5)
+    assert trading_day.relaunch_at(step, ["failed"] * 4, crashed, relaunch_limit=3, backoff=backoff) is None
+
+
+def test_a_launch_that_waited_for_the_gateway_is_due_again_and_spent_no_relaunch():
+    now = utc(TUESDAY, 12)
+    tried = {"run_stack_handler": ["waiting"], "run_daily_fx_and_contract_updates": ["waiting"]}
+    assert due(now, tried=tried, limit=0) == {("run_stack_handler", 2), ("run_daily_fx_and_contract_updates", 2)}, \
+        "waiting is not a crash: even with no relaunch allowed, it is launched once the gateway is back"
+
+
+def test_a_launch_by_hand_starts_the_days_relaunch_budget_again(tmp_path):
+    history = History(tmp_path / "history.jsonl")
+    slot = TUESDAY.isoformat()
+    for _ in range(3):
+        history.record(trading_day.JOB, "failed", "crashed", step="run_stack_handler", slot=slot)
+    history.record(trading_day.JOB, "waiting", "gateway", step="run_capital_update", slot=slot)
+    assert trading_day.tried_today(history, slot)["run_stack_handler"] == ["failed"] * 3
+    history.record(trading_day.BY_HAND, "ok", "launched by hand", step="run_stack_handler", slot=slot)
+    history.record(trading_day.JOB, "failed", "crashed again", step="run_stack_handler", slot=slot)
+    tried = trading_day.tried_today(history, slot)
+    assert tried == {"run_stack_handler": ["failed"], "run_capital_update": ["waiting"]}
+    assert set(trading_day.ended_today(history, slot)) == {"run_stack_handler", "run_capital_update"}
 
 
 def test_a_declined_continuous_process_is_launched_again_only_once_its_status_is_cleared():
