@@ -222,12 +222,13 @@ class History:
 
     def record(self, job: str, outcome: str, detail: str = "", *, step: str | None = None,
                slot: str | None = None, parent: str | None = None, start: datetime | None = None,
-               end: datetime | None = None, hint: str = "", log_tail: tuple[str, ...] = (), ref: str = "") -> Run:
+               end: datetime | None = None, hint: str = "", log_tail: tuple[str, ...] = (), ref: str = "",
+               quiet: bool = False) -> Run:
         """Write a whole run at once: one that took no time (``skipped``, ``missed``, a check's
         verdict) or one observed after it ended (a process container, from its start and end;
-        ``ref`` names what it was observed from, see ``recorded_ref``)."""
+        ``ref`` names what it was observed from, see ``recorded_ref``); ``quiet``: as ``finish``'s."""
         run = self.begin(job, step=step, slot=slot, parent=parent, start=start, ref=ref)
-        return self.finish(run, outcome, detail, hint=hint, log_tail=log_tail, end=end)
+        return self.finish(run, outcome, detail, hint=hint, log_tail=log_tail, end=end, quiet=quiet)
 
     def tell(self, job: str, headline: str, detail: str = "", *, step: str | None = None, slot: str | None = None,
              hint: str = "") -> Run:

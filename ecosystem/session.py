@@ -34,6 +34,17 @@ if TYPE_CHECKING:
 JOB = "gateway.session"
 WEEKLY = "gateway.weekly-login"
 TOLD = "lost"   # gateway_told: the current outage was alerted
+LOGIN = "login until "  # gateway_told: a login under way (gateway.weekly-login) tells the trader itself, until then
+
+
+def login_under_way(told: str, now: datetime) -> bool:
+    """Whether ``told`` says a login job is telling the trader itself at ``now`` (its window not past)."""
+    if not told.startswith(LOGIN):
+        return False
+    try:
+        return now < datetime.fromisoformat(told[len(LOGIN):])
+    except ValueError:
+        return False
 
 
 def daily_restart(settings) -> clock:
@@ -71,12 +82,16 @@ class Verdict:
     told: str          # what gateway_told becomes
 
 
-def judge(before: Observed, now_state: str, *, inside_week: bool, expected: str | None) -> Verdict:
-    """What the observation ``now_state`` (after ``before``) means: an alert, a message or nothing."""
+def judge(before: Observed, now_state: str, *, inside_week: bool, expected: str | None,
+          now: datetime | None = None) -> Verdict:
+    """What the observation ``now_state`` (after ``before``) means: an alert, a message or nothing.
+    A login job under way (``LOGIN``, until its window passes) says it all itself."""
+    told = before.gateway_told
+    under_way = now is not None and login_under_way(told, now)
     if now_state == LOGGED_IN:
-        return Verdict("back" if before.gateway_told == TOLD else None, "")
-    if before.gateway_told == TOLD or not inside_week or expected:
-        return Verdict(None, before.gateway_told)
+        return Verdict("back" if told == TOLD else None, "")
+    if told == TOLD or under_way or not inside_week or expected:
+        return Verdict(None, told if told == TOLD or under_way else "")
     return Verdict("lost", TOLD)
 
 
@@ -88,7 +103,8 @@ LOST_FIX = ("approve the IBKR login on your phone (IBKR Mobile), or log in throu
 def watch(ctx: Context, before: Observed, seen: Observed, now: datetime, *, inside_week: bool) -> Observed:
     """Tell what ``seen`` means after ``before`` (an alert or a message, recorded as job
     gateway.session); return ``seen`` with what is told kept in it (the caller writes it)."""
-    verdict = judge(before, seen.gateway, inside_week=inside_week, expected=expected_logout(ctx.settings, now))
+    verdict = judge(before, seen.gateway, inside_week=inside_week, expected=expected_logout(ctx.settings, now),
+                    now=now)
     tz = ctx.settings.tz
     if verdict.tell == "lost":
         since = (seen.gateway_since or now).astimezone(tz)
@@ -114,10 +130,12 @@ def weekly_login(ctx: Context, *, sleep=time.sleep, clock_now=lambda: datetime.n
     s = ctx.settings
     window = timedelta(seconds=s.gateway_login_window)
     retry = timedelta(seconds=s.gateway_twofa_retry)
-    how = stack.restart_gateway(ctx)
     started = clock_now()
     deadline = started + window
     tz = s.tz
+    # until the window passes this job tells the trader itself: the sync's watch stays quiet
+    observed.write(s, replace(observed.read(s), gateway_told=LOGIN + (deadline + timedelta(minutes=1)).isoformat()))
+    how = stack.restart_gateway(ctx)
 
     def remind(first: bool) -> None:
         left = max(0, int((deadline - clock_now()).total_seconds() // 60))

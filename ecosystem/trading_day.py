@@ -302,34 +302,43 @@ def reconcile(ctx: Context, *, plan_of: Callable[[date], Sequence[PlannedStep]])
             process_runs.remove(client, launched.container)
             continue
         verdict, record, window = _judged(ctx, launched, end, plan_of)
+        relaunched = False
         if verdict.outcome == "failed" and end.exit_code != 0:
-            verdict = _crashed(verdict, launched, ctx, record)
+            verdict, relaunched = _crashed(verdict, launched, ctx, record)
         elif verdict.ok and window and launched.kind == "continuous":
             ended_at = end.finished.astimezone(settings.tz).strftime("%H:%M")
             normal = end.finished >= window.window_stop - timedelta(minutes=2)
             verdict = Verdict("ok", f"{verdict.detail}; ended at {ended_at}" +
                               (" (its stop time: its normal end)" if normal
                                else " (before its stop time: told to STOP)"))
+        # a crash that is relaunched is not an alert: the one that leaves it down is (with the log)
         history.record(JOB, verdict.outcome, verdict.detail, step=launched.process, slot=launched.slot,
                        start=end.started, end=end.finished, hint=verdict.hint,
-                       log_tail=process_runs.log_tail(client, launched.container), ref=str(container.id))
+                       log_tail=process_runs.log_tail(client, launched.container), ref=str(container.id),
+                       quiet=relaunched)
         process_runs.remove(client, launched.container)
         said.append(f"{launched.process} {verdict.outcome}: {verdict.detail}")
     return said
 
 
-def _crashed(verdict: Verdict, launched: Launched, ctx: Context, record) -> Verdict:
-    """Mark the crashed process's own record finished, and say whether the next sync relaunches it."""
+def _crashed(verdict: Verdict, launched: Launched, ctx: Context, record) -> tuple[Verdict, bool]:
+    """Mark the crashed process's own record finished, and say whether the next sync relaunches it
+    (the verdict, and whether it is relaunched)."""
     cleared = process_runs.clear_after_crash(ctx.control(), launched.process, record)
     if launched.kind != "continuous":
-        return Verdict("failed", f"{verdict.detail}; {cleared}; a one-shot is not relaunched", verdict.hint)
+        return Verdict("failed", f"{verdict.detail}; {cleared}; a one-shot is not relaunched", verdict.hint), False
     crashes = tried_today(ctx.history, launched.slot).get(launched.process, []).count("failed") + 1
     limit = ctx.settings.crash_relaunch_limit
+    backoff = ctx.settings.relaunch_backoff_minutes
     if crashes <= limit:
-        then = f"relaunch {crashes} of {limit} follows"
+        wait = backoff[min(crashes, len(backoff)) - 1] if backoff else 0
+        then = f"relaunch {crashes} of {limit} follows" + (f" in {wait} min" if wait else "")
     else:
         then = f"not relaunched: it crashed {crashes} times today (CRASH_RELAUNCH_LIMIT={limit}); it stays down"
-    return Verdict("failed", f"crashed: {verdict.detail}; {cleared}; {then}", verdict.hint)
+    hint = verdict.hint if crashes <= limit else \
+        f"read its log (invoke logs {launched.process} --run last), fix the cause, then launch it by hand: " \
+        f"invoke launch --process {launched.process}"
+    return Verdict("failed", f"crashed: {verdict.detail}; {cleared}; {then}", hint), crashes <= limit
 
 
 def stop_overdue(ctx: Context, now: datetime) -> list[str]:

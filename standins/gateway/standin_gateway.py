@@ -10,9 +10,24 @@ startApi, the managed accounts and the next valid order id. Enough for healthche
 Behaviour knobs (environment): STANDIN_ACCOUNTS (default DU1234567), STANDIN_LOGIN_DELAY
 (seconds before it answers the handshake, like a gateway waiting for 2FA),
 STANDIN_SERVER_VERSION (default 176).
+
+The session, as the real gateway lives it (IBC's login, IBKR's two-factor approval):
+- STANDIN_TWOFA=yes, or ``standin_gateway.py twofa-on`` once (kept in the container, across its
+  restarts): each start (a container start or restart: IBC's cold login) waits for the
+  trader's approval; until then the API accepts TCP and never answers the handshake, as the
+  real one does. ``standin_gateway.py approve`` (run in the container: docker exec) approves it.
+- An approval request lasts STANDIN_TWOFA_TIMEOUT seconds (IBKR's push, about 3 min); then the
+  gateway asks again (RELOGIN_AFTER_TWOFA_TIMEOUT=yes), logging ``2FA request N`` each time.
+- ``standin_gateway.py daily-restart``: IBC's daily restart: logged out for STANDIN_RESTART_SECONDS
+  (default 3), then logged in again by itself (no approval: the week's token still holds).
+- ``standin_gateway.py logout``: the session lost (IBKR dropped it): not logged in until approved.
+- ``standin_gateway.py state``: prints the session as JSON.
+The stand-in does not keep IBC's clock (the tests and the demo run simulated weeks): what IBC
+does at a time of day, the tests and the demo do by these commands at that instant.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -22,6 +37,71 @@ import threading
 import time
 
 MODE_PORTS = {"live": 4003, "paper": 4004}
+SESSION = os.environ.get("STANDIN_SESSION_FILE", "/tmp/standin-gateway-session.json")
+LOGGED_IN, AWAITING, RESTARTING = "logged in", "awaiting 2FA", "restarting"
+
+
+def read_session() -> dict:
+    try:
+        with open(SESSION) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {"state": LOGGED_IN, "request": 0, "until": 0}
+
+
+def write_session(session: dict) -> None:
+    partial = f"{SESSION}.{os.getpid()}"
+    with open(partial, "w") as handle:
+        json.dump(session, handle)
+    os.replace(partial, SESSION)
+
+
+def ask_for_approval(request: int) -> dict:
+    timeout = float(os.environ.get("STANDIN_TWOFA_TIMEOUT", "180"))
+    return {"state": AWAITING, "request": request, "until": time.time() + timeout}
+
+
+def advance(session: dict, *, say=lambda line: None) -> dict:
+    """The session after time passed: a daily restart ends logged in; an unapproved request expires
+    and a new one is sent."""
+    now = time.time()
+    if session["state"] == RESTARTING and now >= session["until"]:
+        session = {"state": LOGGED_IN, "request": 0, "until": 0}
+        say("logged in again after the daily restart")
+    elif session["state"] == AWAITING and now >= session["until"]:
+        session = ask_for_approval(session["request"] + 1)
+        say(f"2FA request {session['request'] - 1} timed out; 2FA request {session['request']} sent")
+    return session
+
+
+def command(verb: str) -> None:
+    """A session command run in the container (docker exec): approve, logout, daily-restart, state."""
+    session = read_session()
+    if verb == "approve":
+        session = {"state": LOGGED_IN, "request": 0, "until": 0}
+    elif verb == "logout":
+        session = ask_for_approval(1)
+    elif verb == "daily-restart":
+        session = {"state": RESTARTING, "request": 0,
+                   "until": time.time() + float(os.environ.get("STANDIN_RESTART_SECONDS", "3"))}
+    elif verb == "twofa-on":
+        with open(f"{SESSION}.twofa", "w") as handle:
+            handle.write("yes\n")
+    elif verb != "state":
+        fail(f"unknown command {verb!r}: approve, logout, daily-restart, twofa-on or state")
+    if verb not in ("state", "twofa-on"):
+        write_session(session)
+    print(json.dumps(session))
+
+
+def keep_session() -> None:
+    """The gateway's own clock: advance the session every half second, logging what happens."""
+    while True:
+        session = read_session()
+        moved = advance(dict(session), say=lambda line: print(f"stand-in gateway: {line}", flush=True))
+        if moved != session:
+            write_session(moved)
+        time.sleep(0.5)
 
 
 def fail(message: str) -> None:
@@ -67,6 +147,11 @@ def serve_client(conn: socket.socket, accounts: str, version: str, ready_at: flo
         delay = ready_at - time.monotonic()
         if delay > 0:
             time.sleep(delay)  # not logged in yet: the handshake waits, as a real gateway's does
+        waited = time.monotonic()
+        while read_session()["state"] != LOGGED_IN:  # not logged in: it answers nothing until it is
+            if time.monotonic() - waited > 30:
+                return
+            time.sleep(0.2)
         conn.sendall(frame(version, time.strftime("%Y%m%d %H:%M:%S %Z")))
         try:
             message = read_frame(conn)
@@ -82,6 +167,9 @@ def serve_client(conn: socket.socket, accounts: str, version: str, ready_at: flo
 
 
 def main() -> None:
+    if len(sys.argv) > 1:
+        command(sys.argv[1])
+        return
     # as PID 1 a process ignores SIGTERM unless it handles it; the real one shuts down cleanly
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     mode = os.environ.get("TRADING_MODE", "paper")
@@ -96,6 +184,13 @@ def main() -> None:
     port = int(os.environ.get("STANDIN_PORT", MODE_PORTS[mode]))  # tests outside a container pick a free one
     server = socket.create_server(("0.0.0.0", port), reuse_port=False)
     print(f"stand-in gateway: {mode} API on port {port}", flush=True)
+    if os.environ.get("STANDIN_TWOFA", "no") == "yes" or os.path.exists(f"{SESSION}.twofa"):
+        # every start is a cold login: approve it
+        write_session(ask_for_approval(1))
+        print("stand-in gateway: 2FA request 1 sent: approve it (standin_gateway.py approve)", flush=True)
+    else:
+        write_session({"state": LOGGED_IN, "request": 0, "until": 0})
+    threading.Thread(target=keep_session, daemon=True).start()
     while True:
         conn, _ = server.accept()
         threading.Thread(target=serve_client, args=(conn, accounts, version, ready_at), daemon=True).start()

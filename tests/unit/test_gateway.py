@@ -23,10 +23,11 @@ def start(tmp_path, **env):
     port = free_port()
     secret = tmp_path / "pw"
     secret.write_text(PASSWORD)
-    environ = {**os.environ, "STANDIN_PORT": str(port), "TWS_USERID": "u", "TWS_PASSWORD_FILE": str(secret), **env}
+    environ = {**os.environ, "STANDIN_PORT": str(port), "TWS_USERID": "u", "TWS_PASSWORD_FILE": str(secret),
+               "STANDIN_SESSION_FILE": str(tmp_path / "session.json"), **env}
     process = subprocess.Popen([sys.executable, str(STANDIN)], env=environ, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -80,3 +81,36 @@ def test_a_live_mode_gateway_with_a_paper_account_is_judged_wrong_mode(gateway):
     answer = handshake("127.0.0.1", gateway)
     assert judge_login(answer, broker_account="DU1234567", trading_mode="live") == [
         "the gateway is logged in to a paper account but TRADING_MODE=live"]
+
+
+def session_command(tmp_path, verb: str) -> dict:
+    import json
+
+    done = subprocess.run([sys.executable, str(STANDIN), verb], capture_output=True, text=True, timeout=30, check=True,
+                          env={**os.environ, "STANDIN_SESSION_FILE": str(tmp_path / "session.json"),
+                               "STANDIN_RESTART_SECONDS": "1"})
+    return json.loads(done.stdout)
+
+
+def logged_in(port) -> bool:
+    try:
+        handshake("127.0.0.1", port, timeout=1)
+        return True
+    except GatewayError:
+        return False
+
+
+@pytest.mark.parametrize("gateway", [{"STANDIN_TWOFA": "yes", "STANDIN_TWOFA_TIMEOUT": "1"}], indirect=True)
+def test_the_stand_in_session_waits_for_approval_asks_again_logs_out_and_restarts_daily(gateway, tmp_path):
+    assert not logged_in(gateway), "a cold start waits for the 2FA approval"
+    time.sleep(1.5)
+    assert session_command(tmp_path, "state")["request"] >= 2, "an unapproved request expires and a new one is sent"
+    session_command(tmp_path, "approve")
+    assert logged_in(gateway)
+    session_command(tmp_path, "logout")
+    assert not logged_in(gateway), "a lost session waits for a new approval"
+    session_command(tmp_path, "approve")
+    session_command(tmp_path, "daily-restart")
+    assert not logged_in(gateway), "logged out during the daily restart"
+    time.sleep(1.5)
+    assert logged_in(gateway), "and logged in again by itself after it"

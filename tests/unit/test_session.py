@@ -48,6 +48,17 @@ def test_nothing_is_told_outside_the_week_or_while_the_logout_is_expected():
     assert back.tell is None, "the gateway came back by itself: no message for what was never alerted"
 
 
+def test_a_login_under_way_tells_the_trader_itself_until_its_window_passes():
+    noon = at(2, 12)
+    under_way = Observed(gateway=LOGGED_IN, gateway_told=session.LOGIN + (noon + timedelta(minutes=5)).isoformat())
+    quiet = session.judge(under_way, NOT_LOGGED_IN, inside_week=True, expected=None, now=noon)
+    assert quiet.tell is None and quiet.told == under_way.gateway_told
+    assert session.judge(under_way, LOGGED_IN, inside_week=True, expected=None, now=noon).tell is None, \
+        "the login job confirms it, not the watch"
+    late = session.judge(under_way, NOT_LOGGED_IN, inside_week=True, expected=None, now=noon + timedelta(minutes=6))
+    assert late.tell == "lost", "a login job killed before its end does not silence the watch for ever"
+
+
 def test_the_daily_restart_and_the_weekly_login_are_expected_logouts(settings):
     # defaults: the daily restart at 11:55 PM with a 10 min grace; the weekly login sun 18:00 for 30m
     assert session.expected_logout(settings, at(1, 23, 54)) is None
