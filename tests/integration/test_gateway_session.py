@@ -19,6 +19,7 @@ from tests.support.ecosystem import (
     build_and_start,
     make_ecosystem,
     noon_zone,
+    set_broker_account,
     tear_down,
     windows_open_all_day,
     write_private,
@@ -46,6 +47,7 @@ def eco(docker_client, debian_python, tmp_path_factory, mail):
     try:
         build_and_start(made, {"private_control_config.yaml": windows_open_all_day(CONTINUOUS),
                                "standin_behaviour": "run_stack_handler=hang\nrun_capital_update=hang\n"})
+        set_broker_account(made, "DU1234567")  # the stand-in gateway's account
         yield made
     finally:
         tear_down(docker_client, made)
@@ -78,9 +80,19 @@ def subjects(mail, since: int) -> list[str]:
             for m in mail.messages[since:]]
 
 
-def wait_for_mail(mail, count: int, timeout: float = 60) -> list[str]:
+def body(message: str) -> str:
+    """A message's text, decoded (Apprise sends it quoted-printable)."""
+    import email
+
+    return email.message_from_string(message).get_payload(decode=True).decode()
+
+
+def bodies(mail, since: int) -> list[str]:
+    return [body(m) for m in mail.messages[since:]]
+
+
+def wait_for_mail(mail, count: int, timeout: float = 60) -> None:
     mail.wait_for(count, timeout=timeout)
-    return mail.messages
 
 
 def stop_all(made) -> None:
@@ -99,7 +111,7 @@ def test_a_session_lost_at_midday_holds_the_broker_processes_then_they_start_aft
     assert outcomes(eco, "run_stack_handler", since) == ["waiting"]
     wait_for_mail(mail, mails + 1)
     assert subjects(mail, mails) == ["pysystemtrade ecosystem: gateway.session failed"]
-    assert "approve the IBKR login on your phone" in mail.messages[-1]
+    assert "approve the IBKR login on your phone" in body(mail.messages[-1])
 
     eco.run("weekly.sync")  # a minute later: still not logged in
     assert outcomes(eco, "run_stack_handler", since) == ["waiting"], "said once, not every minute"
@@ -147,7 +159,8 @@ def test_a_crashing_stack_handler_is_relaunched_on_its_backoff_then_stays_down_w
     time.sleep(2)
     assert subjects(mail, mails) == ["pysystemtrade ecosystem: weekly.sync/run_stack_handler failed"], \
         "one alert, when it stays down (a crash that is relaunched is not one)"
-    assert "stays down" in mail.messages[-1]
+    assert "stays down" in body(mail.messages[-1]) and "invoke launch --process run_stack_handler" in \
+        body(mail.messages[-1])
     assert "run_stack_handler" not in running(docker_client, eco)
 
 
@@ -184,11 +197,11 @@ def test_the_weekly_login_tells_to_approve_reminds_and_confirms_and_keeps_the_co
     assert subjects(mail, mails)[:2] == ["pysystemtrade ecosystem: approve the IBKR login on your phone now",
                                          "pysystemtrade ecosystem: approve the new IBKR login request on your phone "
                                          "now"]
-    assert "min left" in mail.messages[mails]
+    assert "min left" in body(mail.messages[mails])
     session(docker_client, eco, "approve")
     assert login.wait(timeout=120) == 0, login.stdout.read()
     wait_for_mail(mail, mails + 3)
-    confirmed = [m for m in mail.messages[mails:] if "the gateway is logged in" in m]
+    confirmed = [m for m in bodies(mail, mails) if "the gateway is logged in" in m]
     assert confirmed and "DU*****67 (paper)" in confirmed[0]
     assert gateway(docker_client, eco).id == container.id, "restarted, not recreated"
     assert gateway(docker_client, eco).attrs["RestartCount"] >= 0

@@ -30,6 +30,7 @@ from tests.support.ecosystem import (  # noqa: F401
     CreatedContainers,
     Ecosystem,
     make_ecosystem,
+    set_broker_account,
     tear_down,
 )
 from tests.support.scan import find_in_folder, find_in_image
@@ -362,25 +363,19 @@ def test_shell_runs_in_the_shared_namespaces_and_sees_the_running_processes(dock
         docker_client.containers.get(name).remove(force=True)
 
 
-def _broker_account(eco, account):
-    config = eco.settings.private_config_dir / "private_config.yaml"
-    lines = [line for line in config.read_text().splitlines() if not line.startswith("broker_account:")]
-    config.write_text("\n".join(lines + [f"broker_account: '{account}'"]) + "\n")
-
-
 def test_gateway_login_checks_the_account_and_status_says_logged_in(eco):
-    _broker_account(eco, "DU1234567")  # the stand-in gateway's account
+    set_broker_account(eco, "DU1234567")  # the stand-in gateway's account
     try:
         result = eco.run("gateway.login", "--timeout", "60")
         assert "logged in to DU*****67 (paper)" in result.stdout
         assert "gateway: logged in" in eco.run("gateway.status").stdout
-        _broker_account(eco, "DU9999999")
+        set_broker_account(eco, "DU9999999")
         wrong = eco.run("gateway.login", "--timeout", "60", check=False)
         assert wrong.returncode == 1 and "not to broker_account DU*****99" in wrong.stderr
         assert "DU9999999" not in wrong.stdout + wrong.stderr and TWS_PASSWORD not in wrong.stderr
         assert "failed" in eco.run("history", "--job", "gateway").stdout
     finally:
-        _broker_account(eco, PRIVATE)
+        set_broker_account(eco, PRIVATE)
 
 
 def test_gateway_status_of_a_stopped_gateway_is_down_and_a_failure(docker_client, eco):

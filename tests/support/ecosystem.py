@@ -148,6 +148,13 @@ def write_private(made, name: str, text: str) -> None:
     path.chmod(0o600)
 
 
+def set_broker_account(made, account: str) -> None:
+    """Set broker_account in the private config (the stand-in gateway's account is DU1234567)."""
+    config = made.settings.private_config_dir / "private_config.yaml"
+    lines = [line for line in config.read_text().splitlines() if not line.startswith("broker_account:")]
+    config.write_text("\n".join(lines + [f"broker_account: '{account}'"]) + "\n")
+
+
 def build_and_start(made, private: dict[str, str]) -> None:
     """Build the images, write ``private`` (file name -> text) into the private config folder,
     then `invoke setup` and `invoke up`: a module's ecosystem ready for its tests."""
