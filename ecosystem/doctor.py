@@ -234,20 +234,46 @@ def check_mongo_auth(inputs: DoctorInputs, settings: Settings) -> list[CheckResu
 
 @_with_settings("gateway restart")
 def check_gateway_restart(inputs: DoctorInputs, settings: Settings) -> list[CheckResult]:
-    from datetime import datetime
+    """The gateway's daily restart and its weekly login fall where no process is connected to the
+    broker: a restart inside a process window cuts it off. (A launch due while the gateway logs in
+    again waits for it: BROKER_PROCESSES.)"""
+    from datetime import datetime, timedelta
 
-    from . import pysys_config
+    from . import pysys_config, session, week
 
     windows = pysys_config.process_windows(settings)
-    restart = datetime.strptime(settings.gateway_auto_restart_time, "%I:%M %p").time()
+    restart = session.daily_restart(settings)
     begin, end = pysys_config.dead_time(windows)
     where = f"the dead time {begin:%H:%M}-{end:%H:%M} (in {settings.timezone})"
-    if pysys_config.in_dead_time(restart, windows):
-        return [CheckResult("gateway restart", "ok", f"{restart:%H:%M} falls in {where}")]
-    inside = [w.process for w in windows.values() if w.start <= restart < w.stop]
-    return [CheckResult("gateway restart", "fail",
-                        f"{restart:%H:%M} is outside {where}; it would cut off {', '.join(inside) or 'a process'}",
-                        f"set GATEWAY_AUTO_RESTART_TIME to a time in the dead time, e.g. {_suggest(begin, end)}")]
+
+    def inside(moment) -> list[str]:
+        return sorted(w.process for w in windows.values() if w.start <= moment < w.stop)
+
+    cut = inside(restart)
+    found = [CheckResult("gateway restart", "ok", f"{restart:%H:%M} falls in {where}") if not cut else
+             CheckResult("gateway restart", "fail", f"{restart:%H:%M} is outside {where}; it would cut off "
+                         f"{', '.join(cut)}",
+                         f"set GATEWAY_AUTO_RESTART_TIME to a time in the dead time, e.g. {_suggest(begin, end)}")]
+    if settings.gateway_weekly_login_at is None:
+        found.append(CheckResult("weekly login", "warn", "GATEWAY_WEEKLY_LOGIN_AT=none: IBKR's weekly full login "
+                                 "happens when IBKR forces it, maybe at night with nobody to approve it",
+                                 "set GATEWAY_WEEKLY_LOGIN_AT to a time you can approve it, e.g. sun 18:00"))
+        return found
+    weekday, moment = settings.gateway_weekly_login_at
+    span = timedelta(seconds=settings.gateway_login_window)
+    today = datetime.now(settings.tz).date()
+    day = today + timedelta(days=(weekday - today.isoweekday()) % 7)
+    at = datetime.combine(day, moment, tzinfo=settings.tz)
+    trading = week.phase(week.WeekWindow.from_settings(settings), at).inside
+    cut = inside(moment) if trading else []
+    said = f"{at:%a %H:%M} for up to {span.seconds // 60} min"
+    found.append(CheckResult("weekly login", "ok", f"{said}: " + ("in " + where if trading else
+                                                                  "outside the trading week")) if not cut else
+                 CheckResult("weekly login", "fail", f"{said} falls inside the trading week and the window of "
+                             f"{', '.join(cut)}: the restart would cut it off",
+                             "set GATEWAY_WEEKLY_LOGIN_AT outside the trading week (e.g. sun 18:00) or in "
+                             f"{where}"))
+    return found
 
 
 def _suggest(begin, end) -> str:

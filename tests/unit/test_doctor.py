@@ -206,3 +206,21 @@ def test_the_logging_config_must_reach_the_log_server(tmp_path):
     assert check(None, "/opt/private/missing.yaml").verdict == "fail"
     assert "dot in a folder" in check(None, "/opt/private/.config/logging.yaml").detail
     assert check(None, "/etc/logging.yaml").verdict == "warn"
+
+
+def test_the_gateways_restart_and_weekly_login_must_not_cut_off_a_process(tmp_path):
+    from standins.pysystemtrade_repo import make_repo
+
+    clone = str(make_repo(tmp_path / "repo"))
+    good = doctor.check_gateway_restart(inputs_for(tmp_path, PYSYSTEMTRADE_CLONE_DIR=clone))
+    assert [r.verdict for r in good] == ["ok", "ok"], good
+    assert "outside the trading week" in good[1].detail, "sun 18:00 by default"
+    noon = doctor.check_gateway_restart(inputs_for(tmp_path, PYSYSTEMTRADE_CLONE_DIR=clone,
+                                                   GATEWAY_AUTO_RESTART_TIME="12:00 PM",
+                                                   GATEWAY_WEEKLY_LOGIN_AT="wed 12:00"))
+    assert [r.verdict for r in noon] == ["fail", "fail"]
+    assert "run_stack_handler" in noon[0].detail and "GATEWAY_AUTO_RESTART_TIME" in noon[0].fix
+    assert "inside the trading week" in noon[1].detail and "GATEWAY_WEEKLY_LOGIN_AT" in noon[1].fix
+    unset = doctor.check_gateway_restart(inputs_for(tmp_path, PYSYSTEMTRADE_CLONE_DIR=clone,
+                                                    GATEWAY_WEEKLY_LOGIN_AT="none"))
+    assert unset[1].verdict == "warn" and "sun 18:00" in unset[1].fix
