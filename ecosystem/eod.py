@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -152,6 +153,8 @@ def run_chain(history: History, slot: str, steps: Sequence[PlannedStep], *,
 class ContainerStep:
     """Given the stack, run one chain step as its own container of ``daily_processes`` and judge it."""
 
+    gateway_poll = 10.0  # seconds between readings of the gateway's login while a step waits for it
+
     def __init__(self, ctx: Context, *, clock: Callable[[], datetime] | None = None) -> None:
         self.ctx, self.settings, self.history = ctx, ctx.settings, ctx.history
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -200,12 +203,54 @@ class ContainerStep:
                                f"`invoke stop --process {before}` ends it cleanly")
         return None
 
+    def _gateway(self) -> tuple[str, str]:
+        from . import observed, stack
+
+        return observed.gateway_login(self.settings, stack.gateway_state(self.ctx))
+
+    def _wait_for_gateway(self, step: PlannedStep) -> Verdict | None:
+        """Wait for a logged-in gateway before a step that needs the broker, until the step's window
+        closes or its timeout passes; a failed verdict if it never logs in (None: it is logged in)."""
+        from .observed import LOGGED_IN
+
+        state, detail = self._gateway()
+        if state == LOGGED_IN:
+            return None
+        until = min(step.window_stop, self.clock() + self.timeout(step.process))
+        self.ctx.say(f"{step.process}: waiting for the gateway's login (it is {state}) until "
+                     f"{until.astimezone(self.settings.tz):%H:%M}")
+        while self.clock() < until:
+            time.sleep(max(0.0, min(self.gateway_poll, (until - self.clock()).total_seconds())))
+            state, detail = self._gateway()
+            if state == LOGGED_IN:
+                return None
+        return Verdict("failed", f"not launched: the gateway was {state} until "
+                       f"{until.astimezone(self.settings.tz):%H:%M} ({detail})",
+                       "approve the gateway's login (IBKR Mobile, or its VNC), then run it: invoke eod")
+
     def __call__(self, step: PlannedStep) -> StepResult:
+        """Run one step; one that needs the broker waits for the gateway's login first, and is run
+        again once when it failed while the gateway was not logged in (after the login)."""
         if self.status_before(step.process) == "NO-RUN":  # upstream would wait in its 60 s loop until its stop time
             return StepResult(process_runs.NO_RUN_VERDICT)
         waited = self._wait_for_predecessor(step)
         if waited:
             return StepResult(waited)
+        broker = step.process in self.settings.broker_processes
+        if broker and (waited := self._wait_for_gateway(step)):
+            return StepResult(waited)
+        result = self._run_once(step)
+        if not broker or result.verdict.outcome != "failed" or self._gateway()[0] == "logged in":
+            return result
+        first = result.verdict.detail
+        self.ctx.say(f"{step.process} failed while the gateway was not logged in: it runs again once after the login")
+        if (waited := self._wait_for_gateway(step)):
+            return StepResult(Verdict("failed", f"{first}; then {waited.detail}", waited.hint), result.log_tail)
+        again = self._run_once(step)
+        return StepResult(Verdict(again.verdict.outcome, f"{again.verdict.detail} (run again once after the gateway's "
+                                  f"login; the first run: {first})", again.verdict.hint), again.log_tail)
+
+    def _run_once(self, step: PlannedStep) -> StepResult:
         s = self.settings
         deadline = max(self.clock(), step.window_start) + self.timeout(step.process)
         name = process_runs.container_name(step.process, s.name_suffix, unique=True)

@@ -27,6 +27,7 @@ from tests.support.ecosystem import (
 from tests.support.smtp import SmtpServer
 
 CONTINUOUS = ("run_stack_handler", "run_capital_update")
+EVENING = ("run_daily_prices_updates",)
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +42,11 @@ def eco(docker_client, debian_python, tmp_path_factory, mail):
     url = f"mailto://alerts:x@localhost:{mail.port}?smtp=127.0.0.1&from=ecosystem@localhost&to=trader@localhost"
     made = make_ecosystem(docker_client, tmp_path_factory.mktemp("session"), debian_python, extra={
         "TIMEZONE": noon_zone(), "WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7",
-        "EOD_CHAIN": "run_systems", "MORNING_PROCESSES": "", "CRASH_RELAUNCH_LIMIT": "2",
+        "EOD_CHAIN": "run_daily_prices_updates", "MORNING_PROCESSES": "", "CRASH_RELAUNCH_LIMIT": "2",
         "RELAUNCH_BACKOFF_MINUTES": "0,30", "GATEWAY_TWOFA_RETRY": "6s", "GATEWAY_LOGIN_WINDOW": "40s",
         "ALERT_URLS": url, "ALERT_THROTTLE_MINUTES": "0"})
     try:
-        build_and_start(made, {"private_control_config.yaml": windows_open_all_day(CONTINUOUS),
+        build_and_start(made, {"private_control_config.yaml": windows_open_all_day(CONTINUOUS + EVENING),
                                "standin_behaviour": "run_stack_handler=hang\nrun_capital_update=hang\n"})
         set_broker_account(made, "DU1234567")  # the stand-in gateway's account
         yield made
@@ -239,6 +240,21 @@ def test_the_daily_restart_alerts_nothing_when_the_session_comes_back_by_itself(
     assert not any("gateway" in s for s in subjects(mail, mails)), "nothing gateway-related at the daily restart"
     assert "gateway: logged in" in eco.run("status", check=False).stdout
     stop_all(eco)
+
+
+def test_an_evening_step_that_needs_the_broker_waits_for_the_login_then_runs(eco, docker_client):
+    session(docker_client, eco, "logout")
+    since = datetime.now(UTC)
+    chain = eco.start("eod")
+    time.sleep(8)
+    assert chain.poll() is None, "the chain waits for the gateway"
+    assert not {"run_daily_prices_updates"} & running(docker_client, eco), "nothing launched without the broker"
+    session(docker_client, eco, "approve")
+    out, _ = chain.communicate(timeout=120)
+    assert chain.returncode == 0, out
+    assert "run_daily_prices_updates: waiting for the gateway's login" in out
+    [step] = [r for r in History(eco.settings.history_path).runs(job="eod", since=since) if r.step]
+    assert step.outcome == "ok"
 
 
 def test_up_leaves_a_running_gateway_and_says_its_pending_change_and_up_services_applies_it(eco, docker_client):

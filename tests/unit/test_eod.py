@@ -114,3 +114,68 @@ def test_a_step_that_ended_through_someone_elses_stop_is_not_ok(tmp_path):
     verdict = runner._judge(step, 0, started, "c")
     assert verdict.outcome == "failed" and "stopped by `invoke stop`" in verdict.detail
 
+
+
+class _GatewayStep:
+    """ContainerStep's decisions with its engine parts replaced: the gateway's login as a script of
+    readings, and each run's verdict as a script of outcomes."""
+
+    @staticmethod
+    def make(settings, logins, outcomes):
+        from types import SimpleNamespace
+
+        from ecosystem import eod
+        from ecosystem.process_runs import Verdict
+
+        said, runs = [], []
+
+        class Step(eod.ContainerStep):
+            gateway_poll = 0.0
+
+            def status_before(self, process):
+                return "GO"
+
+            def _gateway(self):
+                return logins.pop(0) if len(logins) > 1 else logins[0]
+
+            def _run_once(self, step):
+                runs.append(step.process)
+                outcome = outcomes.pop(0)
+                return eod.StepResult(Verdict(outcome, f"{outcome} run {len(runs)}"))
+
+        ctx = SimpleNamespace(settings=settings, history=None, say=said.append)
+        return Step(ctx), said, runs
+
+
+def _evening_step(settings, process):
+    from ecosystem.pysys_config import Window
+
+    windows = {process: Window(process, datetime.strptime("00:01", "%H:%M").time(),
+                               datetime.strptime("23:59", "%H:%M").time())}
+    return plan.day_plan(date.today(), windows, settings.tz, chain=(process,), morning=(),
+                             margin=timedelta(minutes=0))[-1]
+
+
+def test_a_broker_step_waits_for_the_login_and_one_that_failed_while_it_was_out_runs_again_once(tmp_path):
+    settings = load_settings(tmp_path, environ={"STATE_DIR": str(tmp_path / "state")})
+    step = _evening_step(settings, "run_daily_prices_updates")
+    out, logged_in = ("not logged in", "no answer"), ("logged in", "DU*****67 (paper)")
+
+    execute, said, runs = _GatewayStep.make(settings, [out, out, logged_in], ["ok"])
+    assert execute(step).verdict.outcome == "ok" and runs == ["run_daily_prices_updates"]
+    assert "waiting for the gateway's login" in said[0], "held until the login, then run"
+
+    execute, said, runs = _GatewayStep.make(settings, [logged_in, out, logged_in], ["failed", "ok"])
+    result = execute(step)
+    assert runs == ["run_daily_prices_updates"] * 2 and result.verdict.outcome == "ok"
+    assert "run again once after the gateway's login; the first run: failed run 1" in result.verdict.detail
+
+    execute, said, runs = _GatewayStep.make(settings, [logged_in, out, logged_in], ["failed", "failed"])
+    assert execute(step).verdict.outcome == "failed" and len(runs) == 2, "once, not again and again"
+
+    execute, said, runs = _GatewayStep.make(settings, [logged_in], ["failed"])
+    assert execute(step).verdict.outcome == "failed" and len(runs) == 1, "a failure with the gateway in is its own"
+
+    systems = _evening_step(settings, "run_systems")
+    execute, said, runs = _GatewayStep.make(settings, [out], ["ok"])
+    assert execute(systems).verdict.outcome == "ok" and not said, "a step that does not need the broker never waits"
