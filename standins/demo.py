@@ -44,9 +44,12 @@ from ecosystem.settings import KNOWN_NAMES, Settings, load_settings, write_env_f
 from ecosystem.state_files import write_json
 
 if TYPE_CHECKING:
+    from standins.mail import SmtpServer
     from standins.smb_target import SambaServer
 
 RESTART = (2, time(11, 0))                     # the third day, 11:00: the scheduler is restarted
+SESSION_LOST, SESSION_BACK = (1, time(12, 0)), (1, time(12, 20))  # the second day: the gateway's session
+                                                   # is lost at noon, and approved again 20 minutes later
 OUTAGES = (((3, time(18, 0)), (3, time(22, 0))),   # the fourth evening: its nightly is caught up at 22:00
            ((6, time(19, 0)), (6, time(23, 30))))  # the seventh evening: the 20:00 gateway check (worth
                                                    # doing until 23:00) is recorded missed
@@ -71,6 +74,7 @@ class Workspace:
     values: dict
     remote: Path                # the reports' bare repository
     smb: SambaServer | None = None
+    mail: SmtpServer | None = None
     secrets: list[str] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
@@ -145,7 +149,8 @@ class DemoFailed(Exception):
 
 def week_settings(now: datetime) -> dict[str, str]:
     """The demo's week: a timezone where ``now`` is about noon, five trading days ending on that day,
-    the weekend pipeline on the sixth day at 10:00 and the gateway check on the seventh at 20:00."""
+    the weekend pipeline on the sixth day at 10:00, the gateway's weekly login on the seventh at 18:00
+    (its 2FA requests lasting 5 s) and the gateway check at 20:00."""
     zone = noon_zone(now)
     first = (now.astimezone(ZoneInfo(zone)) - timedelta(days=TRADING_DAYS - 1)).isoweekday()
 
@@ -154,24 +159,26 @@ def week_settings(now: datetime) -> dict[str, str]:
 
     return {"TIMEZONE": zone, "WORKFLOW_WEEKDAY_START": str(first), "WORKFLOW_WEEKDAY_END": str((first + 3) % 7 + 1),
             "WEEKEND_PIPELINE_AT": f"{day(5)} 10:00", "GATEWAY_CHECK_AT": f"{day(6)} 20:00",
-            "GATEWAY_WEEKLY_LOGIN_AT": "none"}
+            "GATEWAY_WEEKLY_LOGIN_AT": f"{day(6)} 18:00", "GATEWAY_LOGIN_WINDOW": "3m", "GATEWAY_TWOFA_RETRY": "5s"}
 
 
 def workspace(root: Path, folder: Path) -> Workspace:
     """Name the demo's ecosystem and choose its secrets (nothing is made yet: whatever happens next,
     ``remove`` finds everything by the suffix)."""
-    broker = f"DEMO-broker-{secrets.token_hex(4)}"
+    broker = f"DU{secrets.randbelow(10 ** 7):07d}"  # the stand-in gateway is told to report it (a paper account)
     tws_password, smb_password = f"demo-tws-{secrets.token_hex(8)}", f"demo-smb-{secrets.token_hex(8)}"
+    mail_password = f"demo-mail-{secrets.token_hex(8)}"
     return Workspace(root, folder, f"_demo{uuid.uuid4().hex[:6]}", {}, folder / "reports.git",
-                     secrets=[broker, tws_password, smb_password])
+                     secrets=[broker, tws_password, smb_password, mail_password])
 
 
 def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None]) -> None:
     """Make the demo's stand-in repository, remotes, .env and stand-in images."""
+    from standins.mail import SmtpServer, mail_url
     from standins.net import free_network_part, free_ports
     from standins.pysystemtrade_repo import make_repo
 
-    broker, tws_password, smb_password = ws.secrets
+    broker, tws_password, smb_password, mail_password = ws.secrets
     folder = ws.folder
     origin = make_repo(folder / "pysystemtrade-origin", private_sentinel=broker)
     commands.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(ws.remote)], timeout=60)
@@ -187,7 +194,9 @@ def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None
                "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3",
                "BACKUP_WAIT_MINUTES": "5",
                "BACKUP_MIN_FREE_GB": "1", "REPORTS_REMOTE": f"file://{ws.remote}", "REPORTS_BRANCH": "main",
-               "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5"}
+               "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5", "BRIEF_AT": ""}
+    ws.mail = SmtpServer()  # the trader's mail: every alert and message of the week, on the timeline
+    values["ALERT_URLS"] = mail_url(ws.mail.port, mail_password)
     ws.smb = _smb_target(folder, smb_password, say)
     if ws.smb is not None:
         values |= {"SMB_SERVER": "127.0.0.1", "SMB_PORT": str(ws.smb.port), "SMB_SHARE": ws.smb.share,
@@ -257,8 +266,53 @@ def _local(day, moment: time, tz) -> datetime:
     return datetime.combine(day, moment, tzinfo=tz).astimezone(UTC)
 
 
-def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = None) -> list[Entry]:
-    """Run the scheduler over the demo week's simulated clock (see the module's docstring); return the timeline."""
+class StandinGateway:
+    """The demo's hand on the stand-in gateway's session (standin_gateway.py's commands, run in its
+    container): what IBKR and the trader's phone do."""
+
+    SCRIPT = "/home/ibgateway/scripts/standin_gateway.py"
+
+    def __init__(self, client, ws: Workspace) -> None:
+        self.client, self.name = client, f"ib_gateway{ws.suffix}"
+
+    def do(self, *args: str) -> dict:
+        import json
+
+        done = self.client.containers.get(self.name).exec_run(["python3", self.SCRIPT, *args])
+        if done.exit_code != 0:
+            raise DemoFailed(f"the stand-in gateway refused {' '.join(args)}", done.output.decode(errors="replace"))
+        text = done.output.decode(errors="replace").strip()
+        return json.loads(text) if text.startswith("{") else {}
+
+    def approve_late(self, timeout: float = 150) -> bool:
+        """Approve the login once the gateway has sent its second 2FA request (the first went
+        unanswered), as a trader who saw the reminder; False if it never asked twice."""
+        import time as clock
+
+        from docker.errors import DockerException
+
+        deadline = clock.monotonic() + timeout
+        while clock.monotonic() < deadline:
+            try:
+                state = self.do("state")
+                if state.get("state") == "awaiting 2FA" and state.get("request", 0) >= 2:
+                    self.do("approve")
+                    return True
+            except (DockerException, DemoFailed, ValueError):
+                pass  # restarting: ask again
+            clock.sleep(0.5)
+        return False
+
+
+def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = None, client=None) -> list[Entry]:
+    """Run the scheduler over the demo week's simulated clock (see the module's docstring); return the timeline.
+
+    With ``client`` the gateway's session plays its part: lost at noon on the second day and
+    approved 20 minutes later, and the weekly login on the seventh evening approved late (after
+    its second 2FA request); every alert and message mailed to the demo's mail server is put on
+    the timeline at the instant that sent it."""
+    import threading
+
     s = ws.settings
     tz = s.tz
     today = (now or datetime.now(UTC)).astimezone(tz).date()   # the last of its trading days
@@ -267,23 +321,49 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
     end = _local(first, time(0), tz) + timedelta(days=7) - scheduler_plan.OPEN_LEAD - timedelta(minutes=1)
     restart = _local(first + timedelta(days=RESTART[0]), RESTART[1], tz)
     outages = [tuple(_local(first + timedelta(days=d), t, tz) for d, t in outage) for outage in OUTAGES]
+    lost, back = (_local(first + timedelta(days=d), t, tz) for d, t in (SESSION_LOST, SESSION_BACK))
     from ecosystem.plan import plans_of
 
+    gateway = StandinGateway(client, ws) if client is not None else None
+    if gateway is not None:
+        gateway.do("accounts", ws.secrets[0])  # the account of the demo's private_config.yaml
     run = SimulatedWeek(ws, scheduler_plan.trading_days_jobs(s, plans_of(s)), tz, say, start - timedelta(minutes=1),
                         first=first)
     say(f"(the demo's trading days are the five that end today, {first:%a %d %b} to {today:%a %d %b}, in a zone "
         "where it is now about noon; the timeline labels them Mon to Fri, the weekend Sat and Sun)")
-    instants = {slot.at for slot in scheduler_plan.slots_between(run.jobs, start - timedelta(minutes=1), end, tz)}
-    instants |= {start, restart, *(back for _, back in outages)}
+    slots = scheduler_plan.slots_between(run.jobs, start - timedelta(minutes=1), end, tz)
+    logins = {slot.at for slot in slots if slot.job == scheduler_plan.WEEKLY_LOGIN}
+    instants = {slot.at for slot in slots} | {start, restart, *(b for _, b in outages)}
+    instants |= {lost, back} if gateway is not None else set()
+    mailed = 0
     try:
-        for instant in sorted(t for t in instants if not any(gone <= t < back for gone, back in outages)):
+        for instant in sorted(t for t in instants if not any(gone <= t < b for gone, b in outages)):
             if instant == restart:
                 run.restart(instant)
-            for gone, back in outages:
-                if instant == back:
-                    run.note(gone, f"down until {day_label(back, tz, first)} (then it catches up what can "
+            for gone, b in outages:
+                if instant == b:
+                    run.note(gone, f"down until {day_label(b, tz, first)} (then it catches up what can "
                                    "still do its work, and records the rest missed)")
+            approver = None
+            if gateway is not None and instant == lost:
+                gateway.do("logout")
+                run.note(instant, "the gateway's session is lost (the stand-in logs out, as when IBKR drops it)")
+            elif gateway is not None and instant == back:
+                gateway.do("approve")
+                run.note(instant, "the trader approves the login on the phone")
+            elif gateway is not None and instant in logins:
+                gateway.do("twofa-on", "5")  # from now on each start of the gateway asks for 2FA, every 5 s
+                approver = threading.Thread(target=gateway.approve_late, daemon=True)
+                approver.start()
             run.at(instant)
+            if approver is not None:
+                approver.join(timeout=30)
+                run.note(instant, "the trader approved the weekly login late, at the gateway's second 2FA request")
+            if ws.mail is not None:
+                for subject in ws.mail.subjects(mailed):
+                    run.timeline.append(Entry(instant, "mail", "", subject.removeprefix("pysystemtrade ecosystem: ")))
+                    run.say(format_entry(run.timeline[-1], tz, first))
+                mailed = len(ws.mail.messages)
     finally:  # Ctrl-C or a failure: the jobs still running unwind cleanly (each in its own session)
         run.loop.stop(grace=120)
     return sorted(run.timeline, key=lambda e: e.at)
@@ -373,6 +453,8 @@ def format_entry(entry: Entry, tz, first=None) -> str:
     when = day_label(entry.at, tz, first)
     if entry.job == "scheduler":
         return f"{when}  scheduler {entry.how}"
+    if entry.job == "mail":
+        return f"{when}  mail      {entry.how}"
     said = f" | {entry.said[:110]}" if entry.said else ""
     return (f"{when}  {entry.job:<15} {entry.slot:<11} {entry.outcome or '-':<9} "
             f"{entry.seconds:5.0f}s  {entry.how}{said}")
@@ -390,11 +472,12 @@ def verdict(ws: Workspace, timeline: list[Entry]) -> list[Check]:
     s = ws.settings
     history = History(s.history_path)
     checks = []
-    ran = [e for e in timeline if e.job != "scheduler"]
-    planned = ["weekly.open", "nightly"] * TRADING_DAYS + ["weekly.close", "weekend", "gateway.status"]
+    ran = [e for e in timeline if e.job not in ("scheduler", "mail")]
+    planned = ["weekly.open", "nightly"] * TRADING_DAYS + ["weekly.close", "weekend", scheduler_plan.WEEKLY_LOGIN,
+                                                          "gateway.status"]
     keys = [(e.job, e.slot) for e in ran]
     checks.append(Check("the week ran as planned: each day's opening and nightly pipeline, the close, the "
-                        "weekend pipeline, the gateway check, each slot once",
+                        "weekend pipeline, the gateway's weekly login and check, each slot once",
                         [e.job for e in ran] == planned and len(set(keys)) == len(keys),
                         f"{len(ran)} slots in order" if [e.job for e in ran] == planned else
                         "ran: " + " ".join(e.job for e in ran)))
@@ -406,6 +489,7 @@ def verdict(ws: Workspace, timeline: list[Entry]) -> list[Check]:
     checks.append(Check("the outages were handled by the rules: the fourth evening caught up, the seventh "
                         "evening's gateway check missed (past its 3 h), everything else on time and ok",
                         not wrong, ", ".join(wrong) or f"{len(ran)} slots as expected"))
+    checks.append(_gateway_messages(timeline))
     processes_ok = {r.step for r in history.runs(job=trading_day.JOB) if r.outcome == "ok" and r.step}
     wanted = {"run_stack_handler", "run_capital_update", *s.morning_processes}
     checks.append(Check("the day's processes ran and ended by themselves", wanted <= processes_ok,
@@ -432,6 +516,23 @@ def verdict(ws: Workspace, timeline: list[Entry]) -> list[Check]:
     checks.append(_pushed(ws))
     checks.append(_no_secret(ws))
     return checks
+
+
+def _gateway_messages(timeline: list[Entry]) -> Check:
+    """The gateway's session as the trader heard of it: the midday loss once and its return, then the
+    weekly login's approve-now, a reminder and the confirmation, in that order and nothing more."""
+    said = [e.how for e in timeline if e.job == "mail" and e.how.startswith(("gateway.session", "the gateway",
+                                                                             "approve the"))]
+    wanted = ["gateway.session failed", "the gateway is logged in again",
+              "approve the IBKR login on your phone now", "approve the new IBKR login request on your phone now",
+              "the gateway is logged in"]
+    reminders = [x for x in said if x.startswith("approve the new")]
+    heard = [x for x in said if not x.startswith("approve the new")]
+    return Check("the gateway's session reached the trader's mail: the midday loss once, its return, then the weekly "
+                 "login's approve-now, its reminder(s) and the confirmation",
+                 bool(reminders) and heard == [w for w in wanted if not w.startswith("approve the new")] and
+                 said.index(reminders[0]) == 3,
+                 "; ".join(said) or "no gateway message")
 
 
 def _offloaded(s: Settings, good) -> Check:
@@ -534,6 +635,8 @@ def remove(client, ws: Workspace) -> list[str]:
     finally:
         if ws.smb is not None:
             ws.smb.stop()
+        if ws.mail is not None:
+            ws.mail.stop()
         shutil.rmtree(ws.folder, ignore_errors=True)
     if ws.smb is not None and ws.smb.process is not None and ws.smb.process.poll() is None:
         left.append("the stand-in smbd")

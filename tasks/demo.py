@@ -40,7 +40,7 @@ def demo(c, keep=False):
         ws.run("up")
         demos.seed(client, ws)
         say("the week, as the scheduler runs it (simulated clock; each job runs for real):")
-        timeline = demos.week(ws, say=say)
+        timeline = demos.week(ws, say=say, client=client)
         checks = demos.verdict(ws, timeline)
         made = demos.outputs(ws, out, say)
     except demos.DemoFailed as exc:

@@ -12,16 +12,18 @@ Behaviour knobs (environment): STANDIN_ACCOUNTS (default DU1234567), STANDIN_LOG
 STANDIN_SERVER_VERSION (default 176).
 
 The session, as the real gateway lives it (IBC's login, IBKR's two-factor approval):
-- STANDIN_TWOFA=yes, or ``standin_gateway.py twofa-on`` once (kept in the container, across its
-  restarts): each start (a container start or restart: IBC's cold login) waits for the
-  trader's approval; until then the API accepts TCP and never answers the handshake, as the
-  real one does. ``standin_gateway.py approve`` (run in the container: docker exec) approves it.
+- STANDIN_TWOFA=yes, or ``standin_gateway.py twofa-on [SECONDS]`` once (kept in the container,
+  across its restarts; SECONDS: the requests' lifetime): each start (a container start or
+  restart: IBC's cold login) waits for the trader's approval; until then the API accepts TCP
+  and never answers the handshake, as the real one does. ``standin_gateway.py approve`` (run in
+  the container: docker exec) approves it.
 - An approval request lasts STANDIN_TWOFA_TIMEOUT seconds (IBKR's push, about 3 min); then the
   gateway asks again (RELOGIN_AFTER_TWOFA_TIMEOUT=yes), logging ``2FA request N`` each time.
 - ``standin_gateway.py daily-restart``: IBC's daily restart: logged out for STANDIN_RESTART_SECONDS
   (default 3), then logged in again by itself (no approval: the week's token still holds).
 - ``standin_gateway.py logout``: the session lost (IBKR dropped it): not logged in until approved.
-- ``standin_gateway.py state``: prints the session as JSON.
+- ``standin_gateway.py state``: prints the session as JSON; ``accounts A,B``: the managed accounts
+  it reports from then on (else STANDIN_ACCOUNTS).
 The stand-in does not keep IBC's clock (the tests and the demo run simulated weeks): what IBC
 does at a time of day, the tests and the demo do by these commands at that instant.
 """
@@ -57,7 +59,12 @@ def write_session(session: dict) -> None:
 
 
 def ask_for_approval(request: int) -> dict:
-    timeout = float(os.environ.get("STANDIN_TWOFA_TIMEOUT", "180"))
+    try:  # twofa-on SECONDS keeps its own request lifetime (the container's environment is compose's)
+        with open(f"{SESSION}.twofa") as handle:
+            kept = handle.read().split()
+    except OSError:
+        kept = []
+    timeout = float(kept[0]) if kept and kept[0] != "yes" else float(os.environ.get("STANDIN_TWOFA_TIMEOUT", "180"))
     return {"state": AWAITING, "request": request, "until": time.time() + timeout}
 
 
@@ -74,7 +81,7 @@ def advance(session: dict, *, say=lambda line: None) -> dict:
     return session
 
 
-def command(verb: str) -> None:
+def command(verb: str, *args: str) -> None:
     """A session command run in the container (docker exec): approve, logout, daily-restart, state."""
     session = read_session()
     if verb == "approve":
@@ -84,12 +91,15 @@ def command(verb: str) -> None:
     elif verb == "daily-restart":
         session = {"state": RESTARTING, "request": 0,
                    "until": time.time() + float(os.environ.get("STANDIN_RESTART_SECONDS", "3"))}
+    elif verb == "accounts":  # the managed accounts it reports from now on (its environment is compose's)
+        with open(f"{SESSION}.accounts", "w") as handle:
+            handle.write(",".join(args) + "\n")
     elif verb == "twofa-on":
         with open(f"{SESSION}.twofa", "w") as handle:
-            handle.write("yes\n")
+            handle.write(f"{float(args[0]) if args else 'yes'}\n")
     elif verb != "state":
-        fail(f"unknown command {verb!r}: approve, logout, daily-restart, twofa-on or state")
-    if verb not in ("state", "twofa-on"):
+        fail(f"unknown command {verb!r}: approve, logout, daily-restart, twofa-on, accounts or state")
+    if verb not in ("state", "twofa-on", "accounts"):
         write_session(session)
     print(json.dumps(session))
 
@@ -158,6 +168,11 @@ def serve_client(conn: socket.socket, accounts: str, version: str, ready_at: flo
         except (TimeoutError, ConnectionError):
             return
         if message.split(b"\0")[0] == b"71":  # startApi
+            try:
+                with open(f"{SESSION}.accounts") as handle:
+                    accounts = handle.read().strip() or accounts
+            except OSError:
+                pass
             conn.sendall(frame("15", "1", accounts) + frame("9", "1", "1"))
         try:
             while read_frame(conn):
@@ -168,7 +183,7 @@ def serve_client(conn: socket.socket, accounts: str, version: str, ready_at: flo
 
 def main() -> None:
     if len(sys.argv) > 1:
-        command(sys.argv[1])
+        command(sys.argv[1], *sys.argv[2:])
         return
     # as PID 1 a process ignores SIGTERM unless it handles it; the real one shuts down cleanly
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))

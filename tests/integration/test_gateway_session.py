@@ -24,7 +24,7 @@ from tests.support.ecosystem import (
     windows_open_all_day,
     write_private,
 )
-from tests.support.smtp import SmtpServer
+from tests.support.smtp import SmtpServer, mail_url
 
 CONTINUOUS = ("run_stack_handler", "run_capital_update")
 EVENING = ("run_daily_prices_updates",)
@@ -39,7 +39,7 @@ def mail():
 
 @pytest.fixture(scope="module")
 def eco(docker_client, debian_python, tmp_path_factory, mail):
-    url = f"mailto://alerts:x@localhost:{mail.port}?smtp=127.0.0.1&from=ecosystem@localhost&to=trader@localhost"
+    url = mail_url(mail.port)
     made = make_ecosystem(docker_client, tmp_path_factory.mktemp("session"), debian_python, extra={
         "TIMEZONE": noon_zone(), "WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7",
         "EOD_CHAIN": "run_daily_prices_updates", "MORNING_PROCESSES": "", "CRASH_RELAUNCH_LIMIT": "2",
@@ -74,18 +74,11 @@ def running(docker_client, made) -> set[str]:
 
 
 def subjects(mail, since: int) -> list[str]:
-    import email
-    from email.header import decode_header, make_header
-
-    return [" ".join(str(make_header(decode_header(email.message_from_string(m)["Subject"] or ""))).split())
-            for m in mail.messages[since:]]
+    return mail.subjects(since)
 
 
 def body(message: str) -> str:
-    """A message's text, decoded (Apprise sends it quoted-printable)."""
-    import email
-
-    return email.message_from_string(message).get_payload(decode=True).decode()
+    return SmtpServer.body(message)
 
 
 def bodies(mail, since: int) -> list[str]:

@@ -30,7 +30,8 @@ def test_the_demo_week_ends_today_with_now_inside_every_window_whatever_the_day_
     slots = scheduler_plan.slots_between(scheduler_plan.trading_days_jobs(s, lambda d: plan.plan_for(s, d)),
                                      start - timedelta(hours=1), start + timedelta(days=7, minutes=-11), s.tz)
     jobs = [x.job for x in slots]
-    assert jobs == ["weekly.open", "nightly"] * 5 + ["weekly.close", "weekend", "gateway.status"]
+    assert jobs == ["weekly.open", "nightly"] * 5 + ["weekly.close", "weekend", "gateway.weekly-login",
+                                                     "gateway.status"]
     assert slots[0].at == start - scheduler_plan.OPEN_LEAD and slots[1].key == first.isoformat()
     assert slots[9].key == local.date().isoformat(), "the last evening is today's: no chain is booked to a future day"
 

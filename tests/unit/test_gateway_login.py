@@ -85,7 +85,8 @@ def test_windows_merge_the_private_override(settings_with_repo):
 
 def test_doctor_fails_a_restart_inside_a_process_window(settings_with_repo):
     load, _ = settings_with_repo
-    result, _login = doctor.check_gateway_restart(doctor.DoctorInputs(settings=load(GATEWAY_AUTO_RESTART_TIME="08:00 PM")))
+    late = load(GATEWAY_AUTO_RESTART_TIME="08:00 PM")
+    result, _login = doctor.check_gateway_restart(doctor.DoctorInputs(settings=late))
     assert result.verdict == "fail" and "run_daily_prices_updates" in result.detail
     assert "11:55 PM" in result.fix
     result, _login = doctor.check_gateway_restart(doctor.DoctorInputs(settings=load()))
