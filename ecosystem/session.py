@@ -11,8 +11,11 @@ outlasts its grace is alerted then. Whether the current outage has been told is 
 observation (``gateway_told``), so a sync every minute tells it once.
 
 The weekly login: IBKR wants a full login with two-factor approval once a week; left alone it
-happens when IBKR forces it (after its Sunday reset, when nobody is awake). ``weekly_login``
-restarts the gateway at the trader's time (a container restart: IBC then logs in cold, and the
+happens when IBKR forces it (after its Sunday reset, when nobody is awake). IBC's own
+ColdRestartTime (the image's TWS_COLD_RESTART) restarts on Sundays only (IbcTws.java
+getColdRestartTime) and tells nobody; so the scheduler does it instead (TWS_COLD_RESTART stays
+empty: one restart, not two): ``weekly_login``, at GATEWAY_WEEKLY_LOGIN_AT on any day, restarts
+the gateway at the trader's time (a container restart: IBC then logs in cold, and the
 container, its id and its settings stay; a configuration change still waiting is applied then,
 by recreating it), tells the trader to approve it now, again at each new 2FA request, confirms
 the login (account masked, mode), or says what to do when the window passes.
@@ -161,7 +164,7 @@ def weekly_login(ctx: Context, *, sleep=time.sleep, clock_now=lambda: datetime.n
                                      "wait until then")
         try:
             answer = gateway.handshake(host, port, client_id=observed.SYNC_CLIENT_ID,
-                                       timeout=max(1.0, min(5.0, (deadline - now).total_seconds())))
+                                       timeout=max(1.0, min(3.0, (deadline - now).total_seconds())))
             break
         except gateway.GatewayError:
             if clock_now() >= next_reminder and clock_now() < deadline:

@@ -253,12 +253,14 @@ def _times_of_day(text: str):
     from datetime import time as clock
 
     found = []
+    if text.strip().lower() == "none":
+        return ()
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
         hours, colon, minutes = part.partition(":")
         if not colon or not hours.isdigit() or not minutes.isdigit() or int(hours) > 23 or int(minutes) > 59:
-            raise ValueError("must be 24-hour times separated by commas, like 07:00,22:00 (empty: no brief)")
+            raise ValueError("must be 24-hour times separated by commas, like 07:00,22:00 (none: no brief)")
         found.append(clock(int(hours), int(minutes)))
     return tuple(sorted(set(found)))
 
@@ -465,8 +467,9 @@ class Settings:
         "EOD_CHAIN=run_daily_prices_updates,run_systems,run_strategy_order_generator,run_cleaners,run_reports",
         "the evening chain, in order (add run_backups to keep pysystemtrade's own backups)")
     morning_processes: tuple[str, ...] = _v(
-        "Trading day", "MORNING_PROCESSES", "run_daily_fx_and_contract_updates", _process_list,
-        "MORNING_PROCESSES=run_daily_fx_and_contract_updates", "one-shot processes launched in the morning")
+        "Trading day", "MORNING_PROCESSES", "run_daily_fx_and_contract_updates", _process_list_or_none,
+        "MORNING_PROCESSES=run_daily_fx_and_contract_updates", "one-shot processes launched in the morning; none: no "
+        "morning process")
     launch_margin_minutes: int = _v(
         "Trading day", "LAUNCH_MARGIN_MINUTES", "5",
         _int_in(0, 120, "must be a whole number of minutes from 0 to 120"), "LAUNCH_MARGIN_MINUTES=5",
@@ -531,8 +534,8 @@ class Settings:
     brief_at: tuple[time, ...] = _v(
         "Alerts", "BRIEF_AT", "07:00,22:00", _times_of_day, "BRIEF_AT=07:00,22:00",
         "when, on trading days, the brief goes to ALERT_URLS (all good, or the problems; the last chain, the "
-        "gateway, the last good backup, offload and drill, free disk, the alerts since the last brief); empty: "
-        "never")
+        "gateway, the last good backup, offload and drill, free disk, the alerts since the last brief); none: "
+        "never (an empty value is the default)")
     heartbeat_url: Secret | None = _v(
         "Alerts", "HEARTBEAT_URL", "", _http_url_secret, "HEARTBEAT_URL_FILE=/run/secrets/heartbeat_url",
         "a dead-man's switch: a Healthchecks.io check URL (or an Uptime Kuma push URL) that the scheduler pings "

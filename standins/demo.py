@@ -194,7 +194,7 @@ def prepare(client, ws: Workspace, *, base_image: str, say: Callable[[str], None
                "STOP_GRACE_SECONDS": "20", "STOP_TERM_SECONDS": "3",
                "BACKUP_WAIT_MINUTES": "5",
                "BACKUP_MIN_FREE_GB": "1", "REPORTS_REMOTE": f"file://{ws.remote}", "REPORTS_BRANCH": "main",
-               "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5", "BRIEF_AT": ""}
+               "EOD_STEP_TIMEOUT_MINUTES": "10", "ORDER_GENERATOR_WAIT_MINUTES": "5", "BRIEF_AT": "none"}
     ws.mail = SmtpServer()  # the trader's mail: every alert and message of the week, on the timeline
     values["ALERT_URLS"] = mail_url(ws.mail.port, mail_password)
     ws.smb = _smb_target(folder, smb_password, say)
@@ -284,9 +284,10 @@ class StandinGateway:
         text = done.output.decode(errors="replace").strip()
         return json.loads(text) if text.startswith("{") else {}
 
-    def approve_late(self, timeout: float = 150) -> bool:
-        """Approve the login once the gateway has sent its second 2FA request (the first went
-        unanswered), as a trader who saw the reminder; False if it never asked twice."""
+    def approve_late(self, mail: SmtpServer | None, timeout: float = 150) -> bool:
+        """Approve the login once the trader's mail has the reminder (the first request went
+        unanswered), as a trader who saw it; without a mail server, at the gateway's second 2FA
+        request. False if neither came within ``timeout``."""
         import time as clock
 
         from docker.errors import DockerException
@@ -294,8 +295,13 @@ class StandinGateway:
         deadline = clock.monotonic() + timeout
         while clock.monotonic() < deadline:
             try:
-                state = self.do("state")
-                if state.get("state") == "awaiting 2FA" and state.get("request", 0) >= 2:
+                if mail is not None:
+                    ready = any(x.endswith("approve the new IBKR login request on your phone now")
+                                for x in mail.subjects())
+                else:
+                    state = self.do("state")
+                    ready = state.get("state") == "awaiting 2FA" and state.get("request", 0) >= 2
+                if ready:
                     self.do("approve")
                     return True
             except (DockerException, DemoFailed, ValueError):
@@ -353,12 +359,12 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
                 run.note(instant, "the trader approves the login on the phone")
             elif gateway is not None and instant in logins:
                 gateway.do("twofa-on", "5")  # from now on each start of the gateway asks for 2FA, every 5 s
-                approver = threading.Thread(target=gateway.approve_late, daemon=True)
+                approver = threading.Thread(target=gateway.approve_late, args=(ws.mail,), daemon=True)
                 approver.start()
             run.at(instant)
             if approver is not None:
                 approver.join(timeout=30)
-                run.note(instant, "the trader approved the weekly login late, at the gateway's second 2FA request")
+                run.note(instant, "the trader approved the weekly login late, after the reminder")
             if ws.mail is not None:
                 for subject in ws.mail.subjects(mailed):
                     run.timeline.append(Entry(instant, "mail", "", subject.removeprefix("pysystemtrade ecosystem: ")))

@@ -24,6 +24,10 @@ The session, as the real gateway lives it (IBC's login, IBKR's two-factor approv
 - ``standin_gateway.py logout``: the session lost (IBKR dropped it): not logged in until approved.
 - ``standin_gateway.py state``: prints the session as JSON; ``accounts A,B``: the managed accounts
   it reports from then on (else STANDIN_ACCOUNTS).
+Modelled on IBC (IbcAlpha/IBC): resources/config.ini's SecondFactorAuthenticationTimeout (180 s)
+and ReloginAfterSecondFactorAuthenticationTimeout (the image's RELOGIN_AFTER_TWOFA_TIMEOUT, which
+ib_gateway sets to yes), AutoRestartTime (the daily restart, the image's AUTO_RESTART_TIME) and
+src/ibcalpha/ibc/IbcTws.java (a start logs in with the credentials; 2FA when IBKR asks for it).
 The stand-in does not keep IBC's clock (the tests and the demo run simulated weeks): what IBC
 does at a time of day, the tests and the demo do by these commands at that instant.
 """

@@ -42,7 +42,7 @@ def eco(docker_client, debian_python, tmp_path_factory, mail):
     url = mail_url(mail.port)
     made = make_ecosystem(docker_client, tmp_path_factory.mktemp("session"), debian_python, extra={
         "TIMEZONE": noon_zone(), "WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7",
-        "EOD_CHAIN": "run_daily_prices_updates", "MORNING_PROCESSES": "", "CRASH_RELAUNCH_LIMIT": "2",
+        "EOD_CHAIN": "run_daily_prices_updates", "MORNING_PROCESSES": "none", "CRASH_RELAUNCH_LIMIT": "2",
         "RELAUNCH_BACKOFF_MINUTES": "0,30", "GATEWAY_TWOFA_RETRY": "6s", "GATEWAY_LOGIN_WINDOW": "40s",
         "ALERT_URLS": url, "ALERT_THROTTLE_MINUTES": "0"})
     try:

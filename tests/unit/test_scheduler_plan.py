@@ -163,6 +163,8 @@ def test_the_brief_goes_at_brief_at_on_trading_days_only_with_alert_urls_and_a_s
     base = {"PYSYSTEMTRADE_CLONE_DIR": str(clone), "TIMEZONE": "Europe/London"}
     quiet = load_settings(tmp_path, environ=base)
     assert scheduler_plan.BRIEF not in [j.name for j in jobs_of(quiet)], "no ALERT_URLS: nowhere to send it"
+    never = load_settings(tmp_path, environ={**base, "ALERT_URLS": "mailto://u:p@localhost", "BRIEF_AT": "none"})
+    assert scheduler_plan.BRIEF not in [j.name for j in jobs_of(never)], "BRIEF_AT=none: no brief"
     s = load_settings(tmp_path, environ={**base, "ALERT_URLS": "mailto://u:p@localhost", "BRIEF_AT": "07:00,22:00"})
     jobs = jobs_of(s)
     monday = datetime(2026, 12, 7, tzinfo=LONDON)
