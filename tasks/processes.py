@@ -59,11 +59,6 @@ def shell(c, tool=None, command=None):
                       "dry_run": "say what would be done, change nothing"})
 def launch(c, process, force=False, dry_run=False):
     """Launch one continuous or morning process now, by hand; its relaunch budget for today starts again."""
-    ctx = context(c)
-    name = processes.canonical(process)
-    if dry_run:
-        print(trading_day.launch_by_hand(ctx, name, datetime.now(UTC), force=force, dry_run=True))
-        return
-    with recorded(c, "launch") as run:
-        run.detail = trading_day.launch_by_hand(ctx, name, datetime.now(UTC), force=force)
-    print(run.detail)
+    # a refusal is said, not recorded (nothing was done); the launch is recorded by launch_by_hand
+    print(trading_day.launch_by_hand(context(c), processes.canonical(process), datetime.now(UTC), force=force,
+                                     dry_run=dry_run))

@@ -45,6 +45,7 @@ def timed(argv, env) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--profile", metavar="PATH", help="also write a cProfile of one `invoke status` there")
     args = parser.parse_args()
     client = docker.from_env()
     test_stack = unique_stack(client)
@@ -93,6 +94,9 @@ def main() -> None:
         for _ in range(args.runs):
             ours.append(timed(invoke + ["status"], env))
             theirs.append(timed(ps, compose_env))
+        if args.profile:
+            subprocess.run([sys.executable, "-m", "cProfile", "-o", args.profile, "-m", "invoke", "status"], cwd=ROOT,
+                           env=env, capture_output=True)
         a, b = statistics.median(ours), statistics.median(theirs)
         print(f"containers running: {running}")
         print(f"invoke status     median {a * 1000:7.1f} ms over {args.runs} runs")
