@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -67,9 +68,25 @@ class Window:
 
 
 def process_windows(settings) -> dict[str, Window]:
-    """Return each configured process's effective start and stop time (private overrides upstream)."""
-    upstream = _load_yaml(Path(settings.pysystemtrade_clone_dir) / "syscontrol" / "control_config.yaml")
-    private = _load_yaml(Path(settings.private_config_dir) / "private_control_config.yaml")
+    """Return each configured process's effective start and stop time (private overrides upstream).
+    The two files are read again only when one of them changed (a week's plan asks for every day)."""
+    upstream = Path(settings.pysystemtrade_clone_dir) / "syscontrol" / "control_config.yaml"
+    private = Path(settings.private_config_dir) / "private_control_config.yaml"
+    return dict(_windows(upstream, _stamp(upstream), private, _stamp(private)))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
+@functools.lru_cache(maxsize=8)
+def _windows(upstream_path: Path, _upstream_stamp, private_path: Path,
+             _private_stamp) -> tuple[tuple[str, Window], ...]:
+    upstream, private = _load_yaml(upstream_path), _load_yaml(private_path)
     merged: dict[str, dict] = {}
     for source in (upstream, private):
         for key in ("process_configuration_start_time", "process_configuration_stop_time"):
@@ -78,8 +95,8 @@ def process_windows(settings) -> dict[str, Window]:
     default_start = _parse_time(starts.get("default", "00:01"))
     default_stop = _parse_time(stops.get("default", "23:50"))
     names = sorted((set(starts) | set(stops)) - {"default"})
-    return {name: Window(name, _parse_time(starts[name]) if name in starts else default_start,
-                         _parse_time(stops[name]) if name in stops else default_stop) for name in names}
+    return tuple((name, Window(name, _parse_time(starts[name]) if name in starts else default_start,
+                               _parse_time(stops[name]) if name in stops else default_stop)) for name in names)
 
 
 def dead_time(windows: dict[str, Window]) -> tuple[time, time]:
