@@ -27,13 +27,18 @@ class Deferred:
     """A submodule not imported yet: reading, setting or deleting a name (or its ``__dict__``, as
     pytest's monkeypatch does) imports it and acts on the real module."""
 
-    __slots__ = ("_name",)
+    __slots__ = ("_module", "_name")
 
     def __init__(self, name: str) -> None:
         object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_module", None)
 
     def _real(self) -> types.ModuleType:
-        return importlib.import_module(self._name)
+        module = object.__getattribute__(self, "_module")
+        if module is None:
+            module = importlib.import_module(self._name)
+            object.__setattr__(self, "_module", module)
+        return module
 
     @property
     def __dict__(self):  # type: ignore[override]

@@ -15,9 +15,10 @@ from ._common import ROOT, ecosystem_task, settings
     "user": "the user the scheduler runs as (default: the checkout's owner); root or a member of the docker group",
     "unit_dir": "where the unit goes (default /etc/systemd/system)",
     "dry_run": "print the unit that would be installed; change nothing"})
-def install_service(c, user="", unit_dir=str(service.UNIT_DIR), dry_run=False):
+def install_service(c, user="", unit_dir="", dry_run=False):
     """Install the scheduler (run-scheduler) as a sandboxed systemd service of this checkout, for a chosen user."""
     s = settings(c)
+    unit_dir = unit_dir or str(service.UNIT_DIR)
     account = service.account(user or service.owner_of(ROOT))
     if not account.reaches_the_engine:
         raise Exit(f"user {account.name} cannot reach the Docker engine, so the scheduler could run nothing; add it "
