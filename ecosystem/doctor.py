@@ -264,15 +264,24 @@ def check_gateway_restart(inputs: DoctorInputs, settings: Settings) -> list[Chec
     today = datetime.now(settings.tz).date()
     day = today + timedelta(days=(weekday - today.isoweekday()) % 7)
     at = datetime.combine(day, moment, tzinfo=settings.tz)
-    trading = week.phase(week.WeekWindow.from_settings(settings), at).inside
-    cut = inside(moment) if trading else []
+    window = week.WeekWindow.from_settings(settings)
+    # the restart at its start, and the approval it may wait for until its end: neither may meet a process
+    cut = sorted({p for t in (at, at + span) if week.phase(window, t).inside
+                  for p in inside(t.astimezone(settings.tz).time())})
     said = f"{at:%a %H:%M} for up to {span.seconds // 60} min"
+    trading = any(week.phase(window, t).inside for t in (at, at + span))
     found.append(CheckResult("weekly login", "ok", f"{said}: " + ("in " + where if trading else
                                                                   "outside the trading week")) if not cut else
                  CheckResult("weekly login", "fail", f"{said} falls inside the trading week and the window of "
                              f"{', '.join(cut)}: the restart would cut it off",
                              "set GATEWAY_WEEKLY_LOGIN_AT outside the trading week (e.g. sun 18:00) or in "
                              f"{where}"))
+    check_day, check_time = settings.gateway_check_at
+    check = datetime.combine(day, check_time, tzinfo=settings.tz) if check_day == weekday else None
+    if check is not None and at <= check < at + span:
+        found.append(CheckResult("weekly login", "warn", f"GATEWAY_CHECK_AT ({check:%a %H:%M}) falls in the weekly "
+                                 f"login's window ({said}): it checks a login you may still be approving",
+                                 "move GATEWAY_CHECK_AT after the window, or shorten GATEWAY_LOGIN_WINDOW"))
     return found
 
 

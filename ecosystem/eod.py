@@ -91,6 +91,7 @@ def run(ctx: Context, slot: str, steps: Sequence[PlannedStep], *, force: bool) -
 class StepResult:
     verdict: Verdict
     log_tail: tuple[str, ...] = ()
+    exit_code: int | None = None   # the process's, when it ran and ended by itself
 
 
 @dataclass
@@ -206,7 +207,7 @@ class ContainerStep:
     def _gateway(self) -> tuple[str, str]:
         from . import observed, stack
 
-        return observed.gateway_login(self.settings, stack.gateway_state(self.ctx))
+        return observed.gateway_login(self.settings, stack.gateway_state(self.ctx), client_id=observed.CHAIN_CLIENT_ID)
 
     def _wait_for_gateway(self, step: PlannedStep) -> Verdict | None:
         """Wait for a logged-in gateway before a step that needs the broker, until the step's window
@@ -240,7 +241,9 @@ class ContainerStep:
         if broker and (waited := self._wait_for_gateway(step)):
             return StepResult(waited)
         result = self._run_once(step)
-        if not broker or result.verdict.outcome != "failed" or self._gateway()[0] == "logged in":
+        # a crash (not a STOP, not a timeout) while its window is open, with the gateway out: the broker's
+        if not broker or result.verdict.outcome != "failed" or not result.exit_code \
+                or self.clock() >= step.window_stop or self._gateway()[0] == "logged in":
             return result
         first = result.verdict.detail
         self.ctx.say(f"{step.process} failed while the gateway was not logged in: it runs again once after the login")
@@ -271,7 +274,7 @@ class ContainerStep:
             seconds = (deadline - self.clock()).total_seconds()
             code = processes.wait_exit(self.client, name, max(1.0, seconds))
             verdict = self._stop_overdue(step, name) if code is None else self._judge(step, code, started, name)
-            return StepResult(verdict, process_runs.log_tail(self.client, name))
+            return StepResult(verdict, process_runs.log_tail(self.client, name), exit_code=code)
         except BaseException:
             self._stop_interrupted(step, name)  # Ctrl-C, SIGTERM, the engine: never kill a live step uncleanly
             raise

@@ -20,6 +20,10 @@ class GatewayError(EcosystemError):
     """The gateway's API did not answer as a logged-in gateway does."""
 
 
+class LoginTimedOut(GatewayError):
+    """The gateway did not complete its login in the time given (2FA not approved?)."""
+
+
 @dataclass(frozen=True)
 class GatewayAnswer:
     server_version: int
@@ -116,7 +120,7 @@ def wait_for_login(host: str, port: int, *, timeout: float, every: float = 5,
     while True:
         remaining = deadline - clock()
         if remaining <= 0:
-            raise GatewayError(f"the gateway did not complete its login within {timeout:g}s ({last})",
+            raise LoginTimedOut(f"the gateway did not complete its login within {timeout:g}s ({last})",
                                fix="approve the 2FA request in the IBKR Mobile app, or log in through VNC, "
                                    "then run `invoke gateway.login` again")
         try:

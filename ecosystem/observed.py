@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOGGED_IN, NOT_LOGGED_IN, DOWN = "logged in", "not logged in", "down"
-# IB API client ids of the observations: each its own, and not gateway.status's (999), since two
-# connections with one id at once make the gateway drop one, which would read as "not logged in"
+# IB API client ids of the readings of the login: each reader its own, and not gateway.status's (999),
+# since two connections with one id at once make the gateway drop one, which would read as "not logged in"
 SYNC_CLIENT_ID, BRIEF_CLIENT_ID = 997, 998
+LOGIN_CLIENT_ID, CHAIN_CLIENT_ID, BY_HAND_CLIENT_ID = 996, 995, 994  # the weekly login, eod, launch and dry runs
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def write(settings, seen: Observed) -> None:
 
 
 def gateway_login(settings, container_state: str, *, timeout: float = 5,
-                  client_id: int = SYNC_CLIENT_ID) -> tuple[str, str]:
+                  client_id: int = BY_HAND_CLIENT_ID) -> tuple[str, str]:
     """The gateway's login state and its detail (masked accounts and mode, or why not logged in)."""
     from . import gateway
 
@@ -110,6 +111,19 @@ def observe(ctx: Context, *, client_id: int = SYNC_CLIENT_ID,
     runs healthy (else the question waits for pymongo's timeout, every minute). ``watch`` (the
     sync's: ``session.watch``) is given the last observation and this one and returns this one
     with what it told kept in it."""
+    from . import locks
+
+    s = ctx.settings
+    # one observation at a time (the sync's and the brief's): each keeps what the last one told
+    try:
+        with locks.exclusive(s.state_dir, "observed", wait_seconds=60):
+            return _observe(ctx, client_id=client_id, watch=watch)
+    except locks.Busy as exc:
+        log.warning("%s: the last observation stands", exc.message)
+        return read(s)
+
+
+def _observe(ctx: Context, *, client_id: int, watch) -> Observed:
     from . import backup as backups
     from . import stack
 

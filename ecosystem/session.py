@@ -23,6 +23,7 @@ the login (account masked, mode), or says what to do when the window passes.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -37,17 +38,59 @@ if TYPE_CHECKING:
 JOB = "gateway.session"
 WEEKLY = "gateway.weekly-login"
 TOLD = "lost"   # gateway_told: the current outage was alerted
-LOGIN = "login until "  # gateway_told: a login under way (gateway.weekly-login) tells the trader itself, until then
 
 
-def login_under_way(told: str, now: datetime) -> bool:
-    """Whether ``told`` says a login job is telling the trader itself at ``now`` (its window not past)."""
-    if not told.startswith(LOGIN):
-        return False
+@dataclass(frozen=True)
+class LoginMarker:
+    """What a login job (the weekly login, `gateway.login --restart`) says to the watch, in a file
+    only it writes: it tells the trader itself until ``until``; ``told_lost``: it ended by alerting
+    that the login did not come (the watch takes that over rather than alert it again)."""
+
+    until: datetime | None = None
+    told_lost: bool = False
+
+
+def marker_path(settings):
+    return settings.state_dir / "gateway_login.json"
+
+
+def read_marker(settings) -> LoginMarker:
+    import json
+
     try:
-        return now < datetime.fromisoformat(told[len(LOGIN):])
-    except ValueError:
-        return False
+        data = json.loads(marker_path(settings).read_text())
+        until = datetime.fromisoformat(data["until"]) if data.get("until") else None
+        return LoginMarker(until if until is None or until.tzinfo else None, bool(data.get("told_lost")))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return LoginMarker()
+
+
+def write_marker(settings, marker: LoginMarker) -> None:
+    from .state_files import write_json
+
+    write_json(marker_path(settings), {"until": marker.until.isoformat() if marker.until else None,
+                                       "told_lost": marker.told_lost})
+
+
+class NotApproved(EcosystemError):
+    """The login was not approved within its window (its task records and alerts it)."""
+
+
+@contextmanager
+def login_under_way(settings, until: datetime):
+    """Around a login job: the watch stays quiet until ``until``; the job ending with the login not
+    approved (recorded and alerted by its task) leaves ``told_lost``; any other end clears the marker
+    (the watch then says what it sees)."""
+    write_marker(settings, LoginMarker(until=until))
+    try:
+        yield
+    except NotApproved:
+        write_marker(settings, LoginMarker(told_lost=True))
+        raise
+    except BaseException:
+        write_marker(settings, LoginMarker())
+        raise
+    write_marker(settings, LoginMarker())
 
 
 def daily_restart(settings) -> clock:
@@ -86,15 +129,16 @@ class Verdict:
 
 
 def judge(before: Observed, now_state: str, *, inside_week: bool, expected: str | None,
-          now: datetime | None = None) -> Verdict:
+          under_way: bool = False) -> Verdict:
     """What the observation ``now_state`` (after ``before``) means: an alert, a message or nothing.
-    A login job under way (``LOGIN``, until its window passes) says it all itself."""
+    A login job under way says it all itself (``under_way``)."""
     told = before.gateway_told
-    under_way = now is not None and login_under_way(told, now)
     if now_state == LOGGED_IN:
-        return Verdict("back" if told == TOLD else None, "")
-    if told == TOLD or under_way or not inside_week or expected:
-        return Verdict(None, told if told == TOLD or under_way else "")
+        return Verdict("back" if told == TOLD and not under_way else None, "")
+    if told == TOLD:
+        return Verdict(None, TOLD)
+    if under_way or not inside_week or expected:
+        return Verdict(None, "")
     return Verdict("lost", TOLD)
 
 
@@ -106,8 +150,13 @@ LOST_FIX = ("approve the IBKR login on your phone (IBKR Mobile), or log in throu
 def watch(ctx: Context, before: Observed, seen: Observed, now: datetime, *, inside_week: bool) -> Observed:
     """Tell what ``seen`` means after ``before`` (an alert or a message, recorded as job
     gateway.session); return ``seen`` with what is told kept in it (the caller writes it)."""
+    marker = read_marker(ctx.settings)
+    if marker.told_lost:  # the login job alerted this outage: it is told
+        before = replace(before, gateway_told=TOLD)
+        write_marker(ctx.settings, LoginMarker())
+    under_way = marker.until is not None and now < marker.until
     verdict = judge(before, seen.gateway, inside_week=inside_week, expected=expected_logout(ctx.settings, now),
-                    now=now)
+                    under_way=under_way)
     tz = ctx.settings.tz
     if verdict.tell == "lost":
         since = (seen.gateway_since or now).astimezone(tz)
@@ -128,17 +177,25 @@ def weekly_login(ctx: Context, *, sleep=time.sleep, clock_now=lambda: datetime.n
     """Restart the gateway for its weekly full login, tell the trader to approve it, remind them at
     each new 2FA request, and confirm it; raise EcosystemError (recorded, alerted) when the window
     passes or the login is to the wrong account or mode. Return what was done."""
-    from . import gateway, observed, pysys_config, stack
+    from . import stack
 
     s = ctx.settings
     window = timedelta(seconds=s.gateway_login_window)
     retry = timedelta(seconds=s.gateway_twofa_retry)
     started = clock_now()
     deadline = started + window
+    with login_under_way(s, deadline + timedelta(minutes=1)):  # until then this job tells the trader itself
+        how = stack.restart_gateway(ctx)
+        return _wait_for_approval(ctx, how, started, deadline, retry, sleep=sleep, clock_now=clock_now)
+
+
+def _wait_for_approval(ctx: Context, how: str, started: datetime, deadline: datetime, retry: timedelta, *,
+                       sleep, clock_now) -> str:
+    from . import gateway, observed, pysys_config
+
+    s = ctx.settings
     tz = s.tz
-    # until the window passes this job tells the trader itself: the sync's watch stays quiet
-    observed.write(s, replace(observed.read(s), gateway_told=LOGIN + (deadline + timedelta(minutes=1)).isoformat()))
-    how = stack.restart_gateway(ctx)
+    window = deadline - started
 
     def remind(first: bool) -> None:
         left = max(0, int((deadline - clock_now()).total_seconds() // 60))
@@ -154,16 +211,14 @@ def weekly_login(ctx: Context, *, sleep=time.sleep, clock_now=lambda: datetime.n
     next_reminder = started + retry
     while True:
         now = clock_now()
-        if now >= deadline:
-            seen = observed.read(s)
-            observed.write(s, replace(seen, gateway_told=TOLD))  # the watch does not say it a second time
-            raise EcosystemError(f"the gateway's weekly login was not approved within {window.total_seconds() / 60:g} "
+        if now >= deadline:  # the watch takes this alert over, not saying it a second time
+            raise NotApproved(f"the gateway's weekly login was not approved within {window.total_seconds() / 60:g} "
                                  f"min (restarted at {started.astimezone(tz):%H:%M})",
                                  fix="run `invoke gateway.login --restart` when you can approve the login (a new "
                                      "request), or log in through the gateway's VNC; processes that need the broker "
                                      "wait until then")
         try:
-            answer = gateway.handshake(host, port, client_id=observed.SYNC_CLIENT_ID,
+            answer = gateway.handshake(host, port, client_id=observed.LOGIN_CLIENT_ID,
                                        timeout=max(1.0, min(3.0, (deadline - now).total_seconds())))
             break
         except gateway.GatewayError:
@@ -179,7 +234,4 @@ def weekly_login(ctx: Context, *, sleep=time.sleep, clock_now=lambda: datetime.n
                              "(TWSUSERID) in the mode of TRADING_MODE, then run `invoke gateway.login --restart`")
     ctx.history.tell(WEEKLY, "the gateway is logged in", f"{accounts} ({s.trading_mode}), "
                      f"{int((clock_now() - started).total_seconds() // 60)} min after its restart")
-    seen = observed.read(s)
-    observed.write(s, replace(seen, gateway=LOGGED_IN, gateway_since=clock_now(),
-                              gateway_detail=f"{accounts} ({s.trading_mode})", gateway_told=""))
     return f"logged in to {accounts} ({s.trading_mode}) after the weekly restart"

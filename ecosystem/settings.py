@@ -606,7 +606,8 @@ class Settings:
         "how long the weekly login waits for your approval (a duration: 30m, 1h, 90s)")
     gateway_twofa_retry: int = _v(
         "Gateway", "GATEWAY_TWOFA_RETRY", "3m", _duration(5, 3600), "GATEWAY_TWOFA_RETRY=3m",
-        "how long an IBKR 2FA request lasts before the gateway (RELOGIN_AFTER_TWOFA_TIMEOUT) sends a new one")
+        "how often the weekly login reminds you to approve: an IBKR 2FA request lasts about 3 min, then the "
+        "gateway (RELOGIN_AFTER_TWOFA_TIMEOUT) sends a new one")
     vnc_password: Secret | None = _v(
         "Gateway", "VNC_PASSWORD", "", _secret, "VNC_PASSWORD_FILE=/run/secrets/vnc_password",
         "password of the gateway's VNC; without one the gateway runs no VNC server", secret=True)

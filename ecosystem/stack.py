@@ -204,12 +204,17 @@ def gateway_change_pending(ctx: Context, secrets_changed: bool = False) -> str |
     from .engine import NotFound
 
     try:
-        labels = ctx.client.api.inspect_container(gateway_container(ctx.settings))["Config"]["Labels"] or {}
+        container = ctx.client.api.inspect_container(gateway_container(ctx.settings))
     except NotFound:
         return None
     if secrets_changed:
         return "its credentials changed"
-    created_with = labels.get("com.docker.compose.config-hash", "")
+    try:  # the image its tag names now (a build or a rollback moves the tag, not the container)
+        if ctx.client.api.inspect_image(container["Config"]["Image"])["Id"] != container["Image"]:
+            return "its image was rebuilt"
+    except NotFound:
+        pass
+    created_with = (container["Config"]["Labels"] or {}).get("com.docker.compose.config-hash", "")
     if created_with and created_with != ctx.project.config_hash("ib_gateway"):
         return "its configuration changed"
     return None
@@ -228,7 +233,14 @@ def restart_gateway(ctx: Context) -> str:
     if state == "not created" or pending:
         ctx.project.up(["ib_gateway"], wait=False, force_recreate=bool(pending), no_deps=True)
         return f"was recreated ({pending}, now applied)" if pending else "was started"
-    ctx.client.api.restart(gateway_container(settings), timeout=30)
+    from .engine import APIError
+
+    try:
+        ctx.client.api.restart(gateway_container(settings), timeout=30)
+    except APIError as exc:
+        raise EcosystemError(f"the engine could not restart {gateway_container(settings)}: "
+                             f"{exc.explanation or exc}", fix="see `invoke logs ib_gateway` and `docker ps -a`; "
+                             "`invoke up --services ib_gateway` starts it afresh") from None
     return "was restarted"
 
 
@@ -532,10 +544,10 @@ def up(ctx: Context, names: list[str], *, timeout: int, gateway_named: bool = Fa
     for line in backup_job.restart_after_cold(ctx):  # a cold backup killed outright
         ctx.say(line)
     written = write_mounted_files(s)
-    pending = None
+    pending, kept = None, False
     if "ib_gateway" in names and not gateway_named and gateway_state(ctx) in ("running", "restarting"):
         pending = gateway_change_pending(ctx, "ib_gateway" in written.services_to_recreate())
-        names = [n for n in names if n != "ib_gateway"]
+        names, kept = [n for n in names if n != "ib_gateway"], True
         if pending:
             ctx.say(f"ib_gateway: {pending}; left running (a new container needs a new 2FA login). It takes "
                     "effect at the next weekly login (GATEWAY_WEEKLY_LOGIN_AT), or now with `invoke gateway.login "
@@ -555,8 +567,9 @@ def up(ctx: Context, names: list[str], *, timeout: int, gateway_named: bool = Fa
                                           {r.process for r in ctx.running()}):
         ctx.say(line)
     return ", ".join(names) + (f" (recreated {', '.join(recreate)}: secrets changed)" if recreate and not running
-                               else "") + (f"; ib_gateway left running ({pending}: takes effect at the next weekly "
-                                           "login)" if pending else "")
+                               else "") + (f"; ib_gateway left running as it is ({pending}: takes effect at the "
+                                           "next weekly login)" if pending else
+                                           "; ib_gateway left running as it is" if kept else "")
 
 
 def down(ctx: Context, run: RunHandle) -> None:

@@ -99,7 +99,8 @@ def plan(ctx: Context, *, launch: bool = True) -> list[str]:
     day = now.astimezone(s.tz).date()
     plan_of = planning.plans_of(s)
     tried = trading_day.tried_today(ctx.history, day.isoformat())
-    said += trading_day.pending_work(ctx, now, plan_of=plan_of, tried=tried)  # tried: as after the records
+    ended = trading_day.ended_today(ctx.history, day.isoformat())
+    said += trading_day.pending_work(ctx, now, plan_of=plan_of, tried=tried, ended=ended)  # as after the records
     if not launch:
         return said
     held = restoring.RestoreMarker(s.state_dir).read()
@@ -112,8 +113,7 @@ def plan(ctx: Context, *, launch: bool = True) -> list[str]:
     inside = week.phase(week.WeekWindow.from_settings(s), now).inside
     login: tuple[str, str] | None = None
     for due in trading_day.due_launches(plan_for_day, now, inside_week=inside, running=running, tried=tried,
-                                        relaunch_limit=s.crash_relaunch_limit, cleared=cleared,
-                                        ended=trading_day.ended_today(ctx.history, day.isoformat()),
+                                        relaunch_limit=s.crash_relaunch_limit, cleared=cleared, ended=ended,
                                         backoff=s.relaunch_backoff_minutes):
         if due.step.process in s.broker_processes:
             if login is None:

@@ -83,17 +83,6 @@ def due_launches(plan: Sequence[PlannedStep], now: datetime, *, inside_week: boo
     return due
 
 
-def relaunch_at(step: PlannedStep, outcomes: Sequence[str], crashed_at: datetime | None, *, relaunch_limit: int,
-                backoff: Sequence[int]) -> datetime | None:
-    """When a crashed continuous process is relaunched next (None: it is not, or it did not crash last)."""
-    if step.kind != "continuous" or not outcomes or outcomes[-1] != "failed" or crashed_at is None:
-        return None
-    crashes = outcomes.count("failed")
-    if crashes > relaunch_limit:
-        return None
-    return crashed_at + timedelta(minutes=backoff[min(crashes, len(backoff)) - 1] if backoff else 0)
-
-
 def declined_continuous(plan: Sequence[PlannedStep], now: datetime, tried: dict[str, list[str]],
                         running: set[str]) -> list[str]:
     """Return the continuous processes in their span whose last launch today declined (worth
@@ -198,7 +187,13 @@ def launch_by_hand(ctx: Context, process: str, now: datetime, *, force: bool = F
         raise UsageError(f"{process} runs today from {step.launch_at.astimezone(tz):%H:%M} to "
                          f"{step.window_stop.astimezone(tz):%H:%M}; outside that pysystemtrade would not run it",
                          fix="launch it inside its window (weekly sync does that by itself)")
-    with locks.exclusive(s.state_dir, locks.WEEK):
+    from .restore import RestoreMarker
+
+    held = RestoreMarker(s.state_dir).read()
+    if held is not None:
+        raise UsageError(f"a restore of {held} is running or did not complete: nothing is launched",
+                         fix="finish it (invoke restore), or invoke resume")
+    with locks.exclusive(s.state_dir, locks.WEEK, wait_seconds=60):  # a sync holds it for seconds
         running = {r.process: r for r in ctx.running()}
         if process in running:
             raise UsageError(f"{process} runs already (container {running[process].container})",
@@ -242,10 +237,10 @@ def launch(ctx: Context, due: Due, now: datetime) -> str:
 
 
 def pending_work(ctx: Context, now: datetime, *, plan_of: Callable[[date], Sequence[PlannedStep]],
-                 tried: dict[str, list[str]] | None = None) -> list[str]:
+                 tried: dict[str, list[str]] | None = None, ended: dict[str, datetime] | None = None) -> list[str]:
     """What ``reconcile`` and ``stop_overdue`` would do at ``now``, changing nothing (a dry run). The
-    outcomes ``reconcile`` would record for ``tried``'s day are added to ``tried``, as the real sync's
-    launch decisions see them."""
+    outcomes ``reconcile`` would record for today are added to ``tried`` and their ends to ``ended``,
+    as the real sync's launch decisions see them."""
     said = []
     day = now.astimezone(ctx.settings.tz).date().isoformat()
     for launched, container in _ours(ctx):
@@ -259,6 +254,8 @@ def pending_work(ctx: Context, now: datetime, *, plan_of: Callable[[date], Seque
                         f"remove {launched.container}")
             if tried is not None and launched.slot == day:
                 tried.setdefault(launched.process, []).append(verdict.outcome)
+            if ended is not None and launched.slot == day:
+                ended[launched.process] = end.finished
         elif container.status == "running" and launched.deadline is not None and now >= launched.deadline:
             said.append(f"would stop {launched.process} cleanly (STOP, then SIGTERM, then SIGKILL): past its "
                         f"deadline {launched.deadline.astimezone(ctx.settings.tz):%H:%M}")
@@ -304,7 +301,7 @@ def reconcile(ctx: Context, *, plan_of: Callable[[date], Sequence[PlannedStep]])
         verdict, record, window = _judged(ctx, launched, end, plan_of)
         relaunched = False
         if verdict.outcome == "failed" and end.exit_code != 0:
-            verdict, relaunched = _crashed(verdict, launched, ctx, record)
+            verdict, relaunched = _crashed(verdict, launched, ctx, record, end.finished, window)
         elif verdict.ok and window and launched.kind == "continuous":
             ended_at = end.finished.astimezone(settings.tz).strftime("%H:%M")
             normal = end.finished >= window.window_stop - timedelta(minutes=2)
@@ -321,24 +318,40 @@ def reconcile(ctx: Context, *, plan_of: Callable[[date], Sequence[PlannedStep]])
     return said
 
 
-def _crashed(verdict: Verdict, launched: Launched, ctx: Context, record) -> tuple[Verdict, bool]:
-    """Mark the crashed process's own record finished, and say whether the next sync relaunches it
-    (the verdict, and whether it is relaunched)."""
+def _crashed(verdict: Verdict, launched: Launched, ctx: Context, record, ended: datetime,
+             window: PlannedStep | None) -> tuple[Verdict, bool]:
+    """Mark the crashed process's own record finished, and say whether the next syncs relaunch it:
+    (the verdict, and whether a relaunch will come: its backoff ends inside its window and the
+    trading week, and no restore holds the launches; a crash that is not relaunched is an alert)."""
+    from . import week
+    from .restore import RestoreMarker
+
     cleared = process_runs.clear_after_crash(ctx.control(), launched.process, record)
     if launched.kind != "continuous":
         return Verdict("failed", f"{verdict.detail}; {cleared}; a one-shot is not relaunched", verdict.hint), False
+    s = ctx.settings
     crashes = tried_today(ctx.history, launched.slot).get(launched.process, []).count("failed") + 1
-    limit = ctx.settings.crash_relaunch_limit
-    backoff = ctx.settings.relaunch_backoff_minutes
-    if crashes <= limit:
-        wait = backoff[min(crashes, len(backoff)) - 1] if backoff else 0
-        then = f"relaunch {crashes} of {limit} follows" + (f" in {wait} min" if wait else "")
-    else:
+    limit = s.crash_relaunch_limit
+    backoff = s.relaunch_backoff_minutes
+    wait = backoff[min(crashes, len(backoff)) - 1] if backoff and crashes <= limit else 0
+    at = ended + timedelta(minutes=wait)
+    tz = s.tz
+    if crashes > limit:
         then = f"not relaunched: it crashed {crashes} times today (CRASH_RELAUNCH_LIMIT={limit}); it stays down"
-    hint = verdict.hint if crashes <= limit else \
-        f"read its log (invoke logs {launched.process} --run last), fix the cause, then launch it by hand: " \
+    elif window is None or at >= window.window_stop:
+        then = (f"not relaunched: its next relaunch ({wait} min after the crash) would come after its stop time "
+                f"{window.window_stop.astimezone(tz):%H:%M}; it stays down today" if window else
+                "not relaunched: it is not in today's plan")
+    elif not week.phase(week.WeekWindow.from_settings(s), at).inside:
+        then = "not relaunched: the trading week closes before its next relaunch"
+    elif RestoreMarker(s.state_dir).read() is not None:
+        then = "not relaunched: a restore holds every launch"
+    else:
+        then = f"relaunch {crashes} of {limit} follows" + (f" in {wait} min" if wait else "")
+        return Verdict("failed", f"crashed: {verdict.detail}; {cleared}; {then}", verdict.hint), True
+    hint = f"read its log (invoke logs {launched.process} --run last), fix the cause, then launch it by hand: " \
         f"invoke launch --process {launched.process}"
-    return Verdict("failed", f"crashed: {verdict.detail}; {cleared}; {then}", hint), crashes <= limit
+    return Verdict("failed", f"crashed: {verdict.detail}; {cleared}; {then}", hint), False
 
 
 def stop_overdue(ctx: Context, now: datetime) -> list[str]:

@@ -1,5 +1,7 @@
 """`invoke gateway.status` and `invoke gateway.login`: is the IB Gateway logged in, to the right account?"""
 import sys
+from contextlib import nullcontext
+from datetime import UTC, datetime, timedelta
 
 from invoke import Exit
 
@@ -48,17 +50,25 @@ def login(c, timeout=180, restart=False, dry_run=False):
               f"at {host}:{port} to answer, then compare its account with broker_account and TRADING_MODE")
         return
     with recorded(c, "gateway.login") as run:
-        if restart or _container_state(context(c)) != "running":
-            stack.write_mounted_files(s)
-            stack.compose(s).up(["ib_gateway"], wait=False, force_recreate=bool(restart))
-            print("gateway started: approve the login on your phone (IBKR Mobile) when asked")
+        starting = restart or _container_state(context(c)) != "running"
+        # a login it starts is this task's to tell: the sync's watch stays quiet meanwhile
+        guard = session.login_under_way(s, datetime.now(UTC) + timedelta(seconds=float(timeout) + 60)) \
+            if starting else nullcontext()
+        with guard:
+            if starting:
+                stack.write_mounted_files(s)
+                stack.compose(s).up(["ib_gateway"], wait=False, force_recreate=bool(restart))
+                print("gateway started: approve the login on your phone (IBKR Mobile) when asked")
 
-        def countdown(remaining, reason):
-            if sys.stdout.isatty():
-                print(f"\r  waiting for the login ({int(remaining) // 60}:{int(remaining) % 60:02d} left) ",
-                      end="", flush=True)
+            def countdown(remaining, reason):
+                if sys.stdout.isatty():
+                    print(f"\r  waiting for the login ({int(remaining) // 60}:{int(remaining) % 60:02d} left) ",
+                          end="", flush=True)
 
-        answer = gateway.wait_for_login(host, port, timeout=float(timeout), on_wait=countdown)
+            try:
+                answer = gateway.wait_for_login(host, port, timeout=float(timeout), on_wait=countdown)
+            except gateway.LoginTimedOut as exc:
+                raise session.NotApproved(exc.message, fix=exc.fix) from None
         if sys.stdout.isatty():
             print()
         broker_account = pysys_config.private_config(s).get("broker_account")

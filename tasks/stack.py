@@ -43,7 +43,7 @@ def up(c, services=None, timeout=600, dry_run=False):
     with recorded(c, "up") as run:
         run.detail = stack.up(context(c), names, timeout=int(timeout),
                               gateway_named="ib_gateway" in [n.strip() for n in (services or "").split(",")])
-    print(f"up and healthy: {', '.join(names)}")
+    print(f"up and healthy: {run.detail}")
 
 
 @ecosystem_task(help={"dry_run": "print the plan, change nothing"})

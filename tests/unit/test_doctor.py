@@ -221,6 +221,12 @@ def test_the_gateways_restart_and_weekly_login_must_not_cut_off_a_process(tmp_pa
     assert [r.verdict for r in noon] == ["fail", "fail"]
     assert "run_stack_handler" in noon[0].detail and "GATEWAY_AUTO_RESTART_TIME" in noon[0].fix
     assert "inside the trading week" in noon[1].detail and "GATEWAY_WEEKLY_LOGIN_AT" in noon[1].fix
+    late = doctor.check_gateway_restart(inputs_for(tmp_path, PYSYSTEMTRADE_CLONE_DIR=clone,
+                                                   GATEWAY_WEEKLY_LOGIN_AT="sun 22:00", GATEWAY_LOGIN_WINDOW="4h"))
+    assert late[1].verdict == "fail" and "run_stack_handler" in late[1].detail, "its window reaches Monday 00:01"
+    overlap = doctor.check_gateway_restart(inputs_for(tmp_path, PYSYSTEMTRADE_CLONE_DIR=clone,
+                                                      GATEWAY_LOGIN_WINDOW="3h"))
+    assert [r.verdict for r in overlap] == ["ok", "ok", "warn"] and "GATEWAY_CHECK_AT" in overlap[2].detail
     unset = doctor.check_gateway_restart(inputs_for(tmp_path, PYSYSTEMTRADE_CLONE_DIR=clone,
                                                     GATEWAY_WEEKLY_LOGIN_AT="none"))
     assert unset[1].verdict == "warn" and "sun 18:00" in unset[1].fix

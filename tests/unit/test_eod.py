@@ -141,7 +141,10 @@ class _GatewayStep:
             def _run_once(self, step):
                 runs.append(step.process)
                 outcome = outcomes.pop(0)
-                return eod.StepResult(Verdict(outcome, f"{outcome} run {len(runs)}"))
+                if outcome == "stopped":  # ended by `invoke stop`: failed, exit 0
+                    return eod.StepResult(Verdict("failed", "stopped by invoke stop"), exit_code=0)
+                return eod.StepResult(Verdict(outcome, f"{outcome} run {len(runs)}"),
+                                      exit_code=0 if outcome == "ok" else 1)
 
         ctx = SimpleNamespace(settings=settings, history=None, say=said.append)
         return Step(ctx), said, runs
@@ -175,6 +178,9 @@ def test_a_broker_step_waits_for_the_login_and_one_that_failed_while_it_was_out_
 
     execute, said, runs = _GatewayStep.make(settings, [logged_in], ["failed"])
     assert execute(step).verdict.outcome == "failed" and len(runs) == 1, "a failure with the gateway in is its own"
+
+    execute, said, runs = _GatewayStep.make(settings, [logged_in, out, logged_in], ["stopped", "ok"])
+    assert execute(step).verdict.outcome == "failed" and len(runs) == 1, "a step you stopped is not run again"
 
     systems = _evening_step(settings, "run_systems")
     execute, said, runs = _GatewayStep.make(settings, [out], ["ok"])

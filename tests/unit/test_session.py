@@ -48,15 +48,46 @@ def test_nothing_is_told_outside_the_week_or_while_the_logout_is_expected():
     assert back.tell is None, "the gateway came back by itself: no message for what was never alerted"
 
 
-def test_a_login_under_way_tells_the_trader_itself_until_its_window_passes():
-    noon = at(2, 12)
-    under_way = Observed(gateway=LOGGED_IN, gateway_told=session.LOGIN + (noon + timedelta(minutes=5)).isoformat())
-    quiet = session.judge(under_way, NOT_LOGGED_IN, inside_week=True, expected=None, now=noon)
-    assert quiet.tell is None and quiet.told == under_way.gateway_told
-    assert session.judge(under_way, LOGGED_IN, inside_week=True, expected=None, now=noon).tell is None, \
+def test_a_login_under_way_tells_the_trader_itself(settings):
+    logged_in = Observed(gateway=LOGGED_IN)
+    quiet = session.judge(logged_in, NOT_LOGGED_IN, inside_week=True, expected=None, under_way=True)
+    assert quiet == session.Verdict(None, "")
+    told = Observed(gateway=NOT_LOGGED_IN, gateway_told=session.TOLD)
+    assert session.judge(told, LOGGED_IN, inside_week=True, expected=None, under_way=True).tell is None, \
         "the login job confirms it, not the watch"
-    late = session.judge(under_way, NOT_LOGGED_IN, inside_week=True, expected=None, now=noon + timedelta(minutes=6))
-    assert late.tell == "lost", "a login job killed before its end does not silence the watch for ever"
+
+
+def test_the_login_marker_is_set_around_a_login_and_says_when_the_job_alerted_itself(settings):
+    until = at(6, 18, 31)
+    with session.login_under_way(settings, until):
+        assert session.read_marker(settings) == session.LoginMarker(until=until)
+    assert session.read_marker(settings) == session.LoginMarker(), "done: the watch says what it sees"
+    with pytest.raises(session.NotApproved):
+        with session.login_under_way(settings, until):
+            raise session.NotApproved("not approved within 30 min")
+    assert session.read_marker(settings).told_lost, "the job alerted it: the watch takes that over"
+    with pytest.raises(RuntimeError):
+        with session.login_under_way(settings, until):
+            raise RuntimeError("a bug")
+    assert session.read_marker(settings) == session.LoginMarker(), "any other end: the watch alerts what it sees"
+
+
+def test_an_outage_the_login_job_alerted_is_not_alerted_again_and_its_end_is_told(settings):
+    from types import SimpleNamespace
+
+    events = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    ctx = SimpleNamespace(settings=settings, history=History(settings.history_path, bus=bus))
+    session.write_marker(settings, session.LoginMarker(told_lost=True))
+    noon = at(2, 12)
+    out = Observed(at=noon, gateway=NOT_LOGGED_IN, gateway_since=noon, gateway_detail="no answer")
+    told = session.watch(ctx, Observed(gateway=NOT_LOGGED_IN), out, noon, inside_week=True)
+    assert told.gateway_told == session.TOLD and events == []
+    assert session.read_marker(settings) == session.LoginMarker(), "taken over once"
+    back = Observed(at=noon, gateway=LOGGED_IN, gateway_detail="DU*****67 (paper)")
+    session.watch(ctx, told, back, noon + timedelta(minutes=5), inside_week=True)
+    assert [e.subject for e in events] == ["the gateway is logged in again"]
 
 
 def test_the_daily_restart_and_the_weekly_login_are_expected_logouts(settings):

@@ -93,10 +93,6 @@ def test_each_relaunch_waits_its_backoff_after_the_crash_then_the_limit_holds():
     assert not relaunched(3, 14) and relaunched(3, 15), "the third 15 min"
     assert relaunched(4, 15, limit=5) and not relaunched(4, 14, limit=5), "the last delay repeats"
     assert not relaunched(4, 600), "past CRASH_RELAUNCH_LIMIT it stays down"
-    step = next(st for st in day_plan(TUESDAY) if st.process == "run_stack_handler")
-    assert trading_day.relaunch_at(step, ["failed", "failed"], crashed, relaunch_limit=3, backoff=backoff) == \
-        crashed + timedelta(minutes=5)
-    assert trading_day.relaunch_at(step, ["failed"] * 4, crashed, relaunch_limit=3, backoff=backoff) is None
 
 
 def test_a_launch_that_waited_for_the_gateway_is_due_again_and_spent_no_relaunch():
@@ -224,3 +220,28 @@ def test_process_containers_an_earlier_version_launched_as_day_are_still_this_jo
     client = SimpleNamespace(containers=SimpleNamespace(list=lambda **kwargs: made))
     ctx = SimpleNamespace(client=client, settings=SimpleNamespace(compose_project="pysystemtrade"))
     assert [launched.container for launched, _ in trading_day._ours(ctx)] == ["old", "new"]
+
+
+def test_a_crash_is_quiet_only_when_its_relaunch_will_come(tmp_path):
+    """A relaunched crash is recorded without an alert; one whose next relaunch would come after the
+    process's stop time, or at all past the limit, is the alert (it stays down)."""
+    from types import SimpleNamespace
+
+    from ecosystem.process_runs import Launched, Verdict
+
+    s = load_settings(tmp_path, environ={"STATE_DIR": str(tmp_path / "state"), "TIMEZONE": "Europe/London",
+                                         "CRASH_RELAUNCH_LIMIT": "3", "RELAUNCH_BACKOFF_MINUTES": "1,5,15"})
+    ctx = SimpleNamespace(settings=s, history=History(s.history_path), control=lambda: RecordingControl())
+    step = next(st for st in day_plan(TUESDAY) if st.process == "run_stack_handler")  # stops at 19:45
+    launched = Launched(container="c", process="run_stack_handler", job=trading_day.JOB,
+                        slot=TUESDAY.isoformat(), kind="continuous", deadline=None)
+    crash = Verdict("failed", "exited with code 1")
+
+    verdict, quiet = trading_day._crashed(crash, launched, ctx, record(running=False), utc(TUESDAY, 12), step)
+    assert quiet and "relaunch 1 of 3 follows in 1 min" in verdict.detail
+    verdict, quiet = trading_day._crashed(crash, launched, ctx, record(running=False), utc(TUESDAY, 19, 44), step)
+    assert not quiet and "after its stop time 19:45" in verdict.detail and "invoke launch" in verdict.hint
+    for _ in range(3):
+        ctx.history.record(trading_day.JOB, "failed", "crashed", step="run_stack_handler", slot=TUESDAY.isoformat())
+    verdict, quiet = trading_day._crashed(crash, launched, ctx, record(running=False), utc(TUESDAY, 12), step)
+    assert not quiet and "it stays down" in verdict.detail
