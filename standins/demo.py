@@ -75,6 +75,7 @@ class Workspace:
     remote: Path                # the reports' bare repository
     smb: SambaServer | None = None
     mail: SmtpServer | None = None
+    gateway_ids: tuple[str, str] | None = None   # the gateway's container before and after the week
     secrets: list[str] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
@@ -275,6 +276,9 @@ class StandinGateway:
     def __init__(self, client, ws: Workspace) -> None:
         self.client, self.name = client, f"ib_gateway{ws.suffix}"
 
+    def container_id(self) -> str:
+        return self.client.containers.get(self.name).id
+
     def do(self, *args: str) -> dict:
         import json
 
@@ -333,6 +337,7 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
     gateway = StandinGateway(client, ws) if client is not None else None
     if gateway is not None:
         gateway.do("accounts", ws.secrets[0])  # the account of the demo's private_config.yaml
+        first_id = gateway.container_id()
     run = SimulatedWeek(ws, scheduler_plan.trading_days_jobs(s, plans_of(s)), tz, say, start - timedelta(minutes=1),
                         first=first)
     say(f"(the demo's trading days are the five that end today, {first:%a %d %b} to {today:%a %d %b}, in a zone "
@@ -372,6 +377,8 @@ def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = No
                 mailed = len(ws.mail.messages)
     finally:  # Ctrl-C or a failure: the jobs still running unwind cleanly (each in its own session)
         run.loop.stop(grace=120)
+    if gateway is not None:
+        ws.gateway_ids = (first_id, gateway.container_id())
     return sorted(run.timeline, key=lambda e: e.at)
 
 
@@ -496,6 +503,11 @@ def verdict(ws: Workspace, timeline: list[Entry]) -> list[Check]:
                         "evening's gateway check missed (past its 3 h), everything else on time and ok",
                         not wrong, ", ".join(wrong) or f"{len(ran)} slots as expected"))
     checks.append(_gateway_messages(timeline))
+    if ws.gateway_ids is not None:
+        before, after = ws.gateway_ids
+        checks.append(Check("no step of the week recreated the gateway's container (its weekly login restarted it)",
+                            before == after, f"container {before[:12]}" + ("" if before == after else
+                                                                            f", now {after[:12]}")))
     processes_ok = {r.step for r in history.runs(job=trading_day.JOB) if r.outcome == "ok" and r.step}
     wanted = {"run_stack_handler", "run_capital_update", *s.morning_processes}
     checks.append(Check("the day's processes ran and ended by themselves", wanted <= processes_ok,
