@@ -279,10 +279,10 @@ class StandinGateway:
     def container_id(self) -> str:
         return self.client.containers.get(self.name).id
 
-    def do(self, *args: str) -> dict:
+    def do(self, *args: str, client=None) -> dict:
         import json
 
-        done = self.client.containers.get(self.name).exec_run(["python3", self.SCRIPT, *args])
+        done = (client or self.client).containers.get(self.name).exec_run(["python3", self.SCRIPT, *args])
         if done.exit_code != 0:
             raise DemoFailed(f"the stand-in gateway refused {' '.join(args)}", done.output.decode(errors="replace"))
         text = done.output.decode(errors="replace").strip()
@@ -294,24 +294,29 @@ class StandinGateway:
         request. False if neither came within ``timeout``."""
         import time as clock
 
+        import docker
         from docker.errors import DockerException
 
-        deadline = clock.monotonic() + timeout
-        while clock.monotonic() < deadline:
-            try:
-                if mail is not None:
-                    ready = any(x.endswith("approve the new IBKR login request on your phone now")
-                                for x in mail.subjects())
-                else:
-                    state = self.do("state")
-                    ready = state.get("state") == "awaiting 2FA" and state.get("request", 0) >= 2
-                if ready:
-                    self.do("approve")
-                    return True
-            except (DockerException, DemoFailed, ValueError):
-                pass  # restarting: ask again
-            clock.sleep(0.5)
-        return False
+        client = docker.from_env()  # its own: the week's thread uses the demo's client meanwhile
+        try:
+            deadline = clock.monotonic() + timeout
+            while clock.monotonic() < deadline:
+                try:
+                    if mail is not None:
+                        ready = any(x.endswith("approve the new IBKR login request on your phone now")
+                                    for x in mail.subjects())
+                    else:
+                        state = self.do("state", client=client)
+                        ready = state.get("state") == "awaiting 2FA" and state.get("request", 0) >= 2
+                    if ready:
+                        self.do("approve", client=client)
+                        return True
+                except (DockerException, DemoFailed, ValueError):
+                    pass  # restarting: ask again
+                clock.sleep(0.5)
+            return False
+        finally:
+            client.close()
 
 
 def week(ws: Workspace, *, say: Callable[[str], None], now: datetime | None = None, client=None) -> list[Entry]:

@@ -33,6 +33,8 @@ does at a time of day, the tests and the demo do by these commands at that insta
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -45,6 +47,14 @@ import time
 MODE_PORTS = {"live": 4003, "paper": 4004}
 SESSION = os.environ.get("STANDIN_SESSION_FILE", "/tmp/standin-gateway-session.json")
 LOGGED_IN, AWAITING, RESTARTING = "logged in", "awaiting 2FA", "restarting"
+
+
+@contextlib.contextmanager
+def session_lock():
+    """One change of the session at a time (the gateway's clock and a command run in the container)."""
+    with open(f"{SESSION}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def read_session() -> dict:
@@ -87,6 +97,11 @@ def advance(session: dict, *, say=lambda line: None) -> dict:
 
 def command(verb: str, *args: str) -> None:
     """A session command run in the container (docker exec): approve, logout, daily-restart, state."""
+    with session_lock():
+        _command(verb, *args)
+
+
+def _command(verb: str, *args: str) -> None:
     session = read_session()
     if verb == "approve":
         session = {"state": LOGGED_IN, "request": 0, "until": 0}
@@ -111,10 +126,11 @@ def command(verb: str, *args: str) -> None:
 def keep_session() -> None:
     """The gateway's own clock: advance the session every half second, logging what happens."""
     while True:
-        session = read_session()
-        moved = advance(dict(session), say=lambda line: print(f"stand-in gateway: {line}", flush=True))
-        if moved != session:
-            write_session(moved)
+        with session_lock():
+            session = read_session()
+            moved = advance(dict(session), say=lambda line: print(f"stand-in gateway: {line}", flush=True))
+            if moved != session:
+                write_session(moved)
         time.sleep(0.5)
 
 
