@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import socket
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
@@ -199,7 +198,8 @@ class History:
     def begin(self, job: str, *, step: str | None = None, slot: str | None = None,
               parent: str | None = None, start: datetime | None = None, ref: str = "") -> Run:
         """Write the start of a run (now, or at ``start`` for a run observed afterwards) and return it."""
-        run = Run(id=uuid.uuid4().hex, job=job, step=step, slot=slot, parent=parent, start=start or self._clock(),
+        run = Run(id=os.urandom(16).hex(),  # as unique as uuid4's (which imports platform, at every start)
+                  job=job, step=step, slot=slot, parent=parent, start=start or self._clock(),
                   pid=os.getpid(), host=HOST, ref=ref)
         self._write(self._entry(run, "start"))
         return run

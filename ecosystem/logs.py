@@ -9,7 +9,6 @@ wrote it (ours, apprise's, docker's), tracebacks included.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 from collections.abc import Callable
@@ -65,13 +64,18 @@ class _Stderr(logging.StreamHandler):
         pass
 
 
-class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
-    """A rotated log file readable by its owner only, the new one after each rollover too."""
+def _private_rotating_file(path: Path) -> logging.Handler:
+    """A rotated log file readable by its owner only, the new one after each rollover too (the
+    handlers module is imported here: only the scheduler writes a file)."""
+    import logging.handlers
 
-    def _open(self):
-        stream = super()._open()
-        os.chmod(self.baseFilename, 0o600)
-        return stream
+    class PrivateRotatingFile(logging.handlers.RotatingFileHandler):
+        def _open(self):
+            stream = super()._open()
+            os.chmod(self.baseFilename, 0o600)
+            return stream
+
+    return PrivateRotatingFile(path, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8")
 
 
 _mask = MaskingFilter()
@@ -99,7 +103,7 @@ def configure(level: str = "WARNING", *, redact: Callable[[str], str] | None = N
     levels = [stderr.level]
     if log_file is not None and _handler(FILE_HANDLER) is None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = _PrivateRotatingFile(log_file, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8")
+        handler = _private_rotating_file(log_file)
         handler.set_name(FILE_HANDLER)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(_mask)

@@ -16,7 +16,7 @@ import re
 import stat
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import time
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -381,13 +381,35 @@ def _v(group: str, name: str, default: str, parse: Callable[[str], Any], example
 FOREIGN_PREFIXES = ("COMPOSE_", "DOCKER_", "BUILDKIT_")
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, init=False, eq=False, repr=False)  # generated over ~110 fields, __init__, __eq__,
+class Settings:                                # __hash__ and __repr__ cost every invoke's start ~8 ms to compile
     """The effective settings. Build with ``load_settings``; never mutate.
 
     Each setting is declared here once: its field is its attribute and type, and ``_v`` gives its
     variable (group, name, default, parser, example, help). ``VARIABLES``, the ``config`` table and
     ``.env.example`` are derived from these fields, in this order."""
+
+    def __init__(self, **given: Any) -> None:
+        for f in fields(self):
+            if f.name in given:
+                value = given.pop(f.name)
+            elif f.default is not MISSING:
+                value = f.default
+            elif f.default_factory is not MISSING:
+                value = f.default_factory()
+            else:
+                raise TypeError(f"Settings() needs {f.name}")
+            object.__setattr__(self, f.name, value)
+        if given:
+            raise TypeError(f"Settings() has no field {', '.join(sorted(given))}")
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self))
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, so not hashable by identity
+
+    def __repr__(self) -> str:  # where it came from, not its values (secrets among them)
+        return f"Settings(root={self.root!r}, env_file={self.env_file!r}, name_suffix={self.name_suffix!r})"
 
     root: Path
     env_file: Path | None
