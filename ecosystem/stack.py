@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import re
-import secrets as random_secrets
 import shlex
 from dataclasses import dataclass
 from datetime import datetime
@@ -337,6 +336,8 @@ def _write_secret_files(settings: Settings) -> SecretsWritten:
             value = path.read_text().strip() if path.exists() and path.stat().st_size else ""
             note = "generated earlier"
             if not value:
+                import secrets as random_secrets  # here: every `invoke status` imports this module
+
                 value, note = random_secrets.token_urlsafe(32), "generated"
         if item.name == "mongo_tools_config" and value:
             value = f"password: {json.dumps(value)}\n"  # YAML, as mongodump --config reads it
