@@ -8,7 +8,8 @@ its whole task tree to run any one task, and the tree names nearly every module 
 deferring lets `invoke status` import only what it uses (issue 16: at a glance). The import
 itself is ``importlib.import_module``, under the import system's own per-module locks, so a
 first use from two threads at once imports once. ``from ecosystem.stack import X`` imports at
-once, as usual.
+once, as usual. A deferred module is not the module object itself: ``isinstance(m, ModuleType)``
+is false and ``m is sys.modules[...]`` too; read its names, never its identity.
 """
 from __future__ import annotations
 
