@@ -89,8 +89,10 @@ class Alerter:
     def __call__(self, event: FailureEvent) -> None:
         import hashlib
 
-        key = hashlib.sha256(repr((event.job, event.step, event.outcome,
-                                   self._redact(event.detail))).encode()).hexdigest()
+        said: tuple[str | None, ...] = (event.job, event.step, event.outcome, self._redact(event.detail))
+        if isinstance(event, Notice):  # its headline is what it says ("approve now", "approve the new request")
+            said += (event.headline,)
+        key = hashlib.sha256(repr(said).encode()).hexdigest()
         self._load()
         now = self._clock()
         last = self._last.get(key)

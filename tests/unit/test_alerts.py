@@ -36,6 +36,24 @@ def test_identical_alerts_are_throttled_and_the_next_says_how_many_were_held(tmp
     assert "1 identical alert(s) were held back" in sent[-1][1]
 
 
+def test_notices_that_say_different_things_are_not_held_as_identical(tmp_path):
+    from ecosystem.events import Notice
+
+    sent = []
+    alerter = Alerter(lambda title, body: sent.append(title) or True, tz=ZoneInfo("Europe/London"),
+                      redact=Redactor([]), throttle=timedelta(minutes=60), clock=lambda: AT)
+
+    def notice(headline):
+        return Notice(job="gateway.weekly-login", outcome="ok", at=AT, headline=headline,
+                      detail="the gateway was restarted for its weekly login; 29 min left (until 18:30)")
+
+    alerter(notice("approve the IBKR login on your phone now"))
+    alerter(notice("approve the new IBKR login request on your phone now"))
+    alerter(notice("approve the new IBKR login request on your phone now"))
+    assert sent == ["pysystemtrade ecosystem: approve the IBKR login on your phone now",
+                    "pysystemtrade ecosystem: approve the new IBKR login request on your phone now"]
+
+
 def test_a_broken_notifier_never_breaks_the_run():
     def broken(title, body):
         raise ConnectionError("no route")
