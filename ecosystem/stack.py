@@ -13,7 +13,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -206,7 +206,13 @@ def gateway_change_pending(ctx: Context, secrets_changed: bool = False) -> str |
         container = ctx.client.api.inspect_container(gateway_container(ctx.settings))
     except NotFound:
         return None
-    if secrets_changed:
+    created = datetime.fromisoformat(container["Created"][:26].rstrip("Z") + "+00:00")
+    folder = secrets_dir(ctx.settings)
+    # a secret file is replaced only when its content changes: one newer than the container is not in it
+    changed = [name for name, service in SECRET_SERVICES.items() if service == "ib_gateway"
+               and (folder / name).exists()
+               and datetime.fromtimestamp((folder / name).stat().st_mtime, UTC) > created]
+    if secrets_changed or changed:
         return "its credentials changed"
     try:  # the image its tag names now (a build or a rollback moves the tag, not the container)
         if ctx.client.api.inspect_image(container["Config"]["Image"])["Id"] != container["Image"]:
@@ -553,8 +559,10 @@ def up(ctx: Context, names: list[str], *, timeout: int, gateway_named: bool = Fa
             ctx.say(f"ib_gateway: {pending}; left running (a new container needs a new 2FA login). It takes "
                     "effect at the next weekly login (GATEWAY_WEEKLY_LOGIN_AT), or now with `invoke gateway.login "
                     "--restart` when you can approve the login")
+    named_change = "ib_gateway" in names and gateway_state(ctx) in ("running", "restarting") and not kept \
+        and gateway_change_pending(ctx, "ib_gateway" in written.services_to_recreate()) is not None
     running = ctx.running()
-    recreate = sorted(written.services_to_recreate() & set(names))
+    recreate = sorted((written.services_to_recreate() | ({"ib_gateway"} if named_change else set())) & set(names))
     if running:  # recreating pysys_runtime would kill every process in its PID namespace
         ctx.say("pysystemtrade processes are running (" + ", ".join(r.process for r in running) +
                 "): no container is recreated; stop them first to apply changes")

@@ -133,21 +133,26 @@ def test_each_container_reads_the_secrets_it_needs_and_no_other(eco):
     assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o400"}
 
 
-def test_a_changed_secret_reaches_its_container_on_the_next_up(docker_client, eco):
+def test_a_changed_secret_reaches_the_gateway_when_it_is_named_never_by_a_plain_up(docker_client, eco):
+    """A new gateway container asks for a new 2FA login: `up` leaves a running one as it is and says
+    the change waits; `up --services ib_gateway` applies it (issue 14)."""
     gateway = f"ib_gateway{eco.test_stack.suffix}"
     before = docker_client.containers.get(gateway).id
     eco.values["TWSPASSWORD"] = TWS_PASSWORD + "-rotated"
     eco.write_env()
     try:
         result = eco.run("up", "--timeout", "180")
+        assert "ib_gateway: its credentials changed; left running" in result.stdout + result.stderr
+        assert docker_client.containers.get(gateway).id == before, "a plain up never recreates a running gateway"
+        named = eco.run("up", "--services", "ib_gateway", "--timeout", "180")
         assert "recreated ib_gateway" in eco.run("history", "--job", "up").stdout
         assert docker_client.containers.get(gateway).id != before
         assert _in(gateway, "cat /run/secrets/tws_password").stdout == TWS_PASSWORD + "-rotated"
-        assert TWS_PASSWORD not in result.stdout + result.stderr
+        assert TWS_PASSWORD not in result.stdout + result.stderr + named.stdout + named.stderr
     finally:
         eco.values["TWSPASSWORD"] = TWS_PASSWORD
         eco.write_env()
-        eco.run("up", "--timeout", "180")
+        eco.run("up", "--services", "ib_gateway", "--timeout", "180")
 
 
 def test_setup_makes_reports_a_clone_of_the_remote_and_can_run_again(eco, tmp_path):

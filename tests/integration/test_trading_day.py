@@ -39,7 +39,7 @@ def day(docker_client, debian_python, tmp_path_factory):
     made = make_ecosystem(docker_client, tmp_path_factory.mktemp("day"), debian_python, extra={
         "TIMEZONE": noon_zone(), "WORKFLOW_WEEKDAY_START": "1", "WORKFLOW_WEEKDAY_END": "7",
         "EOD_CHAIN": ",".join(CHAIN), "EOD_STOP_ON_FAILURE": "none", "EOD_STEP_TIMEOUTS": "run_cleaners=1",
-        "CRASH_RELAUNCH_LIMIT": "2", "ORDER_GENERATOR_WAIT_MINUTES": "0"})
+        "CRASH_RELAUNCH_LIMIT": "2", "RELAUNCH_BACKOFF_MINUTES": "0", "ORDER_GENERATOR_WAIT_MINUTES": "0"})
     made.created = CreatedContainers(made.test_stack.label)
     try:
         build_and_start(made, {"private_control_config.yaml": PRIVATE_CONTROL, "standin_behaviour": "seconds=0.5\n"})
